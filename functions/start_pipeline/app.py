@@ -1,0 +1,43 @@
+"""StartPipelineFunction: training data uploaded (S3 → EventBridge) → SageMaker pipeline started."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from anomaly_sentinel import aws, training
+from anomaly_sentinel.events import S3Object, s3_object_from_eventbridge
+from anomaly_sentinel.idempotency import Once
+from anomaly_sentinel.settings import StartPipelineSettings
+
+settings = StartPipelineSettings.from_env()
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+sagemaker = aws.client("sagemaker")
+once = Once(settings.idempotency_table, settings.idempotency_ttl_seconds)
+
+
+@once("obj")
+def start_once(obj: S3Object) -> dict[str, Any]:
+    return training.start_pipeline(obj, settings, sagemaker).model_dump()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    obj = s3_object_from_eventbridge(event)
+    reason = training.ignore_reason(obj, settings)
+    if reason is not None:
+        logger.info("object ignored", extra={"reason": reason, "object": obj.identity})
+        metrics.add_metric(name="UploadsIgnored", unit=MetricUnit.Count, value=1)
+        return {"status": "ignored", "reason": reason, "object": obj.uri}
+    once.register(context)
+    started = start_once(obj=obj)
+    logger.info("pipeline started", extra={"object": obj.identity, **started})
+    metrics.add_metric(name="UploadsAccepted", unit=MetricUnit.Count, value=1)
+    return {"status": "started", "object": obj.uri, **started}

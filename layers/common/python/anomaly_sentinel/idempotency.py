@@ -1,0 +1,51 @@
+"""Once-per-identity execution on DynamoDB (Powertools idempotency), shared by every trigger.
+
+EventBridge delivers at least once and SageMaker may emit several events for one change: each
+function wraps its side effect with :class:`Once` keyed on the event's identity, so duplicates
+return the first result instead of repeating the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from anomaly_sentinel import aws
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Once:
+    """Decorator factory: ``@once("obj")`` makes a function run once per ``obj.identity``."""
+
+    def __init__(self, table_name: str, ttl_seconds: int, key_jmespath: str = "identity") -> None:
+        self.config = IdempotencyConfig(
+            event_key_jmespath=key_jmespath,
+            expires_after_seconds=ttl_seconds,
+            raise_on_no_idempotency_key=True,
+        )
+        self.persistence = DynamoDBPersistenceLayer(
+            table_name=table_name, boto3_client=aws.client("dynamodb")
+        )
+
+    def __call__(self, data_keyword_argument: str) -> Callable[[F], F]:
+        def decorate(function: F) -> F:
+            wrapped = idempotent_function(
+                function,
+                data_keyword_argument=data_keyword_argument,
+                persistence_store=self.persistence,
+                config=self.config,
+            )
+            return wrapped
+
+        return decorate
+
+    def register(self, context: Any) -> None:
+        """Let in-progress records expire with the invocation if the function times out."""
+        self.config.register_lambda_context(context)

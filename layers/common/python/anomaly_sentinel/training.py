@@ -1,0 +1,79 @@
+"""Training data uploaded → SageMaker pipeline started: the decision and the one AWS call."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel
+
+from anomaly_sentinel.events import S3Object
+from anomaly_sentinel.exceptions import PipelineStartError
+from anomaly_sentinel.settings import StartPipelineSettings
+
+_DISPLAY_NAME_MAX = 82  # PipelineExecutionDisplayName limit
+_NOT_NAME_CHARS = re.compile(r"[^A-Za-z0-9]+")
+
+
+class PipelineStarted(BaseModel):
+    pipeline_execution_arn: str
+    display_name: str
+    input_data_uri: str
+    client_request_token: str
+
+
+def ignore_reason(obj: S3Object, settings: StartPipelineSettings) -> str | None:
+    """Why this object must not start a pipeline, or None when it should."""
+    if not obj.key.startswith(settings.training_prefix):
+        return "outside training prefix"
+    if obj.key.endswith("/"):
+        return "folder placeholder"
+    if obj.size == 0:
+        return "zero-byte object"
+    if not settings.accepts(obj.key):
+        return "suffix not accepted"
+    return None
+
+
+def display_name(obj: S3Object) -> str:
+    """Readable in the SageMaker console, unique per object version, within the API's pattern."""
+    stem = obj.key.rsplit("/", 1)[-1].split(".", 1)[0]
+    slug = _NOT_NAME_CHARS.sub("-", stem).strip("-") or "data"
+    suffix = f"-{obj.token(8)}"
+    return f"upload-{slug}"[: _DISPLAY_NAME_MAX - len(suffix)].rstrip("-") + suffix
+
+
+def start_request(obj: S3Object, settings: StartPipelineSettings) -> dict[str, Any]:
+    """The StartPipelineExecution request for an accepted object."""
+    version = f" (version {obj.version_id})" if obj.version_id else ""
+    return {
+        "PipelineName": settings.pipeline_name,
+        "PipelineExecutionDisplayName": display_name(obj),
+        "PipelineExecutionDescription": f"Started by Anomaly Sentinel for {obj.uri}{version}"[:3072],
+        "PipelineParameters": [{"Name": "InputDataUri", "Value": obj.uri}],
+        "ClientRequestToken": obj.token(),
+    }
+
+
+def start_pipeline(obj: S3Object, settings: StartPipelineSettings, sagemaker: Any) -> PipelineStarted:
+    """Start one execution; any failure names the pipeline so the DLQ message is actionable."""
+    request = start_request(obj, settings)
+    try:
+        response = sagemaker.start_pipeline_execution(**request)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise PipelineStartError(
+            f"cannot start pipeline '{settings.pipeline_name}' for {obj.uri}: "
+            f"{error.get('Code', 'Unknown')}: {error.get('Message', '')}"
+        ) from exc
+    except BotoCoreError as exc:
+        raise PipelineStartError(
+            f"cannot start pipeline '{settings.pipeline_name}' for {obj.uri}: {exc}"
+        ) from exc
+    return PipelineStarted(
+        pipeline_execution_arn=response["PipelineExecutionArn"],
+        display_name=request["PipelineExecutionDisplayName"],
+        input_data_uri=obj.uri,
+        client_request_token=request["ClientRequestToken"],
+    )

@@ -1,0 +1,47 @@
+"""Helpers shared by the tests: fixtures loaded by name, events adapted to a local stack."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_path(name: str) -> Path:
+    """``name`` is relative to tests/fixtures, e.g. ``capture/capture.jsonl``."""
+    path = FIXTURES / name
+    if not path.exists():
+        raise FileNotFoundError(f"no fixture {name!r} under {FIXTURES}")
+    return path
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A real event fixture from tests/fixtures/events (``.json`` optional)."""
+    file = name if name.endswith(".json") else f"{name}.json"
+    loaded: dict[str, Any] = json.loads(fixture_path(f"events/{file}").read_text(encoding="utf-8"))
+    return loaded
+
+
+def s3_object_created(
+    bucket: str,
+    key: str,
+    *,
+    size: int = 184662,
+    version_id: str | None = "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+    etag: str = "4e68adba0abe2dc8653dc3354e14c01d",
+    detail_type: str = "Object Created",
+) -> dict[str, Any]:
+    """The real Powertools S3 EventBridge fixture, adapted to a bucket and key (URL-encoded as S3 does)."""
+    event = copy.deepcopy(load_event("s3EventBridgeNotificationObjectCreatedEvent"))
+    event["detail-type"] = detail_type
+    event["resources"] = [f"arn:aws:s3:::{bucket}"]
+    event["detail"]["bucket"]["name"] = bucket
+    obj = event["detail"]["object"]
+    obj.update(key=quote_plus(key, safe="/"), size=size, etag=etag)
+    if version_id is not None:
+        obj["version-id"] = version_id
+    return event
