@@ -117,6 +117,7 @@ class LocalStack:
         return local_client(service)
 
     def deploy(self) -> Template:
+        _load_creator_modules()
         resources = self.document.get("Resources", {})
         for logical_id, resource in resources.items():
             self.physical[logical_id] = nominal(logical_id, resource["Type"], resource.get("Properties", {}))
@@ -134,6 +135,16 @@ class LocalStack:
                 self.physical[logical_id] = updated
             self.created.append(logical_id)
         return self.template()
+
+
+def _load_creator_modules() -> None:
+    import importlib
+    import pkgutil
+
+    from sentinel import resources
+
+    for module in pkgutil.iter_modules(resources.__path__):
+        importlib.import_module(f"sentinel.resources.{module.name}")
 
 
 _ORDER = ["AWS::KMS::Key", "AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::SNS::Topic"]

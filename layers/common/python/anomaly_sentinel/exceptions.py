@@ -15,3 +15,9 @@ class EventParseError(SentinelError):
 
 class PipelineStartError(SentinelError):
     """The SageMaker pipeline could not be started (missing, denied, invalid); names the pipeline."""
+
+
+# --- capture scoring errors (issue 3) ---
+
+
+# --- monitoring and retraining errors (issue 4) ---

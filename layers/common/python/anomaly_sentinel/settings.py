@@ -58,3 +58,9 @@ class StartPipelineSettings(EnvSettings):
     def accepts(self, key: str) -> bool:
         lowered = key.lower()
         return any(lowered.endswith(suffix.lower()) for suffix in self.accepted_suffixes)
+
+
+# --- ScoreCaptureSettings (issue 3) ---
+
+
+# --- MonitoringAlertSettings (issue 4) ---
