@@ -45,3 +45,18 @@ def s3_object_created(
     if version_id is not None:
         obj["version-id"] = version_id
     return event
+
+
+def ensure_pipeline(stack: Any) -> str:
+    """The pipeline the template names exists on the emulator (created if the stack has none)."""
+    import boto3
+
+    name: str = stack.parameters["PipelineName"]
+    sagemaker = boto3.client("sagemaker")
+    if not any(p["PipelineName"] == name for p in sagemaker.list_pipelines()["PipelineSummaries"]):
+        sagemaker.create_pipeline(
+            PipelineName=name,
+            PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": []}),
+            RoleArn="arn:aws:iam::123456789012:role/sentinel-pipeline",
+        )
+    return name

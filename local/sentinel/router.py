@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -34,6 +34,7 @@ class Delivery:
     target: str
     event_id: str
     detail_type: str
+    event: dict[str, Any] = field(default_factory=dict, repr=False)
     result: Any = None
     error: str | None = None
     attempts: int = 1
@@ -84,14 +85,16 @@ class Router:
     def _invoke(self, rule: RuleSpec, event: dict[str, Any]) -> Delivery:
         props = self.template.resource(rule.target).get("Properties", {})
         retries = int(props.get("EventInvokeConfig", {}).get("MaximumRetryAttempts", 2))
-        delivery = Delivery(rule.logical_id, rule.target, event.get("id", ""), event.get("detail-type", ""))
+        delivery = Delivery(
+            rule.logical_id, rule.target, event.get("id", ""), event.get("detail-type", ""), event
+        )
         for attempt in range(1, retries + 2):
             delivery.attempts = attempt
             try:
                 delivery.result = self.function(rule.target)(event)
                 delivery.error = None
                 return delivery
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the router reports every failure, as Lambda does
                 delivery.error = f"{type(exc).__name__}: {exc}"
                 log.warning("%s failed (attempt %d): %s", rule.target, attempt, delivery.error)
         self._dead_letter(rule.target, event, delivery.error or "")

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import boto3
 import pytest
 from botocore.stub import Stubber
 
 from anomaly_sentinel.exceptions import PipelineStartError, SettingsError
 from sentinel.template import Template
-from tests.support import s3_object_created
+from tests.support import ensure_pipeline, s3_object_created
 
 FUNCTION = "StartPipelineFunction"
-
-
-def create_pipeline(stack: Template) -> str:
-    """The pipeline the template names (its definition is not under test here)."""
-    name = stack.parameters["PipelineName"]
-    boto3.client("sagemaker").create_pipeline(
-        PipelineName=name,
-        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": []}),
-        RoleArn="arn:aws:iam::123456789012:role/sentinel-pipeline",
-    )
-    return name
 
 
 def executions(name: str) -> list[dict]:
@@ -37,7 +24,7 @@ def parameters_of(arn: str) -> dict[str, str]:
 
 @pytest.fixture
 def pipeline(stack: Template) -> str:
-    return create_pipeline(stack)
+    return ensure_pipeline(stack)
 
 
 @pytest.fixture
@@ -101,22 +88,29 @@ def test_key_with_spaces_plus_and_unicode_reaches_the_pipeline_decoded(lambda_fu
     assert parameters_of(result["pipeline_execution_arn"])["InputDataUri"] == f"s3://{bucket}/{key}"
 
 
-def test_missing_pipeline_fails_loudly_naming_it(lambda_function, stack, bucket):
-    # GIVEN no pipeline with the configured name
-    handler = lambda_function(FUNCTION)
+def test_missing_pipeline_fails_loudly_naming_it(lambda_function, bucket):
+    # GIVEN the function is configured with a pipeline that does not exist
+    handler = lambda_function(FUNCTION, PIPELINE_NAME="no-such-pipeline")
     # WHEN / THEN the invocation fails (so the event reaches the DLQ) naming the pipeline
-    with pytest.raises(PipelineStartError, match=stack.parameters["PipelineName"]):
+    with pytest.raises(PipelineStartError, match="'no-such-pipeline'"):
         handler(s3_object_created(bucket, "training/nyc_taxi.csv"))
 
 
 def test_failed_start_is_not_remembered_so_a_retry_can_succeed(lambda_function, stack, bucket):
-    handler = lambda_function(FUNCTION)
+    # GIVEN a first delivery failed because the pipeline was not there yet
+    handler = lambda_function(FUNCTION, PIPELINE_NAME="late-pipeline")
     event = s3_object_created(bucket, "training/nyc_taxi.csv")
     with pytest.raises(PipelineStartError):
         handler(event)
-    name = create_pipeline(stack)
+    # WHEN the pipeline appears and the event is retried
+    boto3.client("sagemaker").create_pipeline(
+        PipelineName="late-pipeline",
+        PipelineDefinition='{"Version": "2020-12-01", "Steps": []}',
+        RoleArn="arn:aws:iam::123456789012:role/sentinel-pipeline",
+    )
+    # THEN the retry starts it: the failed attempt left no idempotency record behind
     assert handler(event)["status"] == "started"
-    assert len(executions(name)) == 1
+    assert len(executions("late-pipeline")) == 1
 
 
 def test_denied_call_fails_loudly_naming_the_pipeline(lambda_function, pipeline, bucket):
