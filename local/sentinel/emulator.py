@@ -237,6 +237,16 @@ def _subscription(stack: LocalStack, logical_id: str, props: dict[str, Any]) -> 
     )
 
 
+@creates("AWS::SageMaker::ModelPackageGroup")
+def _model_package_group(stack: LocalStack, logical_id: str, props: dict[str, Any]) -> PhysicalResource:
+    name = props["ModelPackageGroupName"]
+    arn = stack.client("sagemaker").create_model_package_group(
+        ModelPackageGroupName=name,
+        ModelPackageGroupDescription=props.get("ModelPackageGroupDescription", ""),
+    )["ModelPackageGroupArn"]
+    return PhysicalResource(arn, {"ModelPackageGroupArn": arn, "ModelPackageGroupName": name})
+
+
 # ---------------------------------------------------------------------------- server mode
 
 
@@ -253,8 +263,11 @@ def moto_server(step_functions: bool = True) -> Iterator[str]:
     Sets ``AWS_ENDPOINT_URL`` (all services) and ``MOTO_PORT`` (moto's Step Functions engine calls
     back to itself there), with Step Functions really executing ASL.
     """
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

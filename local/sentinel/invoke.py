@@ -12,11 +12,11 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext, redirect_stdout
 from dataclasses import dataclass, field
 from time import monotonic
 from types import ModuleType
-from typing import Any
+from typing import Any, TextIO
 
 from sentinel.template import FunctionSpec
 
@@ -67,10 +67,17 @@ def environment(variables: Mapping[str, str]) -> Iterator[None]:
 class LocalFunction:
     """One function of the template, imported once and invoked many times."""
 
-    def __init__(self, spec: FunctionSpec, overrides: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, spec: FunctionSpec, overrides: Mapping[str, str] | None = None, stdout: TextIO | None = None
+    ) -> None:
         self.spec = spec
         self.environ = {**spec.environment, **(overrides or {})}
+        #: Where the handler's stdout (Powertools logs and EMF metrics) goes; None = this process's.
+        self.stdout = stdout
         self._module: ModuleType | None = None
+
+    def _output(self) -> AbstractContextManager[object]:
+        return redirect_stdout(self.stdout) if self.stdout is not None else nullcontext()
 
     @property
     def module(self) -> ModuleType:
@@ -82,7 +89,7 @@ class LocalFunction:
                 raise ImportError(f"cannot load handler module {path}")
             module = importlib.util.module_from_spec(module_spec)
             sys.modules[name] = module
-            with environment(self.environ):
+            with environment(self.environ), self._output():
                 module_spec.loader.exec_module(module)
             self._module = module
         return self._module
@@ -94,5 +101,33 @@ class LocalFunction:
             memory_limit_in_mb=self.spec.memory_mb,
             timeout_s=self.spec.timeout,
         )
-        with environment(self.environ):
+        with environment(self.environ), self._output():
             return handler(event, ctx)
+
+
+class FunctionPool:
+    """The template's functions, each imported once, run with local credentials and overrides.
+
+    The router and the state machines' Lambda tasks share one pool, so a function is warm (and
+    its idempotency state and clients shared) whichever path invokes it, as on AWS.
+    """
+
+    def __init__(
+        self,
+        template: Any,
+        overrides: Mapping[str, Mapping[str, str]] | None = None,
+        stdout: TextIO | None = None,
+        base: Mapping[str, str] | None = None,
+    ) -> None:
+        self.template = template
+        self.overrides = dict(overrides or {})
+        self.stdout = stdout
+        self.base = dict(base or {})
+        self._functions: dict[str, LocalFunction] = {}
+
+    def __call__(self, logical_id: str) -> LocalFunction:
+        if logical_id not in self._functions:
+            environ = {**self.base, **self.overrides.get(logical_id, {})}
+            spec = self.template.function(logical_id)
+            self._functions[logical_id] = LocalFunction(spec, environ, stdout=self.stdout)
+        return self._functions[logical_id]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote_plus
@@ -19,7 +20,7 @@ from urllib.parse import quote_plus
 from moto.events.models import EventPattern
 
 from sentinel.emulator import LOCAL_ENV, local_client
-from sentinel.invoke import LocalFunction
+from sentinel.invoke import FunctionPool, LocalFunction
 from sentinel.template import RuleSpec, Template
 
 log = logging.getLogger(__name__)
@@ -54,12 +55,16 @@ def aws_shaped(event: dict[str, Any]) -> dict[str, Any]:
 
 
 class Router:
-    def __init__(self, template: Template, overrides: dict[str, dict[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        template: Template,
+        overrides: dict[str, dict[str, str]] | None = None,
+        pool: FunctionPool | None = None,
+    ) -> None:
         self.template = template
         self.rules = template.rules()
-        self.overrides = overrides or {}
+        self.pool = pool or FunctionPool(template, overrides, base=LOCAL_ENV)
         self._patterns = {rule.logical_id: EventPattern.load(json.dumps(rule.pattern)) for rule in self.rules}
-        self._functions: dict[str, LocalFunction] = {}
         self.deliveries: list[Delivery] = []
         self._inbox_url: str | None = None
 
@@ -68,11 +73,7 @@ class Router:
         return [rule for rule in self.rules if self._patterns[rule.logical_id].matches_event(event)]  # type: ignore[arg-type]
 
     def function(self, logical_id: str) -> LocalFunction:
-        if logical_id not in self._functions:
-            spec = self.template.function(logical_id)
-            environ = {**LOCAL_ENV, **self.overrides.get(logical_id, {})}
-            self._functions[logical_id] = LocalFunction(spec, environ)
-        return self._functions[logical_id]
+        return self.pool(logical_id)
 
     def deliver(self, event: dict[str, Any]) -> list[Delivery]:
         delivered = []
@@ -83,6 +84,8 @@ class Router:
         return delivered
 
     def _invoke(self, rule: RuleSpec, event: dict[str, Any]) -> Delivery:
+        if self.template.resource(rule.target).get("Type") == "AWS::Serverless::StateMachine":
+            return self._start_execution(rule, event)
         props = self.template.resource(rule.target).get("Properties", {})
         retries = int(props.get("EventInvokeConfig", {}).get("MaximumRetryAttempts", 2))
         delivery = Delivery(
@@ -112,6 +115,53 @@ class Router:
             MessageBody=json.dumps(event),
             MessageAttributes={"ErrorMessage": {"DataType": "String", "StringValue": error[:1000]}},
         )
+
+    def _start_execution(self, rule: RuleSpec, event: dict[str, Any]) -> Delivery:
+        """State machine targets (issue 4): the rule's InputTransformer applied, then StartExecution.
+
+        The execution is named after the event id, so a redelivered event does not start twice
+        (moto needs a name anyway); the rule's RetryPolicy bounds the attempts, then its DLQ.
+        """
+        from sentinel.stepfunctions import apply_input_transformer
+
+        props = self.template.resource(rule.target).get("Properties", {})
+        source = props.get("Events", {}).get(rule.logical_id.removeprefix(rule.target), {})
+        options = self.template.resolve(source.get("Properties", {}))
+        transformer = options.get("InputTransformer")
+        payload = apply_input_transformer(transformer, event) if transformer else json.dumps(event)
+        name = re.sub(r"[^A-Za-z0-9_-]", "-", f"{rule.logical_id[:40]}-{event.get('id', '')}")[:80]
+        delivery = Delivery(
+            rule.logical_id, rule.target, event.get("id", ""), event.get("detail-type", ""), event
+        )
+        retries = min(int(options.get("RetryPolicy", {}).get("MaximumRetryAttempts", 2)), 2)
+        sfn = local_client("stepfunctions")
+        for attempt in range(1, retries + 2):
+            delivery.attempts = attempt
+            try:
+                started = sfn.start_execution(
+                    stateMachineArn=self.template.ref(rule.target), name=name, input=payload
+                )
+                delivery.result = {"executionArn": started["executionArn"], "input": json.loads(payload)}
+                delivery.error = None
+                return delivery
+            except sfn.exceptions.ExecutionAlreadyExists:
+                delivery.result, delivery.error = {"executionName": name, "duplicate": True}, None
+                return delivery
+            except Exception as exc:  # noqa: BLE001 - reported like EventBridge's failed invocations
+                delivery.error = f"{type(exc).__name__}: {exc}"
+                log.warning("%s failed (attempt %d): %s", rule.target, attempt, delivery.error)
+        dlq = options.get("DeadLetterConfig", {}).get("Arn")
+        if dlq:
+            sqs = local_client("sqs")
+            url = sqs.get_queue_url(QueueName=str(dlq).rsplit(":", 1)[-1])["QueueUrl"]
+            sqs.send_message(
+                QueueUrl=url,
+                MessageBody=json.dumps(event),
+                MessageAttributes={
+                    "ErrorMessage": {"DataType": "String", "StringValue": (delivery.error or "")[:1000]}
+                },
+            )
+        return delivery
 
     # ------------------------------------------------------------------ the emulator's bus
     def install(self) -> None:

@@ -57,8 +57,10 @@ def test_redelivered_event_starts_nothing_new(stack, router):
     assert len(sagemaker.list_pipeline_executions(PipelineName=name)["PipelineExecutionSummaries"]) == 1
 
 
-def test_failing_delivery_is_retried_then_dead_lettered_with_the_error(stack, router):
-    # GIVEN no pipeline exists, so the function fails
+def test_failing_delivery_is_retried_then_dead_lettered_with_the_error(stack):
+    # GIVEN the function points at a pipeline that does not exist, so it fails
+    router = Router(stack, overrides={"StartPipelineFunction": {"PIPELINE_NAME": "no-such-pipeline"}})
+    router.install()
     upload(stack.ref("DataBucket"), "training/nyc_taxi.csv")
     # WHEN the router delivers the upload event
     deliveries = router.drain()
@@ -71,4 +73,4 @@ def test_failing_delivery_is_retried_then_dead_lettered_with_the_error(stack, ro
     )["Messages"]
     assert len(messages) == 1
     assert json.loads(messages[0]["Body"])["detail"]["object"]["key"] == "training/nyc_taxi.csv"
-    assert stack.parameters["PipelineName"] in messages[0]["MessageAttributes"]["ErrorMessage"]["StringValue"]
+    assert "no-such-pipeline" in messages[0]["MessageAttributes"]["ErrorMessage"]["StringValue"]

@@ -20,4 +20,32 @@ class PipelineStartError(SentinelError):
 # --- capture scoring errors (issue 3) ---
 
 
+class CaptureReadError(SentinelError):
+    """The capture object cannot be read (missing, denied, not a file); names the object."""
+
+
+class EndpointError(SentinelError):
+    """The scoring endpoint refused the work as a whole (unknown endpoint, access denied...)."""
+
+
+class EndpointUnavailableError(EndpointError):
+    """Throttling, ModelNotReady or 5xx persisted after every retry: fail so the event is retried."""
+
+
+class ScoringInvariantError(SentinelError):
+    """A record would leave without a trace (scored + rejected != records): a bug, never swallowed."""
+
+
 # --- monitoring and retraining errors (issue 4) ---
+
+
+class ViolationsFileError(SentinelError):
+    """A monitoring run's violations file is missing, empty or malformed (reported, never fatal)."""
+
+
+class RetrainStartError(SentinelError):
+    """The retraining state machine could not be started; names the state machine and execution."""
+
+
+class CandidateNotFoundError(SentinelError):
+    """No model package in the group was registered by the pipeline execution under evaluation."""

@@ -63,4 +63,140 @@ class StartPipelineSettings(EnvSettings):
 # --- ScoreCaptureSettings (issue 3) ---
 
 
+def _blank_is_none(value: object) -> object:
+    """Optional numbers come from template parameters whose "unset" is an empty string."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _blank_or_zero_is_none(value: object) -> object:
+    """Number parameters cannot be empty: 0 means "unset" for them."""
+    if isinstance(value, str) and value.strip() in ("", "0"):
+        return None
+    return value
+
+
+OptionalPositiveInt = Annotated[Annotated[int, Field(ge=1)] | None, BeforeValidator(_blank_or_zero_is_none)]
+OptionalFloat = Annotated[
+    Annotated[float, Field(allow_inf_nan=False)] | None, BeforeValidator(_blank_is_none)
+]
+
+#: Serverless inference rejects request payloads over 4 MB; stay just under it (both MB and MiB).
+SERVERLESS_PAYLOAD_LIMIT = 4_000_000
+
+
+class ScoreCaptureSettings(EnvSettings):
+    """Settings of ScoreCaptureFunction (see template.yaml for what each one means)."""
+
+    endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
+    capture_bucket: str = Field(alias="CAPTURE_BUCKET", min_length=3, max_length=63)
+    capture_prefix: str = Field(alias="CAPTURE_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    output_bucket: str = Field(alias="OUTPUT_BUCKET", min_length=3, max_length=63)
+    scores_prefix: str = Field(default="scores/", alias="SCORES_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    rejects_prefix: str = Field(default="rejects/", alias="REJECTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
+    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
+    #: Features per row the model expects; unset: the first good row of each file decides.
+    feature_dim: OptionalPositiveInt = Field(default=None, alias="FEATURE_DIM")
+    #: Explicit cutoff: when set, it wins over the model's score statistics and the file's own.
+    anomaly_threshold: OptionalFloat = Field(default=None, alias="ANOMALY_THRESHOLD")
+    cutoff_k: float = Field(default=3.0, alias="CUTOFF_K", gt=0, le=100)
+    min_records_for_file_cutoff: int = Field(default=100, alias="MIN_RECORDS_FOR_FILE_CUTOFF", ge=2)
+    scoring_concurrency: int = Field(default=10, alias="SCORING_CONCURRENCY", ge=1, le=200)
+    endpoint_max_concurrency: int = Field(default=20, alias="ENDPOINT_MAX_CONCURRENCY", ge=1, le=200)
+    max_request_bytes: int = Field(
+        default=SERVERLESS_PAYLOAD_LIMIT, alias="MAX_REQUEST_BYTES", ge=64, le=SERVERLESS_PAYLOAD_LIMIT
+    )
+    max_request_rows: int = Field(default=10_000, alias="MAX_REQUEST_ROWS", ge=1)
+    #: Request bodies held in memory at once (bounds memory whatever the file size).
+    max_inflight_bytes: int = Field(default=16_000_000, alias="MAX_INFLIGHT_BYTES", ge=64)
+    max_line_bytes: int = Field(default=16 * 1024 * 1024, alias="MAX_LINE_BYTES", ge=1024)
+    endpoint_max_attempts: int = Field(default=6, alias="ENDPOINT_MAX_ATTEMPTS", ge=1, le=20)
+    top_anomalies: int = Field(default=10, alias="TOP_ANOMALIES", ge=1, le=100)
+
+    def model_post_init(self, context: object, /) -> None:
+        """Cross-field rules: never exceed the endpoint's concurrency, never trigger ourselves."""
+        problems = []
+        if self.scoring_concurrency > self.endpoint_max_concurrency:
+            problems.append(
+                f"SCORING_CONCURRENCY ({self.scoring_concurrency}) exceeds ENDPOINT_MAX_CONCURRENCY "
+                f"({self.endpoint_max_concurrency})"
+            )
+        if self.capture_bucket == self.output_bucket:
+            for name, prefix in (
+                ("SCORES_PREFIX", self.scores_prefix),
+                ("REJECTS_PREFIX", self.rejects_prefix),
+            ):
+                if prefix.startswith(self.capture_prefix) or self.capture_prefix.startswith(prefix):
+                    problems.append(
+                        f"{name} ({prefix}) overlaps CAPTURE_PREFIX ({self.capture_prefix}) in the same "
+                        "bucket: the function would trigger itself"
+                    )
+        if problems:
+            raise SettingsError(f"invalid settings for {type(self).__name__}: {'; '.join(problems)}")
+
+    def output_prefixes(self) -> tuple[str, str]:
+        return self.scores_prefix, self.rejects_prefix
+
+
 # --- MonitoringAlertSettings (issue 4) ---
+
+
+#: ARNs the functions are given: partition-aware, service-specific.
+_ARN = r"^arn:aws[a-z-]*:{service}:[a-z0-9-]+:[0-9]{{12}}:.+$"
+
+
+class MonitoringAlertSettings(EnvSettings):
+    """Settings of MonitoringAlertFunction: where to alert, what counts, what to start."""
+
+    endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
+    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=_ARN.format(service="sns"))
+    state_machine_arn: str = Field(alias="RETRAIN_STATE_MACHINE_ARN", pattern=_ARN.format(service="states"))
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
+    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
+    job_prefixes: CommaList = Field(alias="MONITORING_JOB_PREFIXES", min_length=1)
+    alarm_prefix: str = Field(alias="DRIFT_ALARM_PREFIX", min_length=1, max_length=255)
+    #: Violation check types that count towards retraining; empty means violations never retrain.
+    retrain_check_types: CommaList = Field(default=(), alias="RETRAIN_CHECK_TYPES")
+    retrain_min_violations: int = Field(default=1, alias="RETRAIN_MIN_VIOLATIONS", ge=1)
+    retrain_on_alarm: bool = Field(default=True, alias="RETRAIN_ON_ALARM")
+    #: Training data for retraining runs; empty lets the pipeline use its own InputDataUri default.
+    retrain_input_data_uri: str = Field(
+        default="", alias="RETRAIN_INPUT_DATA_URI", pattern=r"^$|^s3://[^/]+/"
+    )
+
+
+class RetrainStepsSettings(EnvSettings):
+    """Settings of RetrainStepsFunction: deployment shape, polling bounds, evaluation rule."""
+
+    #: At most 48 characters: deployment names are ``<endpoint>-m-<12 hex>`` within SageMaker's 63,
+    #: and the state machine's IAM policy is scoped to that ``<endpoint>-m-*`` prefix.
+    endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME, max_length=48)
+    model_package_group_name: str = Field(alias="MODEL_PACKAGE_GROUP_NAME", pattern=SAGEMAKER_NAME)
+    pipeline_name: str = Field(alias="PIPELINE_NAME", pattern=SAGEMAKER_NAME)
+    memory_size_mb: int = Field(alias="SERVERLESS_MEMORY_SIZE_MB", ge=1024, le=6144, multiple_of=1024)
+    max_concurrency: int = Field(alias="SERVERLESS_MAX_CONCURRENCY", ge=1, le=200)
+    pipeline_poll_seconds: int = Field(default=60, alias="PIPELINE_POLL_SECONDS", ge=1, le=3600)
+    pipeline_max_polls: int = Field(default=180, alias="PIPELINE_MAX_POLLS", ge=1, le=10_000)
+    endpoint_poll_seconds: int = Field(default=30, alias="ENDPOINT_POLL_SECONDS", ge=1, le=3600)
+    endpoint_max_polls: int = Field(default=60, alias="ENDPOINT_MAX_POLLS", ge=1, le=10_000)
+    lock_ttl_seconds: int = Field(default=21_600, alias="RETRAIN_LOCK_TTL_SECONDS", ge=60)
+    objective_metric: str = Field(default="test:f1", alias="OBJECTIVE_METRIC", min_length=1)
+    objective_goal: str = Field(default="Maximize", alias="OBJECTIVE_GOAL", pattern=r"^(Maximize|Minimize)$")
+    min_improvement: float = Field(default=0.0, alias="MIN_IMPROVEMENT", ge=0.0)
+    #: How many of the group's newest packages are searched for a candidate or the model in service.
+    package_scan_limit: int = Field(default=50, alias="PACKAGE_SCAN_LIMIT", ge=1, le=1000)
+
+    def model_post_init(self, context: object, /) -> None:
+        """The lock must outlive the longest bounded wait, or a second run could start mid-deploy."""
+        longest = (
+            self.pipeline_poll_seconds * self.pipeline_max_polls
+            + self.endpoint_poll_seconds * self.endpoint_max_polls
+        )
+        if self.lock_ttl_seconds < longest:
+            raise SettingsError(
+                f"invalid settings for {type(self).__name__}: RETRAIN_LOCK_TTL_SECONDS "
+                f"({self.lock_ttl_seconds}) is shorter than the longest bounded wait ({longest} s)"
+            )

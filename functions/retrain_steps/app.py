@@ -1,0 +1,49 @@
+"""RetrainStepsFunction: the two computed steps of the retraining state machine.
+
+``{"step": "prepare", ...}`` decides names, lock expiry and limits for one execution;
+``{"step": "evaluate", "pipelineExecutionArn": ...}`` compares the candidate with the model in service.
+Invoked synchronously by the state machine; errors propagate into its Catch path.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from anomaly_sentinel import aws, retraining
+from anomaly_sentinel.exceptions import EventParseError
+from anomaly_sentinel.settings import RetrainStepsSettings
+
+settings = RetrainStepsSettings.from_env()
+logger = Logger()
+tracer = Tracer()
+sagemaker = aws.client("sagemaker")
+s3 = aws.client("s3")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    step = event.get("step")
+    if step == "prepare":
+        prepared = retraining.prepare(event, settings, now=int(time.time()))
+        logger.info(
+            "retraining prepared",
+            extra={"execution": event.get("executionName"), "mode": prepared["mode"]},
+        )
+        return prepared
+    if step == "evaluate":
+        verdict = retraining.evaluate(event, settings, sagemaker, s3)
+        logger.info(
+            "candidate evaluated",
+            extra={
+                "package": verdict["modelPackageArn"],
+                "approve": verdict["approve"],
+                "rule": verdict["rule"],
+            },
+        )
+        return verdict
+    raise EventParseError(f"unknown retraining step {step!r} (expected 'prepare' or 'evaluate')")

@@ -1,0 +1,51 @@
+"""ScoreCaptureFunction: data-capture file lands in S3 (→ EventBridge) → scored, stored, alerted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from anomaly_sentinel import aws, scoring
+from anomaly_sentinel.events import S3Object, s3_object_from_eventbridge
+from anomaly_sentinel.idempotency import Once
+from anomaly_sentinel.score_capture import CaptureScorer, ignore_reason
+from anomaly_sentinel.settings import ScoreCaptureSettings
+
+settings = ScoreCaptureSettings.from_env()
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+scorer = CaptureScorer(
+    settings,
+    s3=aws.client("s3"),
+    sagemaker=aws.client("sagemaker"),
+    runtime=aws.client("sagemaker-runtime", config=scoring.runtime_config(settings.scoring_concurrency)),
+    sns=aws.client("sns"),
+    metrics=metrics,
+)
+once = Once(settings.idempotency_table, settings.idempotency_ttl_seconds)
+
+
+@once("obj")
+def score_once(obj: S3Object) -> dict[str, Any]:
+    return scorer.process(obj).summary()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    obj = s3_object_from_eventbridge(event)
+    reason = ignore_reason(obj, settings)
+    if reason is not None:
+        logger.info("object ignored", extra={"reason": reason, "object": obj.identity})
+        metrics.add_metric(name="CaptureFilesIgnored", unit=MetricUnit.Count, value=1)
+        return {"status": "ignored", "reason": reason, "object": obj.uri}
+    once.register(context)
+    result = score_once(obj=obj)
+    metrics.add_metric(name="CaptureFilesHandled", unit=MetricUnit.Count, value=1)  # duplicates too
+    logger.info("capture file scored", extra={"object": obj.identity, **result})
+    return result

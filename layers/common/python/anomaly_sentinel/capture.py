@@ -1,0 +1,459 @@
+"""Streaming decoder of SageMaker data-capture JSONL: feature rows out, rejects with reasons.
+
+A capture file is read in fixed-size chunks and split on ``\\n`` only (never the whole file in
+memory, and a line longer than ``max_line_bytes`` is skipped, not buffered). JSON escapes raw
+newlines inside strings, so a capture record is always exactly one line even when its output
+``data`` holds newlines. botocore's ``StreamingBody.iter_lines`` is not used because it also
+splits on ``\\r`` and buffers an unterminated line without bound.
+
+Every physical line is one *record*: it is either decoded (all of its rows are valid) or
+rejected with its line number, its eventId when known and a reason code from :data:`REASONS`, so
+``decoded + rejected == records`` always holds. Reject details never quote payload contents.
+
+Rows are kept as validated CSV text (``"1.0,2,3.5"``): that is what the endpoint request needs,
+and it costs far less memory than lists of floats.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from math import isfinite
+from typing import Any, Final, Protocol
+
+DEFAULT_MAX_LINE_BYTES: Final = 16 * 1024 * 1024
+DEFAULT_CHUNK_BYTES: Final = 1024 * 1024
+
+# Reason codes (stable: they are written to rejects/ and counted by subscribers).
+EMPTY_LINE: Final = "empty-line"
+LINE_TOO_LONG: Final = "line-too-long"
+NOT_UTF8: Final = "not-utf8"
+NOT_JSON: Final = "not-json"
+NO_CAPTURE_DATA: Final = "no-capture-data"
+BAD_BASE64: Final = "bad-base64"
+UNSUPPORTED_CONTENT: Final = "unsupported-content-type"
+EMPTY_PAYLOAD: Final = "empty-payload"
+NON_NUMERIC: Final = "non-numeric"
+NON_FINITE: Final = "non-finite"
+FEATURE_COUNT: Final = "feature-count"
+REASONS: Final = (
+    EMPTY_LINE,
+    LINE_TOO_LONG,
+    NOT_UTF8,
+    NOT_JSON,
+    NO_CAPTURE_DATA,
+    BAD_BASE64,
+    UNSUPPORTED_CONTENT,
+    EMPTY_PAYLOAD,
+    NON_NUMERIC,
+    NON_FINITE,
+    FEATURE_COUNT,
+)
+
+
+class Readable(Protocol):
+    """botocore's StreamingBody, an open binary file, io.BytesIO..."""
+
+    def read(self, amt: int | None = ..., /) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OverlongLine:
+    """Stands in for a line that exceeded the limit; its bytes were skipped, only its size is known."""
+
+    size: int
+
+
+@dataclass(slots=True)
+class CaptureRecord:
+    """One decoded capture record: its identity and one or more rows of validated CSV text."""
+
+    line: int
+    event_id: str | None
+    inference_id: str | None
+    inference_time: str | None
+    rows: list[str]
+
+
+@dataclass(slots=True)
+class Reject:
+    """A record that could not be used, and why (never its payload)."""
+
+    line: int
+    event_id: str | None
+    reason: str
+    detail: str = ""
+
+    def to_json(self, stage: str = "decode") -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "eventId": self.event_id,
+            "stage": stage,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+class _Rejected(Exception):
+    """Internal control flow of the decoder; never escapes this module."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+# ---------------------------------------------------------------------------- line reader
+
+
+def read_lines(
+    stream: Readable,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> Iterator[bytes | OverlongLine]:
+    """Yield the lines of a binary stream, in order, without their line break.
+
+    Memory stays under ``chunk_bytes + max_line_bytes`` whatever the file size: an over-long
+    line is replaced by :class:`OverlongLine` and its bytes are discarded as they arrive. A final
+    line without a line break counts; an empty stream has no lines.
+    """
+    pending = b""
+    skipping = 0  # > 0 while discarding the rest of an over-long line (bytes seen so far)
+    while True:
+        chunk = stream.read(chunk_bytes)
+        if not chunk:
+            break
+        if skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                skipping += len(chunk)
+                continue
+            yield OverlongLine(skipping + cut)
+            skipping = 0
+            chunk = chunk[cut + 1 :]
+        pieces = (pending + chunk).split(b"\n") if pending else chunk.split(b"\n")
+        pending = pieces.pop()
+        for piece in pieces:
+            if len(piece) > max_line_bytes or piece[-1:] == b"\r":
+                yield _line_or_overlong(piece, max_line_bytes)
+            else:
+                yield piece
+        if len(pending) > max_line_bytes:
+            skipping, pending = len(pending), b""
+    if skipping:
+        yield OverlongLine(skipping)
+    elif pending:
+        yield _line_or_overlong(pending, max_line_bytes)
+
+
+def _line_or_overlong(piece: bytes, limit: int) -> bytes | OverlongLine:
+    if piece.endswith(b"\r"):
+        piece = piece[:-1]
+    return OverlongLine(len(piece)) if len(piece) > limit else piece
+
+
+# ---------------------------------------------------------------------------- decoder
+
+
+def media_type(content_type: object) -> str:
+    """``"text/csv; charset=utf-8"`` → ``"text/csv"`` (lower case)."""
+    if not isinstance(content_type, str):
+        return ""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def _payload_kind(content_type: object) -> str | None:
+    """csv, json or None (unsupported) from an observedContentType."""
+    media = media_type(content_type)
+    if "csv" in media:
+        return "csv"
+    if "json" in media:  # application/json, application/jsonlines, application/x-ndjson...
+        return "json"
+    return None
+
+
+_JSON = json.JSONDecoder()
+_ENCODINGS = frozenset({"BASE64", "CSV", "JSON"})
+_KINDS: dict[object, str | None] = {}
+
+
+def _kind_of(content_type: object) -> str | None:
+    """Cached :func:`_payload_kind` (a capture file repeats one or two content types)."""
+    if not isinstance(content_type, str):
+        return None
+    try:
+        return _KINDS[content_type]
+    except KeyError:
+        if len(_KINDS) > 64:  # bound the cache against arbitrary inputs
+            _KINDS.clear()
+        kind = _KINDS[content_type] = _payload_kind(content_type)
+        return kind
+
+
+def _loads(text: str) -> Any:
+    """``json.loads`` without its wrapper layers (this is the decoder's hot path)."""
+    value, end = _JSON.raw_decode(text)
+    if end != len(text) and text[end:].strip():
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
+@dataclass
+class CaptureDecoder:
+    """Decodes capture lines; learns ``feature_dim`` from the first good row when none is given."""
+
+    feature_dim: int | None = None
+    records: int = 0
+    decoded: int = 0
+    rejected: int = 0
+    rows: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    _record_dim: int | None = field(default=None, repr=False)
+
+    def decode(self, lines: Iterable[bytes | OverlongLine]) -> Iterator[CaptureRecord | Reject]:
+        """Decode lines in order; a record's line number is its position (1-based)."""
+        return map(self.decode_line, lines)
+
+    def decode_line(self, raw: bytes | OverlongLine) -> CaptureRecord | Reject:
+        """Decode the next line. Never raises: any problem becomes a :class:`Reject`."""
+        self.records += 1
+        number = self.records
+        event_id: str | None = None
+        meta: Any = None
+        try:
+            if isinstance(raw, OverlongLine):
+                raise _Rejected(LINE_TOO_LONG, f"line of {raw.size} bytes is over the limit")
+            try:
+                doc = _loads(raw.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise _Rejected(NOT_UTF8, f"invalid UTF-8 at byte {exc.start}") from None
+            except (ValueError, RecursionError):
+                if not raw.strip():
+                    raise _Rejected(EMPTY_LINE) from None
+                raise _Rejected(NOT_JSON, "line is not valid JSON") from None
+            if doc.__class__ is not dict:
+                raise _Rejected(NO_CAPTURE_DATA, "line is not a JSON object")
+            meta = doc.get("eventMetadata")
+            if meta.__class__ is not dict:
+                meta = _NO_META
+            event_id = meta.get("eventId")
+            if event_id.__class__ is not str:
+                event_id = None
+            self._record_dim = self.feature_dim
+            rows = self._rows(doc)
+        except _Rejected as rejected:
+            self.rejected += 1
+            self.reasons[rejected.reason] = self.reasons.get(rejected.reason, 0) + 1
+            return Reject(number, event_id, rejected.reason, rejected.detail)
+        self.decoded += 1
+        self.rows += len(rows)
+        self.feature_dim = self._record_dim  # learned only from a record that decoded entirely
+        inference_id = meta.get("inferenceId")
+        inference_time = meta.get("inferenceTime")
+        return CaptureRecord(
+            number,
+            event_id,
+            inference_id if inference_id.__class__ is str else None,
+            inference_time if inference_time.__class__ is str else None,
+            rows,
+        )
+
+    def _rows(self, doc: dict[str, Any]) -> list[str]:
+        capture = doc.get("captureData")
+        endpoint_input = capture.get("endpointInput") if capture.__class__ is dict else None
+        if endpoint_input.__class__ is not dict:
+            raise _Rejected(NO_CAPTURE_DATA, "no captureData.endpointInput")
+        text, kind = _payload(endpoint_input)
+        if kind == "csv":
+            if "\n" not in text:  # the common case: one row per record
+                row = text.strip()
+                if row:
+                    return [self._csv_row(row, 0)]
+                raise _Rejected(EMPTY_PAYLOAD, "payload is empty")
+            rows = [
+                self._csv_row(row, index)
+                for index, line in enumerate(text.split("\n"))
+                if (row := line.strip())
+            ]
+        else:
+            if not text.strip():
+                raise _Rejected(EMPTY_PAYLOAD, "payload is empty")
+            rows = self._json_rows(text)
+        if not rows:
+            raise _Rejected(EMPTY_PAYLOAD, "payload holds no rows")
+        return rows
+
+    # ------------------------------------------------------------------ CSV
+    def _csv_row(self, row: str, index: int) -> str:
+        """Validate one stripped CSV row; returns it (normalised when it held spaces or quotes)."""
+        if not row.isascii() or "_" in row:  # float() accepts "1_0" and non-ASCII digits
+            raise _Rejected(NON_NUMERIC, f"row {index + 1} has a non-numeric value")
+        quoted = '"' in row
+        tokens = [token.strip().strip('"') for token in row.split(",")] if quoted else row.split(",")
+        try:
+            total = sum(map(float, tokens))
+        except ValueError:
+            column = next(i for i, token in enumerate(tokens, 1) if not _is_float(token))
+            raise _Rejected(NON_NUMERIC, f"row {index + 1} column {column} is not a number") from None
+        # One sum is cheaper than a finiteness test per value: a NaN or an infinity makes the sum
+        # non-finite (so does a float overflow, which the exact test then clears).
+        if not isfinite(total) and not all(map(isfinite, map(float, tokens))):
+            raise _Rejected(NON_FINITE, f"row {index + 1} has a NaN or infinite value")
+        count = len(tokens)
+        if count != self._record_dim:
+            if self._record_dim is not None:
+                raise _Rejected(
+                    FEATURE_COUNT, f"row {index + 1} has {count} features, expected {self._record_dim}"
+                )
+            self._record_dim = count
+        if quoted or " " in row or "\t" in row:
+            return ",".join(token.strip() for token in tokens)
+        return row
+
+    # ------------------------------------------------------------------ JSON
+    def _json_rows(self, text: str) -> list[str]:
+        try:
+            docs = [json.loads(text)]
+        except RecursionError:
+            raise _Rejected(NOT_JSON, "payload nests too deeply") from None
+        except ValueError:
+            docs = self._json_lines(text)
+        rows: list[str] = []
+        for doc in docs:
+            for values in _feature_lists(doc):
+                floats = _finite_floats(values, len(rows))
+                self._check_dim(len(floats), len(rows))
+                rows.append(",".join(map(repr, floats)))
+        return rows
+
+    @staticmethod
+    def _json_lines(text: str) -> list[Any]:
+        docs = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    docs.append(json.loads(line))
+                except (ValueError, RecursionError):
+                    raise _Rejected(NOT_JSON, f"payload line {number} is not JSON") from None
+        return docs
+
+    def _check_dim(self, count: int, index: int) -> None:
+        if self._record_dim is None:
+            self._record_dim = count
+        elif count != self._record_dim:
+            raise _Rejected(
+                FEATURE_COUNT, f"row {index + 1} has {count} features, expected {self._record_dim}"
+            )
+
+
+_NO_META: dict[str, Any] = {}
+
+
+def _payload(endpoint_input: dict[str, Any]) -> tuple[str, str]:
+    """The payload text and its kind (csv or json), base64 decoded when captured as BASE64."""
+    data = endpoint_input.get("data")
+    if data.__class__ is not str:
+        raise _Rejected(NO_CAPTURE_DATA, "endpointInput has no data")
+    encoding = endpoint_input.get("encoding")
+    if encoding.__class__ is str and encoding not in _ENCODINGS:
+        encoding = encoding.upper()
+    content_type = endpoint_input.get("observedContentType")
+    if encoding == "BASE64":
+        try:
+            payload = binascii.a2b_base64(data, strict_mode=True)
+        except (binascii.Error, ValueError):
+            raise _Rejected(BAD_BASE64, "data is not valid base64") from None
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _Rejected(NOT_UTF8, f"decoded payload: invalid UTF-8 at byte {exc.start}") from None
+        kind = _kind_of(content_type)
+    elif encoding == "CSV":
+        text, kind = data, "csv"
+    elif encoding == "JSON":
+        text, kind = data, "json"
+    else:  # no or unknown encoding: the data is text in the observed content type
+        text, kind = data, _kind_of(content_type)
+    if kind is None:
+        raise _Rejected(UNSUPPORTED_CONTENT, f"content type {media_type(content_type)!r}"[:120])
+    return text, kind
+
+
+def _is_float(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def _feature_lists(doc: Any) -> list[Any]:
+    """The rows of one JSON document, in the shapes RCF and common serving stacks accept.
+
+    ``{"instances": [{"features": [...]}, ...]}``; ``{"instances": [[...], ...]}``;
+    ``{"instances": [1.0, 2.0]}`` (one single-feature row per number, as TF Serving reads it);
+    ``{"features": [...]}``; RCF's ``{"data": {"features": {"values": [...]}}}``; a bare array of
+    numbers (one row) or of rows.
+    """
+    if isinstance(doc, dict):
+        if "instances" in doc:
+            instances = doc["instances"]
+            if not isinstance(instances, list):
+                raise _Rejected(NO_CAPTURE_DATA, "instances is not an array")
+            return [_one_row(item) for item in instances]
+        return [_one_row(doc)]
+    if isinstance(doc, list):
+        if doc and all(_is_number(v) for v in doc):
+            return [doc]
+        return [_one_row(item) for item in doc]
+    if _is_number(doc):
+        return [[doc]]
+    raise _Rejected(NO_CAPTURE_DATA, "JSON payload holds no features")
+
+
+def _one_row(item: Any) -> Any:
+    if isinstance(item, dict):
+        if "features" in item:
+            return item["features"]
+        data = item.get("data")
+        if isinstance(data, dict) and isinstance(data.get("features"), dict):
+            return data["features"].get("values")
+        raise _Rejected(NO_CAPTURE_DATA, "JSON object has no features")
+    if isinstance(item, list):
+        return item
+    if _is_number(item):
+        return [item]
+    raise _Rejected(NON_NUMERIC, "JSON row is not an array of numbers")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _finite_floats(values: Any, index: int) -> list[float]:
+    if not isinstance(values, list) or not values:
+        raise _Rejected(NON_NUMERIC, f"row {index + 1} is not a non-empty array of numbers")
+    floats = []
+    for column, value in enumerate(values, 1):
+        if not _is_number(value):
+            raise _Rejected(NON_NUMERIC, f"row {index + 1} column {column} is not a number")
+        try:
+            number = float(value)
+        except OverflowError:
+            raise _Rejected(NON_FINITE, f"row {index + 1} column {column} overflows a float") from None
+        if not isfinite(number):
+            raise _Rejected(NON_FINITE, f"row {index + 1} has a NaN or infinite value")
+        floats.append(number)
+    return floats
+
+
+def decode_stream(
+    stream: Readable,
+    decoder: CaptureDecoder | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> Iterator[CaptureRecord | Reject]:
+    """Decode a capture stream record by record (counts accumulate on ``decoder``)."""
+    active = decoder if decoder is not None else CaptureDecoder()
+    return active.decode(read_lines(stream, max_line_bytes=max_line_bytes))

@@ -1,0 +1,166 @@
+"""The anomaly cutoff: which score counts as an anomaly, and where that number came from.
+
+Resolved in this order, and the alert names the source:
+
+1. ``threshold`` — an explicit number set by the operator (template parameter AnomalyThreshold);
+2. ``model-stats`` — ``score_stats.json`` the pipeline publishes next to the deployed model's
+   artifact (``s3://b/p/model.tar.gz`` → ``s3://b/p/score_stats.json``): mean + k·std of the
+   training scores;
+3. ``file-stats`` — the file's own mean + k·std, only when it has at least ``min_records`` scores
+   (a handful of scores says little about what is normal);
+4. ``none`` — nothing is flagged, and the report says so.
+
+std is the population standard deviation (ddof=0), as numpy computes it by default.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from math import isfinite, sqrt
+from typing import Any, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, Field, ValidationError
+
+CutoffSource = Literal["threshold", "model-stats", "file-stats", "none"]
+STATS_FILE = "score_stats.json"
+
+
+class ScoreStats(BaseModel):
+    """What the pipeline publishes about the training scores of one model."""
+
+    count: int = Field(ge=1)
+    mean: float = Field(allow_inf_nan=False)
+    std: float = Field(ge=0, allow_inf_nan=False)
+    min: float = Field(allow_inf_nan=False)
+    max: float = Field(allow_inf_nan=False)
+    quantiles: dict[str, float] = Field(default_factory=dict)
+
+
+class Cutoff(BaseModel):
+    value: float | None
+    source: CutoffSource
+    detail: str
+
+    def flags(self, score: float) -> bool:
+        return self.value is not None and score > self.value
+
+
+@dataclass
+class RunningStats:
+    """Welford's online mean and variance: one pass, constant memory."""
+
+    count: int = 0
+    mean: float = 0.0
+    _m2: float = 0.0
+    max: float | None = None
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        delta = value - self.mean
+        self.mean += delta / self.count
+        self._m2 += delta * (value - self.mean)
+        if self.max is None or value > self.max:
+            self.max = value
+
+    @property
+    def std(self) -> float:
+        return sqrt(self._m2 / self.count) if self.count else 0.0
+
+
+@dataclass(frozen=True)
+class StatsLookup:
+    """The deployed model's score statistics, or why there are none (said in the alert)."""
+
+    stats: ScoreStats | None
+    uri: str | None
+    note: str
+
+
+def stats_uri(model_data_url: str) -> str:
+    """``s3://b/p/model.tar.gz`` → ``s3://b/p/score_stats.json``."""
+    return model_data_url.rsplit("/", 1)[0] + "/" + STATS_FILE
+
+
+def resolve_cutoff(
+    *,
+    threshold: float | None,
+    model: StatsLookup | None,
+    file: RunningStats,
+    k: float,
+    min_records: int,
+) -> Cutoff:
+    if threshold is not None:
+        return Cutoff(value=threshold, source="threshold", detail=f"explicit threshold {threshold:g}")
+    notes = []
+    if model is not None and model.stats is not None:
+        stats = model.stats
+        return Cutoff(
+            value=stats.mean + k * stats.std,
+            source="model-stats",
+            detail=f"{model.uri}: mean {stats.mean:.4g} + {k:g} x std {stats.std:.4g} "
+            f"over {stats.count} training scores",
+        )
+    if model is not None:
+        notes.append(model.note)
+    if file.count >= min_records:
+        return Cutoff(
+            value=file.mean + k * file.std,
+            source="file-stats",
+            detail=f"this file: mean {file.mean:.4g} + {k:g} x std {file.std:.4g} over {file.count} scores"
+            + (f" ({'; '.join(notes)})" if notes else ""),
+        )
+    notes.append(f"only {file.count} scores in the file, {min_records} needed for its own cutoff")
+    return Cutoff(value=None, source="none", detail="no cutoff: " + "; ".join(notes))
+
+
+class ModelStatsSource:
+    """Finds the deployed model's ``score_stats.json``; caches it per model URL (warm container).
+
+    DescribeEndpoint → DescribeEndpointConfig (first production variant's model) →
+    DescribeModel (PrimaryContainer.ModelDataUrl) → GetObject. Any failure on the way is a
+    note, not an error: the caller falls through to the next cutoff source.
+    """
+
+    def __init__(self, sagemaker: Any, s3: Any) -> None:
+        self.sagemaker = sagemaker
+        self.s3 = s3
+        self._cache: dict[str, ScoreStats] = {}
+
+    def lookup(self, endpoint_name: str) -> StatsLookup:
+        try:
+            model_url = self.model_data_url(endpoint_name)
+        except (ClientError, BotoCoreError, KeyError, IndexError) as exc:
+            return StatsLookup(None, None, f"model of endpoint '{endpoint_name}' not found ({_why(exc)})")
+        if model_url is None:
+            return StatsLookup(None, None, f"model of endpoint '{endpoint_name}' has no ModelDataUrl")
+        uri = stats_uri(model_url)
+        if model_url in self._cache:
+            return StatsLookup(self._cache[model_url], uri, "cached")
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            stats = ScoreStats.model_validate(json.loads(body))
+        except (ClientError, BotoCoreError, ValueError, ValidationError) as exc:
+            return StatsLookup(None, uri, f"{uri} unreadable ({_why(exc)})")
+        if not isfinite(stats.mean + stats.std):
+            return StatsLookup(None, uri, f"{uri} has non-finite statistics")
+        self._cache[model_url] = stats
+        return StatsLookup(stats, uri, "read")
+
+    def model_data_url(self, endpoint_name: str) -> str | None:
+        endpoint = self.sagemaker.describe_endpoint(EndpointName=endpoint_name)
+        config = self.sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        model_name = config["ProductionVariants"][0]["ModelName"]
+        model = self.sagemaker.describe_model(ModelName=model_name)
+        url = (model.get("PrimaryContainer") or {}).get("ModelDataUrl")
+        if url is None and model.get("Containers"):
+            url = model["Containers"][0].get("ModelDataUrl")
+        return str(url) if url else None
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    return type(exc).__name__

@@ -1,0 +1,411 @@
+"""The two Lambda steps of the retraining state machine: prepare a run, evaluate its candidate.
+
+Everything else in the machine is a direct service integration (DynamoDB lock, SageMaker, SNS).
+These steps exist because JSONPath ASL cannot do clock arithmetic (the lock's expiry), hashing
+(unique, retry-safe names) or the candidate-versus-model-in-service comparison.
+
+Model packages registered by the pipeline carry ``CustomerMetadataProperties`` naming the pipeline
+execution (``pipeline_execution_arn``), their score statistics (``score_stats_uri``) and optionally
+the tuning objective (``objective_metric``, ``objective_value``): that is how a candidate is found
+(moto lacks ListPipelineExecutionSteps, the fallback on AWS) and compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterator
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
+from anomaly_sentinel.settings import RetrainStepsSettings
+
+LOCK_PREFIX = "retrain-lock#"
+DISPLAY_NAME_MAX = 82
+APPROVAL_DESCRIPTION_MAX = 1024
+SCORE_STATS_MAX_BYTES = 1024 * 1024
+METADATA_EXECUTION = "pipeline_execution_arn"
+METADATA_SCORE_STATS = "score_stats_uri"
+METADATA_METRIC = "objective_metric"
+METADATA_VALUE = "objective_value"
+NONE = "none"  # placeholder in state data: States.Format prints JSON null awkwardly
+
+_NOT_NAME_CHARS = re.compile(r"[^A-Za-z0-9]+")
+
+
+def _token(text: str, length: int) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def _slug(text: str, fallback: str) -> str:
+    return _NOT_NAME_CHARS.sub("-", text).strip("-").lower() or fallback
+
+
+# ---------------------------------------------------------------------------- prepare
+
+
+class RetrainRequest(BaseModel):
+    """The state machine's input: adopt a pipeline execution, or start one (inputDataUri optional)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    pipeline_execution_arn: str | None = Field(default=None, alias="pipelineExecutionArn")
+    input_data_uri: str | None = Field(default=None, alias="inputDataUri", pattern=r"^s3://[^/]+/.*$")
+    trigger: str = Field(default="manual", max_length=64)
+    reason: str = Field(default="started by hand", max_length=1000)
+
+
+def parse_request(payload: Any, settings: RetrainStepsSettings) -> RetrainRequest:
+    if not isinstance(payload, dict):
+        raise EventParseError("retraining input must be a JSON object")
+    try:
+        request = RetrainRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise EventParseError(f"invalid retraining input: {exc.errors()[0]['msg']}") from None
+    arn = request.pipeline_execution_arn
+    if arn is not None and f":pipeline/{settings.pipeline_name}/execution/" not in arn:
+        raise EventParseError(
+            f"pipeline execution {arn!r} does not belong to pipeline {settings.pipeline_name!r}"
+        )
+    if arn is not None and request.input_data_uri is not None:
+        raise EventParseError("give either pipelineExecutionArn (adopt) or inputDataUri (start), not both")
+    return request
+
+
+def deployment_names(endpoint: str, execution_name: str) -> tuple[str, str]:
+    """Model and endpoint-config names: unique per execution, stable across retries of a state."""
+    token = _token(execution_name, 12)
+    return f"{endpoint}-m-{token}", f"{endpoint}-c-{token}"
+
+
+def prepare(event: dict[str, Any], settings: RetrainStepsSettings, now: int) -> dict[str, Any]:
+    """Everything the machine needs decided up front: mode, names, lock, limits, deployment shape."""
+    execution_name = str(event.get("executionName") or "")
+    execution_arn = str(event.get("executionArn") or execution_name)
+    if not execution_name:
+        raise EventParseError("prepare needs executionName ($$.Execution.Name)")
+    request = parse_request(event.get("input"), settings)
+    model_name, config_name = deployment_names(settings.endpoint_name, execution_name)
+    trigger = _slug(request.trigger, "manual")
+    suffix = f"-{_token(execution_arn, 8)}"
+    display_name = f"retrain-{trigger}"[: DISPLAY_NAME_MAX - len(suffix)].rstrip("-") + suffix
+    parameters = [{"Name": "InputDataUri", "Value": request.input_data_uri}] if request.input_data_uri else []
+    return {
+        "mode": "adopt" if request.pipeline_execution_arn else "start",
+        "pipelineExecutionArn": request.pipeline_execution_arn or NONE,
+        "trigger": request.trigger,
+        "reason": request.reason,
+        "start": {
+            "displayName": display_name,
+            "clientRequestToken": _token(execution_arn, 64),
+            "parameters": parameters,
+            "description": f"Retraining ({request.trigger}): {request.reason}"[:3072],
+        },
+        # DynamoDB N values travel as strings in the service integration.
+        "lock": {
+            "id": f"{LOCK_PREFIX}{settings.endpoint_name}",
+            "holder": execution_name,
+            "now": str(now),
+            "expiration": str(now + settings.lock_ttl_seconds),
+        },
+        "deployment": {
+            "endpointName": settings.endpoint_name,
+            "modelName": model_name,
+            "endpointConfigName": config_name,
+            "variantName": "AllTraffic",
+            "memorySizeInMB": settings.memory_size_mb,
+            "maxConcurrency": settings.max_concurrency,
+        },
+        "limits": {
+            "pipelinePollSeconds": settings.pipeline_poll_seconds,
+            "pipelineMaxPolls": settings.pipeline_max_polls,
+            "endpointPollSeconds": settings.endpoint_poll_seconds,
+            "endpointMaxPolls": settings.endpoint_max_polls,
+        },
+    }
+
+
+# ---------------------------------------------------------------------------- evaluate
+
+
+class ScoreStats(BaseModel):
+    """The part of the pipeline's score_stats.json the fallback rule reads."""
+
+    mean: float
+    std: float
+
+    @property
+    def valid(self) -> bool:
+        return math.isfinite(self.mean) and math.isfinite(self.std) and self.mean > 0 and self.std >= 0
+
+    @property
+    def spread(self) -> float:
+        """Coefficient of variation of the training scores: lower = tighter normal band."""
+        return self.std / self.mean
+
+
+class PackageInfo(BaseModel):
+    arn: str
+    model_data_url: str
+    image: str
+    status: str = ""
+    metadata: dict[str, str] = Field(default_factory=dict)
+
+    def objective(self, metric: str) -> float | None:
+        if self.metadata.get(METADATA_METRIC, metric) != metric:
+            return None
+        try:
+            value = float(self.metadata[METADATA_VALUE])
+        except (KeyError, ValueError):
+            return None
+        return value if math.isfinite(value) else None
+
+    @property
+    def score_stats_uri(self) -> str | None:
+        return self.metadata.get(METADATA_SCORE_STATS)
+
+
+class InService(BaseModel):
+    """What the endpoint serves now (all None when there is no endpoint)."""
+
+    endpoint_exists: bool = False
+    endpoint_config_name: str | None = None
+    model_data_url: str | None = None
+    package: PackageInfo | None = None
+
+
+class Verdict(BaseModel):
+    approve: bool
+    reason: str
+    rule: Literal["nothing-in-service", "same-model", "objective", "score-stats", "unmeasured"]
+
+
+def package_info(description: dict[str, Any]) -> PackageInfo:
+    containers = (description.get("InferenceSpecification") or {}).get("Containers") or [{}]
+    return PackageInfo(
+        arn=str(description["ModelPackageArn"]),
+        model_data_url=str(containers[0].get("ModelDataUrl") or ""),
+        image=str(containers[0].get("Image") or ""),
+        status=str(description.get("ModelApprovalStatus") or ""),
+        metadata={str(k): str(v) for k, v in (description.get("CustomerMetadataProperties") or {}).items()},
+    )
+
+
+def compare(
+    candidate: PackageInfo,
+    current: InService,
+    settings: RetrainStepsSettings,
+    candidate_stats: ScoreStats | None,
+    current_stats: ScoreStats | None,
+) -> Verdict:
+    """Approve the candidate only if it is better than what serves (the rule, in order):
+
+    1. nothing in service → approve;
+    2. the candidate's model data already serves → reject (a duplicate event or a re-run);
+    3. both packages report ``OBJECTIVE_METRIC`` → approve when the candidate is better by at least
+       ``MIN_IMPROVEMENT`` in the direction of ``OBJECTIVE_GOAL``;
+    4. otherwise score statistics (no labels needed): the candidate's must be valid (mean > 0,
+       finite); it is approved when the model in service has none to compare, or when its
+       coefficient of variation (std/mean of training scores, a tighter normal band so anomalies
+       stand out against the mean + 3 sigma cutoff) is not larger than the one in service.
+    """
+    if not current.endpoint_exists or current.model_data_url is None:
+        return Verdict(approve=True, reason="nothing in service on the endpoint", rule="nothing-in-service")
+    if current.model_data_url == candidate.model_data_url:
+        return Verdict(
+            approve=False, reason="the candidate already serves on the endpoint", rule="same-model"
+        )
+    metric = settings.objective_metric
+    new = candidate.objective(metric)
+    old = current.package.objective(metric) if current.package else None
+    if new is not None and old is not None:
+        gain = new - old if settings.objective_goal == "Maximize" else old - new
+        better = gain >= settings.min_improvement
+        verb = "beats" if better else "does not beat"
+        return Verdict(
+            approve=better,
+            reason=(
+                f"{metric} {new:g} {verb} {old:g} in service "
+                f"({settings.objective_goal}, min improvement {settings.min_improvement:g})"
+            ),
+            rule="objective",
+        )
+    if candidate_stats is None or not candidate_stats.valid:
+        return Verdict(
+            approve=False,
+            reason=f"no comparable {metric} and the candidate's score statistics are missing or invalid",
+            rule="unmeasured",
+        )
+    if current_stats is None or not current_stats.valid:
+        return Verdict(
+            approve=True,
+            reason=(
+                f"no comparable {metric}; the model in service has no score statistics, the candidate's "
+                f"are valid (spread {candidate_stats.spread:.4g})"
+            ),
+            rule="score-stats",
+        )
+    better = candidate_stats.spread <= current_stats.spread
+    verb = "<=" if better else ">"
+    return Verdict(
+        approve=better,
+        reason=(
+            f"no comparable {metric}; score spread (std/mean) {candidate_stats.spread:.4g} {verb} "
+            f"{current_stats.spread:.4g} in service"
+        ),
+        rule="score-stats",
+    )
+
+
+def _packages(sagemaker: Any, group: str, limit: int) -> Iterator[dict[str, Any]]:
+    """Newest first, at most ``limit`` described packages of the group."""
+    seen = 0
+    kwargs: dict[str, Any] = {
+        "ModelPackageGroupName": group,
+        "SortBy": "CreationTime",
+        "SortOrder": "Descending",
+        "MaxResults": 100,
+    }
+    while True:
+        page = sagemaker.list_model_packages(**kwargs)
+        for summary in page.get("ModelPackageSummaryList", []):
+            if seen >= limit:
+                return
+            seen += 1
+            yield sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+        token = page.get("NextToken")
+        if not token:
+            return
+        kwargs["NextToken"] = token
+
+
+def _registered_by_steps(sagemaker: Any, execution_arn: str) -> str | None:
+    """AWS fallback: the RegisterModel step's metadata (moto lacks ListPipelineExecutionSteps)."""
+    try:
+        steps = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=execution_arn)
+    except (ClientError, BotoCoreError, NotImplementedError):
+        return None
+    for step in steps.get("PipelineExecutionSteps", []):
+        arn = ((step.get("Metadata") or {}).get("RegisterModel") or {}).get("Arn")
+        if arn:
+            return str(arn)
+    return None
+
+
+def _deployable(package: PackageInfo) -> PackageInfo:
+    if not package.model_data_url or not package.image:
+        raise CandidateNotFoundError(
+            f"model package {package.arn} has no container Image/ModelDataUrl to deploy"
+        )
+    return package
+
+
+def find_candidate(sagemaker: Any, execution_arn: str, settings: RetrainStepsSettings) -> PackageInfo:
+    for description in _packages(sagemaker, settings.model_package_group_name, settings.package_scan_limit):
+        if (description.get("CustomerMetadataProperties") or {}).get(METADATA_EXECUTION) == execution_arn:
+            return _deployable(package_info(description))
+    registered = _registered_by_steps(sagemaker, execution_arn)
+    if registered is not None:
+        return _deployable(package_info(sagemaker.describe_model_package(ModelPackageName=registered)))
+    raise CandidateNotFoundError(
+        f"no model package in group '{settings.model_package_group_name}' was registered by {execution_arn} "
+        f"(searched the {settings.package_scan_limit} newest for metadata {METADATA_EXECUTION})"
+    )
+
+
+def _not_found(exc: ClientError) -> bool:
+    error = exc.response.get("Error", {})
+    return error.get("Code") in ("ValidationException", "ResourceNotFound") and "Could not find" in str(
+        error.get("Message", "")
+    )
+
+
+def in_service(sagemaker: Any, settings: RetrainStepsSettings) -> InService:
+    """Endpoint → its current config → first variant's model → ModelDataUrl → the package that has it."""
+    try:
+        endpoint = sagemaker.describe_endpoint(EndpointName=settings.endpoint_name)
+    except ClientError as exc:
+        if _not_found(exc):
+            return InService()
+        raise
+    config_name = str(endpoint["EndpointConfigName"])
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    variants = config.get("ProductionVariants") or []
+    if not variants:
+        return InService(endpoint_exists=True, endpoint_config_name=config_name)
+    model = sagemaker.describe_model(ModelName=variants[0]["ModelName"])
+    container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+    url = container.get("ModelDataUrl")
+    if not url:
+        return InService(endpoint_exists=True, endpoint_config_name=config_name)
+    package = None
+    for description in _packages(sagemaker, settings.model_package_group_name, settings.package_scan_limit):
+        info = package_info(description)
+        if info.model_data_url == url:
+            package = info
+            break
+    return InService(
+        endpoint_exists=True, endpoint_config_name=config_name, model_data_url=url, package=package
+    )
+
+
+def read_score_stats(s3: Any, uri: str | None) -> ScoreStats | None:
+    """score_stats.json (``mean`` and ``std`` are read); unreadable statistics count as none."""
+    if not uri:
+        return None
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        return None
+    try:
+        body = s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"]
+        try:
+            raw = body.read(SCORE_STATS_MAX_BYTES + 1)
+        finally:
+            body.close()
+        if len(raw) > SCORE_STATS_MAX_BYTES:
+            return None
+        return ScoreStats.model_validate(json.loads(raw))
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            return None
+        raise
+    except (ValueError, ValidationError):
+        return None
+
+
+def evaluate(
+    event: dict[str, Any], settings: RetrainStepsSettings, sagemaker: Any, s3: Any
+) -> dict[str, Any]:
+    """Find the candidate the execution registered, compare it with the model in service."""
+    execution_arn = event.get("pipelineExecutionArn")
+    if not isinstance(execution_arn, str) or not execution_arn:
+        raise EventParseError("evaluate needs pipelineExecutionArn")
+    candidate = find_candidate(sagemaker, execution_arn, settings)
+    current = in_service(sagemaker, settings)
+    candidate_stats = read_score_stats(s3, candidate.score_stats_uri)
+    current_stats = read_score_stats(s3, current.package.score_stats_uri if current.package else None)
+    verdict = compare(candidate, current, settings, candidate_stats, current_stats)
+    metadata = dict(candidate.metadata)
+    if verdict.approve:
+        # UpdateModelPackage is sent with the metadata again: moto (and any caller omitting it)
+        # would otherwise drop it, and the next evaluation needs the objective of what serves.
+        metadata["approved_by"] = str(event.get("executionName") or "retraining")[:256]
+    return {
+        "approve": verdict.approve,
+        "rule": verdict.rule,
+        "reason": verdict.reason[:APPROVAL_DESCRIPTION_MAX],
+        "modelPackageArn": candidate.arn,
+        "modelDataUrl": candidate.model_data_url,
+        "image": candidate.image,
+        "metadata": metadata,
+        "endpointExists": current.endpoint_exists,
+        "previousEndpointConfig": current.endpoint_config_name or NONE,
+        "previousModelDataUrl": current.model_data_url or NONE,
+        "previousModelPackageArn": current.package.arn if current.package else NONE,
+    }

@@ -1,0 +1,305 @@
+"""Endpoint client: payload-aware batching, bounded concurrency, retries, bisection, checks.
+
+Rows (validated CSV text from :mod:`anomaly_sentinel.capture`) are packed into ``text/csv``
+requests under a byte limit (serverless endpoints refuse payloads over 4 MB) and a row limit,
+and sent with at most ``concurrency`` requests in flight — never more than the endpoint's
+``MaxConcurrency`` — and at most ``max_inflight_bytes`` of request bodies held in memory.
+
+Failures are sorted three ways:
+
+- *transient* (throttling, ModelNotReady, 5xx, a model error with a 5xx original status, network):
+  retried with exponential backoff; when they persist the whole file fails
+  (:class:`EndpointUnavailableError`) so the event is retried and finally dead-lettered;
+- *request-specific* (ValidationError, a model error with a 4xx original status, a response
+  whose number of scores differs from the rows sent): the request is bisected until only the
+  poison rows are left, and those are rejected with the endpoint's reason while the rest is
+  scored;
+- *fatal* (unknown endpoint, access denied...): :class:`EndpointError` at once.
+
+botocore's own retries are switched off on the runtime client (:func:`runtime_config`) so that
+these rules decide, and a call is never retried twice over.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from math import isfinite
+from typing import Any, Final
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from anomaly_sentinel.exceptions import EndpointError, EndpointUnavailableError
+
+CONTENT_TYPE: Final = "text/csv"
+ACCEPT: Final = "application/json"
+
+#: Error codes retried with backoff (SageMaker runtime's own plus the generic AWS throttles).
+TRANSIENT_CODES: Final = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "ModelNotReadyException",
+        "ServiceUnavailable",
+        "InternalFailure",
+        "InternalDependencyException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+HTTP_CLIENT_ERROR_MAX: Final = 499
+
+
+def runtime_config(concurrency: int) -> Config:
+    """The sagemaker-runtime client's config: no botocore retries, a connection per worker.
+
+    Read timeout 70 s: serverless invocations may take up to 60 s (AWS's advice for InvokeEndpoint).
+    """
+    return Config(
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        read_timeout=70,
+        connect_timeout=5,
+        max_pool_connections=max(10, concurrency),
+    )
+
+
+# ---------------------------------------------------------------------------- packing
+
+
+@dataclass(slots=True)
+class Batch:
+    """Consecutive rows ``first_seq .. first_seq + count - 1`` as one request body."""
+
+    first_seq: int
+    count: int
+    body: bytes
+
+
+class RequestPacker:
+    """Greedy packer: each request holds as many whole rows as fit under both limits."""
+
+    def __init__(self, max_bytes: int, max_rows: int) -> None:
+        self.max_bytes = max_bytes
+        self.max_rows = max_rows
+        self.next_seq = 0
+        self._rows: list[str] = []
+        self._size = 0
+        self._first = 0
+
+    def fits_alone(self, row: str) -> bool:
+        return len(row) <= self.max_bytes
+
+    def add(self, row: str) -> Batch | None:
+        """Add one ASCII row (its sequence number is ``next_seq``); returns a sealed batch if any."""
+        cost = len(row) + (1 if self._rows else 0)  # rows are joined with "\n"
+        sealed = None
+        if self._rows and (self._size + cost > self.max_bytes or len(self._rows) >= self.max_rows):
+            sealed = self.flush()
+            cost = len(row)
+        if not self._rows:
+            self._first = self.next_seq
+        self._rows.append(row)
+        self._size += cost
+        self.next_seq += 1
+        return sealed
+
+    def flush(self) -> Batch | None:
+        if not self._rows:
+            return None
+        batch = Batch(self._first, len(self._rows), "\n".join(self._rows).encode("ascii"))
+        self._rows, self._size = [], 0
+        return batch
+
+
+# ---------------------------------------------------------------------------- one batch
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    """Scores of one batch (None where the endpoint rejected the row) and what it took."""
+
+    first_seq: int
+    scores: list[float | None]
+    reasons: dict[int, str] = field(default_factory=dict)  # offset in batch -> reason
+    calls: int = 0
+    retries: int = 0
+    bisections: int = 0
+    latency_s: float = 0.0  # summed over successful calls
+    latency_max_s: float = 0.0
+
+
+class _RequestSpecific(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class EndpointClient:
+    """Scores batches on one endpoint; thread-safe (boto3 clients are), one call per worker."""
+
+    def __init__(
+        self,
+        runtime: Any,
+        endpoint_name: str,
+        *,
+        max_attempts: int = 6,
+        backoff_base_s: float = 0.25,
+        backoff_cap_s: float = 8.0,
+        sleep: Callable[[float], None] = time.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.runtime = runtime
+        self.endpoint_name = endpoint_name
+        self.max_attempts = max_attempts
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.sleep = sleep
+        self.jitter = jitter
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.peak_in_flight = 0
+
+    def score(self, batch: Batch) -> BatchOutcome:
+        outcome = BatchOutcome(batch.first_seq, [None] * batch.count)
+        self._score_range(batch.body, batch.count, 0, outcome)
+        return outcome
+
+    def _score_range(self, body: bytes, count: int, offset: int, outcome: BatchOutcome) -> None:
+        try:
+            scores = self._invoke(body, count, outcome)
+        except _RequestSpecific as fault:
+            if count == 1:
+                outcome.reasons[offset] = fault.reason
+                return
+            outcome.bisections += 1
+            lines = body.split(b"\n")
+            half = count // 2
+            self._score_range(b"\n".join(lines[:half]), half, offset, outcome)
+            self._score_range(b"\n".join(lines[half:]), count - half, offset + half, outcome)
+            return
+        outcome.scores[offset : offset + count] = scores
+
+    def _invoke(self, body: bytes, count: int, outcome: BatchOutcome) -> list[float | None]:
+        """One request, retried while transient; raises _RequestSpecific to ask for a bisection."""
+        for attempt in range(1, self.max_attempts + 1):
+            outcome.calls += 1
+            started = time.monotonic()
+            try:
+                payload = self._call(body)
+            except ClientError as exc:
+                kind, reason = classify(exc, self.endpoint_name)
+                if kind == "request":
+                    raise _RequestSpecific(reason) from None
+                if kind == "fatal":
+                    raise EndpointError(reason) from exc
+                last = reason
+            except BotoCoreError as exc:  # connection reset, read timeout...
+                last = f"{type(exc).__name__}: {exc}"
+            else:
+                took = time.monotonic() - started
+                outcome.latency_s += took
+                outcome.latency_max_s = max(outcome.latency_max_s, took)
+                return parse_scores(payload, count)
+            if attempt < self.max_attempts:
+                outcome.retries += 1
+                self.sleep(self.backoff(attempt))
+        raise EndpointUnavailableError(
+            f"endpoint '{self.endpoint_name}' still failing after {self.max_attempts} attempts: {last}"
+        )
+
+    def _call(self, body: bytes) -> bytes:
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            response = self.runtime.invoke_endpoint(
+                EndpointName=self.endpoint_name, ContentType=CONTENT_TYPE, Accept=ACCEPT, Body=body
+            )
+            return bytes(response["Body"].read())
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential with equal jitter: half the step is fixed, half random."""
+        step = min(self.backoff_cap_s, self.backoff_base_s * 2 ** (attempt - 1))
+        return step / 2 + self.jitter() * step / 2
+
+
+def classify(exc: ClientError, endpoint_name: str) -> tuple[str, str]:
+    """("transient" | "request" | "fatal", reason) for a SageMaker runtime error."""
+    response: dict[str, Any] = exc.response
+    error = response.get("Error", {})
+    code = str(error.get("Code", "Unknown"))
+    message = str(error.get("Message", ""))[:300]
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    if code == "ModelError":
+        original = int(response.get("OriginalStatusCode", 0) or 0)
+        reason = f"ModelError (model answered {original or 'an error'}): {message}"
+        return ("transient" if original > HTTP_CLIENT_ERROR_MAX else "request"), reason
+    reason = f"{code}: {message}"
+    if code in TRANSIENT_CODES or status > HTTP_CLIENT_ERROR_MAX or status == 429:
+        return "transient", reason
+    if code == "ValidationError":
+        if "not found" in message.lower() or "could not find" in message.lower():
+            return "fatal", f"endpoint '{endpoint_name}' not found: {message}"
+        return "request", reason
+    return "fatal", f"endpoint '{endpoint_name}' refused the call: {reason}"
+
+
+def parse_scores(payload: bytes, count: int) -> list[float | None]:
+    """``{"scores":[{"score":x},...]}`` → floats; a count mismatch or garbage asks for a bisection."""
+    try:
+        entries = json.loads(payload)["scores"]
+        scores: list[float | None] = [float(entry["score"]) for entry in entries]
+    except (ValueError, TypeError, KeyError):
+        raise _RequestSpecific("endpoint returned a malformed response") from None
+    if len(scores) != count:
+        raise _RequestSpecific(f"endpoint returned {len(scores)} scores for {count} rows")
+    if not all(isfinite(s) for s in scores if s is not None):
+        raise _RequestSpecific("endpoint returned a non-finite score")
+    return scores
+
+
+# ---------------------------------------------------------------------------- many batches
+
+
+def score_batches(
+    batches: Iterable[Batch],
+    client: EndpointClient,
+    *,
+    concurrency: int,
+    max_inflight_bytes: int,
+) -> Iterator[BatchOutcome]:
+    """Score batches with bounded concurrency and memory; outcomes come back in input order.
+
+    ``batches`` is consumed lazily (decoding happens as requests complete). A batch is admitted
+    while fewer than ``concurrency`` are in flight and their bodies fit in ``max_inflight_bytes``
+    (one batch is always admitted, whatever its size).
+    """
+    in_flight: deque[tuple[Future[BatchOutcome], int]] = deque()
+    held = 0
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="score")
+    try:
+        for batch in batches:
+            size = len(batch.body)
+            while in_flight and (len(in_flight) >= concurrency or held + size > max_inflight_bytes):
+                future, done_size = in_flight.popleft()
+                held -= done_size
+                yield future.result()
+            in_flight.append((pool.submit(client.score, batch), size))
+            held += size
+            del batch  # the future holds the only reference: freed when the call completes
+        while in_flight:
+            future, _ = in_flight.popleft()
+            yield future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,353 @@
+"""``sentinel demo``: the whole loop, offline, on one machine, through the real code.
+
+Moto runs as a server on a free loopback port with Step Functions executing the real ASL file;
+the stack's resources come from template.yaml; events travel through moto's EventBridge into the
+router, which applies the template's rules and runs the real handlers; the RCF endpoint is a
+local HTTP server answering whatever model the endpoint's current config points to; the pipeline
+executor runs the pipeline's own preprocessing script and trains the local RCF. The story:
+
+training upload → pipeline → model registered → evaluated, approved, deployed → production traffic
+captured as base64 JSONL → decoded and scored → anomaly alert to a subscriber → monitoring run with
+violations → alert → retraining state machine → a new endpoint config in service.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentinel.emulator import LOCAL_ENV, LocalStack, local_client, local_name, moto_server
+from sentinel.endpoint import EndpointServer
+from sentinel.invoke import FunctionPool
+from sentinel.moto_patches import SageMakerExtras, processing_job_event, sagemaker_extras
+from sentinel.pipeline_executor import PipelineExecutor, start_as_executing
+from sentinel.plot import plot_scores
+from sentinel.rcf import shingle
+from sentinel.router import Delivery, Router
+from sentinel.series import NYC_TAXI, load_series, load_windows, shingle_timestamps
+from sentinel.serving import ModelResolver
+from sentinel.stepfunctions import fast_waits, template_lambdas, wait_for_execution
+from sentinel.template import Template
+from sentinel.timeline import Timeline
+from sentinel.traffic import capture_file, capture_key
+
+DATA = Path(__file__).parent / "data"
+VIOLATIONS = DATA / "monitoring" / "constraint_violations.json"
+TRAINING_KEY = "training/nyc_taxi.csv"
+SHINGLE = 48  # one day of 30-minute buckets, as the AWS NYC taxi example does
+SUBSCRIBER_QUEUE = "sentinel-demo-subscriber"
+
+
+@dataclass
+class DemoContext:
+    """Everything the stages share while the emulator runs."""
+
+    template: Template
+    router: Router
+    executor: PipelineExecutor
+    extras: SageMakerExtras
+    subscriber_url: str
+    out: Path
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def bucket(self) -> str:
+        return self.template.ref("DataBucket")
+
+    @property
+    def endpoint(self) -> str:
+        return self.template.parameters["EndpointName"]
+
+
+def _delivered(deliveries: list[Delivery], target: str) -> list[Delivery]:
+    return [d for d in deliveries if d.target == target]
+
+
+def _one(deliveries: list[Delivery], target: str) -> Delivery:
+    found = _delivered(deliveries, target)
+    if len(found) != 1:
+        raise RuntimeError(
+            f"expected one delivery to {target}, got {[(d.target, d.error) for d in deliveries]}"
+        )
+    if found[0].error:
+        raise RuntimeError(f"{target} failed: {found[0].error}")
+    return found[0]
+
+
+def _subscriber_messages(ctx: DemoContext) -> list[dict[str, Any]]:
+    """Drain what the alerts topic delivered to the demo's subscriber queue."""
+    sqs = local_client("sqs")
+    received: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=ctx.subscriber_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return received
+        for message in batch:
+            sqs.delete_message(QueueUrl=ctx.subscriber_url, ReceiptHandle=message["ReceiptHandle"])
+            received.append(json.loads(message["Body"]))
+
+
+def _retrain_runs(ctx: DemoContext) -> list[dict[str, str]]:
+    sfn = local_client("stepfunctions")
+    runs = sfn.list_executions(stateMachineArn=ctx.template.ref("RetrainStateMachine"))["executions"]
+    return [{"name": r["name"], "status": r["status"]} for r in sorted(runs, key=lambda r: r["startDate"])]
+
+
+def _wait_for_retraining(ctx: DemoContext, execution_arn: str) -> dict[str, Any]:
+    described = wait_for_execution(local_client("stepfunctions"), execution_arn, timeout=120)
+    output = json.loads(described.get("output") or "{}")
+    if described["status"] != "SUCCEEDED":
+        raise RuntimeError(f"retraining execution {execution_arn} ended {described['status']}: {output}")
+    return output
+
+
+def _outcome(output: dict[str, Any]) -> str:
+    outcome = output.get("outcome", {})
+    return str(outcome.get("status", outcome)) if isinstance(outcome, dict) else str(outcome)
+
+
+def _endpoint_config(ctx: DemoContext) -> str:
+    return str(local_client("sagemaker").describe_endpoint(EndpointName=ctx.endpoint)["EndpointConfigName"])
+
+
+# ---------------------------------------------------------------------------- stages
+
+
+def stage_training(ctx: DemoContext, timeline: Timeline) -> None:
+    with timeline.stage("upload") as stage:
+        body = NYC_TAXI.read_bytes()
+        local_client("s3").put_object(Bucket=ctx.bucket, Key=TRAINING_KEY, Body=body)
+        timeline.say(stage.name, f"s3://{ctx.bucket}/{TRAINING_KEY} ({len(body):,} bytes, NAB NYC taxi)")
+        started = _one(ctx.router.drain(), "StartPipelineFunction")
+        result = started.result
+        timeline.say(
+            "trigger",
+            f"rule {started.rule} → StartPipelineFunction: started {result['display_name']}",
+        )
+        again = ctx.router.deliver(started.event)
+        same = again[0].result["pipeline_execution_arn"] == result["pipeline_execution_arn"]
+        executions = local_client("sagemaker").list_pipeline_executions(
+            PipelineName=ctx.template.parameters["PipelineName"]
+        )["PipelineExecutionSummaries"]
+        timeline.say(
+            "duplicate",
+            f"same event delivered again → {'absorbed: same execution' if same else 'NEW EXECUTION (bug)'}, "
+            f"{len(executions)} execution(s) in total",
+        )
+        if not same or len(executions) != 1:
+            raise RuntimeError("a duplicate delivery started a second pipeline execution")
+        ctx.summary["pipeline_executions_started"] = len(executions)
+        ctx.summary["duplicate_delivery"] = "absorbed" if same else "started again"
+
+    with timeline.stage("pipeline") as stage:
+        (run,) = ctx.executor.run_pending()
+        if run.status != "Succeeded":
+            raise RuntimeError(f"pipeline execution failed: {run.failure_reason}")
+        stats = run.score_stats
+        timeline.say(
+            stage.name,
+            f"preprocess → train RCF {run.hyperparameters} → score stats mean {stats['mean']:.3f} "
+            f"std {stats['std']:.3f} → registered {(run.model_package_arn or '?').split('/', 1)[-1]}",
+        )
+
+    with timeline.stage("deploy") as stage:
+        deliveries = ctx.router.drain()
+        adopted = _delivered(deliveries, "RetrainStateMachine")
+        if not adopted or adopted[0].error:
+            raise RuntimeError(f"pipeline success did not start the deployment: {deliveries}")
+        output = _wait_for_retraining(ctx, adopted[0].result["executionArn"])
+        timeline.say(
+            stage.name,
+            f"pipeline Succeeded event → state machine: evaluate, approve, deploy → "
+            f"{ctx.endpoint} InService on {_endpoint_config(ctx)} ({_outcome(output)})",
+        )
+        _subscriber_messages(ctx)  # the deployment report is not part of the anomaly count
+
+
+def stage_traffic(ctx: DemoContext, timeline: Timeline) -> dict[str, Any]:
+    with timeline.stage("traffic") as stage:
+        series = load_series(NYC_TAXI)
+        rows = shingle(series.values, SHINGLE)
+        stamps = shingle_timestamps(series.timestamps, SHINGLE)
+        body = capture_file(stamps, rows)
+        now = datetime.now(UTC)
+        key = capture_key(ctx.template.parameters["CapturePrefix"], ctx.endpoint, now, "replay-nyc-taxi")
+        local_client("s3").put_object(Bucket=ctx.bucket, Key=key, Body=body)
+        timeline.say(
+            stage.name, f"{len(rows) + 3:,} capture records (base64 CSV, 3 broken) → s3://{ctx.bucket}/{key}"
+        )
+
+    with timeline.stage("scoring") as stage:
+        report = _one(ctx.router.drain(), "ScoreCaptureFunction").result
+        timeline.say(
+            stage.name,
+            f"{report['records']:,} records: {report['scored']:,} scored, {report['rejected']} rejected "
+            f"{report['reasons']}, {report['anomalies']} anomalies above {report['cutoff']:.3f} "
+            f"({report['cutoff_source']}), {report['calls']} endpoint calls",
+        )
+        alerts = _subscriber_messages(ctx)
+        anomaly_alerts = [
+            a for a in alerts if a.get("MessageAttributes", {}).get("kind", {}).get("Value") == "anomaly"
+        ]
+        for alert in anomaly_alerts:
+            timeline.say("alert", f"subscriber received: {alert.get('Subject')}")
+        if report["anomalies"] and not anomaly_alerts:
+            raise RuntimeError("anomalies were found but no alert reached the subscriber")
+        ctx.summary.update(
+            capture_records=report["records"],
+            records_scored=report["scored"],
+            records_rejected=report["rejected"],
+            anomalies=report["anomalies"],
+            alerts_delivered=len(anomaly_alerts),
+            cutoff=report["cutoff"],
+            cutoff_source=report["cutoff_source"],
+        )
+        return {"report": report, "timestamps": stamps, "series": series}
+
+
+def stage_report(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) -> None:
+    with timeline.stage("report") as stage:
+        report = scored["report"]
+        bucket, _, key = report["scores_uri"].removeprefix("s3://").partition("/")
+        body = local_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        by_time = {}
+        for line in body.splitlines():
+            if line.strip():
+                item = json.loads(line)
+                by_time[item["inferenceTime"]] = item["score"]
+        series = scored["series"]
+        stamps = [np.datetime64(t).astype("datetime64[s]") for t in series.timestamps]
+        scores = np.array(
+            [by_time.get(f"{np.datetime_as_string(t, unit='s')}Z", np.nan) for t in stamps], dtype=np.float64
+        )
+        path = plot_scores(
+            ctx.out / "scores.png",
+            series.timestamps,
+            series.values,
+            scores,
+            float(report["cutoff"]),
+            windows=load_windows(),
+            title=f"NYC taxi replayed through {ctx.endpoint}: RCF scores, cutoff and anomalies",
+        )
+        ctx.summary["report"] = str(path)
+        timeline.say(stage.name, f"plot of {np.isfinite(scores).sum():,} scores → {path}")
+
+
+def stage_monitoring(ctx: DemoContext, timeline: Timeline) -> None:
+    with timeline.stage("monitoring") as stage:
+        schedule = f"{ctx.endpoint}-data-quality"
+        job = f"model-monitoring-{datetime.now(UTC):%Y%m%d%H%M}-demo"
+        report_prefix = f"monitoring/{schedule}/{job}"
+        local_client("s3").put_object(
+            Bucket=ctx.bucket, Key=f"{report_prefix}/constraint_violations.json", Body=VIOLATIONS.read_bytes()
+        )
+        ctx.extras.monitoring_execution(
+            job_name=job,
+            schedule_name=schedule,
+            endpoint_name=ctx.endpoint,
+            report_uri=f"s3://{ctx.bucket}/{report_prefix}",
+        )
+        local_client("events").put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event["resources"],
+                }
+                for event in [processing_job_event(job)]
+            ]
+        )
+        timeline.say(
+            stage.name,
+            f"Model Monitor run {job} completed with violations (report in s3://{ctx.bucket}/{report_prefix})",
+        )
+        before = _endpoint_config(ctx)
+        alerted = _one(ctx.router.drain(), "MonitoringAlertFunction").result
+        for alert in _subscriber_messages(ctx):
+            timeline.say("alert", f"subscriber received: {alert.get('Subject')}")
+        execution = (alerted.get("execution") or {}).get("execution_arn")
+        if not execution:
+            raise RuntimeError(f"violations did not start a retraining run: {alerted}")
+        timeline.say("retrain", f"retraining state machine started: {execution.rsplit(':', 1)[-1]}")
+        output = _wait_for_retraining(ctx, execution)
+        after = _endpoint_config(ctx)
+        for alert in _subscriber_messages(ctx):
+            timeline.say("alert", f"subscriber received: {alert.get('Subject')}")
+        timeline.say(
+            "retrain",
+            f"pipeline → evaluate → approve → deploy: endpoint config {before} → {after} "
+            f"({_outcome(output)})",
+        )
+        if after == before:
+            raise RuntimeError("retraining finished but the endpoint config did not change")
+        ctx.summary["endpoint_config"] = after
+        ctx.summary["retrain_executions"] = _retrain_runs(ctx)
+
+
+# ---------------------------------------------------------------------------- orchestration
+
+
+def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
+    """Run the whole loop; returns the summary (also written to ``out/summary.json``)."""
+    timeline = timeline or Timeline()
+    out.mkdir(parents=True, exist_ok=True)
+    summary: dict[str, Any] = {}
+    with ExitStack() as stack:
+        with timeline.stage("emulator") as stage:
+            url = stack.enter_context(moto_server())
+            stack.enter_context(start_as_executing())
+            extras = stack.enter_context(sagemaker_extras())
+            endpoint = stack.enter_context(EndpointServer(ModelResolver()))
+            os.environ.update(endpoint.environ())
+            # Monitoring-triggered retraining trains on the demo's training upload.
+            retrain_input = f"s3://{local_name('DataBucket')}/{TRAINING_KEY}"
+            template = LocalStack(parameters={"RetrainInputDataUri": retrain_input}).deploy()
+            executor = PipelineExecutor(template, seed=0)
+            # The handlers' own output (Powertools logs, EMF metrics) goes to a log file.
+            lambda_log = stack.enter_context((out / "lambda.log").open("w", encoding="utf-8"))
+            pool = FunctionPool(template, stdout=lambda_log, base=LOCAL_ENV)
+            stack.enter_context(template_lambdas(template, pool=pool))
+            stack.enter_context(fast_waits(on_wait=lambda _seconds: _run_pipelines(executor)))
+            router = Router(template, pool=pool)
+            router.install()
+            ctx = DemoContext(template, router, executor, extras, _subscribe(template), out, summary)
+            timeline.say(
+                stage.name,
+                f"moto server {url}, local RCF endpoint {endpoint.url}, "
+                f"{len(template.resources)} template resources, {len(router.rules)} rules",
+            )
+        try:
+            stage_training(ctx, timeline)
+            stage_report(ctx, timeline, stage_traffic(ctx, timeline))
+            stage_monitoring(ctx, timeline)
+        finally:
+            summary["stages"] = [
+                {"name": s.name, "ok": s.ok, "seconds": round(s.seconds, 2), "error": s.error}
+                for s in timeline.stages
+            ]
+            (out / "summary.json").write_text(
+                json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8"
+            )
+    return summary
+
+
+def _run_pipelines(executor: PipelineExecutor) -> None:
+    """Run what the state machine started, while it waits (as SageMaker would, meanwhile)."""
+    executor.run_pending()
+
+
+def _subscribe(template: Template) -> str:
+    """An SQS subscriber on the alerts topic, showing what subscribers receive."""
+    sqs, sns = local_client("sqs"), local_client("sns")
+    url = sqs.create_queue(QueueName=SUBSCRIBER_QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=template.ref("AlertsTopic"), Protocol="sqs", Endpoint=arn)
+    return str(url)

@@ -1,0 +1,1 @@
+"""Build-time SageMaker pipeline code (never shipped to Lambda); see docs/PIPELINE.md."""

@@ -1,0 +1,1 @@
+"""Deploy-time custom resource that publishes the pipeline artifacts (see app.py)."""

@@ -1,0 +1,1 @@
+"""Scripts that run inside SageMaker jobs (standard library only; the Spark one adds pyspark)."""

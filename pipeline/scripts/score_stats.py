@@ -1,0 +1,116 @@
+"""Statistics of the trained model's scores on its own training data: the scoring cutoff's baseline.
+
+Runs as the pipeline's ScoreStats step (SageMaker Processing) on the batch transform output of the
+training data, and writes ``score_stats.json`` next to ``model.tar.gz``; the local pipeline executor
+imports :func:`score_stats` directly. Standard library only (Python 3.9+).
+
+Shape (a contract with the scoring function and the retraining evaluation)::
+
+    {"count": int, "mean": float, "std": float, "min": float, "max": float,
+     "quantiles": {"0.5": x, "0.9": x, "0.95": x, "0.99": x, "0.999": x}}
+
+``std`` is the population standard deviation; quantiles interpolate linearly between order
+statistics (numpy's default), so the two agree with a numpy computation on the same scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+QUANTILES = ("0.5", "0.9", "0.95", "0.99", "0.999")
+STATS_FILE = "score_stats.json"
+PROCESSING_SCORES = Path("/opt/ml/processing/input/scores")
+PROCESSING_STATS = Path("/opt/ml/processing/output/stats")
+EXIT_MESSAGE = Path("/opt/ml/output/message")
+
+
+class ScoreStatsError(Exception):
+    """No scores, or a score that is not a finite number: the statistics would be meaningless."""
+
+
+def score_stats(scores: Iterable[float]) -> dict[str, Any]:
+    """count, mean, population std, min, max and quantiles of the scores."""
+    values = sorted(float(s) for s in scores)
+    if not values:
+        raise ScoreStatsError("no scores: the batch transform produced no output rows")
+    if not all(math.isfinite(v) for v in values):
+        raise ScoreStatsError("a score is not a finite number")
+    count = len(values)
+    mean = math.fsum(values) / count
+    variance = math.fsum((v - mean) ** 2 for v in values) / count
+    return {
+        "count": count,
+        "mean": mean,
+        "std": math.sqrt(variance),
+        "min": values[0],
+        "max": values[-1],
+        "quantiles": {q: _quantile(values, float(q)) for q in QUANTILES},
+    }
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    position = (len(ordered) - 1) * q
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def parse_scores(lines: Iterable[str]) -> Iterator[float]:
+    """Scores from RCF batch transform output: JSON Lines ``{"score": x}`` (Accept application/jsonlines),
+    ``{"scores": [{"score": x}, ...]}`` (application/json), or one bare number per line."""
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            raise ScoreStatsError(f"line {number} is not JSON nor a number") from exc
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            yield float(item)
+        elif isinstance(item, dict) and "score" in item:
+            yield float(item["score"])
+        elif isinstance(item, dict) and isinstance(item.get("scores"), list):
+            for entry in item["scores"]:
+                yield float(entry["score"])
+        else:
+            raise ScoreStatsError(f"line {number} holds no score")
+
+
+def read_scores(directory: Path) -> Iterator[float]:
+    """Every score in every file under ``directory`` (the transform writes one ``.out`` per input)."""
+    files = sorted(p for p in directory.rglob("*") if p.is_file())
+    if not files:
+        raise ScoreStatsError(f"no score files under {directory}")
+    for path in files:
+        with path.open(encoding="utf-8") as handle:
+            yield from parse_scores(handle)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--scores", type=Path, default=PROCESSING_SCORES, help="transform output directory")
+    parser.add_argument("--output", type=Path, default=PROCESSING_STATS, help="where score_stats.json goes")
+    args = parser.parse_args(argv)
+    try:
+        stats = score_stats(read_scores(args.scores))
+    except ScoreStatsError as exc:
+        message = f"ScoreStatsError: {exc}"
+        print(message, file=sys.stderr)
+        if EXIT_MESSAGE.parent.is_dir():
+            EXIT_MESSAGE.write_text(message[:1024], encoding="utf-8")
+        return 2
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / STATS_FILE).write_text(json.dumps(stats, indent=2), encoding="utf-8")
+    print(json.dumps({"count": stats["count"], "mean": stats["mean"], "std": stats["std"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""The monitoring and retraining rule patterns, read from template.yaml, against real-shaped events.
+
+moto's ``test_event_pattern`` API is a no-op, so the real matcher (``EventPattern``) is used. The
+events are the real AWS samples (tests/fixtures/events, see SOURCES.md) adapted to this stack.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from moto.events.models import EventPattern
+
+from anomaly_sentinel.retraining import RetrainRequest
+from sentinel.emulator import nominal
+from sentinel.stepfunctions import apply_input_transformer
+from sentinel.template import Template, load_template
+from tests.integration.retrain_support import drift_alarm_event, monitoring_event
+from tests.integration.retrain_support import pipeline_event as adapted_pipeline_event
+from tests.support import load_event
+
+DOCUMENT = load_template()
+#: Names as the emulator gives them, without deploying: every rule's pattern resolves.
+TEMPLATE = Template(
+    DOCUMENT,
+    physical={lid: nominal(lid, r["Type"], {}) for lid, r in DOCUMENT["Resources"].items()},
+)
+ACCOUNT_REGION = "us-east-1:123456789012"
+JOB = f"arn:aws:sagemaker:{ACCOUNT_REGION}:processing-job/model-monitoring-202611220100-3b7f0e8c"
+PIPELINE = TEMPLATE.parameters["PipelineName"]
+
+
+def pipeline_event(display_name="upload-nyc-taxi-1a2b3c4d", status="Succeeded", pipeline=PIPELINE):
+    return adapted_pipeline_event(pipeline, display_name=display_name, status=status)
+
+
+def pattern(rule_id):
+    return EventPattern.load(json.dumps(TEMPLATE.rule(rule_id).pattern))
+
+
+# ---------------------------------------------------------------------------- monitoring executions
+
+
+def test_monitoring_rule_targets_the_alert_function():
+    assert TEMPLATE.rule("MonitoringAlertFunctionMonitoringExecution").target == "MonitoringAlertFunction"
+    assert TEMPLATE.rule("MonitoringAlertFunctionDriftAlarm").target == "MonitoringAlertFunction"
+
+
+@pytest.mark.parametrize("status", ["Completed", "Failed", "Stopped"])
+def test_finished_monitoring_jobs_match(status):
+    assert pattern("MonitoringAlertFunctionMonitoringExecution").matches_event(monitoring_event(JOB, status))
+
+
+def test_both_configured_prefixes_match():
+    second = JOB.replace("model-monitoring-", TEMPLATE.parameters["MonitoringJobNamePrefixes"].split(",")[1])
+    assert pattern("MonitoringAlertFunctionMonitoringExecution").matches_event(monitoring_event(second))
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        monitoring_event(JOB, "InProgress"),
+        monitoring_event(JOB, "Stopping"),
+        load_event("SageMakerProcessingJobStateChange"),  # the AWS sample: another job's name
+        {**monitoring_event(JOB), "detail-type": "SageMaker Training Job State Change"},
+    ],
+    ids=["in-progress", "stopping", "other-job", "other-detail-type"],
+)
+def test_other_processing_events_do_not_match(event):
+    assert not pattern("MonitoringAlertFunctionMonitoringExecution").matches_event(event)
+
+
+# ---------------------------------------------------------------------------- drift alarms
+
+
+def test_drift_alarm_entering_alarm_matches():
+    event = drift_alarm_event(f"{TEMPLATE.parameters['DriftAlarmPrefix']}value", endpoint="e")
+    assert pattern("MonitoringAlertFunctionDriftAlarm").matches_event(event)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        drift_alarm_event(f"{TEMPLATE.parameters['DriftAlarmPrefix']}value", endpoint="e", state="OK"),
+        drift_alarm_event("ServerCpuTooHigh", endpoint="e"),
+        load_event("CloudWatchAlarmStateChange"),
+    ],
+    ids=["back-to-ok", "other-alarm", "aws-sample"],
+)
+def test_other_alarm_events_do_not_match(event):
+    assert not pattern("MonitoringAlertFunctionDriftAlarm").matches_event(event)
+
+
+# ---------------------------------------------------------------------------- upload runs → retraining
+
+
+def test_succeeded_upload_run_of_our_pipeline_starts_the_state_machine():
+    rule = TEMPLATE.rule("RetrainStateMachineTrainedFromUpload")
+    assert rule.target == "RetrainStateMachine"
+    assert pattern(rule.logical_id).matches_event(pipeline_event())
+
+
+def test_pipeline_arn_matches_whatever_case_sagemaker_writes_it_in():
+    event = pipeline_event()
+    event["detail"]["pipelineArn"] = (
+        event["detail"]["pipelineArn"].upper().replace("ARN:AWS:SAGEMAKER", "arn:aws:sagemaker")
+    )
+    assert pattern("RetrainStateMachineTrainedFromUpload").matches_event(event)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pipeline_event(status="Failed"),
+        pipeline_event(status="Executing"),
+        pipeline_event(display_name="retrain-monitoring-1a2b3c4d"),  # the machine's own runs
+        pipeline_event(pipeline="another-pipeline"),
+        load_event("SageMakerModelBuildingPipelineExecutionStatusChange"),
+    ],
+    ids=["failed", "executing", "retrain-run", "other-pipeline", "aws-sample"],
+)
+def test_other_pipeline_events_do_not_start_it(event):
+    assert not pattern("RetrainStateMachineTrainedFromUpload").matches_event(event)
+
+
+def test_input_transformer_gives_the_adopt_contract():
+    # GIVEN the rule's InputTransformer, as template.yaml writes it
+    props = TEMPLATE.resource("RetrainStateMachine")["Properties"]["Events"]["TrainedFromUpload"][
+        "Properties"
+    ]
+    transformer = TEMPLATE.resolve(props["InputTransformer"])
+    event = pipeline_event()
+    # WHEN applied to the event as EventBridge does
+    payload = json.loads(apply_input_transformer(transformer, event))
+    # THEN the machine adopts that execution, and reports the trigger
+    request = RetrainRequest.model_validate(payload)
+    assert request.pipeline_execution_arn == event["detail"]["pipelineExecutionArn"]
+    assert request.trigger == "training-upload"
+    assert request.input_data_uri is None
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ('{"a": <v>}', {"a": 'say "hi"'}),
+        ('{"a": "<v> now"}', {"a": 'say "hi" now'}),
+        ('{"n": <n>, "missing": <m>}', {"n": 3, "missing": None}),
+    ],
+)
+def test_input_transformer_quotes_like_eventbridge(template, expected):
+    transformer = {
+        "InputPathsMap": {"v": "$.detail.v", "n": "$.detail.n", "m": "$.detail.absent"},
+        "InputTemplate": template,
+    }
+    event = {"detail": {"v": 'say "hi"', "n": 3}}
+    assert json.loads(apply_input_transformer(transformer, event)) == expected

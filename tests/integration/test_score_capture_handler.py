@@ -1,0 +1,245 @@
+"""ScoreCaptureFunction end to end: the real handler on moto, scoring on the local endpoint.
+
+The stack comes from template.yaml (bucket, table, topic, key); the endpoint is
+``sentinel.endpoint.EndpointServer`` reached through AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME, exactly as
+a Lambda would reach SageMaker. mock_aws lets that loopback URL through: moto's botocore stubber
+only answers URLs matching an AWS service pattern (see test_endpoint_wire_format.py).
+Capture records are the real fixture (half of them base64-encoded by the test, as data capture
+does for unlisted content types) plus two anomalous, one broken and one poison record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from anomaly_sentinel.exceptions import CaptureReadError, EndpointError
+from sentinel.endpoint import EndpointServer, Faults, FaultyScorer, MeanScorer, static_resolver
+from sentinel.template import Template
+from tests.support import s3_object_created
+from tests.unit.capture_samples import as_base64, jsonl, real_csv_records, record
+
+FUNCTION = "ScoreCaptureFunction"
+KEY = "capture/prod-endpoint/AllTraffic/2026/11/21/10/05-00-123-abc.jsonl"
+ANOMALOUS = ("anomaly-1", "anomaly-2")
+
+
+@pytest.fixture
+def endpoint(stack: Template) -> Iterator[EndpointServer]:
+    scorer = FaultyScorer(MeanScorer(feature_dim=7), Faults(poison_value=-999.0))
+    with EndpointServer(static_resolver({stack.parameters["EndpointName"]: scorer})) as server:
+        yield server
+
+
+@pytest.fixture
+def function(lambda_function, endpoint):
+    def make(**env: str):
+        return lambda_function(FUNCTION, **endpoint.environ(), **env)
+
+    return make
+
+
+@pytest.fixture
+def bucket(stack: Template) -> str:
+    return stack.ref("DataBucket")
+
+
+def capture_file() -> bytes:
+    real = real_csv_records()
+    records = [as_base64(r, "text/csv; charset=utf-8") if i % 2 else r for i, r in enumerate(real)]
+    records += [record(",".join(["500"] * 7), event_id=eid) for eid in ANOMALOUS]
+    records.append(record("-999,1,2,3,4,5,6", event_id="poison-1"))
+    return jsonl(records) + b"this line is not JSON\n"
+
+
+def put_capture(bucket: str, key: str = KEY, body: bytes | None = None) -> dict[str, Any]:
+    data = capture_file() if body is None else body
+    put = boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
+    return s3_object_created(
+        bucket, key, size=len(data), version_id=put["VersionId"], etag=put["ETag"].strip('"')
+    )
+
+
+def subscribe(stack: Template, name: str, policy: dict[str, Any]) -> str:
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=stack.ref("AlertsTopic"),
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicy": json.dumps(policy)},
+    )
+    return url
+
+
+def messages(url: str) -> list[dict[str, Any]]:
+    found = boto3.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in found.get("Messages", [])]
+
+
+def read_jsonl(uri: str) -> list[dict[str, Any]]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    return [json.loads(line) for line in body.splitlines()]
+
+
+def emf_documents(output: str) -> list[dict[str, Any]]:
+    docs = []
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            docs.append(json.loads(line))
+    return docs
+
+
+def test_capture_file_is_scored_stored_metered_and_alerted(function, stack, bucket, endpoint, capsys):
+    # GIVEN subscribers filtering on kind=anomaly and on severity=critical, and a capture file
+    anomalies_q = subscribe(stack, "anomalies", {"kind": ["anomaly"]})
+    critical_q = subscribe(stack, "critical", {"severity": ["critical"]})
+    event = put_capture(bucket)
+    # WHEN the function handles the upload (file big enough for its own mean + 3 sigma cutoff)
+    result = function(MIN_RECORDS_FOR_FILE_CUTOFF="20")(event)
+    # THEN every record is accounted for: 46 scored, 2 rejected, 2 anomalies
+    assert result["status"] == "scored"
+    assert (result["records"], result["scored"], result["rejected"]) == (48, 46, 2)
+    assert result["anomalies"] == 2
+    assert result["cutoff_source"] == "file-stats"
+    assert result["reasons"] == {"not-json": 1, "endpoint-rejected": 1}
+    # ... the scores are stored under scores/{endpoint}/yyyy/mm/dd/hh/<stem>.jsonl
+    endpoint_name = stack.parameters["EndpointName"]
+    assert result["scores_uri"] == f"s3://{bucket}/scores/{endpoint_name}/2026/11/21/10/05-00-123-abc.jsonl"
+    scored = read_jsonl(result["scores_uri"])
+    assert len(scored) == 46
+    assert scored[0]["eventId"] == "74b0dd56-e7c8-368e-94b1-14a138a96000"
+    assert scored[0]["inferenceTime"] == "2026-11-21T10:00:00Z"
+    assert scored[0]["score"] == pytest.approx((9 + 45 + 45 + 42 + 7 + 5 + 0) / 7)
+    assert [s["eventId"] for s in scored if s["anomaly"]] == list(ANOMALOUS)
+    assert {s["cutoff"] for s in scored} == {result["cutoff"]}
+    # ... the rejects under rejects/ with reasons and no payload
+    rejects = read_jsonl(result["rejects_uri"])
+    assert {(r["line"], r["reason"], r["stage"]) for r in rejects} == {
+        (47, "endpoint-rejected", "endpoint"),
+        (48, "not-json", "decode"),
+    }
+    assert "-999" not in json.dumps(rejects)
+    # ... one alert reached the anomaly subscriber, with attributes, counts, top anomalies and URIs
+    (alert,) = messages(anomalies_q)
+    assert alert["MessageAttributes"]["kind"]["Value"] == "anomaly"
+    assert alert["MessageAttributes"]["endpoint"]["Value"] == endpoint_name
+    assert len(alert["Subject"]) <= 100
+    assert "2 anomalies" in alert["Subject"]
+    body = alert["Message"]
+    assert "anomaly-1" in body
+    assert "anomaly-2" in body
+    assert "source: file-stats" in body
+    assert result["scores_uri"] in body
+    assert result["rejects_uri"] in body
+    assert "Records: 48  scored: 46  rejected: 2  anomalies: 2" in body
+    assert messages(critical_q) == []
+    # ... and per-file metrics were published (EMF) with the endpoint as dimension
+    (emf,) = [d for d in emf_documents(capsys.readouterr().out) if "Anomalies" in d]
+    assert emf["EndpointName"] == endpoint_name
+    assert emf["service"] == "anomaly-sentinel"
+    assert (emf["Anomalies"], emf["CaptureRecords"], emf["RecordsRejected"]) == ([2.0], [48.0], [2.0])
+    assert emf["MaxScore"] == [500.0]
+    # ... having called the endpoint for the scoring (packed) and the poison-row bisection only
+    assert endpoint.stats.rows == 46
+
+
+def test_same_event_delivered_three_times_scores_and_alerts_once(function, stack, bucket, endpoint):
+    queue = subscribe(stack, "anomalies", {"kind": ["anomaly"]})
+    event = put_capture(bucket)
+    handler = function(MIN_RECORDS_FOR_FILE_CUTOFF="20")
+    results = [handler(event) for _ in range(3)]
+    assert len({json.dumps(r, sort_keys=True) for r in results}) == 1
+    assert len(messages(queue)) == 1
+    assert endpoint.stats.rows == 46
+
+
+def test_score_stats_next_to_the_deployed_model_set_the_cutoff(function, stack, bucket):
+    # GIVEN the endpoint's model artifact in the data bucket with score_stats.json beside it
+    name = stack.parameters["EndpointName"]
+    sagemaker, s3 = boto3.client("sagemaker"), boto3.client("s3")
+    model_data = f"s3://{bucket}/models/rcf-1/output/model.tar.gz"
+    sagemaker.create_model(
+        ModelName=f"{name}-model-1",
+        PrimaryContainer={"Image": "rcf:1", "ModelDataUrl": model_data},
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/sentinel-sagemaker",
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{name}-config-1",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": f"{name}-model-1",
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 20},
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config-1")
+    stats = {"count": 10000, "mean": 20.0, "std": 5.0, "min": 1, "max": 40, "quantiles": {"0.99": 35.0}}
+    s3.put_object(Bucket=bucket, Key="models/rcf-1/output/score_stats.json", Body=json.dumps(stats))
+    queue = subscribe(stack, "anomalies", {"kind": ["anomaly"]})
+    # WHEN a capture file is scored
+    result = function()(put_capture(bucket))
+    # THEN the cutoff is the model's mean + 3 std, and the alert names where it came from
+    assert (result["cutoff"], result["cutoff_source"]) == (35.0, "model-stats")
+    (alert,) = messages(queue)
+    assert f"s3://{bucket}/models/rcf-1/output/score_stats.json" in alert["Message"]
+    assert result["anomalies"] == sum(1 for s in read_jsonl(result["scores_uri"]) if s["score"] > 35.0)
+
+
+def test_explicit_threshold_wins_over_every_other_source(function, bucket):
+    result = function(ANOMALY_THRESHOLD="499.5", MIN_RECORDS_FOR_FILE_CUTOFF="20")(put_capture(bucket))
+    assert (result["cutoff"], result["cutoff_source"], result["anomalies"]) == (499.5, "threshold", 2)
+
+
+def test_small_file_without_model_stats_flags_nothing_and_says_why(function, stack, bucket):
+    # GIVEN no deployed model stats and the default minimum of 100 records for a file's own cutoff
+    queue = subscribe(stack, "anomalies", {"kind": ["anomaly"]})
+    # WHEN a 48-record file is scored
+    result = function()(put_capture(bucket))
+    # THEN records are scored but none is flagged, no alert is sent, and the report says why
+    assert (result["scored"], result["anomalies"], result["cutoff_source"]) == (46, 0, "none")
+    assert result["cutoff"] is None
+    assert result["alert_message_id"] is None
+    assert messages(queue) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("capture/x/AllTraffic/2026/11/21/10/file.json", "not a .jsonl file"),
+        ("training/file.jsonl", "outside capture prefix"),
+        ("scores/anomaly-sentinel-rcf/2026/11/21/10/file.jsonl", "our own output"),
+        ("rejects/anomaly-sentinel-rcf/2026/11/21/10/file.jsonl", "our own output"),
+    ],
+)
+def test_objects_that_are_not_capture_files_are_ignored(function, bucket, endpoint, key, reason):
+    result = function()(put_capture(bucket, key))
+    assert result == {"status": "ignored", "reason": reason, "object": f"s3://{bucket}/{key}"}
+    assert endpoint.stats.requests == 0
+
+
+def test_zero_byte_capture_file_is_ignored(function, bucket):
+    assert function()(put_capture(bucket, body=b""))["reason"] == "zero-byte object"
+
+
+def test_missing_object_fails_loudly_naming_it(function, bucket):
+    event = s3_object_created(bucket, KEY, version_id=None)
+    with pytest.raises(CaptureReadError, match=KEY):
+        function()(event)
+
+
+def test_unknown_endpoint_fails_the_invocation_and_writes_nothing(function, bucket):
+    # GIVEN a function configured for an endpoint the runtime does not know
+    handler = function(ENDPOINT_NAME="not-deployed")
+    # WHEN / THEN the invocation fails naming the endpoint (so the event is retried, then DLQ'd)
+    with pytest.raises(EndpointError, match="not-deployed"):
+        handler(put_capture(bucket))
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="scores/")
+    assert listed.get("KeyCount", 0) == 0

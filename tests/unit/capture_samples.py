@@ -1,0 +1,86 @@
+"""Capture records for the capture-scoring tests, built from the real fixtures.
+
+``tests/fixtures/capture/capture.jsonl`` (44 records, CSV in/out, from aws/sagemaker-python-sdk)
+has ``inferenceTime`` set to the literal template ``"{%s}"``: :func:`real_csv_records` fills it.
+No public capture file with ``"encoding": "BASE64"`` exists, so the base64 forms are built here by
+base64-encoding the real CSV and JSON samples (:func:`as_base64`).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.support import fixture_path
+
+START = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)
+
+
+def real_csv_records() -> list[dict[str, Any]]:
+    """The 44 real CSV records, ``inferenceTime`` filled one second apart from START."""
+    lines = fixture_path("capture/capture.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines if line.strip()]
+    for index, record in enumerate(records):
+        moment = START + timedelta(seconds=index)
+        record["eventMetadata"]["inferenceTime"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return records
+
+
+def real_json_records() -> list[dict[str, Any]]:
+    """The 2 real JSON records (their output ``data`` holds raw newlines, escaped in the file)."""
+    lines = fixture_path("capture/captured-data.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def as_base64(record: dict[str, Any], content_type: str | None = None) -> dict[str, Any]:
+    """The same record as data capture writes it when the content type is not listed as CSV/JSON."""
+    encoded = copy.deepcopy(record)
+    for mode in ("endpointInput", "endpointOutput"):
+        part = encoded["captureData"][mode]
+        part["data"] = base64.b64encode(part["data"].encode("utf-8")).decode("ascii")
+        part["encoding"] = "BASE64"
+        if content_type is not None and mode == "endpointInput":
+            part["observedContentType"] = content_type
+    return encoded
+
+
+def record(
+    data: str,
+    *,
+    encoding: str = "CSV",
+    content_type: str = "text/csv",
+    event_id: str = "00000000-0000-0000-0000-000000000000",
+    inference_time: str = "2026-11-21T10:00:00Z",
+) -> dict[str, Any]:
+    """A capture record in the real shape with the given input payload."""
+    if encoding == "BASE64":
+        data = base64.b64encode(data.encode("utf-8")).decode("ascii")
+    return {
+        "captureData": {
+            "endpointInput": {
+                "observedContentType": content_type,
+                "mode": "INPUT",
+                "data": data,
+                "encoding": encoding,
+            },
+            "endpointOutput": {
+                "observedContentType": "application/json",
+                "mode": "OUTPUT",
+                "data": '{"scores":[{"score":1.0}]}',
+                "encoding": "JSON",
+            },
+        },
+        "eventMetadata": {"eventId": event_id, "inferenceTime": inference_time},
+        "eventVersion": "0",
+    }
+
+
+def jsonl(records: list[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(r).encode("utf-8") + b"\n" for r in records)
+
+
+def input_rows(records: list[dict[str, Any]]) -> list[str]:
+    return [r["captureData"]["endpointInput"]["data"] for r in records]

@@ -1,0 +1,183 @@
+"""The retraining steps' pure logic: the evaluation rule, and what "prepare" decides up front."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from anomaly_sentinel import retraining
+from anomaly_sentinel.exceptions import EventParseError, SettingsError
+from anomaly_sentinel.retraining import InService, PackageInfo, ScoreStats
+from anomaly_sentinel.settings import RetrainStepsSettings
+
+ENV = {
+    "ENDPOINT_NAME": "anomaly-sentinel-rcf",
+    "MODEL_PACKAGE_GROUP_NAME": "anomaly-sentinel-rcf",
+    "PIPELINE_NAME": "anomaly-sentinel-rcf",
+    "SERVERLESS_MEMORY_SIZE_MB": "2048",
+    "SERVERLESS_MAX_CONCURRENCY": "20",
+}
+SETTINGS = RetrainStepsSettings.from_env(ENV)
+RUN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/anomaly-sentinel-rcf/execution/p4jn9xou8a8s"
+
+
+def package(url="s3://b/new/model.tar.gz", objective=None, metric="test:f1"):
+    metadata = {"pipeline_execution_arn": RUN}
+    if objective is not None:
+        metadata.update(objective_metric=metric, objective_value=str(objective))
+    return PackageInfo(arn=f"arn:pkg/{url}", model_data_url=url, image="rcf:1", metadata=metadata)
+
+
+def serving(objective=None):
+    return InService(
+        endpoint_exists=True,
+        endpoint_config_name="old-config",
+        model_data_url="s3://b/old/model.tar.gz",
+        package=package("s3://b/old/model.tar.gz", objective),
+    )
+
+
+# ---------------------------------------------------------------------------- the rule
+
+
+def test_nothing_in_service_approves():
+    verdict = retraining.compare(package(), InService(), SETTINGS, None, None)
+    assert (verdict.approve, verdict.rule) == (True, "nothing-in-service")
+
+
+def test_candidate_already_serving_is_rejected():
+    current = serving(0.5).model_copy(update={"model_data_url": "s3://b/new/model.tar.gz"})
+    verdict = retraining.compare(package(objective=0.9), current, SETTINGS, None, None)
+    assert (verdict.approve, verdict.rule) == (False, "same-model")
+
+
+@pytest.mark.parametrize(
+    ("new", "old", "min_improvement", "approve"),
+    [
+        (0.7, 0.5, 0.0, True),
+        (0.5, 0.5, 0.0, True),
+        (0.4, 0.5, 0.0, False),
+        (0.55, 0.5, 0.1, False),
+        (0.65, 0.5, 0.1, True),
+    ],
+)
+def test_objective_rule_needs_the_minimum_improvement(new, old, min_improvement, approve):
+    settings = SETTINGS.model_copy(update={"min_improvement": min_improvement})
+    verdict = retraining.compare(package(objective=new), serving(old), settings, None, None)
+    assert (verdict.approve, verdict.rule) == (approve, "objective")
+
+
+def test_objective_rule_honours_a_minimising_goal():
+    settings = SETTINGS.model_copy(update={"objective_goal": "Minimize"})
+    assert retraining.compare(package(objective=0.2), serving(0.5), settings, None, None).approve
+    assert not retraining.compare(package(objective=0.7), serving(0.5), settings, None, None).approve
+
+
+def test_objective_of_another_metric_is_not_compared():
+    verdict = retraining.compare(
+        package(objective=0.9, metric="validation:rmse"), serving(0.5), SETTINGS, None, None
+    )
+    assert verdict.rule != "objective"
+
+
+def test_without_objectives_score_spread_decides():
+    tight, loose = ScoreStats(mean=1.0, std=0.1), ScoreStats(mean=1.0, std=0.3)
+    assert retraining.compare(package(), serving(), SETTINGS, tight, loose).approve
+    verdict = retraining.compare(package(), serving(), SETTINGS, loose, tight)
+    assert (verdict.approve, verdict.rule) == (False, "score-stats")
+
+
+def test_without_objectives_a_measured_candidate_beats_an_unmeasured_model():
+    verdict = retraining.compare(package(), serving(), SETTINGS, ScoreStats(mean=1.0, std=0.2), None)
+    assert (verdict.approve, verdict.rule) == (True, "score-stats")
+
+
+@pytest.mark.parametrize(
+    "stats", [None, ScoreStats(mean=0.0, std=0.1), ScoreStats(mean=float("nan"), std=0.1)]
+)
+def test_a_candidate_with_neither_objective_nor_valid_stats_is_rejected(stats):
+    verdict = retraining.compare(package(), serving(0.5), SETTINGS, stats, ScoreStats(mean=1.0, std=0.1))
+    assert (verdict.approve, verdict.rule) == (False, "unmeasured")
+
+
+def test_objective_value_that_is_not_a_number_counts_as_absent():
+    broken = package(objective=0.9)
+    broken.metadata["objective_value"] = "n/a"
+    assert broken.objective("test:f1") is None
+
+
+# ---------------------------------------------------------------------------- prepare
+
+
+def prepare(payload, name="monitor-job-1a2b", now=1_800_000_000, settings=SETTINGS):
+    event = {
+        "step": "prepare",
+        "input": payload,
+        "executionName": name,
+        "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:m:{name}",
+    }
+    return retraining.prepare(event, settings, now)
+
+
+def test_prepare_for_a_new_run_names_everything_from_the_execution():
+    prepared = prepare(
+        {"inputDataUri": "s3://bucket/training/a.csv", "trigger": "drift-alarm", "reason": "r"}
+    )
+    assert prepared["mode"] == "start"
+    start = prepared["start"]
+    assert re.fullmatch(r"retrain-drift-alarm-[0-9a-f]{8}", start["displayName"])
+    assert re.fullmatch(r"[0-9a-f]{64}", start["clientRequestToken"])
+    assert start["parameters"] == [{"Name": "InputDataUri", "Value": "s3://bucket/training/a.csv"}]
+    deployment = prepared["deployment"]
+    assert deployment["memorySizeInMB"] == 2048
+    assert deployment["maxConcurrency"] == 20
+    for name in (deployment["modelName"], deployment["endpointConfigName"]):
+        assert name.startswith("anomaly-sentinel-rcf-")
+        assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name)
+
+
+def test_prepare_sets_a_lock_that_outlives_the_bounded_waits():
+    lock = prepare({})["lock"]
+    assert lock == {
+        "id": "retrain-lock#anomaly-sentinel-rcf",
+        "holder": "monitor-job-1a2b",
+        "now": "1800000000",
+        "expiration": str(1_800_000_000 + SETTINGS.lock_ttl_seconds),
+    }
+
+
+def test_prepare_without_data_lets_the_pipeline_use_its_default():
+    prepared = prepare({})
+    assert prepared["start"]["parameters"] == []
+    assert (prepared["trigger"], prepared["reason"]) == ("manual", "started by hand")
+
+
+def test_prepare_adopts_an_execution_of_our_pipeline_only():
+    assert prepare({"pipelineExecutionArn": RUN})["mode"] == "adopt"
+    with pytest.raises(EventParseError, match="does not belong to pipeline"):
+        prepare({"pipelineExecutionArn": RUN.replace("anomaly-sentinel-rcf", "other")})
+    with pytest.raises(EventParseError, match="not both"):
+        prepare({"pipelineExecutionArn": RUN, "inputDataUri": "s3://b/k"})
+
+
+@pytest.mark.parametrize("payload", [["not", "an", "object"], {"inputDataUri": "https://example.com/a.csv"}])
+def test_prepare_refuses_malformed_input(payload):
+    with pytest.raises(EventParseError):
+        prepare(payload)
+
+
+def test_names_differ_between_executions_and_repeat_within_one():
+    first, second = prepare({}, name="a")["deployment"], prepare({}, name="b")["deployment"]
+    assert first["modelName"] != second["modelName"]
+    assert prepare({}, name="a")["deployment"] == first
+
+
+def test_lock_shorter_than_the_bounded_waits_fails_at_start_naming_the_variable():
+    with pytest.raises(SettingsError, match="RETRAIN_LOCK_TTL_SECONDS"):
+        RetrainStepsSettings.from_env({**ENV, "RETRAIN_LOCK_TTL_SECONDS": "600"})
+
+
+def test_endpoint_names_too_long_for_deployment_names_fail_at_start():
+    with pytest.raises(SettingsError, match="ENDPOINT_NAME"):
+        RetrainStepsSettings.from_env({**ENV, "ENDPOINT_NAME": "e" * 49})
