@@ -217,6 +217,7 @@ def stage_report(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) -
         report = scored["report"]
         bucket, _, key = report["scores_uri"].removeprefix("s3://").partition("/")
         body = local_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        (ctx.out / "scores.jsonl").write_text(body, encoding="utf-8")
         by_time = {}
         for line in body.splitlines():
             if line.strip():

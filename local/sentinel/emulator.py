@@ -132,7 +132,9 @@ class LocalStack:
             props = template.resolve(resource.get("Properties", {}))
             updated = creator(self, logical_id, props)
             if updated is not None:
+                # Later resources must see what this one really is (ids, ARNs, URLs).
                 self.physical[logical_id] = updated
+                template = self.template()
             self.created.append(logical_id)
         return self.template()
 

@@ -1,19 +1,31 @@
 """``sentinel invoke``: ``sam local invoke`` without Docker.
 
 Reads the function's handler and environment from template.yaml and runs the real handler
-in-process, against the embedded emulator (default) or a deployed stack (``--aws``).
+in-process, against the embedded emulator (default) or a deployed stack (``--aws``). On the
+emulator, what the event presupposes is built first (sentinel.world): the object it names, a
+served model for functions that call the endpoint, the monitoring job it reports on.
+
+stdout carries one line, the JSON result; everything else (what was built, the handler's own logs
+and metrics) goes to stderr, as ``sam local invoke`` does.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from sentinel.template import PhysicalResource, Template, TemplateError
+
+Fail = Callable[[str], NoReturn]
+#: Placeholders in events/env.json that only a deployed stack's outputs can fill.
+PLACEHOLDER = "REPLACE-"
 
 
 def register(subparsers: Any) -> None:
@@ -22,10 +34,19 @@ def register(subparsers: Any) -> None:
         help="run one function's handler with an event, like `sam local invoke`, without Docker",
         description=(
             "Run a function of template.yaml in-process with EVENT. By default the stack is created "
-            "on an embedded AWS emulator first (nothing leaves this machine); with --aws the handler "
-            "talks to the deployed stack using your AWS credentials. The handler's return value is "
-            "printed as JSON on the last line; a handler error prints {errorType, errorMessage} and "
-            "exits 1."
+            "on an embedded AWS emulator first (nothing leaves this machine), with what the event "
+            "presupposes: see --object and --serve-model; a monitoring processing-job event gets the "
+            "job it describes and its violations report. With --aws the handler talks to the "
+            "deployed stack using your AWS credentials. The last stdout line is the handler's "
+            "return value as JSON; a handler error prints {errorType, errorMessage} and exits 1; a "
+            "bad argument exits 2. Logs and metrics go to stderr. LOGICAL_ID may also name a state "
+            "machine (emulator only): EVENT is then its input and the real ASL runs to its end."
+        ),
+        epilog=(
+            "examples: sentinel invoke StartPipelineFunction -e events/training-object-created.json | "
+            "sentinel invoke ScoreCaptureFunction -e events/capture-object-created.json "
+            "--object events/objects/capture-sample.jsonl | "
+            "sentinel invoke RetrainStateMachine -e events/retrain-start.json (see events/README.md)"
         ),
     )
     parser.add_argument(
@@ -36,32 +57,55 @@ def register(subparsers: Any) -> None:
         "-n",
         "--env-vars",
         type=Path,
-        help="JSON of environment overrides, SAM format {LOGICAL_ID: {VAR: value}}",
+        help="JSON of environment overrides, SAM format {LOGICAL_ID: {VAR: value}, Parameters: {...}}",
     )
     parser.add_argument("--aws", action="store_true", help="run against the deployed stack, not the emulator")
     parser.add_argument("--stack-name", default="anomaly-sentinel", help="deployed stack name (with --aws)")
     parser.add_argument(
         "--object",
         type=Path,
-        help="emulator only: upload FILE as the S3 object the event names before invoking",
+        metavar="FILE",
+        help=(
+            "emulator only: FILE is the S3 object the event is about: for an S3 'Object Created' event "
+            "it is uploaded as the object named (the event's version-id, etag and size are set to the "
+            "upload's); for a monitoring processing-job event it is the violations report "
+            "(default: the demo's constraint_violations.json); for a state machine input with "
+            "inputDataUri it is the training data (default: NAB NYC taxi)"
+        ),
+    )
+    parser.add_argument(
+        "--serve-model",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=(
+            "emulator only: train a model with the pipeline (NAB NYC taxi), deploy it to the "
+            "EndpointName endpoint and serve it with the local RCF endpoint (about 3 s). Default: on "
+            "for functions whose IAM policy allows sagemaker:InvokeEndpoint (ScoreCaptureFunction)"
+        ),
     )
     parser.set_defaults(run=run)
 
 
-def _read_json(parser_error: Any, path: Path, what: str) -> dict[str, Any]:
+def _read_json(fail: Fail, path: Path, what: str) -> dict[str, Any]:
     try:
         loaded = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        parser_error(f"{what}: no such file {path}")
+        fail(f"{what}: no such file {path}")
     except json.JSONDecodeError as exc:
-        parser_error(f"{what}: {path} is not JSON ({exc})")
+        fail(f"{what}: {path} is not JSON ({exc})")
     if not isinstance(loaded, dict):
-        parser_error(f"{what}: {path} must hold a JSON object")
+        fail(f"{what}: {path} must hold a JSON object")
     return loaded
 
 
-def _overrides(env: dict[str, Any], logical_id: str) -> dict[str, str]:
+def _overrides(env: dict[str, Any], logical_id: str, fail: Fail) -> dict[str, str]:
     merged = {**env.get("Parameters", {}), **env.get(logical_id, {})}
+    for name, value in merged.items():
+        if str(value).startswith(PLACEHOLDER):
+            fail(
+                f"--env-vars: {name} is still a placeholder ({value}); fill it from the stack's "
+                "outputs, or leave it out (the emulator names everything itself)"
+            )
     return {key: str(value) for key, value in merged.items()}
 
 
@@ -76,65 +120,156 @@ def _print_error(exc: BaseException) -> int:
     return 1
 
 
+def _say(text: str) -> None:
+    print(f"sentinel invoke: {text}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
-    def fail(message: str) -> None:
+    def fail(message: str) -> NoReturn:
         print(f"sentinel invoke: error: {message}", file=sys.stderr)
         raise SystemExit(2)
 
     event = _read_json(fail, args.event, "--event")
     env = _read_json(fail, args.env_vars, "--env-vars") if args.env_vars else {}
+    overrides = _overrides(env, args.logical_id, fail)
     if args.object is not None and not args.object.is_file():
         fail(f"--object: no such file {args.object}")
     if args.aws:
         if args.object is not None:
             fail("--object only applies to the emulator; upload with `aws s3 cp` instead")
-        return _invoke_aws(args, event, env, fail)
-    return _invoke_local(args, event, env, fail)
+        if args.serve_model:
+            fail("--serve-model only applies to the emulator; the deployed endpoint answers on AWS")
+        return _invoke_aws(args, event, overrides, fail)
+    return _invoke_local(args, event, overrides, fail)
 
 
-def _check_function(template: Template, logical_id: str, fail: Any) -> None:
-    if logical_id not in template.function_ids():
-        known = ", ".join(template.function_ids())
-        fail(f"LOGICAL_ID: {logical_id!r} is not a function of template.yaml (one of: {known})")
+def _check_target(template: Template, logical_id: str, fail: Fail, *, state_machines: bool) -> None:
+    from sentinel.world import is_state_machine
+
+    known = template.function_ids()
+    if state_machines:
+        known += sorted(template.resources_of_type("AWS::Serverless::StateMachine"))
+    if logical_id not in known:
+        hint = "" if state_machines or not is_state_machine(template, logical_id) else " on AWS"
+        fail(f"LOGICAL_ID: {logical_id!r} is not a function of template.yaml{hint} (one of: {', '.join(known)})")
 
 
-def _invoke_local(args: argparse.Namespace, event: dict[str, Any], env: dict[str, Any], fail: Any) -> int:
+# ---------------------------------------------------------------------------- the emulator
+
+
+def _invoke_local(args: argparse.Namespace, event: dict[str, Any], overrides: dict[str, str], fail: Fail) -> int:
     from moto import mock_aws
 
+    from sentinel import world
     from sentinel.emulator import LOCAL_ENV, LocalStack
-    from sentinel.invoke import LocalFunction, environment
+    from sentinel.invoke import environment
+    from sentinel.moto_patches import sagemaker_extras
 
-    with environment(LOCAL_ENV), mock_aws(config={"lambda": {"use_docker": False}}):
+    _check_target(Template(), args.logical_id, fail, state_machines=True)
+    machine = world.is_state_machine(Template(), args.logical_id)
+    # Functions only start executions (recorded, never run: nothing may outlive the emulator);
+    # a state machine target runs its ASL to the end before the emulator stops.
+    config: Any = {"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": machine}}
+    with ExitStack() as stack:
+        stack.enter_context(environment(LOCAL_ENV))
+        _forget_endpoint_overrides()
+        stack.enter_context(mock_aws(config=config))
+        extras = stack.enter_context(sagemaker_extras())
         template = LocalStack().deploy()
-        _check_function(template, args.logical_id, fail)
-        if args.object is not None:
-            _put_event_object(event, args.object, fail)
-        function = LocalFunction(
-            template.function(args.logical_id), {**LOCAL_ENV, **_overrides(env, args.logical_id)}
-        )
         try:
-            return _print_outcome(function(event))
-        except Exception as exc:  # noqa: BLE001 - reported like `sam local invoke` does
-            return _print_error(exc)
+            if machine:
+                return _run_state_machine(stack, template, args, event)
+            event, served = _build_world(stack, template, args, event, overrides, extras)
+        except world.WorldError as exc:
+            fail(str(exc))
+        return _invoke(template, args.logical_id, {**LOCAL_ENV, **served, **overrides}, event)
 
 
-def _put_event_object(event: dict[str, Any], path: Path, fail: Any) -> None:
-    from anomaly_sentinel.events import s3_object_from_eventbridge
-    from anomaly_sentinel.exceptions import EventParseError
-    from sentinel.emulator import local_client
-
-    try:
-        obj = s3_object_from_eventbridge(event)
-    except EventParseError as exc:
-        fail(f"--object: the event does not name an S3 object ({exc})")
-    local_client("s3").put_object(Bucket=obj.bucket, Key=obj.key, Body=path.read_bytes())
+def _forget_endpoint_overrides() -> None:
+    """Inside environment(): endpoint URLs or a profile from the shell must not divert the emulator."""
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "MOTO_PORT"):
+            del os.environ[name]
 
 
-def _invoke_aws(args: argparse.Namespace, event: dict[str, Any], env: dict[str, Any], fail: Any) -> int:
-    import boto3
+def _build_world(
+    stack: ExitStack,
+    template: Template,
+    args: argparse.Namespace,
+    event: dict[str, Any],
+    overrides: dict[str, str],
+    extras: Any,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """What the event presupposes → (the event as delivered, variables for the function)."""
+    from sentinel import world
 
+    if world.is_s3_object_created(event):
+        if args.object is not None:
+            event = world.put_event_object(event, args.object.read_bytes())
+            _say(f"{args.object} uploaded as the event's object")
+        elif missing := world.object_missing(event):
+            _say(f"{missing} does not exist on the emulator (give it with --object FILE)")
+    elif world.is_processing_job_change(event):
+        report = args.object or world.VIOLATIONS
+        world.monitoring_job(event, extras, report.read_bytes(), _say)
+    elif args.object is not None:
+        raise world.WorldError("--object", "the event names no S3 object (nor a monitoring report)")
+    serve = args.serve_model
+    if serve is None:
+        serve = world.invokes_endpoint(template, args.logical_id)
+    if not serve:
+        return event, {}
+    spec = template.function(args.logical_id)
+    endpoint = overrides.get("ENDPOINT_NAME") or spec.environment.get("ENDPOINT_NAME")
+    endpoint = endpoint or template.parameters["EndpointName"]
+    return event, world.serve_model(stack, template, endpoint, world.TRAINING.read_bytes(), _say)
+
+
+def _invoke(template: Template, logical_id: str, environ: dict[str, str], event: dict[str, Any]) -> int:
     from sentinel.invoke import LocalFunction
 
+    try:
+        spec = template.function(logical_id)
+    except TemplateError as exc:
+        return _print_error(exc)
+    function = LocalFunction(spec, environ, stdout=sys.stderr)
+    try:
+        return _print_outcome(function(event))
+    except Exception as exc:  # noqa: BLE001 - reported like `sam local invoke` does
+        return _print_error(exc)
+
+
+def _run_state_machine(
+    stack: ExitStack, template: Template, args: argparse.Namespace, event: dict[str, Any]
+) -> int:
+    from sentinel import world
+
+    training = (args.object or world.TRAINING).read_bytes()
+    try:
+        described = world.run_state_machine(
+            stack, template, args.logical_id, event, training=training, log=sys.stderr, say=_say
+        )
+    except TimeoutError as exc:
+        return _print_error(exc)
+    summary = {
+        "executionArn": described["executionArn"],
+        "status": described["status"],
+        "output": described.get("output"),
+    }
+    if described["status"] != "SUCCEEDED":
+        error = {"errorType": described.get("error") or described["status"], "errorMessage": described.get("cause", "")}
+        print(json.dumps({**error, **summary}, default=str))
+        return 1
+    return _print_outcome(summary)
+
+
+# ---------------------------------------------------------------------------- AWS
+
+
+def _invoke_aws(args: argparse.Namespace, event: dict[str, Any], overrides: dict[str, str], fail: Fail) -> int:
+    import boto3
+
+    _check_target(Template(), args.logical_id, fail, state_machines=False)
     cloudformation = boto3.client("cloudformation")
     try:
         stack = cloudformation.describe_stacks(StackName=args.stack_name)["Stacks"][0]
@@ -149,13 +284,4 @@ def _invoke_aws(args: argparse.Namespace, event: dict[str, Any], env: dict[str, 
         account=boto3.client("sts").get_caller_identity()["Account"],
         stack_name=args.stack_name,
     )
-    _check_function(template, args.logical_id, fail)
-    try:
-        spec = template.function(args.logical_id)
-    except TemplateError as exc:
-        fail(str(exc))
-    function = LocalFunction(spec, _overrides(env, args.logical_id))
-    try:
-        return _print_outcome(function(event))
-    except Exception as exc:  # noqa: BLE001
-        return _print_error(exc)
+    return _invoke(template, args.logical_id, overrides, event)

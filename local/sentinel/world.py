@@ -1,0 +1,370 @@
+"""What must exist on the emulator around one function for a sample event to mean something.
+
+``sentinel invoke`` deploys template.yaml on an empty in-process moto. On AWS an event arrives in
+a world that already holds what it names: the uploaded capture file, a model serving the endpoint,
+the monitoring job and its report. Each function here builds one such piece the project's own way
+(the pipeline executor trains the model from NAB NYC taxi and registers it; the local RCF endpoint
+serves what the endpoint's config points to), so the handler under test runs unchanged.
+
+Everything here runs inside an active ``mock_aws``; nothing is done at import.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO, cast
+
+from botocore.exceptions import ClientError
+
+from sentinel.emulator import LOCAL_ENV, local_client
+from sentinel.moto_patches import MonitoringStatus, SageMakerExtras
+from sentinel.pipeline_executor import ExecutionResult, PipelineExecutor, start_as_executing
+from sentinel.serving import split_s3_uri
+from sentinel.template import Template
+
+DATA = Path(__file__).parent / "data"
+#: The demo's Model Monitor report, put where a monitoring job's output points.
+VIOLATIONS = DATA / "monitoring" / "constraint_violations.json"
+#: Training data of --serve-model and of state machine runs: NAB NYC taxi (MIT, see data/nab/).
+TRAINING = DATA / "nab" / "nyc_taxi.csv"
+#: The sample capture file: hourly shingles of one day (48 half-hours) ending from the afternoon
+#: before the January 2015 blizzard to the end of the storm day (a NAB anomaly window), so the
+#: sample scores both normal and anomalous records.
+SAMPLE_SHINGLE = 48
+SAMPLE_FIRST = "2015-01-26T12:00:00"
+SAMPLE_RECORDS = 36
+#: A capture line cut short, as a partial write leaves it: the sample's one rejected record.
+SAMPLE_BROKEN_LINE = '{"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INP'
+
+Say = Callable[[str], None]
+
+
+class WorldError(Exception):
+    """The world cannot be built as asked; ``argument`` names the command-line argument at fault."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(f"{argument}: {message}")
+        self.argument = argument
+
+
+# ---------------------------------------------------------------------------- events
+
+
+def is_s3_object_created(event: Mapping[str, Any]) -> bool:
+    return event.get("source") == "aws.s3" and event.get("detail-type") == "Object Created"
+
+
+def is_processing_job_change(event: Mapping[str, Any]) -> bool:
+    return (
+        event.get("source") == "aws.sagemaker"
+        and event.get("detail-type") == "SageMaker Processing Job State Change"
+    )
+
+
+def _s3_object(event: Mapping[str, Any]) -> tuple[str, str]:
+    from anomaly_sentinel.events import s3_object_from_eventbridge
+    from anomaly_sentinel.exceptions import EventParseError
+
+    try:
+        obj = s3_object_from_eventbridge(dict(event))
+    except EventParseError as exc:
+        raise WorldError("--object", f"the event does not name an S3 object ({exc})") from None
+    return obj.bucket, obj.key
+
+
+def _ensure_bucket(bucket: str) -> None:
+    s3 = local_client("s3")
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except ClientError:
+        s3.create_bucket(Bucket=bucket)
+
+
+def put_event_object(event: Mapping[str, Any], body: bytes) -> dict[str, Any]:
+    """Upload ``body`` as the object an "Object Created" event names; the event, made to match it.
+
+    The bucket is versioned, and handlers read exactly the version the event names: the event's
+    version-id, etag and size are replaced by the uploaded object's, as S3 would have sent them.
+    """
+    bucket, key = _s3_object(event)
+    _ensure_bucket(bucket)
+    put = local_client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+    matched = copy.deepcopy(dict(event))
+    described = matched["detail"]["object"]
+    described.update(size=len(body), etag=str(put["ETag"]).strip('"'))
+    if put.get("VersionId"):
+        described["version-id"] = put["VersionId"]
+    else:
+        described.pop("version-id", None)
+    return matched
+
+
+def object_missing(event: Mapping[str, Any]) -> str | None:
+    """``s3://bucket/key`` when the event's object does not exist on the emulator, else None."""
+    bucket, key = _s3_object(event)
+    try:
+        local_client("s3").head_object(Bucket=bucket, Key=key)
+    except ClientError:
+        return f"s3://{bucket}/{key}"
+    return None
+
+
+# ---------------------------------------------------------------------------- monitoring
+
+
+def _monitoring_status(detail: Mapping[str, Any]) -> MonitoringStatus:
+    """The Model Monitor outcome the event describes: its ExitMessage's first word decides."""
+    prefix = str(detail.get("ExitMessage") or "").split(":", 1)[0]
+    if prefix in ("Completed", "CompletedWithViolations", "Failed", "Stopped"):
+        return cast(MonitoringStatus, prefix)
+    if detail.get("ProcessingJobStatus") in ("Failed", "Stopped"):
+        return cast(MonitoringStatus, detail["ProcessingJobStatus"])
+    return "Completed"
+
+
+def _report_uri(detail: Mapping[str, Any]) -> str | None:
+    for output in (detail.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
+        uri = (output.get("S3Output") or {}).get("S3Uri")
+        if uri:
+            return str(uri)
+    return None
+
+
+def monitoring_job(event: Mapping[str, Any], extras: SageMakerExtras, report: bytes, say: Say) -> None:
+    """Create the processing job a "Processing Job State Change" event describes, from its detail.
+
+    A job with a MonitoringScheduleArn is shaped as a Model Monitor execution (schedule, endpoint,
+    ExitMessage, listed by ListMonitoringExecutions) and, when it reports violations, ``report``
+    is put as ``constraint_violations.json`` where its output config points. Other jobs are
+    created plain, as SageMaker's own jobs are (the function should ignore them).
+    """
+    detail = event.get("detail") or {}
+    name = detail.get("ProcessingJobName")
+    if not name:
+        raise WorldError("--event", "the processing-job event has no detail.ProcessingJobName")
+    report_uri = _report_uri(detail) or "s3://sentinel-monitoring-reports/unset"
+    schedule_arn = detail.get("MonitoringScheduleArn")
+    if not schedule_arn:
+        _plain_processing_job(name, detail, report_uri)
+        say(f"processing job {name} created (not a monitoring execution: no MonitoringScheduleArn)")
+        return
+    environment = detail.get("Environment") or {}
+    status = _monitoring_status(detail)
+    extras.monitoring_execution(
+        job_name=name,
+        schedule_name=str(schedule_arn).rsplit("/", 1)[-1],
+        endpoint_name=str(environment.get("sagemaker_endpoint_name", "")),
+        report_uri=report_uri,
+        status=status,
+        exit_message=detail.get("ExitMessage"),
+    )
+    say(f"monitoring execution {name} created ({status})")
+    if status == "CompletedWithViolations":
+        bucket, prefix = split_s3_uri(report_uri)
+        _ensure_bucket(bucket)
+        key = f"{prefix.rstrip('/')}/constraint_violations.json"
+        local_client("s3").put_object(Bucket=bucket, Key=key, Body=report)
+        say(f"violations report put at s3://{bucket}/{key}")
+
+
+def _plain_processing_job(name: str, detail: Mapping[str, Any], report_uri: str) -> None:
+    cluster = (detail.get("ProcessingResources") or {}).get("ClusterConfig") or {}
+    local_client("sagemaker").create_processing_job(
+        ProcessingJobName=name,
+        ProcessingResources={
+            "ClusterConfig": {
+                "InstanceCount": int(cluster.get("InstanceCount", 1)),
+                "InstanceType": str(cluster.get("InstanceType", "ml.m5.xlarge")),
+                "VolumeSizeInGB": int(cluster.get("VolumeSizeInGB", 20)),
+            }
+        },
+        AppSpecification={"ImageUri": str((detail.get("AppSpecification") or {}).get("ImageUri", "local"))},
+        RoleArn=str(detail.get("RoleArn") or "arn:aws:iam::123456789012:role/sentinel-processing"),
+        ProcessingOutputConfig={
+            "Outputs": [
+                {"OutputName": "result", "S3Output": {"S3Uri": report_uri, "LocalPath": "/opt/ml/processing/out", "S3UploadMode": "EndOfJob"}}
+            ]
+        },
+    )
+
+
+# ---------------------------------------------------------------------------- a served model
+
+
+def invokes_endpoint(template: Template, logical_id: str) -> bool:
+    """Whether the template lets the function call the endpoint (it then needs a served model)."""
+    policies = template.resource(logical_id).get("Properties", {}).get("Policies", [])
+    return "sagemaker:InvokeEndpoint" in json.dumps(policies)
+
+
+def upload_training_data(template: Template, body: bytes) -> str:
+    """Put training data under TrainingPrefix in the data bucket; returns its s3:// URI."""
+    bucket = template.ref("DataBucket")
+    key = f"{template.parameters['TrainingPrefix']}{TRAINING.name}"
+    local_client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+    return f"s3://{bucket}/{key}"
+
+
+def train(template: Template, input_data_uri: str, display_name: str) -> ExecutionResult:
+    """Start the template's pipeline on ``input_data_uri`` and run it with the local executor."""
+    arn = local_client("sagemaker").start_pipeline_execution(
+        PipelineName=template.parameters["PipelineName"],
+        PipelineExecutionDisplayName=display_name,
+        PipelineParameters=[{"Name": "InputDataUri", "Value": input_data_uri}],
+    )["PipelineExecutionArn"]
+    result = PipelineExecutor(template).run(arn)
+    if result.status != "Succeeded" or not result.model_package_arn:
+        raise WorldError("--serve-model", f"the pipeline execution failed: {result.failure_reason}")
+    return result
+
+
+def deploy(template: Template, endpoint_name: str, result: ExecutionResult) -> str:
+    """Approve the package and put it in service on ``endpoint_name``, named as retraining names.
+
+    Names start with the endpoint name (the functions' IAM allows ``model/${EndpointName}*`` and
+    ``endpoint-config/${EndpointName}*``); returns the endpoint config name.
+    """
+    from anomaly_sentinel.retraining import deployment_names
+
+    sagemaker = local_client("sagemaker")
+    package = sagemaker.describe_model_package(ModelPackageName=result.model_package_arn)
+    container = package["InferenceSpecification"]["Containers"][0]
+    sagemaker.update_model_package(
+        ModelPackageArn=result.model_package_arn,
+        ModelApprovalStatus="Approved",
+        ApprovalDescription="deployed by sentinel invoke --serve-model",
+    )
+    model_name, config_name = deployment_names(endpoint_name, result.execution_arn)
+    sagemaker.create_model(
+        ModelName=model_name,
+        ExecutionRoleArn=template.get_att("SageMakerExecutionRole", "Arn"),
+        PrimaryContainer={"Image": container["Image"], "ModelDataUrl": container["ModelDataUrl"]},
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=config_name,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model_name,
+                "ServerlessConfig": {
+                    "MemorySizeInMB": int(template.parameters["ServerlessMemorySizeInMB"]),
+                    "MaxConcurrency": int(template.parameters["ServerlessMaxConcurrency"]),
+                },
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
+    return config_name
+
+
+def serve_model(
+    stack: ExitStack, template: Template, endpoint_name: str, training: bytes, say: Say
+) -> dict[str, str]:
+    """Train, register, deploy and serve a model; returns the variables that reach the endpoint.
+
+    The local endpoint server stops when ``stack`` closes. Its variables must be in the function's
+    environment before the handler module is imported (its clients are created at import).
+    """
+    from sentinel.endpoint import EndpointServer
+    from sentinel.serving import ModelResolver
+
+    uri = upload_training_data(template, training)
+    result = train(template, uri, display_name="invoke-serve-model")
+    say(
+        f"pipeline trained on {uri}: {result.hyperparameters}, registered "
+        f"{(result.model_package_arn or '').rsplit('/', 2)[-2:]}"
+    )
+    config = deploy(template, endpoint_name, result)
+    server = stack.enter_context(EndpointServer(ModelResolver()))
+    say(f"endpoint {endpoint_name} InService on {config}, served by the local RCF at {server.url}")
+    return server.environ()
+
+
+# ---------------------------------------------------------------------------- state machines
+
+
+def is_state_machine(template: Template, logical_id: str) -> bool:
+    return logical_id in template.resources_of_type("AWS::Serverless::StateMachine")
+
+
+def run_state_machine(
+    stack: ExitStack,
+    template: Template,
+    logical_id: str,
+    payload: dict[str, Any],
+    *,
+    training: bytes,
+    log: TextIO,
+    say: Say,
+    timeout: float = 120.0,
+) -> dict[str, Any]:
+    """Run one execution of the state machine's real ASL to its end; returns DescribeExecution.
+
+    Requires moto with Step Functions execution on. Lambda tasks run the template's handlers
+    (their output to ``log``), Wait states return at once after letting the local executor run
+    the pipeline executions started meanwhile, and the execution ends before this returns.
+    """
+    from sentinel.invoke import FunctionPool
+    from sentinel.stepfunctions import fast_waits, run_execution, template_lambdas
+
+    stack.enter_context(start_as_executing())
+    executor = PipelineExecutor(template)
+    stack.enter_context(template_lambdas(template, pool=FunctionPool(template, stdout=log, base=LOCAL_ENV)))
+    stack.enter_context(fast_waits(on_wait=lambda _seconds: executor.run_pending()))
+    payload = _retraining_world(template, payload, training, executor, say)
+    name = f"invoke-{datetime.now(UTC):%Y%m%d%H%M%S}"
+    say(f"execution {name} of {logical_id} started")
+    return run_execution(
+        local_client("stepfunctions"), template.ref(logical_id), name, payload, timeout=timeout
+    )
+
+
+def _retraining_world(
+    template: Template, payload: dict[str, Any], training: bytes, executor: PipelineExecutor, say: Say
+) -> dict[str, Any]:
+    """Training data where a start input points; a trained execution for an adopt input."""
+    uri = payload.get("inputDataUri")
+    if isinstance(uri, str) and uri.startswith("s3://"):
+        bucket, key = split_s3_uri(uri)
+        _ensure_bucket(bucket)
+        local_client("s3").put_object(Bucket=bucket, Key=key, Body=training)
+        say(f"training data put at {uri}")
+    adopted = payload.get("pipelineExecutionArn")
+    if isinstance(adopted, str) and not _known_execution(adopted):
+        result = train(template, upload_training_data(template, training), display_name="invoke-adopt")
+        executor.done.add(result.execution_arn)
+        say(f"{adopted} is not on the emulator: adopting {result.execution_arn}, trained just now")
+        payload = {**payload, "pipelineExecutionArn": result.execution_arn}
+    return payload
+
+
+def _known_execution(arn: str) -> bool:
+    try:
+        local_client("sagemaker").describe_pipeline_execution(PipelineExecutionArn=arn)
+    except ClientError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------- sample capture file
+
+
+def capture_sample() -> bytes:
+    """events/objects/capture-sample.jsonl: base64-CSV records of taxi shingles, one broken line."""
+    import numpy as np
+
+    from sentinel.rcf import shingle
+    from sentinel.series import NYC_TAXI, load_series, shingle_timestamps
+    from sentinel.traffic import capture_file
+
+    series = load_series(NYC_TAXI)
+    rows = shingle(series.values, SAMPLE_SHINGLE)
+    stamps = shingle_timestamps(series.timestamps, SAMPLE_SHINGLE)
+    first = int(np.searchsorted(stamps, np.datetime64(SAMPLE_FIRST)))
+    hourly = slice(first, first + 2 * SAMPLE_RECORDS, 2)
+    return capture_file(stamps[hourly], rows[hourly], broken=False) + SAMPLE_BROKEN_LINE.encode() + b"\n"

@@ -1,0 +1,87 @@
+"""The whole loop, offline, exactly as `make demo` runs it: the summary's figures are asserted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+
+from sentinel.cli import main
+from sentinel.series import load_windows, window_quality
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+    out = tmp_path_factory.mktemp("demo")
+    return main(["demo", "--out", str(out)]), out
+
+
+@pytest.fixture(scope="module")
+def summary(demo: tuple[int, Path]) -> dict:
+    return json.loads((demo[1] / "summary.json").read_text(encoding="utf-8"))
+
+
+def test_demo_exits_zero_with_every_stage_ok(demo, summary):
+    code, _ = demo
+    assert code == 0
+    assert [s["name"] for s in summary["stages"] if not s["ok"]] == []
+    assert {s["name"] for s in summary["stages"]} >= {
+        "emulator",
+        "upload",
+        "pipeline",
+        "deploy",
+        "traffic",
+        "scoring",
+        "report",
+        "monitoring",
+    }
+
+
+def test_one_upload_delivered_twice_started_one_pipeline_execution(summary):
+    assert summary["pipeline_executions_started"] == 1
+    assert summary["duplicate_delivery"] == "absorbed"
+
+
+def test_every_capture_record_is_scored_or_rejected(summary):
+    # GIVEN the replayed taxi traffic: one record per 48-point shingle, plus 3 broken lines
+    assert summary["capture_records"] == (10_320 - 47) + 3
+    # THEN nothing is lost: the broken lines are the rejects
+    assert summary["records_scored"] + summary["records_rejected"] == summary["capture_records"]
+    assert summary["records_rejected"] == 3
+    assert summary["cutoff_source"] == "model-stats"
+
+
+def test_anomalies_are_rare_and_reach_the_subscriber_with_a_plot(summary):
+    assert 0 < summary["anomalies"] < summary["records_scored"] * 0.05
+    assert summary["alerts_delivered"] == 1
+    assert Path(summary["report"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_retraining_ran_and_changed_the_endpoint_config(summary):
+    runs = summary["retrain_executions"]
+    assert [r["status"] for r in runs] == ["SUCCEEDED", "SUCCEEDED"]
+    assert runs[1]["name"].startswith("monitor-model-monitoring-")
+    assert summary["endpoint_config"].startswith("anomaly-sentinel-rcf-c-")
+
+
+def test_flagged_records_fall_in_the_labelled_nab_windows(demo):
+    # GIVEN the scores ScoreCaptureFunction wrote to S3 (the demo keeps a copy as scores.jsonl)
+    _, out = demo
+    rows = [json.loads(line) for line in (out / "scores.jsonl").read_text().splitlines() if line]
+    stamps = np.array([r["inferenceTime"].rstrip("Z") for r in rows], dtype="datetime64[s]")
+    flagged = np.array([r["anomaly"] for r in rows], dtype=bool)
+    # WHEN they are compared with NAB's five labelled windows
+    quality = window_quality(stamps, flagged, load_windows())
+    # THEN most windows are hit and most flagged records are inside one
+    assert quality.windows_hit >= 4
+    assert quality.precision >= 0.5
+
+
+def test_demo_leaves_no_aws_configuration_behind(demo):
+    # the emulator's endpoint variables were restored: a client built now is not pointed at it
+    assert "127.0.0.1" not in boto3.client("s3", region_name="us-east-1").meta.endpoint_url
