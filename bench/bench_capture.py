@@ -38,6 +38,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sentinel.traffic import capture_line
+
 FEATURES = 30
 DECODE_RECORDS = 200_000
 ENDPOINT_RECORDS = 100_000
@@ -56,34 +58,16 @@ ROOT = Path(__file__).resolve().parents[1]
 def generate(path: Path, records: int | None = None, megabytes: float | None = None, seed: int = 7) -> int:
     """Write a base64-CSV capture file; stop at ``records`` or at ``megabytes``. Returns records."""
     rng = random.Random(seed)
-    output = base64.b64encode(b'{"scores":[{"score":0.9812}]}').decode()
     limit = int(megabytes * 1_000_000) if megabytes else None
     written = size = 0
     with path.open("w", encoding="utf-8") as handle:
         while (records is None or written < records) and (limit is None or size < limit):
             row = ",".join(f"{rng.gauss(0, 1):.6f}" for _ in range(FEATURES))
-            line = json.dumps(
-                {
-                    "captureData": {
-                        "endpointInput": {
-                            "observedContentType": "text/csv",
-                            "mode": "INPUT",
-                            "data": base64.b64encode(row.encode()).decode(),
-                            "encoding": "BASE64",
-                        },
-                        "endpointOutput": {
-                            "observedContentType": "application/json",
-                            "mode": "OUTPUT",
-                            "data": output,
-                            "encoding": "BASE64",
-                        },
-                    },
-                    "eventMetadata": {
-                        "eventId": f"{written:08x}-7c1e-4f7a-9a3b-{seed:012x}",
-                        "inferenceTime": f"2026-11-21T10:{written // 60 % 60:02d}:{written % 60:02d}Z",
-                    },
-                    "eventVersion": "0",
-                }
+            line = capture_line(
+                row,
+                '{"scores":[{"score":0.9812}]}',
+                event_id=f"{written:08x}-7c1e-4f7a-9a3b-{seed:012x}",
+                inference_time=f"2026-11-21T10:{written // 60 % 60:02d}:{written % 60:02d}Z",
             )
             handle.write(line + "\n")
             size += len(line) + 1

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from anomaly_sentinel import alerts, aws, monitoring
 from anomaly_sentinel.idempotency import Once
 from anomaly_sentinel.monitoring import MonitoringSignal
+from anomaly_sentinel.observability import ignored
 from anomaly_sentinel.settings import MonitoringAlertSettings
 
 settings = MonitoringAlertSettings.from_env()
@@ -73,9 +74,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     signal = monitoring.signal_from_event(event)
     reason = monitoring.ignore_reason(signal, settings)
     if reason is not None:
-        logger.info("signal ignored", extra={"reason": reason, "signal": signal.identity})
-        metrics.add_metric(name="MonitoringSignalsIgnored", unit=MetricUnit.Count, value=1)
-        return {"status": "ignored", "reason": reason, "signal": signal.identity}
+        return ignored(
+            logger, metrics, "MonitoringSignalsIgnored", reason, signal.identity, signal=signal.identity
+        )
     once.register(context)
     result = handle_once(signal=signal)
     logger.info(

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from anomaly_sentinel import aws, scoring
 from anomaly_sentinel.events import S3Object, s3_object_from_eventbridge
 from anomaly_sentinel.idempotency import Once
+from anomaly_sentinel.observability import ignored
 from anomaly_sentinel.score_capture import CaptureScorer, ignore_reason
 from anomaly_sentinel.settings import ScoreCaptureSettings
 
@@ -41,9 +42,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     obj = s3_object_from_eventbridge(event)
     reason = ignore_reason(obj, settings)
     if reason is not None:
-        logger.info("object ignored", extra={"reason": reason, "object": obj.identity})
-        metrics.add_metric(name="CaptureFilesIgnored", unit=MetricUnit.Count, value=1)
-        return {"status": "ignored", "reason": reason, "object": obj.uri}
+        return ignored(logger, metrics, "CaptureFilesIgnored", reason, obj.identity, object=obj.uri)
     once.register(context)
     result = score_once(obj=obj)
     metrics.add_metric(name="CaptureFilesHandled", unit=MetricUnit.Count, value=1)  # duplicates too

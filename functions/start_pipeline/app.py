@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from anomaly_sentinel import aws, training
 from anomaly_sentinel.events import S3Object, s3_object_from_eventbridge
 from anomaly_sentinel.idempotency import Once
+from anomaly_sentinel.observability import ignored
 from anomaly_sentinel.settings import StartPipelineSettings
 
 settings = StartPipelineSettings.from_env()
@@ -33,9 +34,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     obj = s3_object_from_eventbridge(event)
     reason = training.ignore_reason(obj, settings)
     if reason is not None:
-        logger.info("object ignored", extra={"reason": reason, "object": obj.identity})
-        metrics.add_metric(name="UploadsIgnored", unit=MetricUnit.Count, value=1)
-        return {"status": "ignored", "reason": reason, "object": obj.uri}
+        return ignored(logger, metrics, "UploadsIgnored", reason, obj.identity, object=obj.uri)
     once.register(context)
     started = start_once(obj=obj)
     logger.info("pipeline started", extra={"object": obj.identity, **started})

@@ -27,7 +27,6 @@ Run one from a shell (the benchmark does, in its own process)::
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import re
 import sys
@@ -441,42 +440,6 @@ class FaultyScorer:
         if self._take("wrong_count"):
             return scores[:-1]
         return scores
-
-
-# ---------------------------------------------------------------------------- data capture
-
-
-def capture_line(
-    request: str,
-    response: str,
-    *,
-    event_id: str,
-    inference_time: str,
-    content_type: str = "text/csv",
-    accept: str = "application/json",
-    encoding: str = "BASE64",
-) -> str:
-    """One JSONL line as SageMaker data capture writes it for a request/response pair.
-
-    Data capture stores payloads base64-encoded unless their content type is listed in the
-    capture config's CsvContentTypes/JsonContentTypes (then ``encoding`` is CSV or JSON). For
-    replaying traffic into a capture file (the demo) and for tests.
-    """
-
-    def part(mode: str, data: str, observed: str) -> dict[str, str]:
-        if encoding == "BASE64":
-            data = base64.b64encode(data.encode("utf-8")).decode("ascii")
-        return {"observedContentType": observed, "mode": mode, "data": data, "encoding": encoding}
-
-    document = {
-        "captureData": {
-            "endpointInput": part("INPUT", request, content_type),
-            "endpointOutput": part("OUTPUT", response, accept),
-        },
-        "eventMetadata": {"eventId": event_id, "inferenceTime": inference_time},
-        "eventVersion": "0",
-    }
-    return json.dumps(document, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------------------- command line

@@ -13,32 +13,47 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 
-def _record(
-    data: str, encoding: str, *, event_id: str, inference_time: str, content_type: str = "text/csv"
-) -> dict[str, object]:
+def capture_record(
+    request: str,
+    response: str,
+    *,
+    event_id: str,
+    inference_time: str,
+    content_type: str = "text/csv",
+    accept: str = "application/json",
+    encoding: str = "BASE64",
+    response_encoding: str | None = None,
+) -> dict[str, Any]:
+    """One record as SageMaker data capture writes it for a request/response pair.
+
+    Data capture stores payloads base64-encoded unless their content type is listed in the
+    capture config's CsvContentTypes/JsonContentTypes (then the encoding is CSV or JSON).
+    """
+
+    def part(mode: str, data: str, observed: str, how: str) -> dict[str, str]:
+        if how == "BASE64":
+            data = base64.b64encode(data.encode("utf-8")).decode("ascii")
+        return {"observedContentType": observed, "mode": mode, "data": data, "encoding": how}
+
     return {
         "captureData": {
-            "endpointInput": {
-                "observedContentType": content_type,
-                "mode": "INPUT",
-                "data": data,
-                "encoding": encoding,
-            },
-            "endpointOutput": {
-                "observedContentType": "application/json",
-                "mode": "OUTPUT",
-                "data": base64.b64encode(b'{"scores":[{"score":0.0}]}').decode(),
-                "encoding": "BASE64",
-            },
+            "endpointInput": part("INPUT", request, content_type, encoding),
+            "endpointOutput": part("OUTPUT", response, accept, response_encoding or encoding),
         },
         "eventMetadata": {"eventId": event_id, "inferenceTime": inference_time},
         "eventVersion": "0",
     }
+
+
+def capture_line(request: str, response: str, **options: Any) -> str:
+    """:func:`capture_record` as one compact JSONL line."""
+    return json.dumps(capture_record(request, response, **options), separators=(",", ":"))
 
 
 def _iso(stamp: np.datetime64) -> str:
@@ -51,20 +66,18 @@ def capture_lines(
 ) -> Iterator[tuple[str, str]]:
     """Yield ``(eventId, json line)``: one base64-CSV record per row, then the broken lines."""
     namespace = uuid.UUID("6b1f4c1e-2c1d-4a8e-9a51-5e2d0f3c9b11")
+    response = '{"scores":[{"score":0.0}]}'
     for stamp, row in zip(timestamps, rows, strict=True):
         event_id = str(uuid.uuid5(namespace, str(stamp)))
-        csv_row = ",".join(f"{value:g}" for value in row)
-        data = base64.b64encode(csv_row.encode()).decode()
-        yield event_id, json.dumps(_record(data, "BASE64", event_id=event_id, inference_time=_iso(stamp)))
+        request = ",".join(f"{value:g}" for value in row)
+        yield event_id, capture_line(request, response, event_id=event_id, inference_time=_iso(stamp))
     if broken:  # one of each: not JSON, bad base64, a non-numeric value — each must be rejected
         last = _iso(timestamps[-1])
         yield "broken-1", "{this is not json"
-        yield (
-            "broken-2",
-            json.dumps(_record("@@not-base64@@", "BASE64", event_id="broken-2", inference_time=last)),
-        )
-        bad_row = base64.b64encode(b"1,2,three").decode()
-        yield "broken-3", json.dumps(_record(bad_row, "BASE64", event_id="broken-3", inference_time=last))
+        bad = capture_record("", response, event_id="broken-2", inference_time=last)
+        bad["captureData"]["endpointInput"]["data"] = "@@not-base64@@"
+        yield "broken-2", json.dumps(bad)
+        yield "broken-3", capture_line("1,2,three", response, event_id="broken-3", inference_time=last)
 
 
 def capture_file(

@@ -187,7 +187,14 @@ def _plain_processing_job(name: str, detail: Mapping[str, Any], report_uri: str)
         RoleArn=str(detail.get("RoleArn") or "arn:aws:iam::123456789012:role/sentinel-processing"),
         ProcessingOutputConfig={
             "Outputs": [
-                {"OutputName": "result", "S3Output": {"S3Uri": report_uri, "LocalPath": "/opt/ml/processing/out", "S3UploadMode": "EndOfJob"}}
+                {
+                    "OutputName": "result",
+                    "S3Output": {
+                        "S3Uri": report_uri,
+                        "LocalPath": "/opt/ml/processing/out",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
             ]
         },
     )
@@ -277,7 +284,7 @@ def serve_model(
     result = train(template, uri, display_name="invoke-serve-model")
     say(
         f"pipeline trained on {uri}: {result.hyperparameters}, registered "
-        f"{(result.model_package_arn or '').rsplit('/', 2)[-2:]}"
+        f"{(result.model_package_arn or '').split('/', 1)[-1]}"
     )
     config = deploy(template, endpoint_name, result)
     server = stack.enter_context(EndpointServer(ModelResolver()))
@@ -315,7 +322,11 @@ def run_state_machine(
     stack.enter_context(start_as_executing())
     executor = PipelineExecutor(template)
     stack.enter_context(template_lambdas(template, pool=FunctionPool(template, stdout=log, base=LOCAL_ENV)))
-    stack.enter_context(fast_waits(on_wait=lambda _seconds: executor.run_pending()))
+
+    def run_pipelines(_seconds: float) -> None:  # while the machine waits, as SageMaker works meanwhile
+        executor.run_pending()
+
+    stack.enter_context(fast_waits(on_wait=run_pipelines))
     payload = _retraining_world(template, payload, training, executor, say)
     name = f"invoke-{datetime.now(UTC):%Y%m%d%H%M%S}"
     say(f"execution {name} of {logical_id} started")

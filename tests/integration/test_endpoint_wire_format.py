@@ -26,9 +26,9 @@ from sentinel.endpoint import (
     Faults,
     FaultyScorer,
     MeanScorer,
-    capture_line,
     static_resolver,
 )
+from sentinel.traffic import capture_line
 
 NAME = "rcf"
 

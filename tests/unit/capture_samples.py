@@ -14,6 +14,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sentinel.traffic import capture_record
 from tests.support import fixture_path
 
 START = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)
@@ -56,26 +57,15 @@ def record(
     inference_time: str = "2026-11-21T10:00:00Z",
 ) -> dict[str, Any]:
     """A capture record in the real shape with the given input payload."""
-    if encoding == "BASE64":
-        data = base64.b64encode(data.encode("utf-8")).decode("ascii")
-    return {
-        "captureData": {
-            "endpointInput": {
-                "observedContentType": content_type,
-                "mode": "INPUT",
-                "data": data,
-                "encoding": encoding,
-            },
-            "endpointOutput": {
-                "observedContentType": "application/json",
-                "mode": "OUTPUT",
-                "data": '{"scores":[{"score":1.0}]}',
-                "encoding": "JSON",
-            },
-        },
-        "eventMetadata": {"eventId": event_id, "inferenceTime": inference_time},
-        "eventVersion": "0",
-    }
+    return capture_record(
+        data,
+        '{"scores":[{"score":1.0}]}',
+        event_id=event_id,
+        inference_time=inference_time,
+        content_type=content_type,
+        encoding=encoding,
+        response_encoding="JSON",
+    )
 
 
 def jsonl(records: list[dict[str, Any]]) -> bytes:

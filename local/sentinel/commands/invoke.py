@@ -143,21 +143,24 @@ def run(args: argparse.Namespace) -> int:
     return _invoke_local(args, event, overrides, fail)
 
 
-def _check_target(template: Template, logical_id: str, fail: Fail, *, state_machines: bool) -> None:
-    from sentinel.world import is_state_machine
-
-    known = template.function_ids()
-    if state_machines:
-        known += sorted(template.resources_of_type("AWS::Serverless::StateMachine"))
+def _check_target(template: Template, logical_id: str, fail: Fail, *, aws: bool) -> None:
+    machines = sorted(template.resources_of_type("AWS::Serverless::StateMachine"))
+    if aws and logical_id in machines:
+        fail(
+            f"LOGICAL_ID: {logical_id} is a state machine; on AWS start it with "
+            "`aws stepfunctions start-execution` (see events/README.md)"
+        )
+    known = template.function_ids() + ([] if aws else machines)
     if logical_id not in known:
-        hint = "" if state_machines or not is_state_machine(template, logical_id) else " on AWS"
-        fail(f"LOGICAL_ID: {logical_id!r} is not a function of template.yaml{hint} (one of: {', '.join(known)})")
+        fail(f"LOGICAL_ID: {logical_id!r} is not a function of template.yaml (one of: {', '.join(known)})")
 
 
 # ---------------------------------------------------------------------------- the emulator
 
 
-def _invoke_local(args: argparse.Namespace, event: dict[str, Any], overrides: dict[str, str], fail: Fail) -> int:
+def _invoke_local(
+    args: argparse.Namespace, event: dict[str, Any], overrides: dict[str, str], fail: Fail
+) -> int:
     from moto import mock_aws
 
     from sentinel import world
@@ -165,8 +168,9 @@ def _invoke_local(args: argparse.Namespace, event: dict[str, Any], overrides: di
     from sentinel.invoke import environment
     from sentinel.moto_patches import sagemaker_extras
 
-    _check_target(Template(), args.logical_id, fail, state_machines=True)
-    machine = world.is_state_machine(Template(), args.logical_id)
+    declared = Template()
+    _check_target(declared, args.logical_id, fail, aws=False)
+    machine = world.is_state_machine(declared, args.logical_id)
     # Functions only start executions (recorded, never run: nothing may outlive the emulator);
     # a state machine target runs its ASL to the end before the emulator stops.
     config: Any = {"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": machine}}
@@ -179,7 +183,7 @@ def _invoke_local(args: argparse.Namespace, event: dict[str, Any], overrides: di
         try:
             if machine:
                 return _run_state_machine(stack, template, args, event)
-            event, served = _build_world(stack, template, args, event, overrides, extras)
+            event, served = _build_world(stack, template, args, event, overrides=overrides, extras=extras)
         except world.WorldError as exc:
             fail(str(exc))
         return _invoke(template, args.logical_id, {**LOCAL_ENV, **served, **overrides}, event)
@@ -197,6 +201,7 @@ def _build_world(
     template: Template,
     args: argparse.Namespace,
     event: dict[str, Any],
+    *,
     overrides: dict[str, str],
     extras: Any,
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -208,7 +213,9 @@ def _build_world(
             event = world.put_event_object(event, args.object.read_bytes())
             _say(f"{args.object} uploaded as the event's object")
         elif missing := world.object_missing(event):
-            _say(f"{missing} does not exist on the emulator (give it with --object FILE)")
+            _say(
+                f"note: {missing} does not exist on the emulator; give it with --object FILE if the function reads it"
+            )
     elif world.is_processing_job_change(event):
         report = args.object or world.VIOLATIONS
         world.monitoring_job(event, extras, report.read_bytes(), _say)
@@ -257,7 +264,10 @@ def _run_state_machine(
         "output": described.get("output"),
     }
     if described["status"] != "SUCCEEDED":
-        error = {"errorType": described.get("error") or described["status"], "errorMessage": described.get("cause", "")}
+        error = {
+            "errorType": described.get("error") or described["status"],
+            "errorMessage": described.get("cause", ""),
+        }
         print(json.dumps({**error, **summary}, default=str))
         return 1
     return _print_outcome(summary)
@@ -266,10 +276,12 @@ def _run_state_machine(
 # ---------------------------------------------------------------------------- AWS
 
 
-def _invoke_aws(args: argparse.Namespace, event: dict[str, Any], overrides: dict[str, str], fail: Fail) -> int:
+def _invoke_aws(
+    args: argparse.Namespace, event: dict[str, Any], overrides: dict[str, str], fail: Fail
+) -> int:
     import boto3
 
-    _check_target(Template(), args.logical_id, fail, state_machines=False)
+    _check_target(Template(), args.logical_id, fail, aws=True)
     cloudformation = boto3.client("cloudformation")
     try:
         stack = cloudformation.describe_stacks(StackName=args.stack_name)["Stacks"][0]

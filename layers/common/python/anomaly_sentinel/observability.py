@@ -1,0 +1,21 @@
+"""What every handler does when it decides not to act on an event: say why, count it, return it.
+
+Ignoring is not an error (no retry, no DLQ), so it must be visible some other way: a log line
+with the reason and a metric an operator can graph or alarm on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+
+def ignored(
+    logger: Logger, metrics: Metrics, metric: str, reason: str, subject: str, **result: Any
+) -> dict[str, Any]:
+    """Log ``reason`` for ``subject`` (an identity, never payload), count ``metric``, return a small dict."""
+    logger.info("event ignored", extra={"reason": reason, "subject": subject})
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    return {"status": "ignored", "reason": reason, **result}
