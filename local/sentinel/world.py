@@ -38,8 +38,6 @@ TRAINING = DATA / "nab" / "nyc_taxi.csv"
 SAMPLE_SHINGLE = 48
 SAMPLE_FIRST = "2015-01-26T12:00:00"
 SAMPLE_RECORDS = 36
-#: A capture line cut short, as a partial write leaves it: the sample's one rejected record.
-SAMPLE_BROKEN_LINE = '{"captureData": {"endpointInput": {"observedContentType": "text/csv", "mode": "INP'
 
 Say = Callable[[str], None]
 
@@ -50,6 +48,10 @@ class WorldError(Exception):
     def __init__(self, argument: str, message: str) -> None:
         super().__init__(f"{argument}: {message}")
         self.argument = argument
+
+
+class TrainingFailed(Exception):
+    """The local pipeline run that should have produced a model failed (its reason says why)."""
 
 
 # ---------------------------------------------------------------------------- events
@@ -147,12 +149,14 @@ def monitoring_job(event: Mapping[str, Any], extras: SageMakerExtras, report: by
     name = detail.get("ProcessingJobName")
     if not name:
         raise WorldError("--event", "the processing-job event has no detail.ProcessingJobName")
-    report_uri = _report_uri(detail) or "s3://sentinel-monitoring-reports/unset"
     schedule_arn = detail.get("MonitoringScheduleArn")
     if not schedule_arn:
-        _plain_processing_job(name, detail, report_uri)
+        _plain_processing_job(name, detail)
         say(f"processing job {name} created (not a monitoring execution: no MonitoringScheduleArn)")
         return
+    report_uri = _report_uri(detail)
+    if report_uri is None:
+        raise WorldError("--event", "the monitoring job in the event has no ProcessingOutputConfig S3Uri")
     environment = detail.get("Environment") or {}
     status = _monitoring_status(detail)
     extras.monitoring_execution(
@@ -172,31 +176,15 @@ def monitoring_job(event: Mapping[str, Any], extras: SageMakerExtras, report: by
         say(f"violations report put at s3://{bucket}/{key}")
 
 
-def _plain_processing_job(name: str, detail: Mapping[str, Any], report_uri: str) -> None:
-    cluster = (detail.get("ProcessingResources") or {}).get("ClusterConfig") or {}
+def _plain_processing_job(name: str, detail: Mapping[str, Any]) -> None:
+    """A processing job that is not a Model Monitor run: moto's job, as CreateProcessingJob makes it."""
     local_client("sagemaker").create_processing_job(
         ProcessingJobName=name,
         ProcessingResources={
-            "ClusterConfig": {
-                "InstanceCount": int(cluster.get("InstanceCount", 1)),
-                "InstanceType": str(cluster.get("InstanceType", "ml.m5.xlarge")),
-                "VolumeSizeInGB": int(cluster.get("VolumeSizeInGB", 20)),
-            }
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}
         },
         AppSpecification={"ImageUri": str((detail.get("AppSpecification") or {}).get("ImageUri", "local"))},
         RoleArn=str(detail.get("RoleArn") or "arn:aws:iam::123456789012:role/sentinel-processing"),
-        ProcessingOutputConfig={
-            "Outputs": [
-                {
-                    "OutputName": "result",
-                    "S3Output": {
-                        "S3Uri": report_uri,
-                        "LocalPath": "/opt/ml/processing/out",
-                        "S3UploadMode": "EndOfJob",
-                    },
-                }
-            ]
-        },
     )
 
 
@@ -226,12 +214,12 @@ def train(template: Template, input_data_uri: str, display_name: str) -> Executi
     )["PipelineExecutionArn"]
     result = PipelineExecutor(template).run(arn)
     if result.status != "Succeeded" or not result.model_package_arn:
-        raise WorldError("--serve-model", f"the pipeline execution failed: {result.failure_reason}")
+        raise TrainingFailed(f"pipeline execution {result.execution_arn} failed: {result.failure_reason}")
     return result
 
 
 def deploy(template: Template, endpoint_name: str, result: ExecutionResult) -> str:
-    """Approve the package and put it in service on ``endpoint_name``, named as retraining names.
+    """Approve the package and put it in service on ``endpoint_name``, as the retraining machine does.
 
     Names start with the endpoint name (the functions' IAM allows ``model/${EndpointName}*`` and
     ``endpoint-config/${EndpointName}*``); returns the endpoint config name.
@@ -366,7 +354,7 @@ def _known_execution(arn: str) -> bool:
 
 
 def capture_sample() -> bytes:
-    """events/objects/capture-sample.jsonl: base64-CSV records of taxi shingles, one broken line."""
+    """events/objects/capture-sample.jsonl: base64-CSV records of taxi shingles, then one broken line."""
     import numpy as np
 
     from sentinel.rcf import shingle
@@ -378,4 +366,6 @@ def capture_sample() -> bytes:
     stamps = shingle_timestamps(series.timestamps, SAMPLE_SHINGLE)
     first = int(np.searchsorted(stamps, np.datetime64(SAMPLE_FIRST)))
     hourly = slice(first, first + 2 * SAMPLE_RECORDS, 2)
-    return capture_file(stamps[hourly], rows[hourly], broken=False) + SAMPLE_BROKEN_LINE.encode() + b"\n"
+    good = capture_file(stamps[hourly], rows[hourly], broken=False)
+    last = good.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    return good + last[: len(last) // 2] + b"\n"  # a line cut short, as a partial write leaves it

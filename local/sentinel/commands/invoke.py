@@ -32,25 +32,31 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "invoke",
         help="run one function's handler with an event, like `sam local invoke`, without Docker",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Run a function of template.yaml in-process with EVENT. By default the stack is created "
-            "on an embedded AWS emulator first (nothing leaves this machine), with what the event "
-            "presupposes: see --object and --serve-model; a monitoring processing-job event gets the "
-            "job it describes and its violations report. With --aws the handler talks to the "
-            "deployed stack using your AWS credentials. The last stdout line is the handler's "
-            "return value as JSON; a handler error prints {errorType, errorMessage} and exits 1; a "
-            "bad argument exits 2. Logs and metrics go to stderr. LOGICAL_ID may also name a state "
-            "machine (emulator only): EVENT is then its input and the real ASL runs to its end."
+            "Run a function of template.yaml in-process with EVENT.\n\n"
+            "By default the stack is first created on an embedded AWS emulator (nothing leaves this\n"
+            "machine) with what the event presupposes: the object it names (--object), a served model\n"
+            "for functions that call the endpoint (--serve-model), the monitoring job a processing-job\n"
+            "event describes and its violations report. With --aws the handler talks to the deployed\n"
+            "stack with your AWS credentials. LOGICAL_ID may also name a state machine (emulator only):\n"
+            "EVENT is then its input, and the real ASL runs to its end.\n\n"
+            "stdout holds one line, the result as JSON; a handler error prints {errorType, errorMessage}\n"
+            "and exits 1; a bad argument exits 2. Logs and metrics go to stderr."
         ),
         epilog=(
-            "examples: sentinel invoke StartPipelineFunction -e events/training-object-created.json | "
-            "sentinel invoke ScoreCaptureFunction -e events/capture-object-created.json "
-            "--object events/objects/capture-sample.jsonl | "
-            "sentinel invoke RetrainStateMachine -e events/retrain-start.json (see events/README.md)"
+            "examples (events/README.md explains each file):\n"
+            "  sentinel invoke StartPipelineFunction -e events/training-object-created.json\n"
+            "  sentinel invoke ScoreCaptureFunction -e events/capture-object-created.json \\\n"
+            "      --object events/objects/capture-sample.jsonl\n"
+            "  sentinel invoke MonitoringAlertFunction -e events/monitoring-processing-job.json\n"
+            "  sentinel invoke RetrainStateMachine -e events/retrain-start.json"
         ),
     )
     parser.add_argument(
-        "logical_id", metavar="LOGICAL_ID", help="function logical ID, e.g. StartPipelineFunction"
+        "logical_id",
+        metavar="LOGICAL_ID",
+        help="function (or state machine) logical ID, e.g. StartPipelineFunction",
     )
     parser.add_argument("-e", "--event", type=Path, required=True, help="event JSON file (see events/)")
     parser.add_argument(
@@ -151,8 +157,9 @@ def _check_target(template: Template, logical_id: str, fail: Fail, *, aws: bool)
             "`aws stepfunctions start-execution` (see events/README.md)"
         )
     known = template.function_ids() + ([] if aws else machines)
+    what = "function" if aws else "function or state machine"
     if logical_id not in known:
-        fail(f"LOGICAL_ID: {logical_id!r} is not a function of template.yaml (one of: {', '.join(known)})")
+        fail(f"LOGICAL_ID: {logical_id!r} is not a {what} of template.yaml (one of: {', '.join(known)})")
 
 
 # ---------------------------------------------------------------------------- the emulator
@@ -186,6 +193,8 @@ def _invoke_local(
             event, served = _build_world(stack, template, args, event, overrides=overrides, extras=extras)
         except world.WorldError as exc:
             fail(str(exc))
+        except world.TrainingFailed as exc:
+            return _print_error(exc)
         return _invoke(template, args.logical_id, {**LOCAL_ENV, **served, **overrides}, event)
 
 
@@ -214,7 +223,8 @@ def _build_world(
             _say(f"{args.object} uploaded as the event's object")
         elif missing := world.object_missing(event):
             _say(
-                f"note: {missing} does not exist on the emulator; give it with --object FILE if the function reads it"
+                f"note: {missing} does not exist on the emulator; "
+                "give it with --object FILE if the function reads it"
             )
     elif world.is_processing_job_change(event):
         report = args.object or world.VIOLATIONS

@@ -1,0 +1,45 @@
+"""Lambda weight: no SageMaker SDK, pandas or numpy in anything shipped to Lambda."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from sentinel.template import PROJECT_ROOT, Template
+
+HEAVY = {"sagemaker", "pandas", "numpy", "scipy", "pyspark", "matplotlib", "moto"}
+
+
+def _shipped_sources() -> list[Path]:
+    template = Template()
+    roots = {PROJECT_ROOT / "layers/common/python"}
+    for logical_id in template.function_ids():
+        roots.add(PROJECT_ROOT / template.resource(logical_id)["Properties"]["CodeUri"])
+    return sorted(p for root in roots for p in root.rglob("*.py"))
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", _shipped_sources(), ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+def test_shipped_code_imports_no_heavy_package(path):
+    assert _top_level_imports(path) & HEAVY == set()
+
+
+def test_layer_requirements_pin_no_heavy_package():
+    lines = (PROJECT_ROOT / "layers/common/requirements.txt").read_text(encoding="utf-8").splitlines()
+    packages = {line.split("[")[0].split("=")[0].strip().lower() for line in lines if line and line[0] != "#"}
+    assert packages & HEAVY == set()
+    assert all("==" in line for line in lines if line and line[0] != "#"), "layer dependencies are pinned"
+
+
+def test_every_function_is_scanned():
+    scanned = {p.parent.name for p in _shipped_sources()}
+    assert {"start_pipeline", "score_capture", "monitoring_alert"} <= scanned
