@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from sentinel.series import Series, Window
 
 DESCRIPTION = """\
-Score a time series for anomalies with the local Random Cut Forest (the same algorithm and scale
-as SageMaker's built-in RCF), without AWS.
+Score a time series for anomalies with the local Random Cut Forest (the algorithm of SageMaker's
+built-in RCF; the higher the score, the more anomalous), without AWS.
 
 FILE.csv holds one point per line: timestamp,value (a header line is fine), for example
   timestamp,value
