@@ -180,6 +180,21 @@ class Builder:
             ],
         )
 
+    def script_processor(self, base_job_name: str) -> Any:
+        """The Python processing jobs (preprocess, score statistics) share image, size and limits."""
+        from sagemaker.processing import ScriptProcessor
+
+        return ScriptProcessor(
+            role=self.role,
+            image_uri=placeholder("ProcessingImage"),
+            command=["python3"],
+            instance_count=1,
+            instance_type=self.p.processing_instance_type,
+            base_job_name=base_job_name,
+            max_runtime_in_seconds=MAX_JOB_SECONDS,
+            sagemaker_session=self.session,
+        )
+
     def retry(self) -> list[Any]:
         from sagemaker.workflow.retry import StepExceptionTypeEnum, StepRetryPolicy
 
@@ -195,7 +210,7 @@ class Builder:
     # ------------------------------------------------------------------ steps
     def preprocess(self, route: Route) -> tuple[Any, Any, Any, Any]:
         """The preprocess step, its train and test channel URIs, and its summary property file."""
-        from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+        from sagemaker.processing import ProcessingInput, ProcessingOutput
         from sagemaker.spark.processing import PySparkProcessor
         from sagemaker.workflow.properties import PropertyFile
         from sagemaker.workflow.steps import ProcessingStep
@@ -242,16 +257,7 @@ class Builder:
             )
             return step, train_uri, test_uri, summary
 
-        processor = ScriptProcessor(
-            role=self.role,
-            image_uri=placeholder("ProcessingImage"),
-            command=["python3"],
-            instance_count=1,
-            instance_type=self.p.processing_instance_type,
-            base_job_name="sentinel-preprocess",
-            max_runtime_in_seconds=MAX_JOB_SECONDS,
-            sagemaker_session=self.session,
-        )
+        processor = self.script_processor("sentinel-preprocess")
         inputs = [ProcessingInput(input_name="data", source=self.p.input_data_uri, destination=DATA_DIR)]
         outputs = [
             ProcessingOutput(
@@ -308,7 +314,7 @@ class Builder:
         from sagemaker.inputs import TrainingInput
         from sagemaker.model import Model
         from sagemaker.model_metrics import MetricsSource, ModelMetrics
-        from sagemaker.processing import ProcessingInput, ProcessingOutput, ScriptProcessor
+        from sagemaker.processing import ProcessingInput, ProcessingOutput
         from sagemaker.transformer import Transformer
         from sagemaker.tuner import HyperparameterTuner, IntegerParameter
         from sagemaker.workflow.execution_variables import ExecutionVariables
@@ -417,16 +423,7 @@ class Builder:
         )
         # score_stats.json goes next to model.tar.gz: {model prefix}/{training job}/output/.
         model_dir = Join(on="/", values=[self.run_uri(route, "model"), job_name, "output"])
-        stats_processor = ScriptProcessor(
-            role=self.role,
-            image_uri=placeholder("ProcessingImage"),
-            command=["python3"],
-            instance_count=1,
-            instance_type=self.p.processing_instance_type,
-            base_job_name="sentinel-score-stats",
-            max_runtime_in_seconds=MAX_JOB_SECONDS,
-            sagemaker_session=self.session,
-        )
+        stats_processor = self.script_processor("sentinel-score-stats")
         stats_file = PropertyFile(
             name=f"ScoreStats-{route.slug}", output_name="stats", path="score_stats.json"
         )
