@@ -141,13 +141,17 @@ def test_capture_file_is_scored_stored_metered_and_alerted(function, stack, buck
     assert "Records: 48  scored: 46  rejected: 2  anomalies: 2" in body
     assert messages(critical_q) == []
     # ... and per-file metrics were published (EMF) with the endpoint as dimension
-    (emf,) = [d for d in emf_documents(capsys.readouterr().out) if "Anomalies" in d]
+    output = capsys.readouterr().out
+    (emf,) = [d for d in emf_documents(output) if "Anomalies" in d]
     assert emf["EndpointName"] == endpoint_name
     assert emf["service"] == "anomaly-sentinel"
     assert (emf["Anomalies"], emf["CaptureRecords"], emf["RecordsRejected"]) == ([2.0], [48.0], [2.0])
     assert emf["MaxScore"] == [500.0]
     # ... having called the endpoint for the scoring (packed) and the poison-row bisection only
     assert endpoint.stats.rows == 46
+    # ... and no payload value reached the logs (the poison row's -999 is only in the file)
+    assert "capture file scored" in output
+    assert "-999" not in output
 
 
 def test_same_event_delivered_three_times_scores_and_alerts_once(function, stack, bucket, endpoint):
