@@ -145,6 +145,10 @@ def stage_training(ctx: DemoContext, timeline: Timeline) -> None:
             raise RuntimeError("a duplicate delivery started a second pipeline execution")
         ctx.summary["pipeline_executions_started"] = len(executions)
         ctx.summary["duplicate_delivery"] = "absorbed" if same else "started again"
+        local_client("s3").put_object(Bucket=ctx.bucket, Key="training/README.txt", Body=b"notes")
+        ignored = _one(ctx.router.drain(), "StartPipelineFunction").result
+        timeline.say("ignored", f"training/README.txt → {ignored['status']}: {ignored['reason']}")
+        ctx.summary["ignored_uploads"] = [ignored["reason"]]
 
     with timeline.stage("pipeline") as stage:
         (run,) = ctx.executor.run_pending()

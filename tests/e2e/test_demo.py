@@ -45,6 +45,7 @@ def test_demo_exits_zero_with_every_stage_ok(demo, summary):
 def test_one_upload_delivered_twice_started_one_pipeline_execution(summary):
     assert summary["pipeline_executions_started"] == 1
     assert summary["duplicate_delivery"] == "absorbed"
+    assert summary["ignored_uploads"] == ["suffix not accepted"]
 
 
 def test_every_capture_record_is_scored_or_rejected(summary):
