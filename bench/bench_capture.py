@@ -173,7 +173,9 @@ def _free_port() -> int:
 
 
 def _env() -> dict[str, str]:
-    paths = [str(ROOT / "layers/common/python"), str(ROOT / "local"), str(ROOT)]
+    from sentinel.layout import runtime_source_path
+
+    paths = [*map(str, runtime_source_path()), str(ROOT / "local"), str(ROOT)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     env.update(
         PYTHONPATH=os.pathsep.join([*paths, env.get("PYTHONPATH", "")]),

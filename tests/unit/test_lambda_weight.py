@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from sentinel.layout import function_source_path
 from sentinel.template import PROJECT_ROOT, Template
 
 HEAVY = {"sagemaker", "pandas", "numpy", "scipy", "pyspark", "matplotlib", "moto"}
@@ -12,9 +13,7 @@ HEAVY = {"sagemaker", "pandas", "numpy", "scipy", "pyspark", "matplotlib", "moto
 
 def _shipped_sources() -> list[Path]:
     template = Template()
-    roots = {PROJECT_ROOT / "layers/common/python"}
-    for logical_id in template.function_ids():
-        roots.add(PROJECT_ROOT / template.resource(logical_id)["Properties"]["CodeUri"])
+    roots = {folder for lid in template.function_ids() for folder in function_source_path(template, lid)}
     return sorted(p for root in roots for p in root.rglob("*.py"))
 
 
