@@ -155,7 +155,9 @@ def test_a_sagemaker_throttle_is_not_a_declared_error_so_only_the_base_exception
         kind, service, operation = integration(state["Resource"])
         if kind != "sagemaker":
             continue
-        declared = {s.name for s in _SESSION.get_service_model(service).operation_model(operation).error_shapes}
+        declared = {
+            s.name for s in _SESSION.get_service_model(service).operation_model(operation).error_shapes
+        }
         assert not any("Throttl" in n for n in declared), operation
 
 
@@ -178,4 +180,5 @@ def test_lambda_tasks_time_out_after_the_function_would_and_retry_that_timeout()
         # invocation), and a timed-out attempt is retried at least once
         assert state["TimeoutSeconds"] > timeout, name
         timeouts = [r for r in state["Retry"] if "Sandbox.Timedout" in r["ErrorEquals"]]
-        assert timeouts and timeouts[0]["MaxAttempts"] >= 1, name
+        assert timeouts, name
+        assert timeouts[0]["MaxAttempts"] >= 1, name

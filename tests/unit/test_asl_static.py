@@ -158,12 +158,19 @@ def test_subjects_fit_sns_with_the_longest_endpoint_name_the_template_allows(tem
         if state.get("Resource") == "arn:aws:states:::sns:publish":
             subject = state["Parameters"]["Subject"].replace("${EndpointName}", longest)
             assert len(subject) <= 99, name
-            assert subject.isascii() and subject.isprintable(), name
+            assert subject.isascii(), name
+            assert subject.isprintable(), name
 
 
 def test_a_failed_deployment_never_leaves_the_candidate_approved(states):
     # GIVEN the states that create, update and wait for the endpoint
-    deploying = {"CreateModel", "CreateEndpointConfig", "CreateEndpoint", "UpdateEndpoint", "DescribeEndpoint"}
+    deploying = {
+        "CreateModel",
+        "CreateEndpointConfig",
+        "CreateEndpoint",
+        "UpdateEndpoint",
+        "DescribeEndpoint",
+    }
     # WHEN walking back from the approval THEN it comes only after the endpoint serves the new config
     approvers = {n for n, s in states.items() if s.get("Resource", "").endswith(":updateModelPackage")}
     assert approvers == {"ApproveModelPackage"}
