@@ -47,7 +47,7 @@ def test_the_capture_subject_with_the_longest_endpoint_name_fits():
 
 
 def test_non_ascii_line_breaks_and_control_characters_are_replaced():
-    fitted = fit_subject("Drift on café\nendpoint\t\x00 – done…")
+    fitted = fit_subject("Drift on caf\u00e9\nendpoint\t\x00 \u2013 done\u2026")
     assert fitted == "Drift on cafe endpoint done..."  # NFKD turns the ellipsis into three dots
     assert fitted.isascii()
     assert fitted.isprintable()
