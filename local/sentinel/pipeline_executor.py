@@ -5,7 +5,7 @@ the executor has not run yet it:
 
 1. reads the execution's definition and parameters (definition defaults, overridden by the
    execution's own parameters) — hyperparameters come from the definition, not from Python;
-2. downloads ``InputDataUri`` (and ``LabelsUri`` when set) and runs the very
+2. downloads ``InputDataUri`` (and ``LabelsUri`` when it is not its "no labels" default) and runs the very
    ``pipeline/scripts/preprocess.py`` the SageMaker processing job runs;
 3. trains the local Random Cut Forest on the train channel, scores the training rows and writes
    ``score_stats.json`` (``pipeline/scripts/score_stats.py``) next to ``model.tar.gz`` under
@@ -192,6 +192,20 @@ def hyperparameters(
     return found
 
 
+def labels_uri(definition: Mapping[str, Any], parameters: Mapping[str, str]) -> str | None:
+    """``LabelsUri``, or None while it holds its definition default (the "no labels" route switch)."""
+    default = next(
+        (
+            str(p.get("DefaultValue", ""))
+            for p in definition.get("Parameters", [])
+            if p["Name"] == "LabelsUri"
+        ),
+        "",
+    )
+    value = parameters.get("LabelsUri", "")
+    return None if value in ("", default) else value
+
+
 def _deployed(value: Any) -> str | None:
     """A definition string, unless it still holds a deploy-time ``${Placeholder}``."""
     if not isinstance(value, str) or not value or "${" in value:
@@ -350,7 +364,7 @@ class PipelineExecutor:
             definition=definition,
             parameters=parameters,
             input_uri=input_uri,
-            labels_uri=parameters.get("LabelsUri") or None,
+            labels_uri=labels_uri(definition, parameters),
             shingle_size=_int(parameters.get("ShingleSize", "1"), "ShingleSize"),
             model_package_group=(
                 _deployed(parameters.get("ModelPackageGroupName"))

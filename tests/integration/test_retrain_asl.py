@@ -249,7 +249,7 @@ def test_endpoint_update_that_fails_alerts_that_the_previous_config_still_serves
         old = register_package(stack, OLD_RUN, objective=0.5)
         previous = serve(stack, old)
         execution = start_pipeline_execution(stack)
-        register_package(stack, execution, objective=0.9)
+        candidate = register_package(stack, execution, objective=0.9)
         # WHEN the machine deploys the better candidate
         run = machine.run({"pipelineExecutionArn": execution})
         # THEN the execution fails, the alert names the config still serving, and the lock is free
@@ -259,6 +259,9 @@ def test_endpoint_update_that_fails_alerts_that_the_previous_config_still_serves
         assert f"previous endpoint config ({previous}) still serves" in alert["message"]
         assert "EndpointNotUpdated" in alert["message"]
         assert lock_item(stack) is None
+        # AND the registry agrees with the endpoint: the candidate that does not serve is not approved
+        assert describe_package(candidate["arn"])["ModelApprovalStatus"] == "PendingManualApproval"
+        assert "stays PendingManualApproval" in alert["message"]
 
 
 def test_update_rolled_back_by_sagemaker_is_a_failed_deployment(stack, pipeline):
