@@ -275,3 +275,16 @@ def test_endpoint_alarms_watch_the_variant_retraining_deploys(template: Template
         dims = {d["Name"]: d["Value"] for d in template.resource(logical_id)["Properties"]["Dimensions"]}
         assert dims["VariantName"] == variant
         assert dims["EndpointName"] == {"Ref": "EndpointName"}
+
+
+def test_every_event_driven_function_has_its_lambda_widgets(template: Template) -> None:
+    # PipelineArtifactsFunction runs only during deployments (a custom resource): not graphed.
+    functions = set(template.resources_of_type("AWS::Serverless::Function")) - {"PipelineArtifactsFunction"}
+    body = json.loads(template.resolve(template.resource("SentinelDashboard")["Properties"]["DashboardBody"]))
+    for metric in ("Errors", "Throttles", "Duration"):
+        graphed = {
+            dims["FunctionName"]
+            for ns, name, dims, _ in widget_metrics(body)
+            if (ns, name) == ("AWS/Lambda", metric)
+        }
+        assert graphed == {template.ref(f) for f in functions}, metric
