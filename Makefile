@@ -44,14 +44,16 @@ lint: venv  ## ruff
 typecheck: venv  ## mypy on the runtime and local packages
 	$(BIN)/mypy
 
-cfn-lint: venv  ## cfn-lint on template.yaml
-	$(BIN)/cfn-lint template.yaml
+TEMPLATES := template.yaml observability/monitoring-account.yaml
+
+cfn-lint: venv  ## cfn-lint on both templates (the stack and the monitoring account)
+	$(BIN)/cfn-lint $(TEMPLATES)
 
 sam-validate: $(SAM_VENV)/.installed  ## sam validate --lint (offline)
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
 
-checkov: $(CHECKOV_VENV)/.installed  ## checkov on template.yaml: zero failed checks
-	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --skip-download --quiet --compact --framework cloudformation -f template.yaml
+checkov: $(CHECKOV_VENV)/.installed  ## checkov on both templates: zero failed checks
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --skip-download --quiet --compact --framework cloudformation $(addprefix -f ,$(TEMPLATES))
 
 # pytest exit code 5 means "no tests collected": treat it as the failure it is.
 pytest: venv $(BUILT)  ## the test suite (tests/build reads the sam build output)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from sentinel.dashboard import write_dashboard
 from sentinel.emulator import LOCAL_ENV, LocalStack, local_client, local_name, moto_server
 from sentinel.endpoint import EndpointServer
 from sentinel.invoke import FunctionPool
@@ -333,6 +334,11 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
             stage_training(ctx, timeline)
             stage_report(ctx, timeline, stage_traffic(ctx, timeline))
             stage_monitoring(ctx, timeline)
+            ctx.router.drain()  # late events (the retraining run's end) reach their functions too
+            lambda_log.flush()
+            clients = {name: local_client(name) for name in ("stepfunctions", "sqs")}
+            dashboard = write_dashboard(template, out / "lambda.log", out / "dashboard.png", clients)
+            summary["dashboard"] = str(dashboard)
         finally:
             summary["stages"] = [
                 {"name": s.name, "ok": s.ok, "seconds": round(s.seconds, 2), "error": s.error}

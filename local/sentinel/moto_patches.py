@@ -12,6 +12,10 @@ backend" — a botocore Stubber cannot reach calls made by moto's own Step Funct
   ``MonitoringScheduleArn``, ``ExitMessage`` and ``Environment``, and always says Completed; this
   sets them on the backend object so DescribeProcessingJob answers like a Model Monitor run.
 - :func:`set_pipeline_execution_status`: moto's executions are Succeeded at once and never change.
+- ``ListPipelineExecutionSteps``: the steps recorded with :meth:`SageMakerExtras.pipeline_steps`
+  (moto runs no step, so an execution has none unless a test or the demo records them).
+- ``ListTrainingJobsForHyperParameterTuningJob``: the training jobs named ``<tuning job>-…``, as
+  SageMaker names a tuning job's training jobs.
 
 The patches are class attributes, so they work in-process (``mock_aws``) and with moto's
 ThreadedMotoServer alike; leaving the context restores moto exactly.
@@ -67,6 +71,8 @@ class SageMakerExtras:
     update_outcome: UpdateOutcome = "InService"
     updates: list[dict[str, str]] = field(default_factory=list)
     monitoring: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ListPipelineExecutionSteps items per execution ARN (shaped like SageMaker's, newest first).
+    pipeline_steps: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ backend behaviour
     def update_endpoint(
@@ -90,6 +96,21 @@ class SageMakerExtras:
             endpoint.endpoint_status = "InService"
             endpoint.failure_reason = None
         return endpoint
+
+    def list_training_jobs_for_tuning_job(
+        self, sm: SageMakerModelBackend, tuning_job: str
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "TrainingJobName": name,
+                "TrainingJobArn": job.arn,
+                "CreationTime": job.creation_time,
+                "TrainingJobStatus": job.training_job_status,
+                "TunedHyperParameters": job.hyper_parameters or {},
+            }
+            for name, job in sm.training_jobs.items()
+            if name.startswith(f"{tuning_job}-")
+        ]
 
     def list_monitoring_executions(self, sm: SageMakerModelBackend, **filters: Any) -> list[dict[str, Any]]:
         found = []
@@ -208,7 +229,7 @@ def processing_job_event(job_name: str) -> dict[str, Any]:
 
 @contextmanager
 def sagemaker_extras(update_outcome: UpdateOutcome = "InService") -> Iterator[SageMakerExtras]:
-    """Add UpdateEndpoint and ListMonitoringExecutions to moto for the duration of the block."""
+    """Add the SageMaker actions listed in the module docstring to moto for the duration of the block."""
     extras = SageMakerExtras(update_outcome=update_outcome)
 
     def backend_update_endpoint(
@@ -228,11 +249,26 @@ def sagemaker_extras(update_outcome: UpdateOutcome = "InService") -> Iterator[Sa
         summaries = extras.list_monitoring_executions(self.sagemaker_backend, **filters)
         return ActionResult({"MonitoringExecutionSummaries": summaries})
 
+    def response_list_pipeline_execution_steps(self: SageMakerResponse) -> ActionResult:
+        steps = extras.pipeline_steps.get(self._get_param("PipelineExecutionArn"), [])
+        return ActionResult({"PipelineExecutionSteps": steps})
+
+    def response_list_training_jobs_for_tuning_job(self: SageMakerResponse) -> ActionResult:
+        name = self._get_param("HyperParameterTuningJobName")
+        summaries = extras.list_training_jobs_for_tuning_job(self.sagemaker_backend, name)
+        return ActionResult({"TrainingJobSummaries": summaries})
+
     with ExitStack() as stack:
         for target, name, replacement in (
             (SageMakerModelBackend, "update_endpoint", backend_update_endpoint),
             (SageMakerResponse, "update_endpoint", response_update_endpoint),
             (SageMakerResponse, "list_monitoring_executions", response_list_monitoring_executions),
+            (SageMakerResponse, "list_pipeline_execution_steps", response_list_pipeline_execution_steps),
+            (
+                SageMakerResponse,
+                "list_training_jobs_for_hyper_parameter_tuning_job",
+                response_list_training_jobs_for_tuning_job,
+            ),
         ):
             if hasattr(target, name):
                 raise RuntimeError(f"moto now implements {target.__name__}.{name}: drop this patch")

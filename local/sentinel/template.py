@@ -285,6 +285,8 @@ class Template:
         """Every EventBridge rule: SAM function/state-machine events and AWS::Events::Rule targets."""
         found: list[RuleSpec] = []
         for logical_id, resource in self.resources.items():
+            if "Condition" in resource and not self.condition(resource["Condition"]):
+                continue  # not deployed with these parameters: its rule does not exist
             events = resource.get("Properties", {}).get("Events", {}) or {}
             if resource.get("Type") in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
                 for event_name, event in events.items():

@@ -200,3 +200,13 @@ class RetrainStepsSettings(EnvSettings):
                 f"invalid settings for {type(self).__name__}: RETRAIN_LOCK_TTL_SECONDS "
                 f"({self.lock_ttl_seconds}) is shorter than the longest bounded wait ({longest} s)"
             )
+
+
+class PipelineRunsSettings(EnvSettings):
+    """Settings of PipelineRunsFunction (run time, cost and failure alerts of pipeline executions)."""
+
+    pipeline_name: str = Field(alias="PIPELINE_NAME", pattern=SAGEMAKER_NAME)
+    endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
+    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
+    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
