@@ -280,7 +280,10 @@ def test_the_dead_letter_queue_accepts_exactly_the_rules_that_send_to_it():
     }
     policy = document["Resources"]["DeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]
     (statement,) = [s for s in policy["Statement"] if s["Sid"] == "RulesSendUndeliverableEvents"]
-    named = {ref["Fn::GetAtt"][0] for ref in statement["Condition"]["ArnEquals"]["aws:SourceArn"]}
+    # An optional rule is listed under its Condition: !If [Cond, !GetAtt Rule.Arn, !Ref AWS::NoValue].
+    listed = statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+    refs = [r["Fn::If"][1] if "Fn::If" in r else r for r in listed]
+    named = {ref["Fn::GetAtt"][0] for ref in refs}
     assert senders
     assert named == senders
     assert "StackName" not in json.dumps(statement)
