@@ -26,8 +26,8 @@ import numpy as np
 from sentinel.emulator import LOCAL_ENV, LocalStack, local_client, local_name, moto_server
 from sentinel.endpoint import EndpointServer
 from sentinel.invoke import FunctionPool
-from sentinel.moto_patches import SageMakerExtras, processing_job_event, sagemaker_extras
-from sentinel.pipeline_executor import PipelineExecutor, start_as_executing
+from sentinel.moto_patches import SageMakerExtras, processing_job_event, sagemaker_extras, start_as_executing
+from sentinel.pipeline_executor import PipelineExecutor
 from sentinel.plot import plot_scores
 from sentinel.rcf import shingle
 from sentinel.router import Delivery, Router

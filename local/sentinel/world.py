@@ -21,10 +21,10 @@ from typing import Any, TextIO, cast
 
 from botocore.exceptions import ClientError
 
+from anomaly_sentinel.contracts import parse_s3_uri
 from sentinel.emulator import LOCAL_ENV, local_client
-from sentinel.moto_patches import MonitoringStatus, SageMakerExtras
-from sentinel.pipeline_executor import ExecutionResult, PipelineExecutor, start_as_executing
-from sentinel.serving import split_s3_uri
+from sentinel.moto_patches import MonitoringStatus, SageMakerExtras, start_as_executing
+from sentinel.pipeline_executor import ExecutionResult, PipelineExecutor
 from sentinel.template import Template
 
 DATA = Path(__file__).parent / "data"
@@ -169,7 +169,7 @@ def monitoring_job(event: Mapping[str, Any], extras: SageMakerExtras, report: by
     )
     say(f"monitoring execution {name} created ({status})")
     if status == "CompletedWithViolations":
-        bucket, prefix = split_s3_uri(report_uri)
+        bucket, prefix = parse_s3_uri(report_uri)
         _ensure_bucket(bucket)
         key = f"{prefix.rstrip('/')}/constraint_violations.json"
         local_client("s3").put_object(Bucket=bucket, Key=key, Body=report)
@@ -329,7 +329,7 @@ def _retraining_world(
     """Training data where a start input points; a trained execution for an adopt input."""
     uri = payload.get("inputDataUri")
     if isinstance(uri, str) and uri.startswith("s3://"):
-        bucket, key = split_s3_uri(uri)
+        bucket, key = parse_s3_uri(uri)
         _ensure_bucket(bucket)
         local_client("s3").put_object(Bucket=bucket, Key=key, Body=training)
         say(f"training data put at {uri}")

@@ -8,13 +8,13 @@ from typing import Any
 import boto3
 import pytest
 
+from sentinel.moto_patches import start_as_executing
 from sentinel.pipeline_executor import (
     STATUS_EVENT,
     DefinitionError,
     PipelineExecutor,
     hyperparameters,
     resolve_value,
-    start_as_executing,
 )
 from sentinel.rcf import RandomCutForest
 from sentinel.series import NYC_TAXI

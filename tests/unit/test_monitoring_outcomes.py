@@ -275,3 +275,39 @@ def test_retrain_input_is_the_state_machine_contract():
     assert "2 >= 1" in payload["reason"]
     assert "inputDataUri" not in monitoring.retrain_input(outcome(), Decision(retrain=True, reason="r"), "")
     json.dumps(payload)
+
+
+def test_violations_file_nested_beyond_the_recursion_limit_is_malformed_not_a_crash():
+    # GIVEN a file nested deeper than Python's JSON parser can recurse
+    raw = b'{"violations": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    # WHEN / THEN it is a named, reportable problem
+    with pytest.raises(ViolationsFileError, match="nested too deeply"):
+        monitoring.parse_violations(raw)
+
+
+def test_drift_alarm_naming_another_endpoint_is_not_ours():
+    # GIVEN a drift alarm with our prefix whose metric's Endpoint dimension is someone else's
+    event = copy.deepcopy(load_event("CloudWatchAlarmStateChange"))
+    event["detail"]["alarmName"] = "anomaly-sentinel-drift-value"
+    event["detail"]["state"]["value"] = "ALARM"
+    metric = event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]
+    metric["dimensions"] = {"Endpoint": "other-team-endpoint", "MonitoringSchedule": "theirs"}
+    # WHEN the signal is checked THEN the reason names the foreign endpoint
+    reason = monitoring.ignore_reason(monitoring.signal_from_event(event), SETTINGS)
+    assert reason == "alarm concerns endpoint other-team-endpoint, not anomaly-sentinel-rcf"
+    # AND the same alarm on our endpoint is acted on
+    metric["dimensions"]["Endpoint"] = "anomaly-sentinel-rcf"
+    assert monitoring.ignore_reason(monitoring.signal_from_event(event), SETTINGS) is None
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "expected"),
+    [
+        ("anomaly-sentinel-rcf", None),
+        ("other", "concerns endpoint other, not anomaly-sentinel-rcf"),
+        (None, "the monitoring job names no endpoint"),
+        ({"anomaly-sentinel-rcf", "other"}, "concerns endpoint other, not anomaly-sentinel-rcf"),
+    ],
+)
+def test_only_signals_about_our_endpoint_are_ours(endpoints, expected):
+    assert monitoring.foreign_endpoint(endpoints, "anomaly-sentinel-rcf") == expected

@@ -13,6 +13,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from anomaly_sentinel.contracts import SERVERLESS_PAYLOAD_LIMIT
 from anomaly_sentinel.exceptions import SettingsError
 
 
@@ -81,9 +82,6 @@ OptionalPositiveInt = Annotated[Annotated[int, Field(ge=1)] | None, BeforeValida
 OptionalFloat = Annotated[
     Annotated[float, Field(allow_inf_nan=False)] | None, BeforeValidator(_blank_is_none)
 ]
-
-#: Serverless inference rejects request payloads over 4 MB; stay just under it (both MB and MiB).
-SERVERLESS_PAYLOAD_LIMIT = 4_000_000
 
 
 class ScoreCaptureSettings(EnvSettings):
