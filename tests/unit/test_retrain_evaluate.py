@@ -22,6 +22,11 @@ SETTINGS = RetrainStepsSettings.from_env(ENV)
 RUN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/anomaly-sentinel-rcf/execution/p4jn9xou8a8s"
 
 
+def score_stats(mean: float, std: float) -> ScoreStats:
+    """score_stats.json of 1,000 training scores with this mean and std."""
+    return ScoreStats(count=1000, mean=mean, std=std, min=0.0, max=mean + 10 * std)
+
+
 def package(url="s3://b/new/model.tar.gz", objective=None, metric="test:f1"):
     metadata = {"pipeline_execution_arn": RUN}
     if objective is not None:
@@ -82,22 +87,22 @@ def test_objective_of_another_metric_is_not_compared():
 
 
 def test_without_objectives_score_spread_decides():
-    tight, loose = ScoreStats(mean=1.0, std=0.1), ScoreStats(mean=1.0, std=0.3)
+    tight, loose = score_stats(1.0, 0.1), score_stats(1.0, 0.3)
     assert retraining.compare(package(), serving(), SETTINGS, tight, loose).approve
     verdict = retraining.compare(package(), serving(), SETTINGS, loose, tight)
     assert (verdict.approve, verdict.rule) == (False, "score-stats")
 
 
 def test_without_objectives_a_measured_candidate_beats_an_unmeasured_model():
-    verdict = retraining.compare(package(), serving(), SETTINGS, ScoreStats(mean=1.0, std=0.2), None)
+    verdict = retraining.compare(package(), serving(), SETTINGS, score_stats(1.0, 0.2), None)
     assert (verdict.approve, verdict.rule) == (True, "score-stats")
 
 
 @pytest.mark.parametrize(
-    "stats", [None, ScoreStats(mean=0.0, std=0.1), ScoreStats(mean=float("nan"), std=0.1)]
+    "stats", [None, score_stats(0.0, 0.1), ScoreStats.model_construct(mean=float("nan"), std=0.1)]
 )
 def test_a_candidate_with_neither_objective_nor_valid_stats_is_rejected(stats):
-    verdict = retraining.compare(package(), serving(0.5), SETTINGS, stats, ScoreStats(mean=1.0, std=0.1))
+    verdict = retraining.compare(package(), serving(0.5), SETTINGS, stats, score_stats(1.0, 0.1))
     assert (verdict.approve, verdict.rule) == (False, "unmeasured")
 
 
