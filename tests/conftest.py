@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import moto  # noqa: F401 - must be imported before boto3 clients are created (FACTS.md)
+import moto  # noqa: F401 - must be imported before boto3 clients are created
 import pytest
 from moto import mock_aws
 

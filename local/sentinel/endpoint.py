@@ -43,6 +43,7 @@ from typing import Any, Protocol, runtime_checkable
 from urllib.parse import unquote
 
 from anomaly_sentinel.contracts import SERVERLESS_PAYLOAD_LIMIT
+from sentinel.errors import LocalError
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -60,7 +61,7 @@ class Scorer(Protocol):
 Resolver = Callable[[str], Scorer]
 
 
-class ModelFailure(Exception):
+class ModelFailure(LocalError):
     """The model container answered an error: the runtime reports ``ModelError`` (424)."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -69,7 +70,7 @@ class ModelFailure(Exception):
         self.message = message
 
 
-class Refusal(Exception):
+class Refusal(LocalError):
     """The runtime refuses a request with ``code`` (the x-amzn-ErrorType) and HTTP ``status``."""
 
     def __init__(self, code: str, status: int, message: str) -> None:

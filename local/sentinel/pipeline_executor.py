@@ -290,7 +290,7 @@ class PipelineExecutor:
     """Runs the template's pipeline executions locally; call :meth:`run_pending` after starts.
 
     moto must run in this process (``mock_aws`` or ``ThreadedMotoServer``): execution status is
-    set in moto's backend, the only way to change it (FACTS.md).
+    set in moto's backend (sentinel.moto_patches), the only way to change it.
     """
 
     def __init__(

@@ -28,13 +28,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sentinel.errors import LocalError
+
 ARTIFACT_MEMBER_ARRAYS = "rcf.npz"
 ARTIFACT_MEMBER_META = "hyperparameters.json"
 FORMAT = "sentinel-rcf/1"
 _SCORE_CHUNK = 4096
 
 
-class RcfError(Exception):
+class RcfError(LocalError):
     """A forest cannot be built, used or loaded as asked (the message names what is wrong)."""
 
 

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from anomaly_sentinel.contracts import parse_s3_uri
 from sentinel.emulator import LOCAL_ENV, local_client
+from sentinel.errors import LocalError
 from sentinel.moto_patches import MonitoringStatus, SageMakerExtras, start_as_executing
 from sentinel.pipeline_executor import ExecutionResult, PipelineExecutor
 from sentinel.template import Template
@@ -42,7 +43,7 @@ SAMPLE_RECORDS = 36
 Say = Callable[[str], None]
 
 
-class WorldError(Exception):
+class WorldError(LocalError):
     """The world cannot be built as asked; ``argument`` names the command-line argument at fault."""
 
     def __init__(self, argument: str, message: str) -> None:
@@ -50,7 +51,7 @@ class WorldError(Exception):
         self.argument = argument
 
 
-class TrainingFailed(Exception):
+class TrainingFailed(LocalError):
     """The local pipeline run that should have produced a model failed (its reason says why)."""
 
 

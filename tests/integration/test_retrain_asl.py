@@ -309,6 +309,6 @@ def test_execution_output_is_small_and_serialisable(machine, stack):
     execution = start_pipeline_execution(stack)
     register_package(stack, execution, objective=0.7)
     run = machine.run({"pipelineExecutionArn": execution})
-    # describe_execution would fail on timestamps (FACTS.md): ResultSelectors keep only fields needed
+    # describe_execution would fail on timestamps: ResultSelectors keep only fields needed
     assert set(run["output"]["endpoint"]) == {"status", "config"}
     assert len(json.dumps(run["output"])) < 8_000

@@ -61,7 +61,7 @@ class StartPipelineSettings(EnvSettings):
         return any(lowered.endswith(suffix.lower()) for suffix in self.accepted_suffixes)
 
 
-# --- ScoreCaptureSettings (issue 3) ---
+# --- ScoreCaptureSettings ---
 
 
 def _blank_is_none(value: object) -> object:
@@ -139,7 +139,7 @@ class ScoreCaptureSettings(EnvSettings):
         return self.scores_prefix, self.rejects_prefix
 
 
-# --- MonitoringAlertSettings (issue 4) ---
+# --- MonitoringAlertSettings ---
 
 
 #: ARNs the functions are given: partition-aware, service-specific.
