@@ -325,7 +325,7 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
             assert router is not None
             assert endpoint is not None
             ctx = DemoContext(
-                template, router, world.executor, world.extras, _subscribe(template), out, summary
+                template, router, world.pipelines, world.extras, _subscribe(template), out, summary
             )
             timeline.say(
                 stage.name,

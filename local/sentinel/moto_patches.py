@@ -379,7 +379,21 @@ def sagemaker_extras(update_outcome: UpdateOutcome = "InService") -> Iterator[Sa
         ),
     )
     with _guarded(patches):
-        yield extras
+        _active.append(extras)
+        try:
+            yield extras
+        finally:
+            _active.remove(extras)
+
+
+_active: list[SageMakerExtras] = []
+
+
+def active_extras() -> SageMakerExtras:
+    """The handle of the active :func:`sagemaker_extras` (the world's); LookupError outside one."""
+    if not _active:
+        raise LookupError("no sagemaker_extras() is active: enter sentinel.world.local_world() first")
+    return _active[-1]
 
 
 @contextmanager

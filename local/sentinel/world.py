@@ -44,78 +44,125 @@ if TYPE_CHECKING:
 MOTO_CONFIG: Any = {"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}}
 
 
+@dataclass(frozen=True)
+class Twin:
+    """Which optional pieces of the twin a world runs (see :func:`local_world`)."""
+
+    server: bool = False
+    execute_state_machines: bool = True
+    run_pipelines: bool = False
+    serve_endpoint: bool = False
+    route_events: bool = False
+    parameters: Mapping[str, str] | None = None
+    overrides: Mapping[str, Mapping[str, str]] | None = None
+    function_log: TextIO | None = None
+    seed: int | None = None
+
+
 @dataclass
 class World:
-    """One emulated stack and the local pieces around it (None where not asked for)."""
+    """One emulator and, once deployed, the stack on it and the local pieces around it."""
 
-    template: Template
+    twin: Twin
     extras: SageMakerExtras
-    executor: PipelineExecutor
-    pool: FunctionPool
+    stack: ExitStack = field(repr=False)
+    url: str | None = None
+    deployed: Template | None = None
+    executor: PipelineExecutor | None = None
+    pool: FunctionPool | None = None
     lambdas: TemplateLambdas | None = None
     waits: Waits | None = None
     endpoint: EndpointServer | None = None
     router: Router | None = None
-    url: str | None = None
     #: Variables a function needs to reach the local endpoint (empty without serve_endpoint).
     endpoint_environ: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def template(self) -> Template:
+        if self.deployed is None:
+            raise WorldError("world", "template.yaml is not deployed on this world yet (World.deploy())")
+        return self.deployed
+
+    @property
+    def pipelines(self) -> PipelineExecutor:
+        """The local pipeline executor (exists once deployed)."""
+        if self.executor is None:
+            raise WorldError("world", "template.yaml is not deployed on this world yet (World.deploy())")
+        return self.executor
+
+    def deploy(self) -> Template:
+        """Deploy template.yaml on the emulator and start the pieces the twin asked for."""
+        from sentinel.emulator import LocalStack
+        from sentinel.endpoint import EndpointServer
+        from sentinel.invoke import FunctionPool
+        from sentinel.router import Router
+        from sentinel.serving import ModelResolver
+        from sentinel.stepfunctions import fast_waits, template_lambdas
+
+        twin = self.twin
+        template = LocalStack(parameters=dict(twin.parameters) if twin.parameters else None).deploy()
+        self.deployed = template
+        executor = (
+            PipelineExecutor(template) if twin.seed is None else PipelineExecutor(template, seed=twin.seed)
+        )
+        self.executor = executor
+        self.pool = FunctionPool(template, twin.overrides, stdout=twin.function_log, base=LOCAL_ENV)
+        if twin.execute_state_machines:
+            self.lambdas = self.stack.enter_context(template_lambdas(template, pool=self.pool))
+            self.waits = self.stack.enter_context(
+                fast_waits(on_wait=_run_pipelines(executor) if twin.run_pipelines else None)
+            )
+        if twin.serve_endpoint:
+            self.endpoint = self.stack.enter_context(EndpointServer(ModelResolver()))
+            self.endpoint_environ = self.endpoint.environ()
+        if twin.route_events:
+            self.router = Router(template, pool=self.pool)
+            self.router.install()
+        return template
+
+
+def _run_pipelines(executor: PipelineExecutor) -> Callable[[float], None]:
+    """While a state machine waits, the local executor runs what it started (as SageMaker would)."""
+
+    def run(_seconds: float) -> None:
+        executor.run_pending()
+
+    return run
+
 
 @contextmanager
-def local_world(
-    *,
-    server: bool = False,
-    execute_state_machines: bool = True,
-    run_pipelines: bool = False,
-    serve_endpoint: bool = False,
-    route_events: bool = False,
-    parameters: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Mapping[str, str]] | None = None,
-    function_log: TextIO | None = None,
-    seed: int | None = None,
-) -> Iterator[World]:
+def local_world(*, deploy: bool = True, **options: Any) -> Iterator[World]:
     """The offline twin of the stack, torn down when the block ends.
 
-    ``server``: moto as a ThreadedMotoServer (every client in-process points at it) instead of
-    in-process ``mock_aws``. ``execute_state_machines``: Step Functions runs the template's ASL with
-    the real Lambda handlers and instant waits. ``run_pipelines``: pipeline executions start
-    "Executing" and the local executor trains them while a state machine waits (otherwise moto's
-    instant "Succeeded"). ``serve_endpoint``: the local RCF endpoint answers the endpoint name.
-    ``route_events``: the template's EventBridge rules deliver to their targets.
+    Options (:class:`Twin`): ``server`` runs moto as a ThreadedMotoServer (every client in-process
+    points at it) instead of in-process ``mock_aws``; ``execute_state_machines`` lets Step
+    Functions run the template's ASL with the real Lambda handlers and instant waits;
+    ``run_pipelines`` makes pipeline executions start "Executing" and the local executor train
+    them while a state machine waits (otherwise moto's instant "Succeeded"); ``serve_endpoint``
+    answers the endpoint with the local RCF; ``route_events`` delivers events by the template's
+    EventBridge rules. ``deploy=False`` leaves template.yaml undeployed until ``World.deploy()``.
     """
     from moto import mock_aws
 
-    from sentinel.emulator import LocalStack, moto_server
-    from sentinel.endpoint import EndpointServer
-    from sentinel.invoke import FunctionPool
-    from sentinel.router import Router
-    from sentinel.serving import ModelResolver
-    from sentinel.stepfunctions import fast_waits, template_lambdas
+    from sentinel.emulator import moto_server
 
+    twin = Twin(**options)
     with ExitStack() as stack:
         url = None
-        if server:
-            url = stack.enter_context(moto_server(step_functions=execute_state_machines))
+        if twin.server:
+            url = stack.enter_context(moto_server(step_functions=twin.execute_state_machines))
         else:
-            config = {**MOTO_CONFIG, "stepfunctions": {"execute_state_machine": execute_state_machines}}
+            config: Any = {
+                **MOTO_CONFIG,
+                "stepfunctions": {"execute_state_machine": twin.execute_state_machines},
+            }
             stack.enter_context(mock_aws(config=config))
         extras = stack.enter_context(sagemaker_extras())
-        if run_pipelines:
+        if twin.run_pipelines:
             stack.enter_context(start_as_executing())
-        template = LocalStack(parameters=dict(parameters) if parameters else None).deploy()
-        executor = PipelineExecutor(template) if seed is None else PipelineExecutor(template, seed=seed)
-        pool = FunctionPool(template, overrides, stdout=function_log, base=LOCAL_ENV)
-        world = World(template, extras, executor, pool, url=url)
-        if execute_state_machines:
-            world.lambdas = stack.enter_context(template_lambdas(template, pool=pool))
-            on_wait = (lambda _seconds: executor.run_pending()) if run_pipelines else None
-            world.waits = stack.enter_context(fast_waits(on_wait=on_wait))
-        if serve_endpoint:
-            world.endpoint = stack.enter_context(EndpointServer(ModelResolver()))
-            world.endpoint_environ = world.endpoint.environ()
-        if route_events:
-            world.router = Router(template, pool=pool)
-            world.router.install()
+        world = World(twin, extras, stack, url=url)
+        if deploy:
+            world.deploy()
         yield world
 
 
@@ -304,7 +351,7 @@ def train(world: World, input_data_uri: str, display_name: str) -> ExecutionResu
         PipelineExecutionDisplayName=display_name,
         PipelineParameters=[{"Name": "InputDataUri", "Value": input_data_uri}],
     )["PipelineExecutionArn"]
-    result = world.executor.run(arn)
+    result = world.pipelines.run(arn)
     if result.status != "Succeeded" or not result.model_package_arn:
         raise TrainingFailed(f"pipeline execution {result.execution_arn} failed: {result.failure_reason}")
     return result
@@ -326,6 +373,7 @@ def serve_model(world: World, endpoint_name: str, training: bytes, say: Say) -> 
         )
     if world.lambdas is None or world.endpoint is None:
         raise WorldError("--serve-model", "the world runs no state machines or serves no endpoint")
+    url = world.endpoint.url
     uri = upload_training_data(template, training)
     result = train(world, uri, display_name="invoke-serve-model")
     say(
@@ -346,7 +394,7 @@ def serve_model(world: World, endpoint_name: str, training: bytes, say: Say) -> 
             f"deployment execution {name} ended {described['status']}: {described.get('error')}"
         )
     config = local_client("sagemaker").describe_endpoint(EndpointName=endpoint_name)["EndpointConfigName"]
-    say(f"endpoint {endpoint_name} InService on {config}, served by the local RCF at {world.endpoint.url}")
+    say(f"endpoint {endpoint_name} InService on {config}, served by the local RCF at {url}")
     return world.endpoint_environ
 
 
@@ -391,7 +439,7 @@ def _retraining_world(world: World, payload: dict[str, Any], training: bytes, sa
     adopted = payload.get("pipelineExecutionArn")
     if isinstance(adopted, str) and not _known_execution(adopted):
         result = train(world, upload_training_data(world.template, training), display_name="invoke-adopt")
-        world.executor.done.add(result.execution_arn)
+        world.pipelines.done.add(result.execution_arn)
         say(f"{adopted} is not on the emulator: adopting {result.execution_arn}, trained just now")
         payload = {**payload, "pipelineExecutionArn": result.execution_arn}
     return payload

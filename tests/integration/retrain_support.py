@@ -6,7 +6,7 @@ import copy
 import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +17,9 @@ from sentinel.emulator import ACCOUNT, REGION
 from sentinel.moto_patches import (
     SageMakerExtras,
     UpdateOutcome,
+    active_extras,
     record_pipeline_steps,
     registered_step,
-    sagemaker_extras,
 )
 from sentinel.stepfunctions import TemplateLambdas, Waits, fast_waits, run_execution, template_lambdas
 from sentinel.template import Template
@@ -219,14 +219,18 @@ def retraining(
     update_outcome: UpdateOutcome = "InService",
     overrides: Mapping[str, str] | None = None,
 ) -> Iterator[Machine]:
-    """moto patches on (UpdateEndpoint added, waits skipped, lambda:invoke → real handler)."""
-    with ExitStack() as stack_of_patches:
-        extras = stack_of_patches.enter_context(sagemaker_extras(update_outcome))
-        lambdas = stack_of_patches.enter_context(
-            template_lambdas(stack, {"RetrainStepsFunction": dict(overrides or {})})
-        )
-        waits = stack_of_patches.enter_context(fast_waits())
-        yield Machine(stack, extras, lambdas, waits, AlertsInbox(stack))
+    """The world's machine (UpdateEndpoint added, waits skipped, lambda:invoke → real handler),
+    with an injected rollout outcome and RetrainStepsFunction overrides for this block."""
+    extras = active_extras()
+    extras.update_outcome = update_outcome
+    try:
+        with (
+            template_lambdas(stack, {"RetrainStepsFunction": dict(overrides or {})}) as lambdas,
+            fast_waits() as waits,
+        ):
+            yield Machine(stack, extras, lambdas, waits, AlertsInbox(stack))
+    finally:
+        extras.update_outcome = "InService"
 
 
 # ---------------------------------------------------------------------------- monitoring events

@@ -1,8 +1,8 @@
 """MonitoringAlertFunction end to end on moto: the real handler, environment from template.yaml.
 
 moto's CreateProcessingJob drops MonitoringScheduleArn, ExitMessage and Environment and always says
-Completed, and moto lacks ListMonitoringExecutions: ``sentinel.moto_patches.sagemaker_extras``
-shapes the job like a Model Monitor execution in moto's backend and adds that API, so the states
+Completed, and moto lacks ListMonitoringExecutions: the world's ``sentinel.moto_patches``
+shape the job like a Model Monitor execution in moto's backend and add that API, so the states
 other than moto's plain "Completed" are stubbed there (and one test uses moto's bare job as is).
 Retraining executions the handler starts run on moto's engine (real Lambda, waits skipped) and are
 waited for before the mock ends.
@@ -18,8 +18,6 @@ from botocore.stub import Stubber
 
 from anomaly_sentinel import monitoring
 from anomaly_sentinel.exceptions import EventParseError, RetrainStartError
-from sentinel.moto_patches import sagemaker_extras
-from sentinel.stepfunctions import fast_waits, template_lambdas
 from tests.integration.retrain_support import (
     AlertsInbox,
     drift_alarm_event,
@@ -34,10 +32,10 @@ JOB = "model-monitoring-202611220100-3b7f0e8c4d5a6b7c8d9e0f1a"
 
 
 @pytest.fixture
-def extras(stack):
-    with sagemaker_extras() as extras, template_lambdas(stack), fast_waits():
-        yield extras
-        wait_for_all_executions(stack)
+def extras(world, stack):
+    """The world's moto patches; retraining runs it starts end before the emulator does."""
+    yield world.extras
+    wait_for_all_executions(stack)
 
 
 @pytest.fixture

@@ -65,6 +65,12 @@ def test_guard_refuses_to_add_what_moto_now_implements():
         pass
 
 
+def test_the_sagemaker_patches_cannot_be_applied_twice(world):
+    # GIVEN the world's patches active WHEN applied again THEN the guard refuses (moto "has" them)
+    with pytest.raises(MotoPatchError, match="now implements"), sagemaker_extras():
+        pass
+
+
 def test_guard_refuses_a_replacement_whose_target_is_gone():
     with (
         pytest.raises(MotoPatchError, match="has no"),
@@ -76,15 +82,15 @@ def test_guard_refuses_a_replacement_whose_target_is_gone():
 # ---------------------------------------------------------------------------- SageMaker
 
 
-def test_update_endpoint_puts_the_new_config_in_service(stack):
+def test_update_endpoint_puts_the_new_config_in_service(world, stack):
     # GIVEN an endpoint serving a first model, and a second endpoint config
     first = register_package(stack, "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/a")
     old_config = serve(stack, first, tag="old")
     new_config = serve_config(stack, "new")
     endpoint = stack.parameters["EndpointName"]
-    # WHEN UpdateEndpoint is called inside the patch
-    with sagemaker_extras() as extras:
-        sagemaker().update_endpoint(EndpointName=endpoint, EndpointConfigName=new_config)
+    # WHEN UpdateEndpoint is called in the world (patched)
+    extras = world.extras
+    sagemaker().update_endpoint(EndpointName=endpoint, EndpointConfigName=new_config)
     # THEN the endpoint serves the new config, and the call was recorded
     assert sagemaker().describe_endpoint(EndpointName=endpoint)["EndpointConfigName"] == new_config
     assert extras.updates == [{"EndpointName": endpoint, "EndpointConfigName": new_config}]
@@ -112,14 +118,13 @@ def serve_config(stack, tag):
     return config
 
 
-def test_list_monitoring_executions_lists_the_shaped_run(stack):
+def test_list_monitoring_executions_lists_the_shaped_run(world):
     # GIVEN a processing job shaped as a Model Monitor run
-    with sagemaker_extras() as extras:
-        arn = extras.monitoring_execution(
-            job_name="model-monitoring-1", schedule_name="dq", endpoint_name="ep", report_uri="s3://b/r"
-        )
-        # WHEN the run's schedule is listed
-        listed = sagemaker().list_monitoring_executions(MonitoringScheduleName="dq")
+    arn = world.extras.monitoring_execution(
+        job_name="model-monitoring-1", schedule_name="dq", endpoint_name="ep", report_uri="s3://b/r"
+    )
+    # WHEN the run's schedule is listed
+    listed = sagemaker().list_monitoring_executions(MonitoringScheduleName="dq")
     # THEN it is there with its status, and DescribeProcessingJob carries the schedule
     (summary,) = listed["MonitoringExecutionSummaries"]
     assert (summary["ProcessingJobArn"], summary["MonitoringExecutionStatus"]) == (
@@ -138,10 +143,9 @@ def test_list_pipeline_execution_steps_answers_the_recorded_register_step(stack)
         execution, [registered_step("arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1")]
     )
     # WHEN its steps are listed
-    with sagemaker_extras():
-        steps = sagemaker().list_pipeline_execution_steps(PipelineExecutionArn=execution)[
-            "PipelineExecutionSteps"
-        ]
+    steps = sagemaker().list_pipeline_execution_steps(PipelineExecutionArn=execution)[
+        "PipelineExecutionSteps"
+    ]
     # THEN the RegisterModel metadata names the package
     assert [s["Metadata"]["RegisterModel"]["Arn"] for s in steps] == [
         "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1"
@@ -154,12 +158,11 @@ def test_update_model_package_keeps_the_metadata_it_was_not_sent(stack):
         stack, "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/a", objective=0.7
     )
     # WHEN it is approved with one new metadata key, as the state machine does
-    with sagemaker_extras():
-        sagemaker().update_model_package(
-            ModelPackageArn=package["arn"],
-            ModelApprovalStatus="Approved",
-            CustomerMetadataProperties={"approved_by": "run-1"},
-        )
+    sagemaker().update_model_package(
+        ModelPackageArn=package["arn"],
+        ModelApprovalStatus="Approved",
+        CustomerMetadataProperties={"approved_by": "run-1"},
+    )
     # THEN the earlier keys are kept and the new one added (AWS's behaviour, not moto's)
     metadata = sagemaker().describe_model_package(ModelPackageName=package["arn"])[
         "CustomerMetadataProperties"
