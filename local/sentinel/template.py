@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from sentinel.errors import LocalError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 
@@ -46,7 +48,7 @@ _TAGS = {
 }
 
 
-class TemplateError(Exception):
+class TemplateError(LocalError):
     """The template does not say what the caller asked for, or uses something we cannot resolve."""
 
 

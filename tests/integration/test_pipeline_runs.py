@@ -21,7 +21,7 @@ import pytest
 from moto.events.models import EventPattern
 
 from anomaly_sentinel.pipeline_runs import INSTANCE_PRICES_USD_PER_HOUR
-from sentinel.moto_patches import backend, sagemaker_extras
+from sentinel.moto_patches import backend, record_pipeline_steps
 from tests.integration.retrain_support import AlertsInbox
 from tests.support import ensure_pipeline, load_event
 
@@ -31,9 +31,8 @@ T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def extras(stack):
-    with sagemaker_extras() as extras:
-        yield extras
+def extras(world, stack):
+    return world.extras
 
 
 @pytest.fixture
@@ -136,17 +135,20 @@ def failed_run(stack, extras) -> str:
     training_job("pipelines-x1-tune-002-bbbb", "ml.m5.large", 360)
     training_job("unrelated-job", "ml.m5.large", 9999)
     tuning = "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/pipelines-x1-tune"
-    extras.pipeline_steps[execution] = [
-        step(
-            "Tune-Python-Labelled",
-            "Failed",
-            130,
-            400,
-            {"TuningJob": {"Arn": tuning}},
-            reason="ClientError: No training job succeeded after 5 attempts",
-        ),
-        step("Preprocess-Python-Labelled", "Succeeded", 0, 125, {"ProcessingJob": {"Arn": preprocess}}),
-    ]
+    record_pipeline_steps(  # in the order they ran; SageMaker lists the newest first
+        execution,
+        [
+            step("Preprocess-Python-Labelled", "Succeeded", 0, 125, {"ProcessingJob": {"Arn": preprocess}}),
+            step(
+                "Tune-Python-Labelled",
+                "Failed",
+                130,
+                400,
+                {"TuningJob": {"Arn": tuning}},
+                reason="ClientError: No training job succeeded after 5 attempts",
+            ),
+        ],
+    )
     backend_execution(execution).pipeline_execution_status = "Failed"
     return execution
 
@@ -207,9 +209,9 @@ def test_the_same_run_end_delivered_twice_alerts_once(stack, extras, handler, in
 def test_a_succeeded_run_is_metered_without_an_alert(stack, extras, handler, inbox, capsys):
     execution = start_execution(stack)
     train = training_job("pipelines-x2-Train-Python-b2", "ml.m5.large", 420)
-    extras.pipeline_steps[execution] = [
-        step("Train-Python-Unlabelled", "Succeeded", 60, 500, {"TrainingJob": {"Arn": train}})
-    ]
+    record_pipeline_steps(
+        execution, [step("Train-Python-Unlabelled", "Succeeded", 60, 500, {"TrainingJob": {"Arn": train}})]
+    )
     result = handler(status_event(execution, "Succeeded", seconds=600))
     assert result["alert"] is None
     assert result["trainingBillableSeconds"] == 420
@@ -224,9 +226,9 @@ def test_a_succeeded_run_is_metered_without_an_alert(stack, extras, handler, inb
 def test_an_unpriced_instance_type_is_reported_not_counted_as_free(stack, extras, handler):
     execution = start_execution(stack)
     train = training_job("pipelines-x3-Train-Python-c3", "ml.p4d.24xlarge", 100)
-    extras.pipeline_steps[execution] = [
-        step("Train-Python-Unlabelled", "Succeeded", 0, 100, {"TrainingJob": {"Arn": train}})
-    ]
+    record_pipeline_steps(
+        execution, [step("Train-Python-Unlabelled", "Succeeded", 0, 100, {"TrainingJob": {"Arn": train}})]
+    )
     result = handler(status_event(execution, "Succeeded"))
     assert result["unpricedJobs"] == ["pipelines-x3-Train-Python-c3 (ml.p4d.24xlarge)"]
     assert result["estimatedCostUsd"] == 0

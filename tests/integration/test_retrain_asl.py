@@ -4,7 +4,7 @@ The machine is the committed ASL with its DefinitionSubstitutions resolved by th
 ``lambda:invoke`` tasks run the real RetrainStepsFunction handler (sentinel.stepfunctions), Wait
 states and Retry back-off are recorded instead of slept. moto lacks UpdateEndpoint, and a botocore
 Stubber cannot reach calls made by moto's own engine: it is added to moto's SageMaker response and
-backend by ``sentinel.moto_patches.sagemaker_extras`` for these tests (failure injected there too).
+backend by the world's ``sentinel.moto_patches.sagemaker_extras`` (failure injected there too).
 """
 
 from __future__ import annotations
@@ -312,6 +312,6 @@ def test_execution_output_is_small_and_serialisable(machine, stack):
     execution = start_pipeline_execution(stack)
     register_package(stack, execution, objective=0.7)
     run = machine.run({"pipelineExecutionArn": execution})
-    # describe_execution would fail on timestamps (FACTS.md): ResultSelectors keep only fields needed
+    # describe_execution would fail on timestamps: ResultSelectors keep only fields needed
     assert set(run["output"]["endpoint"]) == {"status", "config"}
     assert len(json.dumps(run["output"])) < 8_000

@@ -133,7 +133,9 @@ def test_polling_loops_wait_by_parameter_and_are_bounded(states):
 def test_describe_tasks_keep_only_the_fields_they_need(states):
     for name, state in states.items():
         if ":aws-sdk:sagemaker:describe" in state.get("Resource", ""):
-            assert "ResultSelector" in state, f"{name} would carry timestamps in the state (FACTS.md)"
+            assert "ResultSelector" in state, (
+                f"{name} would carry timestamps in the state (moto cannot serialise them)"
+            )
 
 
 def test_deployment_uses_the_serverless_shape_and_the_execution_role(states):
