@@ -36,6 +36,7 @@ class ScoreStats(BaseModel):
     min: float = Field(allow_inf_nan=False)
     max: float = Field(allow_inf_nan=False)
     quantiles: dict[str, float] = Field(default_factory=dict)
+    feature_dim: int | None = Field(default=None, ge=1)  # the model's input width, when published
 
 
 class Cutoff(BaseModel):
