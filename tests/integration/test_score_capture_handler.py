@@ -166,7 +166,10 @@ def deploy_model(stack: Template, bucket: str, stats: dict[str, Any]) -> None:
     sagemaker, s3 = boto3.client("sagemaker"), boto3.client("s3")
     sagemaker.create_model(
         ModelName=f"{name}-model-1",
-        PrimaryContainer={"Image": "rcf:1", "ModelDataUrl": f"s3://{bucket}/models/rcf-1/output/model.tar.gz"},
+        PrimaryContainer={
+            "Image": "rcf:1",
+            "ModelDataUrl": f"s3://{bucket}/models/rcf-1/output/model.tar.gz",
+        },
         ExecutionRoleArn="arn:aws:iam::123456789012:role/sentinel-sagemaker",
     )
     sagemaker.create_endpoint_config(
@@ -228,7 +231,8 @@ def test_an_endpoint_that_refuses_every_request_fails_the_file_early(lambda_func
     # THEN it stops early (calls ≤ batches + a constant, not 2N-1) and fails with one reason
     assert result["status"] == "failed"
     assert requests <= 10 + 8 + 1 + 8
-    assert "status 400" in result["failure"] and "3 features" in result["failure"]
+    assert "status 400" in result["failure"]
+    assert "3 features" in result["failure"]
     assert (result["scored"], result["rejected"], result["reasons"]) == (0, 1000, {"endpoint-failed": 1000})
     (alert,) = messages(critical)
     assert alert["MessageAttributes"]["severity"]["Value"] == "critical"

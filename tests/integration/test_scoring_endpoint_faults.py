@@ -199,7 +199,8 @@ def test_a_model_expecting_another_feature_count_stops_early_with_one_reason(ser
         outcome = client.score(batches_of(rows(1000))[0])
         requests = srv.stats.requests
     # THEN it stops after the run of failures one poison row cannot cause (not 2N-1 = 1,999 calls)
-    assert client.tracker.systematic is not None and not client.tracker.transient
+    assert client.tracker.systematic is not None
+    assert not client.tracker.transient
     assert requests == client.tracker.limit <= 10 + 1 + scoring.SYSTEMATIC_EXTRA_FAILURES
     # and every row carries the one reason, with the status code
     assert outcome.scores == [None] * 1000

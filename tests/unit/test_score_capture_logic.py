@@ -72,8 +72,9 @@ def test_ignore_reasons(bucket, key, size, reason):
 def test_output_keys_take_the_hour_from_the_capture_key():
     obj = S3Object(bucket="data-bucket", key="capture/ep/AllTraffic/2026/11/21/10/05-00-1-a b.jsonl")
     scores, rejects = output_keys(obj, datetime(2000, 1, 1, tzinfo=UTC), make())
-    assert scores == "scores/anomaly-sentinel-rcf/2026/11/21/10/ep/AllTraffic/2026/11/21/10/05-00-1-a b.jsonl"
-    assert rejects == "rejects/anomaly-sentinel-rcf/2026/11/21/10/ep/AllTraffic/2026/11/21/10/05-00-1-a b.jsonl"
+    tail = "anomaly-sentinel-rcf/2026/11/21/10/ep/AllTraffic/2026/11/21/10/05-00-1-a b.jsonl"
+    assert scores == "scores/" + tail
+    assert rejects == "rejects/" + tail
 
 
 def test_output_keys_fall_back_to_last_modified_in_utc():
@@ -85,12 +86,18 @@ def test_output_keys_fall_back_to_last_modified_in_utc():
 @pytest.mark.parametrize(
     ("first", "second"),
     [
-        (S3Object(bucket="b", key="capture/team-a/x.jsonl"), S3Object(bucket="b", key="capture/team-b/x.jsonl")),
+        (
+            S3Object(bucket="b", key="capture/team-a/x.jsonl"),
+            S3Object(bucket="b", key="capture/team-b/x.jsonl"),
+        ),
         (
             S3Object(bucket="b", key="capture/a/2026/11/21/10/x.jsonl"),
             S3Object(bucket="b", key="capture/a/2026/11/21/10/y/x.jsonl"),
         ),
-        (S3Object(bucket="b", key="capture/x.jsonl"), S3Object(bucket="b", key="capture/2026/11/21/10/x.jsonl")),
+        (
+            S3Object(bucket="b", key="capture/x.jsonl"),
+            S3Object(bucket="b", key="capture/2026/11/21/10/x.jsonl"),
+        ),
         (
             S3Object(bucket="b", key="capture/x.jsonl", version_id="v1"),
             S3Object(bucket="b", key="capture/x.jsonl", version_id="v2"),
