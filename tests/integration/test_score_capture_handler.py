@@ -11,7 +11,9 @@ does for unlisted content types) plus two anomalous, one broken and one poison r
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -312,3 +314,24 @@ def test_unknown_endpoint_fails_the_invocation_and_writes_nothing(function, buck
         handler(put_capture(bucket))
     listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="scores/")
     assert listed.get("KeyCount", 0) == 0
+
+
+def test_a_duplicate_arriving_while_the_first_is_running_is_acknowledged(lambda_function, stack, bucket):
+    # GIVEN a slow endpoint and the same event delivered twice, the second during the first
+    faults = Faults(latency_s=0.3)
+    scorer = FaultyScorer(MeanScorer(feature_dim=7), faults)
+    event = put_capture(bucket, body=jsonl([record(f"{i},1,2,3,4,5,6") for i in range(5)]))
+    with EndpointServer(static_resolver({stack.parameters["EndpointName"]: scorer})) as server:
+        handler = lambda_function(FUNCTION, **server.environ(), MAX_REQUEST_ROWS="1")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            running = pool.submit(handler, event)
+            while scorer.calls == 0 and not running.done():
+                time.sleep(0.01)
+            # WHEN the duplicate is delivered while the first is scoring
+            duplicate = handler(event)
+            result = running.result()
+    # THEN the duplicate is acknowledged (not raised, so no retry or DLQ), the first completes
+    assert duplicate["status"] == "ignored"
+    assert duplicate["reason"] == "duplicate: the first delivery is still in progress"
+    assert result["status"] == "scored"
+    assert result["scored"] == 5

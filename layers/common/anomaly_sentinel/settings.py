@@ -51,6 +51,7 @@ class StartPipelineSettings(EnvSettings):
 
     pipeline_name: str = Field(alias="PIPELINE_NAME", pattern=SAGEMAKER_NAME)
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
+    training_bucket: str = Field(alias="TRAINING_BUCKET", min_length=3, max_length=63)
     training_prefix: str = Field(alias="TRAINING_PREFIX", pattern=r"^[^/].*/$|^$")
     accepted_suffixes: CommaList = Field(alias="ACCEPTED_SUFFIXES", min_length=1)
     idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
