@@ -62,7 +62,7 @@ REASONS: Final = (
 class Readable(Protocol):
     """botocore's StreamingBody, an open binary file, io.BytesIO..."""
 
-    def read(self, amt: int | None = ..., /) -> bytes: ...
+    def read(self, amt: int, /) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,7 +394,7 @@ class CaptureDecoder:
             records = list(csv.reader(text.splitlines(), strict=True))
         except csv.Error:
             raise _Rejected(BAD_CSV, "payload is not valid CSV (unbalanced or misplaced quote)") from None
-        rows = []
+        rows: list[str] = []
         for fields in records:
             if not any(value.strip() for value in fields):
                 continue
