@@ -269,9 +269,10 @@ def _loads(text: str) -> Any:
 class CaptureDecoder:
     """Decodes capture lines against an expected ``feature_dim``, or any width when it is None.
 
-    Without an expected width every row width is accepted (a record's rows must still agree) and
-    counted in ``widths``, so a caller can find the file's dominant width in a first pass
-    (:func:`dominant_width`) instead of trusting its first row.
+    Without an expected width every width is accepted (a record's rows must still agree) and
+    counted once per record in ``widths``, so a caller can find the file's dominant width in a
+    first pass (:func:`dominant_width`) instead of trusting its first row. With one, ``widths``
+    counts the rows that did not match it.
     """
 
     feature_dim: int | None = None
@@ -285,7 +286,7 @@ class CaptureDecoder:
 
     @property
     def dominant_width(self) -> int | None:
-        """The width most rows have (the wider on a tie), None before any row."""
+        """The width most records have (the wider on a tie), None before any record."""
         if not self.widths:
             return None
         return max(self.widths, key=lambda width: (self.widths[width], width))
@@ -383,7 +384,8 @@ class CaptureDecoder:
         # non-finite (so does a float overflow, which the exact test then clears).
         if not isfinite(total) and not all(map(isfinite, map(float, tokens))):
             raise _Rejected(NON_FINITE, f"row {index} has a NaN or infinite value")
-        self._check_dim(len(tokens), index)
+        if len(tokens) != self._record_dim:
+            self._check_dim(len(tokens), index)
         if " " in row or "\t" in row:
             return ",".join(token.strip() for token in tokens)
         return row
@@ -441,10 +443,10 @@ class CaptureDecoder:
         return docs
 
     def _check_dim(self, count: int, index: int) -> None:
-        """Count the width; reject it when it differs from the expected one or the record's first."""
-        widths = self.widths
-        widths[count] = widths.get(count, 0) + 1
+        """A row whose width differs from the expected one (or the record's first): count the width;
+        reject the row when a width was expected."""
         if count != self._record_dim:
+            self.widths[count] = self.widths.get(count, 0) + 1
             if self._record_dim is not None:
                 raise _Rejected(
                     FEATURE_COUNT, f"row {index} has {count} features, expected {self._record_dim}"
@@ -554,7 +556,7 @@ def _finite_floats(values: Any, index: int) -> list[float]:
 
 
 def dominant_width(stream: Readable, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> int | None:
-    """The row width most of a capture stream's rows have (a first pass; None when no row decodes)."""
+    """The row width most of a capture stream's records have (a first pass; None without rows)."""
     decoder = CaptureDecoder()
     for _ in decoder.decode(read_lines(stream, max_line_bytes=max_line_bytes)):
         pass
