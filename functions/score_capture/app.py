@@ -54,5 +54,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             logger, metrics, "DuplicatesInProgress", DUPLICATE_IN_PROGRESS, obj.identity, object=obj.uri
         )
     metrics.add_metric(name="CaptureFilesHandled", unit=MetricUnit.Count, value=1)  # duplicates too
-    logger.info("capture file scored", extra={"object": obj.identity, **result})
+    if result["status"] == "failed":  # alerted already; the reason is in the result
+        logger.warning("capture file failed", extra={"object": obj.identity, **result})
+    else:
+        logger.info("capture file scored", extra={"object": obj.identity, **result})
     return result
