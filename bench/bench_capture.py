@@ -22,9 +22,10 @@ captured as base64 CSV with a base64 JSON output, as data capture writes them):
    the template's request limits (4 MB, 10,000 rows), rows of 30 features, ``EndpointClient`` and
    ``score_batches`` as the function uses them: a clean file, files with poison rows (ModelError
    400), a file whose model expects 48 features (every request refused), and a model that crashes
-   on every request (5xx). Bound: ``ceil(bytes / limit) + poison x (2 ceil(log2 rows per request)
-   + 1) + the systematic-failure run`` (``FailureTracker.limit``, plus one call per request in
-   flight).
+   on every request (5xx), at concurrency 4. Bound: ``ceil(bytes / limit) + poison x (2
+   ceil(log2 rows per request) + 1)``, plus for a systematic fault, per request in flight, its
+   retries and the run of failures that proves it (``attempts + 2 x FailureTracker.limit``): a
+   constant, whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ CONCURRENCY = 20
 MEMORY_FILES_MB = (20, 200)
 BYTE_LIMITS = (16_000, 64_000, 4_000_000)
 ENDPOINT = "bench-rcf"
+BOUND_CONCURRENCY = 4
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -506,7 +508,7 @@ def calls_for(scorer: Any, rows: list[str], byte_limit: int, max_rows: int) -> d
             "sagemaker-runtime",
             endpoint_url=server.url,
             region_name="us-east-1",
-            config=scoring.runtime_config(4),
+            config=scoring.runtime_config(BOUND_CONCURRENCY),
             **_creds(),
         )
         client = EndpointClient(runtime, ENDPOINT, max_rows=max_rows, sleep=lambda _: None)
@@ -514,7 +516,9 @@ def calls_for(scorer: Any, rows: list[str], byte_limit: int, max_rows: int) -> d
         try:
             rejected = sum(
                 sum(1 for s in o.scores if s is None)
-                for o in score_batches(batches, client, concurrency=4, max_inflight_bytes=10**9)
+                for o in score_batches(
+                    batches, client, concurrency=BOUND_CONCURRENCY, max_inflight_bytes=10**9
+                )
             )
         except EndpointUnavailableError:
             outcome, rejected = "function error (retried, then DLQ)", len(rows)
@@ -555,8 +559,8 @@ def bench_call_bound(rows: int) -> tuple[str, list[dict[str, Any]]]:
         systematic = "crash" in label or "expects" in label
         per_poison = 2 * r["depth"] + 1
         bound = max(r["requests"], r["bytes_over_limit"]) + poison * per_poison
-        if systematic:  # the run that proves it, each call after the batch's retries; 4 in flight
-            bound += r["attempts"] + 2 * r["limit"] + 4
+        if systematic:  # per request in flight: its retries, then the run that proves the fault
+            bound += BOUND_CONCURRENCY * (r["attempts"] + 2 * r["limit"])
         r.update(label=label, bound=bound, poison=poison)
         results.append(r)
         table += (

@@ -226,13 +226,16 @@ def test_an_endpoint_that_refuses_every_request_fails_the_file_early(lambda_func
     body = jsonl([record(f"{i},2,3") for i in range(1000)])
     critical = subscribe(stack, "critical", {"severity": ["critical"]})
     with EndpointServer(static_resolver({stack.parameters["EndpointName"]: wide})) as server:
-        handler = lambda_function(FUNCTION, **server.environ(), MAX_REQUEST_ROWS="100")
+        handler = lambda_function(
+            FUNCTION, **server.environ(), MAX_REQUEST_ROWS="100", SCORING_CONCURRENCY="2"
+        )
         # WHEN the file is scored
         result = handler(put_capture(bucket, body=body))
         requests = server.stats.requests
-    # THEN it stops early (calls ≤ batches + a constant, not 2N-1) and fails with one reason
+    # THEN it stops early (calls ≤ batches + per request in flight the failure run that proves the
+    # fault: 10 + 2 x (ceil(log2 100) + 1 + 8), not 2N-1 = 1,999) and fails with one reason
     assert result["status"] == "failed"
-    assert requests <= 10 + 8 + 1 + 8
+    assert requests <= 10 + 2 * (7 + 1 + 8)
     assert "status 400" in result["failure"]
     assert "3 features" in result["failure"]
     assert (result["scored"], result["rejected"], result["reasons"]) == (0, 1000, {"endpoint-failed": 1000})

@@ -236,3 +236,19 @@ def test_reject_reasons_never_quote_the_model_error_message(client, faults):
     outcome = client.score(batches_of(rows(4, poison_at=(2,)))[0])
     # THEN the reason holds the status and error code only
     assert outcome.reasons == {2: "model error (status 400, error code ModelError)"}
+
+
+def test_poison_rows_in_concurrent_batches_are_not_taken_for_a_systematic_fault(server, sleeps):
+    # GIVEN 20 poison rows spread over 4,000 rows, scored 4 batches at a time (failures interleave)
+    runtime = boto3.client("sagemaker-runtime", endpoint_url=server.url, config=scoring.runtime_config(4))
+    client = EndpointClient(runtime, NAME, max_attempts=4, max_rows=500, sleep=sleeps.append)
+    poison = tuple(range(100, 4000, 200))
+    data = rows(4000, poison_at=poison)
+    # WHEN every batch is scored concurrently
+    outcomes = list(
+        score_batches(batches_of(data, max_rows=500), client, concurrency=4, max_inflight_bytes=10**9)
+    )
+    # THEN only the poison rows are rejected: the file is not failed as a whole
+    rejected = [o.first_seq + i for o in outcomes for i, s in enumerate(o.scores) if s is None]
+    assert rejected == list(poison)
+    assert client.tracker.systematic is None

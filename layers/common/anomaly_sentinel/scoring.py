@@ -155,32 +155,40 @@ SYSTEMATIC_EXTRA_FAILURES: Final = 8
 
 
 class FailureTracker:
-    """Counts consecutive failed calls with the same error (any thread); a success resets the run.
+    """Decides when failures are systematic; once they are, it stays so (for the file being scored).
 
-    One poison row fails at most ``ceil(log2(max_rows)) + 1`` calls in a row (the batch and each
-    half on its way down); a run longer than that by :data:`SYSTEMATIC_EXTRA_FAILURES` is a fault
-    of the endpoint, not of rows. Once systematic, it stays so (for the file being scored).
+    Runs are counted per batch (:class:`Streak`): the bisection of one request is depth first, so
+    one poison row fails at most ``ceil(log2(max_rows)) + 1`` calls in a row there (the batch and
+    each half on its way down) before a sibling succeeds. A run longer than that by
+    :data:`SYSTEMATIC_EXTRA_FAILURES`, all with the same error, is a fault of the endpoint, not of
+    rows. (Counting across batches would let concurrent bisections add up to a false alarm.)
     """
 
     def __init__(self, max_rows: int) -> None:
         self.limit = max(1, max_rows - 1).bit_length() + 1 + SYSTEMATIC_EXTRA_FAILURES
         self._lock = threading.Lock()
-        self._last: str | None = None
-        self._run = 0
         self.systematic: str | None = None  # the reason, once systematic
         self.transient = False
 
-    def success(self) -> None:
-        with self._lock:
-            self._last, self._run = None, 0
+    def failure(self, streak: Streak, signature: str, reason: str, *, transient: bool) -> None:
+        streak.run = streak.run + 1 if signature == streak.last else 1
+        streak.last = signature
+        if streak.run >= self.limit:
+            with self._lock:
+                if self.systematic is None:
+                    self.systematic = reason
+                    self.transient = transient
 
-    def failure(self, signature: str, reason: str, *, transient: bool) -> None:
-        with self._lock:
-            self._run = self._run + 1 if signature == self._last else 1
-            self._last = signature
-            if self._run >= self.limit and self.systematic is None:
-                self.systematic = reason
-                self.transient = transient
+
+@dataclass(slots=True)
+class Streak:
+    """Consecutive failed calls with the same error within one batch's bisection."""
+
+    last: str | None = None
+    run: int = 0
+
+    def success(self) -> None:
+        self.last, self.run = None, 0
 
 
 class EndpointClient:
@@ -220,11 +228,11 @@ class EndpointClient:
 
     def score(self, batch: Batch) -> BatchOutcome:
         outcome = BatchOutcome(batch.first_seq, [None] * batch.count)
-        self._score_range(batch.body, batch.count, 0, outcome, self.max_attempts)
+        self._score_range(batch.body, batch.count, 0, outcome, attempts=self.max_attempts, streak=Streak())
         return outcome
 
     def _score_range(
-        self, body: bytes, count: int, offset: int, outcome: BatchOutcome, attempts: int
+        self, body: bytes, count: int, offset: int, outcome: BatchOutcome, *, attempts: int, streak: Streak
     ) -> None:
         tracker = self.tracker
         if tracker.systematic is not None:  # stop: every row left gets the one reason
@@ -234,7 +242,7 @@ class EndpointClient:
                 outcome.reasons[index] = tracker.systematic
             return
         try:
-            scores = self._invoke(body, count, outcome, attempts)
+            scores = self._invoke(body, count, outcome, attempts=attempts, streak=streak)
         except _RequestSpecific as fault:
             if count == 1:
                 outcome.reasons[offset] = fault.reason
@@ -243,12 +251,15 @@ class EndpointClient:
             lines = body.split(b"\n")
             half = count // 2
             sub = min(attempts, self.crash_attempts) if fault.signature.startswith(_CRASH) else attempts
-            self._score_range(b"\n".join(lines[:half]), half, offset, outcome, sub)
-            self._score_range(b"\n".join(lines[half:]), count - half, offset + half, outcome, sub)
+            left, right = b"\n".join(lines[:half]), b"\n".join(lines[half:])
+            self._score_range(left, half, offset, outcome, attempts=sub, streak=streak)
+            self._score_range(right, count - half, offset + half, outcome, attempts=sub, streak=streak)
             return
         outcome.scores[offset : offset + count] = scores
 
-    def _invoke(self, body: bytes, count: int, outcome: BatchOutcome, attempts: int) -> list[float | None]:
+    def _invoke(
+        self, body: bytes, count: int, outcome: BatchOutcome, *, attempts: int, streak: Streak
+    ) -> list[float | None]:
         """One request, retried while transient; raises _RequestSpecific to ask for a bisection."""
         tracker = self.tracker
         crash: EndpointFault | None = None
@@ -260,7 +271,7 @@ class EndpointClient:
             except ClientError as exc:
                 fault = classify(exc, self.endpoint_name)
                 if fault.kind == "request":
-                    tracker.failure(fault.signature, fault.reason, transient=False)
+                    tracker.failure(streak, fault.signature, fault.reason, transient=False)
                     raise _RequestSpecific(fault.reason, fault.signature) from None
                 if fault.kind == "fatal":
                     raise EndpointError(fault.reason) from None
@@ -275,15 +286,15 @@ class EndpointClient:
                 try:
                     scores = parse_scores(payload, count)
                 except _RequestSpecific as fault:
-                    tracker.failure(fault.signature, fault.reason, transient=False)
+                    tracker.failure(streak, fault.signature, fault.reason, transient=False)
                     raise
-                tracker.success()
+                streak.success()
                 return scores
             if attempt < attempts:
                 outcome.retries += 1
                 self.sleep(self.backoff(attempt))
         if crash is not None:  # the model keeps crashing on this request: find the row(s)
-            tracker.failure(crash.signature, crash.reason, transient=True)
+            tracker.failure(streak, crash.signature, crash.reason, transient=True)
             raise _RequestSpecific(crash.reason, crash.signature)
         raise EndpointUnavailableError(
             f"endpoint '{self.endpoint_name}' still failing after {attempts} attempts: {last}"
