@@ -511,17 +511,7 @@ def _score_tree(nodes: _Nodes, tree: int, points: NDArray[np.float64]) -> NDArra
     """
     count = points.shape[0]
     rows = np.arange(count)
-    node = np.full(count, nodes.roots[tree])
-    walking = rows
-    while walking.size:
-        here = node[walking]
-        dim = nodes.cut_dim[here]
-        inner = dim >= 0
-        walking, here, dim = walking[inner], here[inner], dim[inner]
-        if not walking.size:
-            break
-        go_right = points[walking, dim] > nodes.cut_val[here]
-        node[walking] = np.where(go_right, nodes.right[here], nodes.left[here])
+    node = _leaves(nodes, tree, points)
 
     tree_mass = float(nodes.tree_mass[tree])
     leaf_depth = nodes.depth[node].astype(np.float64)
