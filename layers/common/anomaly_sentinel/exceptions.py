@@ -49,3 +49,10 @@ class RetrainStartError(SentinelError):
 
 class CandidateNotFoundError(SentinelError):
     """No model package in the group was registered by the pipeline execution under evaluation."""
+
+
+# --- drift monitoring errors ---
+
+
+class BaselineError(SentinelError):
+    """A data-quality baseline (statistics.json / constraints.json) is missing or malformed."""
