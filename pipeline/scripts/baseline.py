@@ -78,7 +78,9 @@ def read_columns(lines: Iterable[str], source: str = "train channel") -> list[_C
             try:
                 value = float(token)
             except ValueError:
-                raise BaselineInputError(f"{source} line {number} column {index + 1} is not a number") from None
+                raise BaselineInputError(
+                    f"{source} line {number} column {index + 1} is not a number"
+                ) from None
             if not math.isfinite(value):
                 column.missing += 1
                 continue

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import json
 import math
 import operator
@@ -39,6 +40,15 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final
 
+from anomaly_sentinel.capture import (
+    NON_FINITE,
+    NON_NUMERIC,
+    CaptureDecoder,
+    CaptureRecord,
+    Readable,
+    Reject,
+    read_lines,
+)
 from anomaly_sentinel.exceptions import BaselineError
 
 #: Model Monitor names the columns of a headerless CSV ``_c0``, ``_c1``, …
@@ -64,6 +74,10 @@ SCORE_FEATURE: Final = "anomaly_rate"
 #: Cutoff sources whose anomaly rate the model's score statistics predict.
 MODEL_CUTOFF_SOURCES: Final = ("model",)
 FILE_STATISTICS_VERSION: Final = 1
+#: Fewest rows a window needs before any check may raise a violation (the template's default).
+MIN_RECORDS: Final = 1000
+#: Decoder reject reasons that mean a value was missing, empty or not a number.
+MISSING_REASONS: Final = (NON_NUMERIC, NON_FINITE)
 
 # Model Monitor's check types, and ours for the anomaly rate.
 DATA_TYPE_CHECK: Final = "data_type_check"
@@ -231,7 +245,9 @@ class Baseline:
                 features.append(
                     BaselineFeature(
                         name=name,
-                        inferred_type=str(constraint.get("inferred_type", entry.get("inferred_type", FRACTIONAL))),
+                        inferred_type=str(
+                            constraint.get("inferred_type", entry.get("inferred_type", FRACTIONAL))
+                        ),
                         completeness=float(constraint.get("completeness", default_completeness)),
                         count=present,
                         values=tuple(values),
@@ -294,7 +310,7 @@ class RowSample:
             raise ValueError("sample size must be at least 1")
         self.size = size
         self.rows = 0
-        self._random = random.Random(_seed(seed))
+        self._random = random.Random(_seed(seed))  # noqa: S311 - sampling, not security
         self._kept: list[str] = []
         self._next = 0  # index of the next row to take
         self._w = 1.0
@@ -422,7 +438,9 @@ class FileStatistics:
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> FileStatistics:
         if doc.get("version") != FILE_STATISTICS_VERSION:
-            raise ValueError(f"file statistics version {doc.get('version')!r} is not {FILE_STATISTICS_VERSION}")
+            raise ValueError(
+                f"file statistics version {doc.get('version')!r} is not {FILE_STATISTICS_VERSION}"
+            )
         scores = doc.get("scores") or {}
         return cls(
             rows=int(doc["rows"]),
@@ -460,6 +478,13 @@ class FileStatisticsBuilder:
     def add_missing(self, records: int = 1) -> None:
         self.missing_rows += records
 
+    def observe(self, item: CaptureRecord | Reject) -> None:
+        """Count one decoded record's rows, or one rejected record when a value was missing."""
+        if isinstance(item, CaptureRecord):
+            self.offer(item.rows)
+        elif item.reason in MISSING_REASONS:
+            self.missing_rows += 1
+
     def finish(self, scores: ScoreSummary | None = None, source: str = "") -> FileStatistics:
         rows = self.sample.sample()
         edges = self.baseline.edges if self.baseline is not None else None
@@ -492,6 +517,17 @@ class FileStatisticsBuilder:
         )
 
 
+def summarise_capture(
+    stream: Readable, baseline: Baseline | None, *, seed: int | str, feature_dim: int | None = None
+) -> tuple[FileStatistics, CaptureDecoder]:
+    """Decode a capture stream and summarise its accepted rows (the offline monitor's path)."""
+    decoder = CaptureDecoder(feature_dim=feature_dim)
+    builder = FileStatisticsBuilder(baseline, seed=seed)
+    for item in decoder.decode(read_lines(stream)):
+        builder.observe(item)
+    return builder.finish(source=str(seed)), decoder
+
+
 def _counts_on_edges(ordered: Sequence[float], edges: Sequence[float]) -> list[int]:
     """Counts of values in (-inf, e0], (e0, e1], …, (e_last, inf): len(edges) + 1 bins."""
     counts = []
@@ -520,7 +556,7 @@ class WindowFeature:
 
 @dataclass
 class WindowStatistics:
-    """The merge of a window's file statistics; memory is O(features × edges), whatever the size.
+    """The merge of a window's file statistics; memory is O(features x edges), whatever the size.
 
     Only files summarised on ``baseline_id``'s edges contribute to the distribution; their
     effective sample size (Kish: (Σw)²/Σw² with weight rows/sampled per sampled row) is what the
@@ -697,7 +733,11 @@ def compare(
         if not baseline.perform_comparison or current.counts is None or n <= 0:
             continue
         linf = linf_distance(feature, edges[index], current.counts)
-        distance = robust_distance(linf, n, feature.count, c_alpha) if baseline.comparison_method == "Robust" else linf
+        distance = (
+            robust_distance(linf, n, feature.count, c_alpha)
+            if baseline.comparison_method == "Robust"
+            else linf
+        )
         distances[feature.name] = distance
         if distance > baseline.comparison_threshold:
             violations.append(
@@ -737,7 +777,7 @@ def predicted_rate(score_stats: Mapping[str, Any], cutoff: float) -> float:
         return floor
     if cutoff < points[0][1]:
         return 1.0
-    for (q0, v0), (q1, v1) in zip(points, points[1:], strict=False):
+    for (q0, v0), (q1, v1) in itertools.pairwise(points):
         if v0 <= cutoff < v1:
             q = q0 + (q1 - q0) * (cutoff - v0) / (v1 - v0)
             return max(floor, 1.0 - q)
@@ -825,7 +865,9 @@ def statistics_document(window: WindowStatistics, baseline: Baseline | None = No
     return {"version": 0.0, "dataset": {"item_count": window.rows}, "features": features}
 
 
-def _buckets(edges: Sequence[float], current: WindowFeature, numeric: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _buckets(
+    edges: Sequence[float], current: WindowFeature, numeric: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     assert current.counts is not None
     bounds = [min(numeric["min"], edges[0]), *edges, max(numeric["max"], edges[-1])]
     return [
