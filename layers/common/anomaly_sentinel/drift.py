@@ -328,8 +328,8 @@ class RowSample:
             row = rows[self._next - start]
             if len(kept) < size:
                 kept.append(row)
-                self._next += 1
                 if len(kept) < size:
+                    self._next += 1
                     continue
                 self._w = math.exp(math.log(_positive(draw)) / size)
             else:
@@ -726,10 +726,9 @@ def compare(
         completeness = current.present / total if total else 1.0
         if completeness < feature.completeness:
             violations.append(_requirement(feature.name, COMPLETENESS_CHECK, completeness))
-        if feature.inferred_type == INTEGRAL and current.present:
-            conforming = current.integral / current.present
-            if conforming < baseline.datatype_check_threshold:
-                violations.append(_requirement(feature.name, DATA_TYPE_CHECK, conforming))
+        conforming = _conforming(feature.inferred_type, current)
+        if conforming is not None and conforming < baseline.datatype_check_threshold:
+            violations.append(_requirement(feature.name, DATA_TYPE_CHECK, conforming))
         if not baseline.perform_comparison or current.counts is None or n <= 0:
             continue
         linf = linf_distance(feature, edges[index], current.counts)
@@ -753,6 +752,20 @@ def compare(
         if found is not None:
             violations.append(found)
     return Comparison(tuple(violations), distances, window.rows)
+
+
+def _conforming(inferred_type: str, current: WindowFeature) -> float | None:
+    """Share of the window's values that have the baseline's type (accepted values are numbers).
+
+    Integral: whole numbers; Fractional: every number; any other type (String…): none of them.
+    """
+    if not current.present:
+        return None
+    if inferred_type == INTEGRAL:
+        return min(1.0, current.integral / current.present)
+    if inferred_type == FRACTIONAL:
+        return 1.0
+    return 0.0
 
 
 def _requirement(name: str, check: str, value: float) -> ConstraintViolation:
