@@ -458,35 +458,38 @@ class FileStatistics:
         )
 
 
-class FileStatisticsBuilder:
+class FileStatisticsBuilder(RowSample):
     """Accumulates one capture file's accepted rows; :meth:`finish` summarises them.
 
     ``baseline`` gives the distribution edges (None: counts, moments and type only — the file
-    cannot take part in a drift comparison). ``missing`` counts records the decoder rejected for a
-    missing, non-numeric or non-finite value: the decoder rejects the record as a whole, so it is
-    missing in every feature.
+    cannot take part in a drift comparison). Records the decoder rejected for a missing,
+    non-numeric or non-finite value count as missing: the decoder rejects the record as a whole,
+    so it is missing in every feature. :meth:`observe` is called for every record the scoring
+    function decodes: it is one call that does the sampler's work inline.
     """
+
+    __slots__ = ("baseline", "missing_rows")
 
     def __init__(
         self, baseline: Baseline | None = None, *, seed: int | str = 0, sample_rows: int = SAMPLE_ROWS
     ) -> None:
+        super().__init__(sample_rows, seed)
         self.baseline = baseline
-        self.sample = RowSample(sample_rows, seed)
         self.missing_rows = 0
-        self.offer = self.sample.offer
-
-    def add_missing(self, records: int = 1) -> None:
-        self.missing_rows += records
 
     def observe(self, item: CaptureRecord | Reject) -> None:
         """Count one decoded record's rows, or one rejected record when a value was missing."""
-        if isinstance(item, CaptureRecord):
-            self.offer(item.rows)
-        elif item.reason in MISSING_REASONS:
+        if item.__class__ is CaptureRecord:
+            rows = item.rows
+            start = self.rows
+            self.rows = end = start + len(rows)
+            if end > self._next:
+                self._take(rows, start, end)
+        elif item.reason in MISSING_REASONS:  # type: ignore[union-attr]
             self.missing_rows += 1
 
     def finish(self, scores: ScoreSummary | None = None, source: str = "") -> FileStatistics:
-        rows = self.sample.sample()
+        rows = self.sample()
         edges = self.baseline.edges if self.baseline is not None else None
         # Rows of one file share a width (the decoder enforces it); a shorter row ends the columns.
         columns = list(zip(*(row.split(",") for row in rows), strict=False))
@@ -496,7 +499,7 @@ class FileStatisticsBuilder:
             moments = Moments.of(values)
             features.append(
                 FeatureSummary(
-                    present=self.sample.rows,
+                    present=self.rows,
                     missing=self.missing_rows,
                     mean=moments.mean,
                     m2=moments.m2,
@@ -507,7 +510,7 @@ class FileStatisticsBuilder:
                 )
             )
         return FileStatistics(
-            rows=self.sample.rows,
+            rows=self.rows,
             sampled=len(rows),
             missing_rows=self.missing_rows,
             baseline_id=self.baseline.identity if self.baseline is not None else None,
