@@ -431,7 +431,7 @@ def test_row_sample_is_uniform_over_records_of_several_rows():
 
 def test_file_statistics_round_trip_through_json(gaussian_baseline):
     stats = file_stats(gaussian_baseline, gaussian_rows(300, 6, random.Random(1)), seed=3)
-    stats.scores = drift.ScoreSummary(scored=300, anomalies=2, cutoff=1.5, cutoff_source="model")
+    stats.scores = drift.ScoreSummary(scored=300, anomalies=2, cutoff=1.5, cutoff_source="model-stats")
     assert drift.FileStatistics.from_json(json.loads(stats.to_bytes())) == stats
 
 
@@ -476,7 +476,7 @@ def test_binomial_tail_matches_a_direct_sum():
         assert drift.binomial_upper_tail(k, n, p) == pytest.approx(exact, rel=1e-9, abs=1e-15)
 
 
-def _scored_window(scored: int, anomalies: int, source: str = "model") -> drift.WindowStatistics:
+def _scored_window(scored: int, anomalies: int, source: str = "model-stats") -> drift.WindowStatistics:
     window = drift.WindowStatistics()
     stats = drift.FileStatistics(rows=scored, sampled=0, missing_rows=0, baseline_id=None, features=[])
     stats.scores = drift.ScoreSummary(scored=scored, anomalies=anomalies, cutoff=1.6, cutoff_source=source)
@@ -497,4 +497,4 @@ def test_an_anomaly_rate_well_above_the_models_is_score_drift():
 
 def test_the_expected_anomaly_rate_or_a_files_own_cutoff_is_not_score_drift():
     assert drift.score_drift(_scored_window(1_000, 12), SCORE_STATS) is None
-    assert drift.score_drift(_scored_window(1_000, 40, source="file"), SCORE_STATS) is None
+    assert drift.score_drift(_scored_window(1_000, 40, source="file-stats"), SCORE_STATS) is None

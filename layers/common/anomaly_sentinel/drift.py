@@ -72,7 +72,7 @@ EDGE_QUANTILES: Final = 100
 SCORE_DRIFT_ALPHA: Final = 0.001
 SCORE_FEATURE: Final = "anomaly_rate"
 #: Cutoff sources whose anomaly rate the model's score statistics predict.
-MODEL_CUTOFF_SOURCES: Final = ("model",)
+MODEL_CUTOFF_SOURCES: Final = ("model-stats", "threshold")
 FILE_STATISTICS_VERSION: Final = 1
 #: Fewest rows a window needs before any check may raise a violation (the template's default).
 MIN_RECORDS: Final = 1000

@@ -56,3 +56,7 @@ class CandidateNotFoundError(SentinelError):
 
 class BaselineError(SentinelError):
     """A data-quality baseline (statistics.json / constraints.json) is missing or malformed."""
+
+
+class DriftReportError(SentinelError):
+    """A window's statistics file cannot be read, or its drift event cannot be put on the bus."""

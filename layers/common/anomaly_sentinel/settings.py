@@ -200,3 +200,28 @@ class RetrainStepsSettings(EnvSettings):
                 f"invalid settings for {type(self).__name__}: RETRAIN_LOCK_TTL_SECONDS "
                 f"({self.lock_ttl_seconds}) is shorter than the longest bounded wait ({longest} s)"
             )
+
+
+class DriftMonitorSettings(EnvSettings):
+    """Settings of DriftMonitorFunction: which endpoint, where statistics and reports live, the window."""
+
+    endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
+    data_bucket: str = Field(alias="DATA_BUCKET", min_length=3, max_length=63)
+    statistics_prefix: str = Field(default="statistics/", alias="STATISTICS_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    reports_prefix: str = Field(default="drift-reports/", alias="REPORTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    #: Window length in hours; windows are aligned to UTC midnight, so it must divide 24.
+    window_hours: int = Field(default=1, alias="WINDOW_HOURS", ge=1, le=24)
+    #: Fewest rows a window needs before any check may raise a violation.
+    min_records: int = Field(default=1000, alias="MIN_RECORDS", ge=1)
+    event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME", min_length=1)
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
+    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
+    #: Largest per-file statistics object read (a file's summary is about 12 kB for 30 features).
+    max_statistics_bytes: int = Field(default=1_000_000, alias="MAX_STATISTICS_BYTES", ge=1024)
+
+    def model_post_init(self, context: object, /) -> None:
+        if 24 % self.window_hours:
+            raise SettingsError(
+                f"invalid settings for {type(self).__name__}: "
+                f"WINDOW_HOURS ({self.window_hours}) must divide 24"
+            )
