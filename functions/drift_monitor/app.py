@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anomaly_sentinel import aws
@@ -37,6 +38,7 @@ def run_once(window: Window) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric(name="DriftMonitorRuns", unit=MetricUnit.Count, value=1)  # duplicates too
     try:
         scheduled = datetime.fromisoformat(str(event["time"]))
     except (KeyError, ValueError) as exc:
