@@ -250,3 +250,31 @@ def test_unknown_endpoint_fails_the_invocation_and_writes_nothing(function, buck
         handler(put_capture(bucket))
     listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix="scores/")
     assert listed.get("KeyCount", 0) == 0
+
+
+def test_the_files_feature_statistics_are_stored_beside_its_scores_for_the_drift_monitor(
+    function, stack, bucket
+):
+    # GIVEN a capture file scored with no model in service (no baseline: counts and moments only)
+    event = put_capture(bucket)
+    # WHEN the function handles it
+    result = function(MIN_RECORDS_FOR_FILE_CUTOFF="20")(event)
+    # THEN statistics/ mirrors scores/ with one summary of the 47 decoded rows (the poison row
+    # was decoded, then rejected by the endpoint) and the file's scored rows and anomalies
+    endpoint_name = stack.parameters["EndpointName"]
+    assert (
+        result["statistics_uri"]
+        == f"s3://{bucket}/statistics/{endpoint_name}/2026/11/21/10/05-00-123-abc.json"
+    )
+    key = result["statistics_uri"].removeprefix(f"s3://{bucket}/")
+    stored = json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert (stored["rows"], stored["sampled"], stored["baseline_id"]) == (47, 47, None)
+    assert stored["scores"] == {
+        "scored": 46,
+        "anomalies": 2,
+        "cutoff": result["cutoff"],
+        "cutoff_source": "file-stats",
+    }
+    assert len(stored["features"]) == 7
+    assert stored["features"][0]["max"] == 500.0
+    assert stored["features"][0]["counts"] is None

@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
@@ -31,7 +31,6 @@ from pydantic import BaseModel, ConfigDict, computed_field
 from anomaly_sentinel import drift
 from anomaly_sentinel.cutoff import ModelStatsSource
 from anomaly_sentinel.exceptions import BaselineError, DriftReportError
-from anomaly_sentinel.score_capture import MetricsSink
 from anomaly_sentinel.settings import DriftMonitorSettings
 
 EVENT_SOURCE: Final = "anomaly-sentinel.drift-monitor"
@@ -119,7 +118,7 @@ class BaselineSource:
         self.models = ModelStatsSource(sagemaker, s3)
         self._cache: dict[str, drift.Baseline] = {}
 
-    def lookup(self, endpoint_name: str) -> BaselineLookup:
+    def lookup(self, endpoint_name: str, *, score_stats: bool = True) -> BaselineLookup:
         try:
             model_url = self.models.model_data_url(endpoint_name)
         except (ClientError, BotoCoreError, KeyError, IndexError) as exc:
@@ -137,9 +136,10 @@ class BaselineSource:
             except BaselineError as exc:
                 return BaselineLookup(None, folder, f"baseline {folder}: {exc}")
             self._cache[model_url] = baseline
-        stats = self.models.lookup(endpoint_name)
-        score_stats = stats.stats.model_dump() if stats.stats is not None else None
-        return BaselineLookup(baseline, folder, "read", score_stats)
+        if not score_stats:
+            return BaselineLookup(baseline, folder, "read")
+        stats = self.models.lookup(endpoint_name).stats
+        return BaselineLookup(baseline, folder, "read", stats.model_dump() if stats is not None else None)
 
     def _read(self, uri: str) -> bytes:
         bucket, key = _split(uri)
@@ -180,6 +180,14 @@ class DriftReport(BaseModel):
 
     def event_detail(self) -> dict[str, Any]:
         return self.model_dump()
+
+
+class MetricsSink(Protocol):
+    """What the monitor needs from Powertools ``Metrics``."""
+
+    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None: ...
+
+    def add_dimension(self, name: str, value: str) -> None: ...
 
 
 class DriftMonitor:
