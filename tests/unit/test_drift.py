@@ -498,3 +498,9 @@ def test_an_anomaly_rate_well_above_the_models_is_score_drift():
 def test_the_expected_anomaly_rate_or_a_files_own_cutoff_is_not_score_drift():
     assert drift.score_drift(_scored_window(1_000, 12), SCORE_STATS) is None
     assert drift.score_drift(_scored_window(1_000, 40, source="file-stats"), SCORE_STATS) is None
+
+
+def test_the_record_preprocessor_names_features_as_the_baseline_does():
+    from pipeline.scripts import record_preprocessor
+
+    assert record_preprocessor.FEATURE_PREFIX == drift.FEATURE_PREFIX
