@@ -13,7 +13,8 @@ SageMaker Pipelines cannot re-join branches after a ConditionStep, nor nest cond
 of the four routes (engine Python or Spark x labels or none) is one ConditionStep at the top whose
 ``if`` branch holds the whole chain: Preprocess -> Tune (labels) or Train -> Model -> Scores (batch
 transform of the training data) -> ScoreStats -> Baseline -> Register. The conditions are mutually
-exclusive, so exactly one chain runs.
+exclusive, so exactly one chain runs. "No labels" is ``LabelsUri`` left at its default
+``NO_LABELS``, a non-empty sentinel (SageMaker has rejected ``""`` as a passed parameter value).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ BUILD_REGION = "us-east-1"
 SKLEARN_VERSION = "1.4-2"
 SPARK_VERSION = "3.5"
 SPARK_PY_VERSION = "py312"
+#: LabelsUri's default: the labelled routes run only when a labels URI replaces it.
+NO_LABELS = "none"
 
 #: Placeholders the publisher substitutes at deploy time (docs/PIPELINE.md lists their sources).
 PLACEHOLDERS = (
@@ -118,7 +121,7 @@ class Parameters:
         from sagemaker.workflow.parameters import ParameterBoolean, ParameterInteger, ParameterString
 
         self.input_data_uri = ParameterString("InputDataUri")
-        self.labels_uri = ParameterString("LabelsUri", default_value="")
+        self.labels_uri = ParameterString("LabelsUri", default_value=NO_LABELS)
         self.model_approval_status = ParameterString(
             "ModelApprovalStatus",
             default_value="PendingManualApproval",
@@ -229,7 +232,14 @@ class Builder:
             arguments = ["--input", self.p.input_data_uri, "--train-output", train_uri]
             arguments += ["--shingle-size", self.p.shingle_size.to_string()]
             if route.labelled:
-                arguments += ["--test-output", test_uri, "--labels", LABELS_DIR]
+                arguments += [
+                    "--test-output",
+                    test_uri,
+                    "--labels",
+                    LABELS_DIR,
+                    "--labels-uri",
+                    self.p.labels_uri,
+                ]
             spark = PySparkProcessor(
                 role=self.role,
                 image_uri=placeholder("SparkImage"),
@@ -266,8 +276,11 @@ class Builder:
             ),
             summary_output,
         ]
-        arguments = ["--shingle-size", self.p.shingle_size.to_string()]
+        # An S3Prefix input downloads every key that starts with the URI (x.csv also brings x.csv.gz):
+        # the script reads only the uploaded object, named by the URI itself.
+        arguments = ["--shingle-size", self.p.shingle_size.to_string(), "--input-uri", self.p.input_data_uri]
         if route.labelled:
+            arguments += ["--labels-uri", self.p.labels_uri]
             inputs += labels
             outputs.insert(
                 1,
@@ -507,7 +520,7 @@ class Builder:
         from sagemaker.workflow.condition_step import ConditionStep
         from sagemaker.workflow.conditions import ConditionEquals, ConditionNot
 
-        no_labels = ConditionEquals(left=self.p.labels_uri, right="")
+        no_labels = ConditionEquals(left=self.p.labels_uri, right=NO_LABELS)
         return ConditionStep(
             name=route.step("Route"),
             conditions=[
@@ -525,6 +538,9 @@ class Builder:
             name="anomaly-sentinel-rcf",
             parameters=self.p.all(),
             steps=[self.route_condition(route, self.chain(route)) for route in ROUTES],
+            # No SageMaker Experiments tracking: nothing reads it, and the role has no experiments
+            # permissions (the SDK's default would create an experiment and a trial per execution).
+            pipeline_experiment_config=None,
             sagemaker_session=self.session,
         )
 

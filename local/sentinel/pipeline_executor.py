@@ -5,7 +5,7 @@ the executor has not run yet it:
 
 1. reads the execution's definition and parameters (definition defaults, overridden by the
    execution's own parameters) — hyperparameters come from the definition, not from Python;
-2. downloads ``InputDataUri`` (and ``LabelsUri`` when set) and runs the very
+2. downloads ``InputDataUri`` (and ``LabelsUri`` when it is not its "no labels" default) and runs the very
    ``pipeline/scripts/preprocess.py`` the SageMaker processing job runs;
 3. trains the local Random Cut Forest on the train channel, scores the training rows and writes
    ``score_stats.json`` (``pipeline/scripts/score_stats.py``) next to ``model.tar.gz`` under
@@ -25,7 +25,6 @@ import logging
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,17 +34,29 @@ from typing import Any
 import numpy as np
 
 from anomaly_sentinel import drift
+from anomaly_sentinel.contracts import (
+    METADATA_EXECUTION,
+    METADATA_SCORE_STATS,
+    MODEL_ARTEFACT_FILE,
+    SCORE_STATS_FILE,
+    parse_s3_uri,
+)
 from anomaly_sentinel.drift_monitor import BASELINE_FOLDER
 from sentinel.emulator import ACCOUNT, REGION, local_client
+from sentinel.errors import LocalError
+from sentinel.moto_patches import (
+    pipeline_execution,
+    record_pipeline_steps,
+    registered_step,
+    set_pipeline_execution_status,
+)
 from sentinel.rcf import RandomCutForest
-from sentinel.serving import split_s3_uri
 from sentinel.template import PROJECT_ROOT, Template
 
 log = logging.getLogger(__name__)
 
 SCRIPTS = PROJECT_ROOT / "pipeline" / "scripts"
 STATUS_EVENT = "SageMaker Model Building Pipeline Execution Status Change"
-STATS_FILE = "score_stats.json"
 BASELINE_STATISTICS = drift.STATISTICS_FILE
 BASELINE_CONSTRAINTS = drift.CONSTRAINTS_FILE
 DEFAULT_APPROVAL = "PendingManualApproval"
@@ -64,7 +75,7 @@ _RCF_REGISTRIES = {
 }
 
 
-class PipelineExecutionError(Exception):
+class PipelineExecutionError(LocalError):
     """The execution cannot succeed; the message becomes its FailureReason."""
 
 
@@ -199,6 +210,20 @@ def hyperparameters(
     return found
 
 
+def labels_uri(definition: Mapping[str, Any], parameters: Mapping[str, str]) -> str | None:
+    """``LabelsUri``, or None while it holds its definition default (the "no labels" route switch)."""
+    default = next(
+        (
+            str(p.get("DefaultValue", ""))
+            for p in definition.get("Parameters", [])
+            if p["Name"] == "LabelsUri"
+        ),
+        "",
+    )
+    value = parameters.get("LabelsUri", "")
+    return None if value in ("", default) else value
+
+
 def _deployed(value: Any) -> str | None:
     """A definition string, unless it still holds a deploy-time ``${Placeholder}``."""
     if not isinstance(value, str) or not value or "${" in value:
@@ -286,7 +311,7 @@ class PipelineExecutor:
     """Runs the template's pipeline executions locally; call :meth:`run_pending` after starts.
 
     moto must run in this process (``mock_aws`` or ``ThreadedMotoServer``): execution status is
-    set in moto's backend, the only way to change it (FACTS.md).
+    set in moto's backend (sentinel.moto_patches), the only way to change it.
     """
 
     def __init__(
@@ -357,7 +382,7 @@ class PipelineExecutor:
             definition=definition,
             parameters=parameters,
             input_uri=input_uri,
-            labels_uri=parameters.get("LabelsUri") or None,
+            labels_uri=labels_uri(definition, parameters),
             shingle_size=_int(parameters.get("ShingleSize", "1"), "ShingleSize"),
             model_package_group=(
                 _deployed(parameters.get("ModelPackageGroupName"))
@@ -419,10 +444,10 @@ class PipelineExecutor:
         """Upload model.tar.gz and score_stats.json side by side, then register the model package."""
         s3 = self.client("s3")
         prefix = f"models/{execution_id}"
-        s3.put_object(Bucket=self.bucket, Key=f"{prefix}/model.tar.gz", Body=forest.to_bytes())
+        s3.put_object(Bucket=self.bucket, Key=f"{prefix}/{MODEL_ARTEFACT_FILE}", Body=forest.to_bytes())
         s3.put_object(
             Bucket=self.bucket,
-            Key=f"{prefix}/{STATS_FILE}",
+            Key=f"{prefix}/{SCORE_STATS_FILE}",
             Body=json.dumps(result.score_stats, indent=2).encode(),
             ContentType="application/json",
         )
@@ -433,13 +458,13 @@ class PipelineExecutor:
                 Body=body,
                 ContentType="application/json",
             )
-        result.model_data_url = f"s3://{self.bucket}/{prefix}/model.tar.gz"
-        result.score_stats_uri = f"s3://{self.bucket}/{prefix}/{STATS_FILE}"
+        result.model_data_url = f"s3://{self.bucket}/{prefix}/{MODEL_ARTEFACT_FILE}"
+        result.score_stats_uri = f"s3://{self.bucket}/{prefix}/{SCORE_STATS_FILE}"
         result.baseline_uri = f"s3://{self.bucket}/{prefix}/{BASELINE_FOLDER}/"
         # The same metadata keys the real pipeline's Register step writes (route "Local").
         metadata = {
-            "pipeline_execution_arn": result.execution_arn,
-            "score_stats_uri": result.score_stats_uri,
+            METADATA_EXECUTION: result.execution_arn,
+            METADATA_SCORE_STATS: result.score_stats_uri,
             "route": "Local",
             **{name: str(value) for name, value in result.hyperparameters.items()},
         }
@@ -473,9 +498,12 @@ class PipelineExecutor:
             CustomerMetadataProperties=metadata,
         )
         result.model_package_arn = package["ModelPackageArn"]
+        record_pipeline_steps(
+            result.execution_arn, [registered_step(result.model_package_arn, "Register-Local")]
+        )
 
     def _download(self, uri: str, folder: Path) -> Path:
-        bucket, key = split_s3_uri(uri)
+        bucket, key = parse_s3_uri(uri)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / key.rsplit("/", 1)[-1]
         try:
@@ -490,8 +518,7 @@ class PipelineExecutor:
     ) -> None:
         previous = result.statuses[-1] if result.statuses else None
         execution = self._backend_execution(result.execution_arn)
-        execution.pipeline_execution_status = status
-        execution.pipeline_execution_failure_reason = result.failure_reason
+        set_pipeline_execution_status(result.execution_arn, status, result.failure_reason)
         execution.last_modified_time = now
         result.status = status
         result.statuses.append(status)
@@ -505,11 +532,8 @@ class PipelineExecutor:
         )
 
     def _backend_execution(self, execution_arn: str) -> Any:
-        from moto.sagemaker.models import sagemaker_backends
-
         try:
-            pipeline = sagemaker_backends[self.account][self.region].pipelines[self.pipeline_name]
-            return pipeline.pipeline_executions[execution_arn]
+            return pipeline_execution(execution_arn)
         except KeyError:
             raise PipelineExecutionError(
                 f"execution {execution_arn} is not in this process's moto backend"
@@ -551,30 +575,6 @@ class PipelineExecutor:
         )
         if response.get("FailedEntryCount"):
             raise PipelineExecutionError(f"could not put the status event: {response['Entries']}")
-
-
-@contextmanager
-def start_as_executing() -> Iterator[None]:
-    """While active, moto records new pipeline executions as "Executing" instead of "Succeeded".
-
-    Without it, a poller (the retraining state machine) can read moto's instant "Succeeded"
-    before the executor has trained anything.
-    """
-    from moto.sagemaker.models import SageMakerModelBackend
-
-    original = SageMakerModelBackend.start_pipeline_execution
-
-    def start(self: Any, pipeline_name: str, *args: Any, **kwargs: Any) -> dict[str, str]:
-        response: dict[str, str] = original(self, pipeline_name, *args, **kwargs)
-        execution = self.pipelines[pipeline_name].pipeline_executions[response["PipelineExecutionArn"]]
-        execution.pipeline_execution_status = "Executing"
-        return response
-
-    SageMakerModelBackend.start_pipeline_execution = start  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        SageMakerModelBackend.start_pipeline_execution = original  # type: ignore[method-assign]
 
 
 def _read_train(path: Path) -> np.ndarray:

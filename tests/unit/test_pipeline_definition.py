@@ -91,7 +91,7 @@ def test_check_mode_reports_a_stale_file_and_leaves_it_alone(tmp_path, monkeypat
 def test_parameters_are_the_contract_with_their_defaults():
     parameters = {p["Name"]: p for p in DEFINITION["Parameters"]}
     assert "DefaultValue" not in parameters["InputDataUri"]  # always sent by StartPipelineFunction
-    assert parameters["LabelsUri"]["DefaultValue"] == ""
+    assert parameters["LabelsUri"]["DefaultValue"] == build.NO_LABELS
     assert parameters["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
     assert set(parameters["ModelApprovalStatus"]["EnumValues"]) == {
         "PendingManualApproval",
@@ -113,11 +113,13 @@ def test_parameters_are_the_contract_with_their_defaults():
 
 
 @pytest.mark.parametrize(
-    ("use_spark", "labels"), list(itertools.product((False, True), ("", "s3://b/l.json")))
+    ("use_spark", "labels"), list(itertools.product((False, True), (None, "s3://b/l.json")))
 )
 def test_exactly_one_route_runs_for_every_parameter_combination(use_spark, labels):
-    # GIVEN parameters WHEN the four top-level ConditionSteps are evaluated
-    parameters = {"UseSpark": use_spark, "LabelsUri": labels}
+    # GIVEN parameters as a start request sends them (LabelsUri left out: its default applies)
+    defaults = {p["Name"]: p.get("DefaultValue") for p in DEFINITION["Parameters"]}
+    parameters = {**defaults, "UseSpark": use_spark} | ({"LabelsUri": labels} if labels else {})
+    # WHEN the four top-level ConditionSteps are evaluated
     chosen = [
         s["Name"]
         for s in DEFINITION["Steps"]
@@ -127,6 +129,28 @@ def test_exactly_one_route_runs_for_every_parameter_combination(use_spark, label
     engine = "Spark" if use_spark else "Python"
     mode = "Labelled" if labels else "Unlabelled"
     assert chosen == [f"Route-{engine}-{mode}"]
+
+
+def test_the_labels_switch_uses_only_forms_the_sdk_documents_and_never_an_empty_string():
+    # SageMaker has rejected "" as a passed parameter value: the "no labels" route compares a
+    # String parameter with its non-empty default (ParameterString + ConditionEquals).
+    text = build.DEFINITION_PATH.read_text(encoding="utf-8")
+    assert '"DefaultValue": ""' not in text
+    assert '"RightValue": ""' not in text
+    labels = next(p for p in DEFINITION["Parameters"] if p["Name"] == "LabelsUri")
+    assert labels == {"Name": "LabelsUri", "Type": "String", "DefaultValue": build.NO_LABELS}
+    for condition_step in DEFINITION["Steps"]:
+        for condition in condition_step["Arguments"]["Conditions"]:
+            inner = condition.get("Condition", condition)
+            assert inner["Type"] == "Equals"
+            if inner["LeftValue"] == {"Get": "Parameters.LabelsUri"}:
+                assert inner["RightValue"] == build.NO_LABELS
+
+
+def test_no_experiment_tracking_the_role_has_no_permission_for():
+    # The SDK's default PipelineExperimentConfig creates an experiment and a trial per execution
+    # (sagemaker:CreateExperiment, CreateTrial, AssociateTrialComponent); nothing here reads them.
+    assert DEFINITION["PipelineExperimentConfig"] is None
 
 
 def test_every_route_is_one_condition_with_the_whole_chain_in_order():
@@ -153,15 +177,20 @@ def test_python_preprocess_reads_the_upload_and_labels_only_when_labelled(route)
     assert inputs["data"]["S3Uri"] == {"Get": "Parameters.InputDataUri"}
     assert app["ContainerEntrypoint"] == ["python3", "/opt/ml/processing/input/code/preprocess.py"]
     assert app["ImageUri"] == "${ProcessingImage}"
-    assert app["ContainerArguments"][:2] == [
+    args = app["ContainerArguments"]
+    assert args[:2] == [
         "--shingle-size",
         {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.ShingleSize"}]}},
     ]
+    # S3Prefix inputs bring every key that starts with the URI: the script is told which object to read
+    assert inputs["data"]["S3DataType"] == "S3Prefix"
+    assert args[args.index("--input-uri") + 1] == {"Get": "Parameters.InputDataUri"}
     if route.endswith("-Labelled"):
         assert inputs["labels"]["S3Uri"] == {"Get": "Parameters.LabelsUri"}
+        assert args[args.index("--labels-uri") + 1] == {"Get": "Parameters.LabelsUri"}
         assert outputs == {"train", "test", "summary"}
     else:
-        assert "labels" not in inputs  # an empty LabelsUri must never reach a processing input
+        assert "labels" not in inputs  # the "no labels" sentinel must never reach a processing input
         assert outputs == {"train", "summary"}
 
 
@@ -182,6 +211,7 @@ def test_spark_preprocess_runs_the_spark_script_with_the_row_rules_as_py_files(r
     args = app["ContainerArguments"]
     assert args[args.index("--input") + 1] == {"Get": "Parameters.InputDataUri"}
     assert ("--labels" in args) is route.endswith("-Labelled")
+    assert ("--labels-uri" in args) is route.endswith("-Labelled")
     assert arguments["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == {
         "Get": "Parameters.SparkInstanceCount"
     }

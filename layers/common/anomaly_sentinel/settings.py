@@ -13,6 +13,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from anomaly_sentinel.contracts import SERVERLESS_PAYLOAD_LIMIT
 from anomaly_sentinel.exceptions import SettingsError
 
 
@@ -46,21 +47,36 @@ class EnvSettings(BaseModel):
             raise SettingsError(f"invalid settings for {cls.__name__}: {problems}") from None
 
 
-class StartPipelineSettings(EnvSettings):
+_ARN = r"^arn:aws[a-z-]*:{service}:[a-z0-9-]+:[0-9]{{12}}:.+$"
+
+
+class OnceSettings(EnvSettings):
+    """Fields of every function that acts once per event (Powertools idempotency on DynamoDB)."""
+
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
+    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
+
+
+class AlertingSettings(OnceSettings):
+    """Fields of every function that watches the endpoint and alerts subscribers."""
+
+    endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
+    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=_ARN.format(service="sns"))
+
+
+class StartPipelineSettings(OnceSettings):
     """Settings of StartPipelineFunction."""
 
     pipeline_name: str = Field(alias="PIPELINE_NAME", pattern=SAGEMAKER_NAME)
-    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
     training_prefix: str = Field(alias="TRAINING_PREFIX", pattern=r"^[^/].*/$|^$")
     accepted_suffixes: CommaList = Field(alias="ACCEPTED_SUFFIXES", min_length=1)
-    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
 
     def accepts(self, key: str) -> bool:
         lowered = key.lower()
         return any(lowered.endswith(suffix.lower()) for suffix in self.accepted_suffixes)
 
 
-# --- ScoreCaptureSettings (issue 3) ---
+# --- ScoreCaptureSettings ---
 
 
 def _blank_is_none(value: object) -> object:
@@ -82,23 +98,16 @@ OptionalFloat = Annotated[
     Annotated[float, Field(allow_inf_nan=False)] | None, BeforeValidator(_blank_is_none)
 ]
 
-#: Serverless inference rejects request payloads over 4 MB; stay just under it (both MB and MiB).
-SERVERLESS_PAYLOAD_LIMIT = 4_000_000
 
-
-class ScoreCaptureSettings(EnvSettings):
+class ScoreCaptureSettings(AlertingSettings):
     """Settings of ScoreCaptureFunction (see template.yaml for what each one means)."""
 
-    endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
     capture_bucket: str = Field(alias="CAPTURE_BUCKET", min_length=3, max_length=63)
     capture_prefix: str = Field(alias="CAPTURE_PREFIX", pattern=r"^[^/\s*]\S*/$")
     output_bucket: str = Field(alias="OUTPUT_BUCKET", min_length=3, max_length=63)
     scores_prefix: str = Field(default="scores/", alias="SCORES_PREFIX", pattern=r"^[^/\s*]\S*/$")
     rejects_prefix: str = Field(default="rejects/", alias="REJECTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
     statistics_prefix: str = Field(default="statistics/", alias="STATISTICS_PREFIX", pattern=r"^[^/\s*]\S*/$")
-    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
-    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
-    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
     #: Features per row the model expects; unset: the first good row of each file decides.
     feature_dim: OptionalPositiveInt = Field(default=None, alias="FEATURE_DIM")
     #: Explicit cutoff: when set, it wins over the model's score statistics and the file's own.
@@ -143,21 +152,14 @@ class ScoreCaptureSettings(EnvSettings):
         return self.scores_prefix, self.rejects_prefix, self.statistics_prefix
 
 
-# --- MonitoringAlertSettings (issue 4) ---
+# --- MonitoringAlertSettings ---
 
 
 #: ARNs the functions are given: partition-aware, service-specific.
-_ARN = r"^arn:aws[a-z-]*:{service}:[a-z0-9-]+:[0-9]{{12}}:.+$"
-
-
-class MonitoringAlertSettings(EnvSettings):
+class MonitoringAlertSettings(AlertingSettings):
     """Settings of MonitoringAlertFunction: where to alert, what counts, what to start."""
 
-    endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
-    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=_ARN.format(service="sns"))
     state_machine_arn: str = Field(alias="RETRAIN_STATE_MACHINE_ARN", pattern=_ARN.format(service="states"))
-    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
-    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
     job_prefixes: CommaList = Field(alias="MONITORING_JOB_PREFIXES", min_length=1)
     alarm_prefix: str = Field(alias="DRIFT_ALARM_PREFIX", min_length=1, max_length=255)
     #: Violation check types that count towards retraining; empty means violations never retrain.
@@ -204,7 +206,7 @@ class RetrainStepsSettings(EnvSettings):
             )
 
 
-class DriftMonitorSettings(EnvSettings):
+class DriftMonitorSettings(OnceSettings):
     """Settings of DriftMonitorFunction: which endpoint, where statistics and reports live, the window."""
 
     endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
@@ -216,8 +218,6 @@ class DriftMonitorSettings(EnvSettings):
     #: Fewest rows a window needs before any check may raise a violation.
     min_records: int = Field(default=1000, alias="MIN_RECORDS", ge=1)
     event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME", min_length=1)
-    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
-    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
     #: Largest per-file statistics object read (a file's summary is about 12 kB for 30 features).
     max_statistics_bytes: int = Field(default=1_000_000, alias="MAX_STATISTICS_BYTES", ge=1024)
 
@@ -227,3 +227,13 @@ class DriftMonitorSettings(EnvSettings):
                 f"invalid settings for {type(self).__name__}: "
                 f"WINDOW_HOURS ({self.window_hours}) must divide 24"
             )
+
+
+class PipelineRunsSettings(EnvSettings):
+    """Settings of PipelineRunsFunction (run time, cost and failure alerts of pipeline executions)."""
+
+    pipeline_name: str = Field(alias="PIPELINE_NAME", pattern=SAGEMAKER_NAME)
+    endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
+    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
+    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
