@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, computed_field
 
 from anomaly_sentinel import drift
+from anomaly_sentinel.contracts import parse_s3_uri
 from anomaly_sentinel.cutoff import ModelStatsSource
 from anomaly_sentinel.exceptions import BaselineError, DriftReportError
 from anomaly_sentinel.settings import DriftMonitorSettings
@@ -90,11 +91,6 @@ def baseline_uris(model_data_url: str) -> tuple[str, str]:
     return f"{folder}/{drift.STATISTICS_FILE}", f"{folder}/{drift.CONSTRAINTS_FILE}"
 
 
-def _split(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key
-
-
 # ---------------------------------------------------------------------------- baseline lookup
 
 
@@ -142,7 +138,7 @@ class BaselineSource:
         return BaselineLookup(baseline, folder, "read", stats.model_dump() if stats is not None else None)
 
     def _read(self, uri: str) -> bytes:
-        bucket, key = _split(uri)
+        bucket, key = parse_s3_uri(uri)
         body = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
         try:
             data: bytes = body.read()
