@@ -335,21 +335,43 @@ def test_missing_and_extra_columns_are_reported_per_column(gaussian_baseline):
     ]
 
 
-def test_records_rejected_for_a_missing_value_lower_completeness(gaussian_baseline):
-    # GIVEN 1,000 good rows and 10 records the decoder rejected for a non-numeric value
+def test_records_rejected_for_a_missing_value_lower_completeness_of_that_column(gaussian_baseline):
+    # GIVEN 1,000 good rows and 10 records the decoder rejected for a non-numeric value in column 2
     builder = drift.FileStatisticsBuilder(gaussian_baseline, seed=1)
     for row in gaussian_rows(1_000, 6, random.Random(3)):
         builder.offer([row])
     for line in range(10):
         builder.observe(Reject(line, None, "non-numeric", "row 1 column 2 is not a number"))
-    builder.observe(Reject(11, None, "not-json", ""))  # not a missing value: not counted
-    window = drift.merge_window([builder.finish()], gaussian_baseline.identity)
-    # WHEN compared THEN completeness 1000/1010 is below the baseline's 1.0 on every feature
+    builder.observe(Reject(11, None, "non-finite", "row 1 has a NaN or infinite value"))  # no column
+    builder.observe(Reject(12, None, "not-json", ""))  # not a missing value: not counted
+    stats = builder.finish()
+    window = drift.merge_window([stats], gaussian_baseline.identity)
+    # WHEN compared THEN completeness 1000/1010 of _c1 is below the baseline's 1.0; nothing else
     result = drift.compare(window, gaussian_baseline, min_records=100)
-    assert {v.constraint_check_type for v in result.violations} == {"completeness_check"}
+    assert [(v.feature_name, v.constraint_check_type) for v in result.violations] == [
+        ("_c1", "completeness_check")
+    ]
     assert (
         result.violations[0].description == f"Value: {1000 / 1010} does not meet the constraint requirement! "
     )
+    assert stats.missing_rows == 11
+
+
+def test_the_decoders_reject_detail_names_the_column_the_statistics_read():
+    # GIVEN a CSV and a JSON record with a non-numeric value in column 3
+    from anomaly_sentinel.capture import CaptureDecoder
+
+    lines = [
+        json.dumps({"captureData": {"endpointInput": {"data": "1,2,x", "encoding": "CSV"}}}).encode(),
+        json.dumps(
+            {"captureData": {"endpointInput": {"data": '{"features": [1, 2, "x"]}', "encoding": "JSON"}}}
+        ).encode(),
+    ]
+    builder = drift.FileStatisticsBuilder(None)
+    for item in CaptureDecoder().decode(lines):
+        builder.observe(item)
+    # THEN both count as missing in column 3 (_c2)
+    assert builder.missing_by_column == {2: 2}
 
 
 def test_fractional_values_violate_an_integral_baseline():

@@ -34,6 +34,7 @@ import json
 import math
 import operator
 import random
+import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -463,12 +464,13 @@ class FileStatisticsBuilder(RowSample):
 
     ``baseline`` gives the distribution edges (None: counts, moments and type only — the file
     cannot take part in a drift comparison). Records the decoder rejected for a missing,
-    non-numeric or non-finite value count as missing: the decoder rejects the record as a whole,
-    so it is missing in every feature. :meth:`observe` is called for every record the scoring
-    function decodes: it is one call that does the sampler's work inline.
+    non-numeric or non-finite value count as missing in the column the decoder names (its reject
+    detail says ``column N``); one it cannot place counts only in ``missing_rows``. :meth:`observe`
+    is called for every record the scoring function decodes: it is one call that does the
+    sampler's work inline.
     """
 
-    __slots__ = ("baseline", "missing_rows")
+    __slots__ = ("baseline", "missing_by_column", "missing_rows")
 
     def __init__(
         self, baseline: Baseline | None = None, *, seed: int | str = 0, sample_rows: int = SAMPLE_ROWS
@@ -476,6 +478,7 @@ class FileStatisticsBuilder(RowSample):
         super().__init__(sample_rows, seed)
         self.baseline = baseline
         self.missing_rows = 0
+        self.missing_by_column: dict[int, int] = {}
 
     def observe(self, item: CaptureRecord | Reject) -> None:
         """Count one decoded record's rows, or one rejected record when a value was missing."""
@@ -487,6 +490,10 @@ class FileStatisticsBuilder(RowSample):
                 self._take(rows, start, end)
         elif item.reason in MISSING_REASONS:  # type: ignore[union-attr]
             self.missing_rows += 1
+            found = _COLUMN.search(item.detail)  # type: ignore[union-attr]
+            if found:
+                column = int(found.group(1)) - 1
+                self.missing_by_column[column] = self.missing_by_column.get(column, 0) + 1
 
     def finish(self, scores: ScoreSummary | None = None, source: str = "") -> FileStatistics:
         rows = self.sample()
@@ -500,7 +507,7 @@ class FileStatisticsBuilder(RowSample):
             features.append(
                 FeatureSummary(
                     present=self.rows,
-                    missing=self.missing_rows,
+                    missing=self.missing_by_column.get(index, 0),
                     mean=moments.mean,
                     m2=moments.m2,
                     min=values[0],
@@ -529,6 +536,10 @@ def summarise_capture(
     for item in decoder.decode(read_lines(stream)):
         builder.observe(item)
     return builder.finish(source=str(seed)), decoder
+
+
+#: How the capture decoder names the column of a rejected value ("row 1 column 3 is not a number").
+_COLUMN = re.compile(r"\bcolumn (\d+)\b")
 
 
 def _counts_on_edges(ordered: Sequence[float], edges: Sequence[float]) -> list[int]:
