@@ -151,3 +151,31 @@ def test_twenty_signals_while_a_retraining_runs_start_nothing_and_alert_once_per
     (alert,) = inbox.messages()
     assert "retraining drift-drift-monitor-earlier-window is already running" in alert["message"]
     assert "Further signals this hour are counted" in alert["message"]
+
+
+def test_runs_of_the_optional_model_monitor_schedule_are_handled_for_its_endpoint(
+    stack, world, lambda_function
+):
+    # GIVEN the stack deployed with ModelMonitorEndpointName (the template passes it to the function)
+    from tests.integration.retrain_support import monitoring_event
+
+    spec = stack.resolve(stack.resource(FUNCTION)["Properties"]["Environment"]["Variables"])
+    assert spec["MODEL_MONITOR_ENDPOINT_NAME"] == stack.parameters["ModelMonitorEndpointName"]
+    handler = lambda_function(FUNCTION, MODEL_MONITOR_ENDPOINT_NAME="realtime-rcf")
+    bucket = stack.ref("DataBucket")
+    prefix = "model-monitor/realtime-rcf/2026/11/30/01"
+    boto3.client("s3").put_object(
+        Bucket=bucket,
+        Key=f"{prefix}/{drift.VIOLATIONS_FILE}",
+        Body=drift.dumps(drift.violations_document(DRIFTED)),
+    )
+    job_arn = world.extras.monitoring_execution(
+        job_name="model-monitoring-202611300100-abc",
+        schedule_name="realtime-rcf-data-quality",
+        endpoint_name="realtime-rcf",
+        report_uri=f"s3://{bucket}/{prefix}",
+    )
+    # WHEN its run with violations is handled THEN it is not ignored as another endpoint's
+    result = handler(monitoring_event(job_arn))
+    assert (result["status"], result["violations"]) == ("CompletedWithViolations", 2)
+    wait_for_all_executions(stack)

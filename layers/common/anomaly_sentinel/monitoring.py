@@ -727,7 +727,8 @@ class MonitoringResponder:
         job = describe_monitoring_job(signal, self.sagemaker)
         if job is None:
             return "not a monitoring execution (no MonitoringScheduleArn)"
-        foreign = foreign_endpoint(job.endpoint, ours)
+        monitored = self.settings.model_monitor_endpoint
+        foreign = None if monitored and job.endpoint == monitored else foreign_endpoint(job.endpoint, ours)
         if foreign is not None:
             return f"monitoring schedule {job.schedule} {foreign}"
         return outcome_from_job(job, self.s3)

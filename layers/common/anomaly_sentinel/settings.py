@@ -170,6 +170,8 @@ class MonitoringAlertSettings(AlertingSettings):
     retrain_input_data_uri: str = Field(
         default="", alias="RETRAIN_INPUT_DATA_URI", pattern=r"^$|^s3://[^/]+/"
     )
+    #: The real-time endpoint the optional Model Monitor schedule watches (its runs are ours too).
+    model_monitor_endpoint: str = Field(default="", alias="MODEL_MONITOR_ENDPOINT_NAME")
 
 
 class RetrainStepsSettings(EnvSettings):
