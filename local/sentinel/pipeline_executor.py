@@ -298,9 +298,9 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
-def score_stats(scores: np.ndarray) -> dict[str, Any]:
+def score_stats(scores: np.ndarray, feature_dim: int | None = None) -> dict[str, Any]:
     """The pipeline's own ``score_stats`` (so local and SageMaker cutoffs are computed alike)."""
-    result: dict[str, Any] = load_script("score_stats").score_stats(scores)
+    result: dict[str, Any] = load_script("score_stats").score_stats(scores, feature_dim)
     return result
 
 
@@ -435,7 +435,7 @@ class PipelineExecutor:
             num_samples_per_tree=result.hyperparameters["num_samples_per_tree"],
             seed=self.seed,
         ).fit(rows)
-        result.score_stats = score_stats(forest.score_array(rows))
+        result.score_stats = score_stats(forest.score_array(rows), feature_dim)
         self._publish(result, plan, execution_id, forest)
 
     def _publish(
