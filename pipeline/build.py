@@ -12,9 +12,9 @@ RCF, scikit-learn and Spark processing images of every region, read from the SDK
 SageMaker Pipelines cannot re-join branches after a ConditionStep, nor nest condition steps, so each
 of the four routes (engine Python or Spark x labels or none) is one ConditionStep at the top whose
 ``if`` branch holds the whole chain: Preprocess -> Tune (labels) or Train -> Model -> Scores (batch
-transform of the training data) -> ScoreStats -> Register. The conditions are mutually exclusive, so
-exactly one chain runs. "No labels" is ``LabelsUri`` left at its default ``NO_LABELS``, a non-empty
-sentinel (SageMaker has rejected ``""`` as a passed parameter value).
+transform of the training data) -> ScoreStats -> Baseline -> Register. The conditions are mutually
+exclusive, so exactly one chain runs. "No labels" is ``LabelsUri`` left at its default
+``NO_LABELS``, a non-empty sentinel (SageMaker has rejected ``""`` as a passed parameter value).
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ ARTIFACT_PREFIX = "pipeline"
 DATA_DIR = "/opt/ml/processing/input/data"
 LABELS_DIR = "/opt/ml/processing/input/labels"
 SCORES_DIR = "/opt/ml/processing/input/scores"
+TRAIN_DIR = "/opt/ml/processing/input/train"
 RULES_DIR = "/opt/ml/processing/input/rules"
 OUTPUT_DIR = "/opt/ml/processing/output"
 
@@ -324,6 +325,7 @@ class Builder:
 
     def chain(self, route: Route) -> list[Any]:
         """Every step of one route, in order."""
+        from sagemaker.drift_check_baselines import DriftCheckBaselines
         from sagemaker.inputs import TrainingInput
         from sagemaker.model import Model
         from sagemaker.model_metrics import MetricsSource, ModelMetrics
@@ -466,6 +468,25 @@ class Builder:
             ],
         )
         metadata["score_stats_uri"] = stats_uri
+        # The data-quality baseline of the train channel (Model Monitor's format) goes beside the
+        # model too ({model dir}/baseline/): the drift monitor finds it from the model in service,
+        # and the model package records it as its drift-check baseline.
+        baseline = ProcessingStep(
+            name=route.step("Baseline"),
+            step_args=self.script_processor("sentinel-baseline").run(
+                code=code_uri("baseline.py"),
+                inputs=[ProcessingInput(input_name="train", source=train_uri, destination=TRAIN_DIR)],
+                outputs=[
+                    ProcessingOutput(
+                        output_name="baseline",
+                        source=f"{OUTPUT_DIR}/baseline",
+                        destination=Join(on="/", values=[model_dir, "baseline"]),
+                    )
+                ],
+            ),
+            retry_policies=self.retry(),
+        )
+        baseline_uri = baseline.properties.ProcessingOutputConfig.Outputs["baseline"].S3Output.S3Uri
         register = ModelStep(
             name=route.step("Register"),
             step_args=model.register(
@@ -478,12 +499,22 @@ class Builder:
                 model_metrics=ModelMetrics(
                     model_statistics=MetricsSource(content_type="application/json", s3_uri=stats_uri)
                 ),
+                drift_check_baselines=DriftCheckBaselines(
+                    model_data_statistics=MetricsSource(
+                        content_type="application/json",
+                        s3_uri=Join(on="/", values=[baseline_uri, "statistics.json"]),
+                    ),
+                    model_data_constraints=MetricsSource(
+                        content_type="application/json",
+                        s3_uri=Join(on="/", values=[baseline_uri, "constraints.json"]),
+                    ),
+                ),
                 customer_metadata_properties=metadata,
                 description=f"Random Cut Forest from the {route.slug} route of Anomaly Sentinel's pipeline",
             ),
             retry_policies=self.retry(),
         )
-        return [preprocess, trainer, create, scores, stats, register]
+        return [preprocess, trainer, create, scores, stats, baseline, register]
 
     def route_condition(self, route: Route, steps: list[Any]) -> Any:
         from sagemaker.workflow.condition_step import ConditionStep

@@ -17,8 +17,12 @@ settings = MonitoringAlertSettings.from_env()
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
-sagemaker, s3, sns, sfn = (aws.client(name) for name in ("sagemaker", "s3", "sns", "stepfunctions"))
-responder = monitoring.MonitoringResponder(settings, sagemaker=sagemaker, s3=s3, sns=sns, sfn=sfn)
+sagemaker, s3, sns, sfn, dynamodb = (
+    aws.client(name) for name in ("sagemaker", "s3", "sns", "stepfunctions", "dynamodb")
+)
+responder = monitoring.MonitoringResponder(
+    settings, sagemaker=sagemaker, s3=s3, sns=sns, sfn=sfn, dynamodb=dynamodb
+)
 once = Once(settings.idempotency_table, settings.idempotency_ttl_seconds)
 respond_once = once("signal")(responder.handle)  # once per job ARN / alarm state change
 

@@ -7,25 +7,28 @@ local HTTP server answering whatever model the endpoint's current config points 
 executor runs the pipeline's own preprocessing script and trains the local RCF. The story:
 
 training upload → pipeline → model registered → evaluated, approved, deployed → production traffic
-captured as base64 JSONL → decoded and scored → anomaly alert to a subscriber → monitoring run with
-violations → alert → retraining state machine → a new endpoint config in service.
+captured as base64 JSONL → decoded and scored → anomaly alert to a subscriber → traffic with a
+level shift → the drift monitor's window raises violations → alert → retraining state machine → a
+new endpoint config in service.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from anomaly_sentinel.contracts import parse_s3_uri
 from sentinel.dashboard import write_dashboard
-from sentinel.emulator import local_client, local_name
-from sentinel.moto_patches import SageMakerExtras, processing_job_event
+from sentinel.emulator import ACCOUNT, REGION, local_client, local_name
+from sentinel.moto_patches import SageMakerExtras
 from sentinel.pipeline_executor import PipelineExecutor
 from sentinel.plot import plot_scores
 from sentinel.rcf import shingle
@@ -38,7 +41,6 @@ from sentinel.traffic import capture_file, capture_key
 from sentinel.world import local_world
 
 DATA = Path(__file__).parent / "data"
-VIOLATIONS = DATA / "monitoring" / "constraint_violations.json"
 TRAINING_KEY = "training/nyc_taxi.csv"
 SHINGLE = 48  # one day of 30-minute buckets, as the AWS NYC taxi example does
 SUBSCRIBER_QUEUE = "sentinel-demo-subscriber"
@@ -55,6 +57,8 @@ class DemoContext:
     subscriber_url: str
     out: Path
     summary: dict[str, Any] = field(default_factory=dict)
+    #: The template's functions (what the schedule invokes: the drift monitor's ticks).
+    function: Any = None
 
     @property
     def bucket(self) -> str:
@@ -181,6 +185,7 @@ def stage_traffic(ctx: DemoContext, timeline: Timeline) -> dict[str, Any]:
         stamps = shingle_timestamps(series.timestamps, SHINGLE)
         body = capture_file(stamps, rows)
         now = datetime.now(UTC)
+        hour = now.replace(minute=0, second=0, microsecond=0)
         key = capture_key(ctx.template.parameters["CapturePrefix"], ctx.endpoint, now, "replay-nyc-taxi")
         local_client("s3").put_object(Bucket=ctx.bucket, Key=key, Body=body)
         timeline.say(
@@ -212,7 +217,7 @@ def stage_traffic(ctx: DemoContext, timeline: Timeline) -> dict[str, Any]:
             cutoff=report["cutoff"],
             cutoff_source=report["cutoff_source"],
         )
-        return {"report": report, "timestamps": stamps, "series": series}
+        return {"report": report, "timestamps": stamps, "series": series, "hour": hour}
 
 
 def stage_report(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) -> None:
@@ -244,42 +249,97 @@ def stage_report(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) -
         timeline.say(stage.name, f"plot of {np.isfinite(scores).sum():,} scores → {path}")
 
 
-def stage_monitoring(ctx: DemoContext, timeline: Timeline) -> None:
-    with timeline.stage("monitoring") as stage:
-        schedule = f"{ctx.endpoint}-data-quality"
-        job = f"model-monitoring-{datetime.now(UTC):%Y%m%d%H%M}-demo"
-        report_prefix = f"monitoring/{schedule}/{job}"
+#: The drift phase's traffic: the series' last four weeks at 1.3x their level (a documented level
+#: shift, as if demand rose 30%), captured in the hour after the replay, so the two are two windows.
+DRIFT_POINTS = 48 * 28
+DRIFT_FACTOR = 1.3
+
+
+def _tick(window_start: datetime) -> dict[str, Any]:
+    """The drift monitor's schedule tick for the window from ``window_start`` (15 min after its end)."""
+    when = window_start + timedelta(hours=1, minutes=15)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"drift-tick-{when:%Y%m%d%H}")),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": f"{when:%Y-%m-%dT%H:%M:%SZ}",
+        "region": REGION,
+        "resources": [],
+        "detail": {},
+    }
+
+
+def _window_violations(result: dict[str, Any]) -> list[dict[str, str]]:
+    """The violations a drift window's report lists (feature and check type)."""
+    bucket, key = parse_s3_uri(result["report_uri"] + "constraint_violations.json")
+    found = json.loads(local_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())["violations"]
+    return [
+        {"feature_name": v["feature_name"], "constraint_check_type": v["constraint_check_type"]}
+        for v in found
+    ]
+
+
+def stage_drift(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) -> None:
+    with timeline.stage("drift") as stage:
+        series = scored["series"]
+        values = np.round(series.values[-DRIFT_POINTS:] * DRIFT_FACTOR)  # passengers are whole
+        rows = shingle(values, SHINGLE)
+        stamps = shingle_timestamps(series.timestamps[-DRIFT_POINTS:], SHINGLE)
+        traffic_hour = scored["hour"]
+        drift_hour = traffic_hour + timedelta(hours=1)
+        key = capture_key(
+            ctx.template.parameters["CapturePrefix"], ctx.endpoint, drift_hour, "shifted-nyc-taxi"
+        )
         local_client("s3").put_object(
-            Bucket=ctx.bucket, Key=f"{report_prefix}/constraint_violations.json", Body=VIOLATIONS.read_bytes()
+            Bucket=ctx.bucket, Key=key, Body=capture_file(stamps, rows, broken=False)
         )
-        ctx.extras.monitoring_execution(
-            job_name=job,
-            schedule_name=schedule,
-            endpoint_name=ctx.endpoint,
-            report_uri=f"s3://{ctx.bucket}/{report_prefix}",
-        )
-        local_client("events").put_events(
-            Entries=[
-                {
-                    "Source": event["source"],
-                    "DetailType": event["detail-type"],
-                    "Detail": json.dumps(event["detail"]),
-                    "Resources": event["resources"],
-                }
-                for event in [processing_job_event(job)]
-            ]
-        )
+        report = _one(ctx.router.drain(), "ScoreCaptureFunction").result
+        _subscriber_messages(ctx)  # the shifted traffic's anomaly alert is not the drift phase's
+        ctx.summary["drift_records_scored"] = report["scored"]
         timeline.say(
             stage.name,
-            f"Model Monitor run {job} completed with violations (report in s3://{ctx.bucket}/{report_prefix})",
+            f"{len(rows):,} records of the last {DRIFT_POINTS // 48} days at {DRIFT_FACTOR}x the level → "
+            f"scored ({report['anomalies']} anomalies), statistics → {report['statistics_uri']}",
         )
+        monitor = ctx.function("DriftMonitorFunction")
+        windows = {}
+        for name, hour in (("replay", traffic_hour), ("shifted", drift_hour)):
+            result = monitor(_tick(hour))
+            found = _window_violations(result)
+            windows[name] = found
+            kinds = sorted({v["constraint_check_type"] for v in found})
+            features = sorted({v["feature_name"] for v in found}, key=lambda f: (len(f), f))
+            shown = ", ".join(features[:4]) + (", …" if len(features) > 4 else "")
+            timeline.say(
+                "monitor",
+                f"window {result['window_start']} ({name}): {result['records']:,} rows from "
+                f"{result['files']} file(s) → {len(found)} violation(s) {kinds or ''} {shown}".rstrip(),
+            )
+        if any(v["constraint_check_type"] == "baseline_drift_check" for v in windows["replay"]):
+            raise RuntimeError(
+                f"the replayed training traffic drifted from its own baseline: {windows['replay']}"
+            )
+        if not any(v["constraint_check_type"] == "baseline_drift_check" for v in windows["shifted"]):
+            raise RuntimeError(f"the shifted traffic raised no baseline drift: {windows['shifted']}")
+        ctx.summary["drift_violations"] = windows["shifted"]
+        ctx.summary["drift_violations_replay"] = windows["replay"]
         before = _endpoint_config(ctx)
-        alerted = _one(ctx.router.drain(), "MonitoringAlertFunction").result
+        handled = [d.result for d in _delivered(ctx.router.drain(), "MonitoringAlertFunction")]
         for alert in _subscriber_messages(ctx):
             timeline.say("alert", f"subscriber received: {alert.get('Subject')}")
-        execution = (alerted.get("execution") or {}).get("execution_arn")
+        for outcome in handled:
+            timeline.say(
+                "policy",
+                f"{outcome.get('job_arn')}: retrain {outcome.get('retrain')} "
+                f"({outcome.get('retrain_reason')})",
+            )
+        execution = next(
+            ((o.get("execution") or {}).get("execution_arn") for o in handled if o.get("execution")), None
+        )
         if not execution:
-            raise RuntimeError(f"violations did not start a retraining run: {alerted}")
+            raise RuntimeError(f"drift violations did not start a retraining run: {handled}")
         timeline.say("retrain", f"retraining state machine started: {execution.rsplit(':', 1)[-1]}")
         output = _wait_for_retraining(ctx, execution)
         after = _endpoint_config(ctx)
@@ -325,8 +385,16 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
             template, router, endpoint = world.template, world.router, world.endpoint
             assert router is not None
             assert endpoint is not None
+            assert world.pool is not None
             ctx = DemoContext(
-                template, router, world.pipelines, world.extras, _subscribe(template), out, summary
+                template,
+                router,
+                world.pipelines,
+                world.extras,
+                _subscribe(template),
+                out,
+                summary,
+                world.pool,
             )
             timeline.say(
                 stage.name,
@@ -335,8 +403,9 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
             )
         try:
             stage_training(ctx, timeline)
-            stage_report(ctx, timeline, stage_traffic(ctx, timeline))
-            stage_monitoring(ctx, timeline)
+            scored = stage_traffic(ctx, timeline)
+            stage_report(ctx, timeline, scored)
+            stage_drift(ctx, timeline, scored)
             ctx.router.drain()  # late events (the retraining run's end) reach their functions too
             lambda_log.flush()
             clients = {name: local_client(name) for name in ("stepfunctions", "sqs")}

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from anomaly_sentinel import drift
 from anomaly_sentinel.contracts import (
     METADATA_EXECUTION,
     METADATA_SCORE_STATS,
@@ -40,6 +41,7 @@ from anomaly_sentinel.contracts import (
     SCORE_STATS_FILE,
     parse_s3_uri,
 )
+from anomaly_sentinel.drift_monitor import BASELINE_FOLDER
 from sentinel.emulator import ACCOUNT, REGION, local_client
 from sentinel.errors import LocalError
 from sentinel.moto_patches import (
@@ -55,6 +57,8 @@ log = logging.getLogger(__name__)
 
 SCRIPTS = PROJECT_ROOT / "pipeline" / "scripts"
 STATUS_EVENT = "SageMaker Model Building Pipeline Execution Status Change"
+BASELINE_STATISTICS = drift.STATISTICS_FILE
+BASELINE_CONSTRAINTS = drift.CONSTRAINTS_FILE
 DEFAULT_APPROVAL = "PendingManualApproval"
 #: The seeds' settings (50 trees x 512 samples), used when the definition leaves a value to tuning.
 LOCAL_DEFAULTS = {"num_trees": 50, "num_samples_per_tree": 512}
@@ -109,6 +113,9 @@ class ExecutionResult:
     score_stats: dict[str, Any] = field(default_factory=dict)
     preprocess: dict[str, Any] = field(default_factory=dict)
     statuses: list[str] = field(default_factory=list)
+    #: statistics.json and constraints.json of the data-quality baseline, as written.
+    baseline: dict[str, bytes] = field(default_factory=dict)
+    baseline_uri: str | None = None
 
 
 # ---------------------------------------------------------------------------- definitions
@@ -403,6 +410,12 @@ class PipelineExecutor:
             )
             result.preprocess = dict(summary or {})
             rows = _read_train(output / "train" / "train.csv")
+            # The pipeline's Baseline step: Model Monitor's data-quality baseline of the train channel.
+            load_script("baseline").write_baseline(output / "train" / "train.csv", work / "baseline")
+            result.baseline = {
+                name: (work / "baseline" / name).read_bytes()
+                for name in (BASELINE_STATISTICS, BASELINE_CONSTRAINTS)
+            }
 
         found = hyperparameters(plan.definition, plan.parameters, result.preprocess)
         feature_dim = int(found["feature_dim"]) if "feature_dim" in found else int(rows.shape[1])
@@ -438,8 +451,16 @@ class PipelineExecutor:
             Body=json.dumps(result.score_stats, indent=2).encode(),
             ContentType="application/json",
         )
+        for name, body in result.baseline.items():
+            s3.put_object(
+                Bucket=self.bucket,
+                Key=f"{prefix}/{BASELINE_FOLDER}/{name}",
+                Body=body,
+                ContentType="application/json",
+            )
         result.model_data_url = f"s3://{self.bucket}/{prefix}/{MODEL_ARTEFACT_FILE}"
         result.score_stats_uri = f"s3://{self.bucket}/{prefix}/{SCORE_STATS_FILE}"
+        result.baseline_uri = f"s3://{self.bucket}/{prefix}/{BASELINE_FOLDER}/"
         # The same metadata keys the real pipeline's Register step writes (route "Local").
         metadata = {
             METADATA_EXECUTION: result.execution_arn,
@@ -459,6 +480,19 @@ class PipelineExecutor:
             ModelMetrics={
                 "ModelQuality": {
                     "Statistics": {"ContentType": "application/json", "S3Uri": result.score_stats_uri}
+                }
+            },
+            # The baseline travels with the model, as the real Register step records it.
+            DriftCheckBaselines={
+                "ModelDataQuality": {
+                    "Statistics": {
+                        "ContentType": "application/json",
+                        "S3Uri": f"{result.baseline_uri}{BASELINE_STATISTICS}",
+                    },
+                    "Constraints": {
+                        "ContentType": "application/json",
+                        "S3Uri": f"{result.baseline_uri}{BASELINE_CONSTRAINTS}",
+                    },
                 }
             },
             CustomerMetadataProperties=metadata,

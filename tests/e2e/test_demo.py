@@ -38,7 +38,7 @@ def test_demo_exits_zero_with_every_stage_ok(demo, summary):
         "traffic",
         "scoring",
         "report",
-        "monitoring",
+        "drift",
     }
 
 
@@ -66,7 +66,7 @@ def test_anomalies_are_rare_and_reach_the_subscriber_with_a_plot(summary):
 def test_retraining_ran_and_changed_the_endpoint_config(summary):
     runs = summary["retrain_executions"]
     assert [r["status"] for r in runs] == ["SUCCEEDED", "SUCCEEDED"]
-    assert runs[1]["name"].startswith("monitor-model-monitoring-")
+    assert runs[1]["name"].startswith("drift-drift-monitor-")
     assert summary["endpoint_config"].startswith("anomaly-sentinel-rcf-c-")
 
 
@@ -97,6 +97,17 @@ def test_the_dashboard_picture_is_drawn_from_the_metrics_the_run_emitted(demo, s
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the EMF lines the handlers printed hold the same figures as the summary
     points = read_emf((out / "lambda.log").read_text(encoding="utf-8").splitlines())
-    assert sum(p.value for p in points if p.name == "RecordsScored") == summary["records_scored"]
+    scored = summary["records_scored"] + summary["drift_records_scored"]  # replay + shifted traffic
+    assert sum(p.value for p in points if p.name == "RecordsScored") == scored
     runs = [dict(p.dimensions)["Status"] for p in points if p.name == "PipelineRuns"]
     assert runs == ["Succeeded", "Succeeded"]  # the upload's run and the retraining run
+
+
+def test_shifted_traffic_raises_drift_violations_from_the_drift_monitor(summary):
+    # GIVEN the replayed training traffic and the same series' last four weeks at 1.3x its level
+    shifted = {(v["feature_name"], v["constraint_check_type"]) for v in summary["drift_violations"]}
+    replay = {(v["feature_name"], v["constraint_check_type"]) for v in summary["drift_violations_replay"]}
+    # THEN the shifted window drifts on every one of the 48 shingle features (no Model Monitor involved)
+    assert {f"_c{i}" for i in range(48)} == {f for f, kind in shifted if kind == "baseline_drift_check"}
+    # AND the replay window does not drift; its one broken value (column 3) shows as completeness
+    assert replay == {("_c2", "completeness_check")}

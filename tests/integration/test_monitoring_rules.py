@@ -154,3 +154,51 @@ def test_input_transformer_quotes_like_eventbridge(template, expected):
     }
     event = {"detail": {"v": 'say "hi"', "n": 3}}
     assert json.loads(apply_input_transformer(transformer, event)) == expected
+
+
+# ---------------------------------------------------------------------------- drift monitor runs
+
+
+def drift_event(status="CompletedWithViolations", endpoint=None):
+    from anomaly_sentinel.drift_monitor import EVENT_DETAIL_TYPE, EVENT_SOURCE
+
+    return {
+        "version": "0",
+        "id": "4f6d1c8e-2b1a-4c3d-9e8f-0a1b2c3d4e5f",
+        "detail-type": EVENT_DETAIL_TYPE,
+        "source": EVENT_SOURCE,
+        "account": "123456789012",
+        "time": "2026-11-30T02:15:07Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "execution": "drift-monitor/x/2026-11-30T01:00:00Z",
+            "endpoint": endpoint or TEMPLATE.parameters["EndpointName"],
+            "status": status,
+            "violations": 1 if status == "CompletedWithViolations" else 0,
+            "report_uri": "s3://bucket/drift-reports/x/2026/11/30/01/",
+        },
+    }
+
+
+def test_drift_monitor_runs_with_violations_reach_the_alert_function():
+    rule = TEMPLATE.rule("MonitoringAlertFunctionDriftMonitorRun")
+    assert rule.target == "MonitoringAlertFunction"
+    assert pattern("MonitoringAlertFunctionDriftMonitorRun").matches_event(drift_event())
+
+
+@pytest.mark.parametrize(
+    "event",
+    [drift_event(status="Completed"), drift_event(endpoint="someone-elses-endpoint")],
+    ids=["no violations", "another endpoint"],
+)
+def test_clean_windows_and_other_endpoints_do_not_invoke_it(event):
+    assert not pattern("MonitoringAlertFunctionDriftMonitorRun").matches_event(event)
+
+
+def test_the_drift_monitors_events_are_what_the_rule_expects():
+    from anomaly_sentinel.drift_monitor import EVENT_DETAIL_TYPE, EVENT_SOURCE
+
+    spec = TEMPLATE.rule("MonitoringAlertFunctionDriftMonitorRun").pattern
+    assert spec["source"] == [EVENT_SOURCE]
+    assert spec["detail-type"] == [EVENT_DETAIL_TYPE]

@@ -197,6 +197,16 @@ def test_executor_trains_registers_and_succeeds_with_the_definitions_hyperparame
         "shingle_size": "24",
     }
     assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] == result.score_stats_uri
+    # AND the data-quality baseline of the train channel sits beside the model, registered with it
+    baseline = f"models/{execution_id}/baseline"
+    quality = package["DriftCheckBaselines"]["ModelDataQuality"]
+    assert quality["Statistics"]["S3Uri"] == f"s3://{setup['bucket']}/{baseline}/statistics.json"
+    assert quality["Constraints"]["S3Uri"] == f"s3://{setup['bucket']}/{baseline}/constraints.json"
+    statistics = json.loads(
+        s3.get_object(Bucket=setup["bucket"], Key=f"{baseline}/statistics.json")["Body"].read()
+    )
+    assert statistics["dataset"]["item_count"] == 7 * 48 - 24 + 1
+    assert [f["name"] for f in statistics["features"]] == [f"_c{i}" for i in range(24)]
 
 
 def test_executor_emits_one_status_event_per_change_shaped_like_sagemakers(setup):

@@ -118,6 +118,7 @@ def test_every_script_the_deployed_definition_runs_is_in_the_data_bucket(stack):
         "preprocess.py",
         "preprocess_spark.py",
         "score_stats.py",
+        "baseline.py",
     }
     s3 = boto3.client("s3")
     for found_bucket, key in uris:

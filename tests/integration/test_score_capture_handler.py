@@ -319,6 +319,31 @@ def test_unknown_endpoint_fails_the_invocation_and_writes_nothing(function, buck
     assert listed.get("KeyCount", 0) == 0
 
 
+def test_the_files_feature_statistics_are_stored_beside_its_scores_for_the_drift_monitor(
+    function, stack, bucket
+):
+    # GIVEN a capture file scored with no model in service (no baseline: counts and moments only)
+    event = put_capture(bucket)
+    # WHEN the function handles it
+    result = function(MIN_RECORDS_FOR_FILE_CUTOFF="20")(event)
+    # THEN statistics/ mirrors scores/ with one summary of the 47 decoded rows (the poison row
+    # was decoded, then rejected by the endpoint) and the file's scored rows and anomalies
+    expected = result["scores_uri"].replace("/scores/", "/statistics/", 1).removesuffix(".jsonl") + ".json"
+    assert result["statistics_uri"] == expected
+    key = result["statistics_uri"].removeprefix(f"s3://{bucket}/")
+    stored = json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert (stored["rows"], stored["sampled"], stored["baseline_id"]) == (47, 47, None)
+    assert stored["scores"] == {
+        "scored": 46,
+        "anomalies": 2,
+        "cutoff": result["cutoff"],
+        "cutoff_source": "file-stats",
+    }
+    assert len(stored["features"]) == 7
+    assert stored["features"][0]["max"] == 500.0
+    assert stored["features"][0]["counts"] is None
+
+
 def test_a_duplicate_arriving_while_the_first_is_running_is_acknowledged(lambda_function, stack, bucket):
     # GIVEN a slow endpoint and the same event delivered twice, the second during the first
     faults = Faults(latency_s=0.3)

@@ -21,6 +21,8 @@ from sentinel.template import PROJECT_ROOT, Template
 CODE_ROOTS = [PROJECT_ROOT / "layers" / "common" / "anomaly_sentinel", PROJECT_ROOT / "functions"]
 #: The one place a metric name is a variable: the helper every "ignored" path calls with a literal.
 NAME_FORWARDERS = {"ignored": 2}  # function name -> index of its metric-name argument
+#: Metric families named per feature (Model Monitor's naming): the helper that builds the name.
+NAME_FAMILIES = {"drift_metric_name": "feature_baseline_drift_*"}
 SEARCH = re.compile(r"SEARCH\('\{(?P<schema>[^}]*)\}(?P<terms>[^']*)'")
 
 Emitted = dict[str, set[frozenset[str]]]
@@ -35,6 +37,11 @@ def _keyword(call: ast.Call, name: str, position: int = 0) -> ast.AST | None:
         if keyword.arg == name:
             return keyword.value
     return call.args[position] if len(call.args) > position else None
+
+
+def _family(node: ast.AST | None) -> str | None:
+    """``feature_baseline_drift_*`` for a name built by a per-feature naming helper."""
+    return NAME_FAMILIES.get(_method(node) or "") if isinstance(node, ast.Call) else None
 
 
 def _method(call: ast.Call) -> str | None:
@@ -77,7 +84,7 @@ class EmfCalls(ast.NodeVisitor):
                 if name:
                     dims.add(name)
             elif method == "add_metric":
-                name = _literal(_keyword(child, "name"))
+                name = _literal(_keyword(child, "name")) or _family(_keyword(child, "name"))
                 if name is None:
                     if node.name not in NAME_FORWARDERS:
                         self.unreadable.append(f"{self.where}:{child.lineno}")
@@ -155,6 +162,9 @@ def widget_metrics(body: dict[str, Any]) -> list[tuple[str, str, dict[str, str],
                     namespace, *dim_names = [part.strip() for part in match["schema"].split(",")]
                     terms = dict(re.findall(r'(\w+)="([^"]*)"', match["terms"]))
                     metric = terms.pop("MetricName", "")
+                    words = re.sub(r'\w+="[^"]*"', "", match["terms"]).split()
+                    if not metric and words:  # a free-text search names a family: feature_baseline_drift
+                        metric = next((f for f in NAME_FAMILIES.values() if f.startswith(words[0])), "")
                     dims = {name: terms.get(name, "*") for name in dim_names}
                     found.append((namespace, metric, dims, props.get("title", "")))
                 continue
@@ -188,6 +198,7 @@ def test_the_code_scan_finds_the_metrics_every_function_emits(emitted: Emitted) 
     assert frozenset({"service", "PipelineName", "Status"}) in emitted["PipelineRuns"]
     assert frozenset({"service", "PipelineName", "StepName"}) in emitted["PipelineStepDuration"]
     assert frozenset({"service", "PipelineName"}) in emitted["PipelineRunEstimatedCost"]
+    assert frozenset({"service", "EndpointName"}) in emitted["feature_baseline_drift_*"]
 
 
 def test_every_dashboard_metric_of_our_namespace_is_emitted_by_the_code(

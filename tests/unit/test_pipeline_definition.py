@@ -158,7 +158,7 @@ def test_every_route_is_one_condition_with_the_whole_chain_in_order():
     for route, (_, mode) in ROUTES.items():
         kinds = [name.removesuffix(f"-{route}").split(f"-{route}")[0] for name in route_steps(route)]
         trainer = "Tune" if mode == "Labelled" else "Train"
-        assert kinds == ["Preprocess", trainer, "Model", "Scores", "ScoreStats", "Register"]
+        assert kinds == ["Preprocess", trainer, "Model", "Scores", "ScoreStats", "Baseline", "Register"]
         assert (
             next(s for s in DEFINITION["Steps"] if s["Name"] == f"Route-{route}")["Arguments"]["ElseSteps"]
             == []
@@ -304,6 +304,30 @@ def test_score_stats_are_written_next_to_the_model_artifact(route):
 
 
 @pytest.mark.parametrize("route", list(ROUTES))
+def test_the_data_quality_baseline_of_the_train_channel_goes_beside_the_model_and_is_registered(route):
+    # GIVEN the Baseline step of the route
+    arguments = step(route, "Baseline")["Arguments"]
+    source = arguments["ProcessingInputs"][0]["S3Input"]
+    output = arguments["ProcessingOutputConfig"]["Outputs"][0]
+    stats = step(route, "ScoreStats")["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]
+    # THEN it runs baseline.py on the train channel the model was trained on
+    assert arguments["AppSpecification"]["ContainerEntrypoint"] == [
+        "python3",
+        "/opt/ml/processing/input/code/baseline.py",
+    ]
+    assert source["S3Uri"] == channels(route)["train"]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert source["LocalPath"] == "/opt/ml/processing/input/train"
+    # AND writes to {model dir}/baseline, the folder the drift monitor reads beside model.tar.gz
+    assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/output/baseline"
+    assert join_values(output["S3Output"]["S3Uri"]) == [stats["S3Uri"], "baseline"]
+    # AND the model package records both files as its data-quality drift-check baseline
+    quality = step(route, "Register")["Arguments"]["DriftCheckBaselines"]["ModelDataQuality"]
+    written = {"Get": f"Steps.Baseline-{route}.ProcessingOutputConfig.Outputs['baseline'].S3Output.S3Uri"}
+    assert join_values(quality["Statistics"]["S3Uri"]) == [written, "statistics.json"]
+    assert join_values(quality["Constraints"]["S3Uri"]) == [written, "constraints.json"]
+
+
+@pytest.mark.parametrize("route", list(ROUTES))
 def test_scores_come_from_a_batch_transform_of_the_training_channel(route):
     transform = step(route, "Scores")["Arguments"]
     source = transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
@@ -356,7 +380,7 @@ def test_placeholders_are_exactly_what_the_publisher_fills():
 def test_every_script_the_definition_runs_exists_in_pipeline_scripts():
     text = build.DEFINITION_PATH.read_text(encoding="utf-8")
     scripts = set(re.findall(r"pipeline/code/\$\{CodeDigest\}/([a-z_]+\.py)", text))
-    assert scripts == {"preprocess.py", "preprocess_spark.py", "score_stats.py"}
+    assert scripts == {"preprocess.py", "preprocess_spark.py", "score_stats.py", "baseline.py"}
     for name in scripts:
         assert (PROJECT_ROOT / "pipeline" / "scripts" / name).is_file()
 

@@ -1,4 +1,4 @@
-"""pipeline/record_preprocessor.py (Model Monitor contract) on the same capture fixtures.
+"""pipeline/scripts/record_preprocessor.py (Model Monitor contract) on the same capture fixtures.
 
 The script is loaded from its file, as the Model Monitor container does (it imports nothing of
 ours). Records are handed over as objects with ``endpoint_input.data/encoding/
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tests.unit.capture_samples import as_base64, real_csv_records, real_json_records, record
 
-SCRIPT = Path(__file__).resolve().parents[2] / "pipeline" / "record_preprocessor.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "pipeline" / "scripts" / "record_preprocessor.py"
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def inference_record(capture: dict[str, Any]) -> SimpleNamespace:
 def test_real_csv_records_become_flat_dicts_in_column_order(preprocessor):
     first = real_csv_records()[0]  # data "9,45,45,42,7,5,0"
     flat = preprocessor.preprocess_handler(inference_record(first), logging.getLogger("t"))
-    assert flat == {str(i).zfill(20): v for i, v in enumerate([9.0, 45.0, 45.0, 42.0, 7.0, 5.0, 0.0])}
+    assert flat == {f"_c{i}": v for i, v in enumerate([9.0, 45.0, 45.0, 42.0, 7.0, 5.0, 0.0])}
 
 
 @pytest.mark.parametrize("content_type", ["text/csv", "text/csv; charset=utf-8"])
@@ -61,9 +61,9 @@ def test_base64_records_give_the_same_dicts_as_plain_ones(preprocessor, content_
 def test_real_json_record_with_several_instances_gives_one_dict_per_row(preprocessor):
     capture = as_base64(real_json_records()[0], "application/json")
     assert preprocessor.preprocess_handler(inference_record(capture), None) == [
-        {"00000000000000000000": 1.0},
-        {"00000000000000000000": 2.0},
-        {"00000000000000000000": 5.0},
+        {"_c0": 1.0},
+        {"_c0": 2.0},
+        {"_c0": 5.0},
     ]
 
 
@@ -74,7 +74,7 @@ def test_bad_records_are_skipped_without_logging_each_one_or_its_payload(preproc
         results = [preprocessor.preprocess_handler(inference_record(b), logger) for b in bad * 10]
         good = preprocessor.preprocess_handler(inference_record(record("1,2")), logger)
     assert results == [[]] * 30
-    assert good == {"00000000000000000000": 1.0, "00000000000000000001": 2.0}
+    assert good == {"_c0": 1.0, "_c1": 2.0}
     assert len(caplog.records) <= 1  # the first skip is reported; then one line per 1,000
     assert "abc" not in caplog.text
 

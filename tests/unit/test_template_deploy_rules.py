@@ -267,7 +267,7 @@ def test_the_dead_letter_queue_accepts_exactly_the_rules_that_send_to_it():
         f"{lid}{event}"
         for lid, resource in document["Resources"].items()
         for event, spec in (resource.get("Properties", {}).get("Events") or {}).items()
-        if spec["Type"] == "EventBridgeRule"
+        if spec["Type"] in ("EventBridgeRule", "Schedule")  # SAM makes an EventBridge rule of both
         and spec["Properties"].get("DeadLetterConfig", {}).get("Arn") == dlq
     }
     senders |= {

@@ -49,3 +49,14 @@ class RetrainStartError(SentinelError):
 
 class CandidateNotFoundError(SentinelError):
     """No model package in the group was registered by the pipeline execution under evaluation."""
+
+
+# --- drift monitoring errors ---
+
+
+class BaselineError(SentinelError):
+    """A data-quality baseline (statistics.json / constraints.json) is missing or malformed."""
+
+
+class DriftReportError(SentinelError):
+    """A window's statistics file cannot be read, or its drift event cannot be put on the bus."""

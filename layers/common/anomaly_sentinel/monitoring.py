@@ -1,9 +1,10 @@
 """Monitoring signals → one outcome model → one alert, and the retraining policy.
 
-Two signals reach MonitoringAlertFunction: a Model Monitor execution finishing (it runs as a
-processing job, so it arrives as "SageMaker Processing Job State Change") and a drift alarm
-("CloudWatch Alarm State Change" on Model Monitor's ``feature_baseline_drift_<feature>`` metrics).
-Both are normalised into :class:`MonitoringOutcome`, so the alert, the policy and the retraining
+Three signals reach MonitoringAlertFunction: a Model Monitor execution finishing (it runs as a
+processing job, so it arrives as "SageMaker Processing Job State Change"), the stack's own drift
+monitor finishing a window ("Drift Monitoring Execution Status Change", same report files), and a
+drift alarm ("CloudWatch Alarm State Change" on ``feature_baseline_drift_<feature>`` metrics).
+All are normalised into :class:`MonitoringOutcome`, so the alert, the policy and the retraining
 request never care where the signal came from.
 
 Pure functions (parsing, status, policy, alert text, names) are separated from the adapters at the
@@ -16,23 +17,27 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
-from anomaly_sentinel import alerts
+from anomaly_sentinel import alerts, drift_monitor, storms
 from anomaly_sentinel.alerts import Alert
 from anomaly_sentinel.contracts import S3UriError, parse_s3_uri, s3_uri
 from anomaly_sentinel.exceptions import EventParseError, RetrainStartError, ViolationsFileError
 from anomaly_sentinel.settings import MonitoringAlertSettings
 
 Status = Literal["Completed", "CompletedWithViolations", "Failed", "Stopped"]
-Source = Literal["processing-job", "alarm"]
+Source = Literal["processing-job", "alarm", "drift-monitor"]
 
 PROCESSING_JOB_EVENT = "SageMaker Processing Job State Change"
 ALARM_EVENT = "CloudWatch Alarm State Change"
+DRIFT_MONITOR_EVENT = drift_monitor.EVENT_DETAIL_TYPE
+#: The schedule name alerts show for the drift monitor's windows.
+DRIFT_MONITOR_SCHEDULE = "drift-monitor"
 #: Model Monitor writes this name; one documentation page spells it the other way: read both.
 VIOLATIONS_FILES = ("constraint_violations.json", "constraints_violations.json")
 VIOLATIONS_MAX_BYTES = 5 * 1024 * 1024
@@ -128,12 +133,16 @@ class MonitoringSignal(BaseModel):
     status: str
     occurred: str = ""
     alarm: AlarmState | None = Field(default=None, repr=False)
+    #: Drift monitor windows: the endpoint and the report folder the event names.
+    endpoint: str | None = None
+    report_uri: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def identity(self) -> str:
-        """Monitoring execution identity is its job ARN; an alarm's is its ARN + state change time."""
-        return self.arn if self.source == "processing-job" else f"{self.arn}#{self.occurred}"
+        """A monitoring execution's identity is its job ARN (a drift window's, its execution id); an
+        alarm's is its ARN + state change time."""
+        return self.arn if self.source != "alarm" else f"{self.arn}#{self.occurred}"
 
 
 class RetrainingPolicy(BaseModel):
@@ -177,6 +186,20 @@ def signal_from_event(event: dict[str, Any]) -> MonitoringSignal:
         return MonitoringSignal(
             source="processing-job", name=name, arn=arn, status=str(detail.get("ProcessingJobStatus", ""))
         )
+    if detail_type == DRIFT_MONITOR_EVENT:
+        execution, endpoint = detail.get("execution"), detail.get("endpoint")
+        if not isinstance(execution, str) or not isinstance(endpoint, str):
+            raise EventParseError("drift monitor event without execution/endpoint")
+        report = detail.get("report_uri")
+        return MonitoringSignal(
+            source="drift-monitor",
+            name=execution,
+            arn=execution,
+            status=str(detail.get("status", "")),
+            occurred=str(detail.get("window_start") or event.get("time") or ""),
+            endpoint=endpoint,
+            report_uri=report if isinstance(report, str) else None,
+        )
     if detail_type == ALARM_EVENT:
         name = detail.get("alarmName")
         state = detail.get("state")
@@ -204,7 +227,17 @@ def ignore_reason(signal: MonitoringSignal, settings: MonitoringAlertSettings) -
         if signal.status not in ("Completed", "Failed", "Stopped"):
             return f"job not finished ({signal.status or 'no status'})"
         return None
+    if signal.source == "drift-monitor":
+        return _drift_ignore_reason(signal, settings)
     return _alarm_ignore_reason(signal, settings)
+
+
+def _drift_ignore_reason(signal: MonitoringSignal, settings: MonitoringAlertSettings) -> str | None:
+    if signal.status not in ("Completed", "CompletedWithViolations"):
+        return f"drift window status {signal.status or 'unknown'}"
+    if reason := foreign_endpoint(signal.endpoint, settings.endpoint_name):
+        return f"drift window {reason}"
+    return None
 
 
 def _alarm_ignore_reason(signal: MonitoringSignal, settings: MonitoringAlertSettings) -> str | None:
@@ -313,7 +346,7 @@ def decide(outcome: MonitoringOutcome, policy: RetrainingPolicy) -> Decision:
 def execution_name(signal: MonitoringSignal) -> str:
     """Deterministic Step Functions execution name: duplicates of one signal collide on purpose."""
     digest = hashlib.sha256(signal.identity.encode("utf-8")).hexdigest()[:12]
-    prefix = "monitor" if signal.source == "processing-job" else "alarm"
+    prefix = {"processing-job": "monitor", "alarm": "alarm", "drift-monitor": "drift"}[signal.source]
     slug = _NOT_NAME_CHARS.sub("-", signal.name).strip("-") or "signal"
     head = f"{prefix}-{slug}"[: EXECUTION_NAME_MAX - len(digest) - 1].rstrip("-")
     return f"{head}-{digest}"
@@ -322,7 +355,9 @@ def execution_name(signal: MonitoringSignal) -> str:
 def retrain_input(outcome: MonitoringOutcome, decision: Decision, input_data_uri: str) -> dict[str, Any]:
     """The state machine input (contract: inputDataUri to start a run, plus trigger and reason)."""
     payload: dict[str, Any] = {
-        "trigger": "drift-alarm" if outcome.source == "alarm" else "monitoring",
+        "trigger": {"alarm": "drift-alarm", "drift-monitor": "drift-monitor"}.get(
+            outcome.source, "monitoring"
+        ),
         "reason": f"{decision.reason}; {outcome.source} {outcome.job_arn}"[:1000],
         "monitoringJobArn": outcome.job_arn,
         "endpoint": outcome.endpoint,
@@ -595,6 +630,33 @@ def outcome_from_job(job: MonitoringJob, s3: Any) -> MonitoringOutcome:
     )
 
 
+def outcome_from_drift(signal: MonitoringSignal, s3: Any) -> MonitoringOutcome:
+    """A drift monitor window: its status from the event, its violations from its report."""
+    status: Status = "CompletedWithViolations" if signal.status == "CompletedWithViolations" else "Completed"
+    violations: tuple[Violation, ...] = ()
+    problem: str | None = None
+    if status == "CompletedWithViolations":
+        try:
+            if not signal.report_uri:
+                raise ViolationsFileError("missing: the drift event names no report")
+            violations = read_violations(s3, signal.report_uri)
+        except ViolationsFileError as exc:
+            problem = str(exc)
+        if not violations and problem is None:
+            problem = "empty: the window reported violations but the file lists none"
+    return MonitoringOutcome(
+        source="drift-monitor",
+        endpoint=signal.endpoint or "",
+        schedule=DRIFT_MONITOR_SCHEDULE,
+        job_arn=signal.arn,
+        status=status,
+        violations=violations,
+        report_uri=signal.report_uri,
+        violations_problem=problem,
+        status_source="drift monitor event",
+    )
+
+
 def foreign_endpoint(endpoints: set[str] | str | None, ours: str) -> str | None:
     """Why a signal about ``endpoints`` is not this stack's business (None when it is)."""
     named = {endpoints} if isinstance(endpoints, str) else set(endpoints or ())
@@ -633,25 +695,40 @@ class MonitoringResponder:
     """One monitoring signal → its outcome → the retraining decision → at most one alert.
 
     Signals about another endpoint, and processing jobs that are not monitoring executions, are
-    answered ``{"status": "ignored", "reason": ...}`` before anything is read or started.
+    answered ``{"status": "ignored", "reason": ...}`` before anything is read or started. While a
+    retraining of the endpoint runs, nothing more is started and one alert per hour says so; the
+    other signals of that hour are counted on its digest (:mod:`anomaly_sentinel.storms`).
     """
 
     def __init__(
-        self, settings: MonitoringAlertSettings, *, sagemaker: Any, s3: Any, sns: Any, sfn: Any
+        self,
+        settings: MonitoringAlertSettings,
+        *,
+        sagemaker: Any,
+        s3: Any,
+        sns: Any,
+        sfn: Any,
+        dynamodb: Any,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
         self.policy = RetrainingPolicy.from_settings(settings)
         self.sagemaker, self.s3, self.sns, self.sfn = sagemaker, s3, sns, sfn
+        self.dynamodb = dynamodb
+        self.clock = clock
 
     def outcome(self, signal: MonitoringSignal) -> MonitoringOutcome | str:
         """The outcome, or why the signal is not ours to act on."""
         ours = self.settings.endpoint_name
         if signal.source == "alarm":
             return outcome_from_alarm(signal, ours)
+        if signal.source == "drift-monitor":
+            return outcome_from_drift(signal, self.s3)
         job = describe_monitoring_job(signal, self.sagemaker)
         if job is None:
             return "not a monitoring execution (no MonitoringScheduleArn)"
-        foreign = foreign_endpoint(job.endpoint, ours)
+        monitored = self.settings.model_monitor_endpoint
+        foreign = None if monitored and job.endpoint == monitored else foreign_endpoint(job.endpoint, ours)
         if foreign is not None:
             return f"monitoring schedule {job.schedule} {foreign}"
         return outcome_from_job(job, self.s3)
@@ -662,16 +739,34 @@ class MonitoringResponder:
             return {"status": "ignored", "reason": outcome}
         decision = decide(outcome, self.policy)
         started: dict[str, Any] | None = None
+        folded = 0
         if decision.retrain:
             name = execution_name(signal)
-            payload = retrain_input(outcome, decision, self.settings.retrain_input_data_uri)
-            started = start_retraining(self.sfn, self.settings.state_machine_arn, name, payload)
-            retraining = f"started execution {name} ({decision.reason})"
-            if started["already_started"]:
-                retraining = f"execution {name} already started ({decision.reason})"
+            now = self.clock()
+            table = self.settings.idempotency_table
+            holder = storms.retraining_holder(self.dynamodb, table, outcome.endpoint, int(now.timestamp()))
+            if holder is not None and holder != name:
+                retraining = f"not started: retraining {holder} is already running ({decision.reason})"
+                expires = int(now.timestamp()) + self.settings.idempotency_ttl_seconds
+                folded = storms.claim_digest(
+                    self.dynamodb, table, outcome.endpoint, storms.window_key(now), expires
+                )
+            else:
+                payload = retrain_input(outcome, decision, self.settings.retrain_input_data_uri)
+                started = start_retraining(self.sfn, self.settings.state_machine_arn, name, payload)
+                retraining = f"started execution {name} ({decision.reason})"
+                if started["already_started"]:
+                    retraining = f"execution {name} already started ({decision.reason})"
         else:
             retraining = f"not started: {decision.reason}"
-        alert = build_alert(outcome, decision, retraining)
+        alert = build_alert(outcome, decision, retraining) if folded <= 1 else None
+        if alert is not None and folded == 1:
+            alert = alert.model_copy(
+                update={
+                    "body": alert.body + "\nFurther signals this hour are counted, not alerted, "
+                    "until the retraining ends."
+                }
+            )
         sent = None
         if alert is not None:
             message_id = alerts.publish(alert, self.sns, self.settings.alerts_topic_arn)
@@ -687,4 +782,5 @@ class MonitoringResponder:
             "retrain": decision.retrain,
             "retrain_reason": decision.reason,
             "execution": started,
+            "digest_signals": folded,
         }

@@ -26,9 +26,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from anomaly_sentinel import alerts
+from anomaly_sentinel import alerts, drift
 from anomaly_sentinel.capture import FEATURE_COUNT, CaptureDecoder, Reject, dominant_width, read_lines
 from anomaly_sentinel.cutoff import Cutoff, ModelStatsSource, RunningStats, StatsLookup, resolve_cutoff
+from anomaly_sentinel.drift_monitor import BaselineSource, statistics_key
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import CaptureReadError, ScoringInvariantError
 from anomaly_sentinel.scoring import Batch, EndpointClient, RequestPacker, score_batches
@@ -73,6 +74,7 @@ class CaptureReport(BaseModel):
     cutoff_detail: str
     scores_uri: str
     rejects_uri: str | None
+    statistics_uri: str | None = None
     calls: int
     retries: int
     bisections: int
@@ -165,6 +167,7 @@ class CaptureScorer:
             sleep=sleep,
         )
         self.model_stats = ModelStatsSource(sagemaker, s3)
+        self.baselines = BaselineSource(sagemaker, s3)
 
     # ------------------------------------------------------------------ the flow
     def process(self, obj: S3Object) -> CaptureReport:
@@ -176,26 +179,40 @@ class CaptureScorer:
         width, width_source = self._expected_width(obj, response, model)
         decoder = CaptureDecoder(feature_dim=width)
         tracker = self.client.start_file()
+        # Statistics of the accepted rows for the drift monitor, on the edges of the baseline of
+        # the model in service (none yet: counts and moments only).
+        baseline = self.baselines.lookup(self.settings.endpoint_name, score_stats=False).baseline
+        statistics = drift.FileStatisticsBuilder(baseline, seed=obj.identity)
         with (
             tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.tmp_dir) as pending,
             tempfile.TemporaryFile("w+b", dir=self.tmp_dir) as rejects,
             tempfile.TemporaryFile("w+b", dir=self.tmp_dir) as scored_out,
         ):
             try:
-                state = self._pass1(response["Body"], decoder, pending, rejects)
+                state = self._pass1(response["Body"], decoder, pending, rejects, statistics)
             except (ClientError, BotoCoreError) as exc:
                 raise CaptureReadError(f"cannot read {obj.uri}: {_error_code(exc)}") from exc
             finally:
                 response["Body"].close()
             cutoff = self._cutoff(state.file_stats, model)
             totals = self._pass2(state, cutoff, pending, rejects, scored_out)
-            scored, rejected, anomalies, top = totals
+            scored, rejected, anomalies, top, scored_rows = totals
             rejected += decoder.rejected + state.too_large
             if scored + rejected != decoder.records:
                 raise ScoringInvariantError(
                     f"{obj.uri}: {scored} scored + {rejected} rejected != {decoder.records} records"
                 )
             self._upload(scored_out, scores_key)
+            summary = drift.ScoreSummary(scored_rows, anomalies, cutoff.value, cutoff.source)
+            stats_key = statistics_key(
+                scores_key, self.settings.scores_prefix, self.settings.statistics_prefix
+            )
+            self.s3.put_object(
+                Bucket=self.settings.output_bucket,
+                Key=stats_key,
+                Body=statistics.finish(summary, source=obj.uri).to_bytes(),
+                ContentType="application/json",
+            )
             rejects_uri = None
             if rejected:
                 self._upload(rejects, rejects_key)
@@ -220,6 +237,7 @@ class CaptureScorer:
             cutoff_detail=cutoff.detail,
             scores_uri=f"s3://{self.settings.output_bucket}/{scores_key}",
             rejects_uri=rejects_uri,
+            statistics_uri=f"s3://{self.settings.output_bucket}/{stats_key}",
             calls=state.calls,
             retries=state.retries,
             bisections=state.bisections,
@@ -276,13 +294,22 @@ class CaptureScorer:
         except (ClientError, BotoCoreError) as exc:
             raise CaptureReadError(f"cannot read {obj.uri}: {_error_code(exc)}") from exc
 
-    def _pass1(self, body: Any, decoder: CaptureDecoder, pending: IO[str], rejects: IO[bytes]) -> _Pass1:
+    def _pass1(
+        self,
+        body: Any,
+        decoder: CaptureDecoder,
+        pending: IO[str],
+        rejects: IO[bytes],
+        statistics: drift.FileStatisticsBuilder,
+    ) -> _Pass1:
         settings = self.settings
         state = _Pass1()
         packer = RequestPacker(settings.max_request_bytes, settings.max_request_rows)
 
         def batches() -> Iterator[Batch]:
+            observe = statistics.observe
             for item in decoder.decode(read_lines(body, max_line_bytes=settings.max_line_bytes)):
+                observe(item)
                 if isinstance(item, Reject):
                     rejects.write(_jsonl(item.to_json()))
                     continue
@@ -336,8 +363,8 @@ class CaptureScorer:
 
     def _pass2(
         self, state: _Pass1, cutoff: Cutoff, pending: IO[str], rejects: IO[bytes], out: IO[bytes]
-    ) -> tuple[int, int, int, list[TopAnomaly]]:
-        scored = rejected = anomalies = 0
+    ) -> tuple[int, int, int, list[TopAnomaly], int]:
+        scored = rejected = anomalies = scored_rows = 0
         top: list[tuple[float, int, int, str | None, str | None]] = []
         keep = self.settings.top_anomalies
         pending.seek(0)
@@ -353,6 +380,7 @@ class CaptureScorer:
                 rejects.write(_jsonl(Reject(line, event_id, code, detail).to_json("endpoint")))
                 continue
             scored += 1
+            scored_rows += count
             for row, score in enumerate(row_scores):
                 anomaly = cutoff.flags(score)
                 out.write(
@@ -380,7 +408,7 @@ class CaptureScorer:
             TopAnomaly(event_id=e, inference_time=t, line=-ln, row=-r, score=s)
             for s, ln, r, e, t in sorted(top, reverse=True)
         ]
-        return scored, rejected, anomalies, ranked
+        return scored, rejected, anomalies, ranked, scored_rows
 
     def _upload(self, handle: IO[bytes], key: str) -> None:
         handle.flush()

@@ -108,6 +108,7 @@ class ScoreCaptureSettings(AlertingSettings):
     output_bucket: str = Field(alias="OUTPUT_BUCKET", min_length=3, max_length=63)
     scores_prefix: str = Field(default="scores/", alias="SCORES_PREFIX", pattern=r"^[^/\s*]\S*/$")
     rejects_prefix: str = Field(default="rejects/", alias="REJECTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    statistics_prefix: str = Field(default="statistics/", alias="STATISTICS_PREFIX", pattern=r"^[^/\s*]\S*/$")
     #: Features per row the model expects; unset: the first good row of each file decides.
     feature_dim: OptionalPositiveInt = Field(default=None, alias="FEATURE_DIM")
     #: Explicit cutoff: when set, it wins over the model's score statistics and the file's own.
@@ -138,6 +139,7 @@ class ScoreCaptureSettings(AlertingSettings):
             for name, prefix in (
                 ("SCORES_PREFIX", self.scores_prefix),
                 ("REJECTS_PREFIX", self.rejects_prefix),
+                ("STATISTICS_PREFIX", self.statistics_prefix),
             ):
                 if prefix.startswith(self.capture_prefix) or self.capture_prefix.startswith(prefix):
                     problems.append(
@@ -147,8 +149,8 @@ class ScoreCaptureSettings(AlertingSettings):
         if problems:
             raise SettingsError(f"invalid settings for {type(self).__name__}: {'; '.join(problems)}")
 
-    def output_prefixes(self) -> tuple[str, str]:
-        return self.scores_prefix, self.rejects_prefix
+    def output_prefixes(self) -> tuple[str, str, str]:
+        return self.scores_prefix, self.rejects_prefix, self.statistics_prefix
 
 
 # --- MonitoringAlertSettings ---
@@ -169,6 +171,8 @@ class MonitoringAlertSettings(AlertingSettings):
     retrain_input_data_uri: str = Field(
         default="", alias="RETRAIN_INPUT_DATA_URI", pattern=r"^$|^s3://[^/]+/"
     )
+    #: The real-time endpoint the optional Model Monitor schedule watches (its runs are ours too).
+    model_monitor_endpoint: str = Field(default="", alias="MODEL_MONITOR_ENDPOINT_NAME")
 
 
 class RetrainStepsSettings(EnvSettings):
@@ -202,6 +206,29 @@ class RetrainStepsSettings(EnvSettings):
             raise SettingsError(
                 f"invalid settings for {type(self).__name__}: RETRAIN_LOCK_TTL_SECONDS "
                 f"({self.lock_ttl_seconds}) is shorter than the longest bounded wait ({longest} s)"
+            )
+
+
+class DriftMonitorSettings(OnceSettings):
+    """Settings of DriftMonitorFunction: which endpoint, where statistics and reports live, the window."""
+
+    endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
+    data_bucket: str = Field(alias="DATA_BUCKET", min_length=3, max_length=63)
+    statistics_prefix: str = Field(default="statistics/", alias="STATISTICS_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    reports_prefix: str = Field(default="drift-reports/", alias="REPORTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    #: Window length in hours; windows are aligned to UTC midnight, so it must divide 24.
+    window_hours: int = Field(default=1, alias="WINDOW_HOURS", ge=1, le=24)
+    #: Fewest rows a window needs before any check may raise a violation.
+    min_records: int = Field(default=1000, alias="MIN_RECORDS", ge=1)
+    event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME", min_length=1)
+    #: Largest per-file statistics object read (a file's summary is about 12 kB for 30 features).
+    max_statistics_bytes: int = Field(default=1_000_000, alias="MAX_STATISTICS_BYTES", ge=1024)
+
+    def model_post_init(self, context: object, /) -> None:
+        if 24 % self.window_hours:
+            raise SettingsError(
+                f"invalid settings for {type(self).__name__}: "
+                f"WINDOW_HOURS ({self.window_hours}) must divide 24"
             )
 
 

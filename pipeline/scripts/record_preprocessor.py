@@ -4,9 +4,11 @@ Uploaded to S3 and named as ``RecordPreprocessorSourceUri`` of a monitoring sche
 Monitor container calls ``preprocess_handler(inference_record, logger)`` once per captured
 record. Standalone on purpose (standard library only: the container has nothing else of ours).
 
-Like the AWS example it returns ``{"00000000000000000000": v0, "00000000000000000001": v1, ...}``
-(zero-padded keys keep the column order when sorted), decoding base64 capture (CSV or JSON
-chosen by ``observedContentType``, e.g. ``text/csv; charset=utf-8``) first. Unlike the example it
+It returns ``{"_c0": v0, "_c1": v1, ...}``: Model Monitor matches features with the baseline by
+name, and the baseline of a headerless CSV (the pipeline's Baseline step, like Model Monitor's own
+baselining job) names columns ``_c0``, ``_c1``, … — so the drift monitor's baseline serves Model
+Monitor unchanged. Base64 capture (CSV or JSON chosen by ``observedContentType``, e.g.
+``text/csv; charset=utf-8``) is decoded first. Unlike the example it
 logs nothing per record — a monitoring run sees millions of them, and payloads must not reach
 logs — only a count of skipped records every ``REPORT_EVERY`` skips. A record holding several
 rows returns a list of dicts; a record that cannot be decoded returns an empty list (skipped).
@@ -19,7 +21,8 @@ import json
 import math
 from typing import Any
 
-KEY_WIDTH = 20
+#: Model Monitor's name for column i of a headerless CSV (anomaly_sentinel.drift.FEATURE_PREFIX).
+FEATURE_PREFIX = "_c"
 REPORT_EVERY = 1000
 _skipped = 0
 
@@ -33,7 +36,7 @@ def preprocess_handler(
     except (ValueError, TypeError, AttributeError, KeyError, RecursionError) as exc:
         _count_skip(logger, type(exc).__name__)
         return []
-    flat = [{str(i).zfill(KEY_WIDTH): value for i, value in enumerate(row)} for row in rows]
+    flat = [{f"{FEATURE_PREFIX}{i}": value for i, value in enumerate(row)} for row in rows]
     return flat[0] if len(flat) == 1 else flat
 
 

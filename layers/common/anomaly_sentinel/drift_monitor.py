@@ -1,0 +1,323 @@
+"""The scheduled drift monitor: one window of an endpoint's capture statistics against its model's baseline.
+
+Each run handles the window that ended last before the scheduled time (windows are aligned to UTC
+midnight, ``WINDOW_HOURS`` long), so a repeated or late delivery of the same schedule tick handles
+the same window and writes the same keys. It
+
+1. finds the model in service (endpoint → endpoint config → model → ``ModelDataUrl``) and its
+   baseline next to the artefact (``…/baseline/statistics.json`` + ``constraints.json``, where the
+   pipeline's Baseline step writes them), plus its ``score_stats.json``;
+2. merges the per-file statistics the scoring function stored under
+   ``{statistics prefix}{endpoint}/yyyy/mm/dd/hh/`` for each hour of the window (an unreadable one
+   is named in the result, never fatal);
+3. compares (``anomaly_sentinel.drift.compare``), writes ``statistics.json`` and
+   ``constraint_violations.json`` under ``{reports prefix}{endpoint}/yyyy/mm/dd/hh/``, publishes
+   ``feature_baseline_drift_<feature>`` metrics, and puts one "Drift Monitoring Execution Status
+   Change" event, which MonitoringAlertFunction handles like a Model Monitor execution.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, ConfigDict, computed_field
+
+from anomaly_sentinel import drift
+from anomaly_sentinel.contracts import parse_s3_uri
+from anomaly_sentinel.cutoff import ModelStatsSource
+from anomaly_sentinel.exceptions import BaselineError, DriftReportError
+from anomaly_sentinel.settings import DriftMonitorSettings
+
+EVENT_SOURCE: Final = "anomaly-sentinel.drift-monitor"
+EVENT_DETAIL_TYPE: Final = "Drift Monitoring Execution Status Change"
+BASELINE_FOLDER: Final = "baseline"
+STATISTICS_SUFFIX: Final = ".json"
+
+
+# ---------------------------------------------------------------------------- pure logic
+
+
+class Window(BaseModel):
+    """One monitoring window of one endpoint: [start, end)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint: str
+    start: datetime
+    end: datetime
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def identity(self) -> str:
+        """The window's execution identity (what idempotency and the alert dedupe on)."""
+        return f"drift-monitor/{self.endpoint}/{self.start:%Y-%m-%dT%H:%M:%SZ}"
+
+    def hours(self) -> Iterator[datetime]:
+        moment = self.start
+        while moment < self.end:
+            yield moment
+            moment += timedelta(hours=1)
+
+    def statistics_prefixes(self, statistics_prefix: str) -> list[str]:
+        return [f"{statistics_prefix}{self.endpoint}/{hour:%Y/%m/%d/%H}/" for hour in self.hours()]
+
+    def report_prefix(self, reports_prefix: str) -> str:
+        return f"{reports_prefix}{self.endpoint}/{self.start:%Y/%m/%d/%H}/"
+
+
+def window_before(moment: datetime, endpoint: str, hours: int) -> Window:
+    """The last complete window of ``hours`` (aligned to UTC midnight) that ended at or before ``moment``."""
+    moment = moment.astimezone(UTC)
+    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    end = midnight + timedelta(hours=(moment.hour // hours) * hours)
+    return Window(endpoint=endpoint, start=end - timedelta(hours=hours), end=end)
+
+
+def statistics_key(scores_key: str, scores_prefix: str, statistics_prefix: str) -> str:
+    """``scores/{endpoint}/yyyy/mm/dd/hh/<stem>.jsonl`` → ``statistics/{endpoint}/…/<stem>.json``."""
+    tail = scores_key.removeprefix(scores_prefix)
+    return statistics_prefix + tail.removesuffix(".jsonl") + STATISTICS_SUFFIX
+
+
+def baseline_uris(model_data_url: str) -> tuple[str, str]:
+    """Where the pipeline puts a model's baseline: ``baseline/`` beside ``model.tar.gz``."""
+    folder = model_data_url.rsplit("/", 1)[0] + "/" + BASELINE_FOLDER
+    return f"{folder}/{drift.STATISTICS_FILE}", f"{folder}/{drift.CONSTRAINTS_FILE}"
+
+
+# ---------------------------------------------------------------------------- baseline lookup
+
+
+@dataclass(frozen=True)
+class BaselineLookup:
+    baseline: drift.Baseline | None
+    uri: str | None
+    note: str
+    score_stats: dict[str, Any] | None = None
+
+
+class BaselineSource:
+    """The baseline of the model in service; cached per model artefact (warm container).
+
+    Shared by the scoring function (the edges of its per-file counts) and the monitor, so both
+    use the same baseline for the same model. A missing or malformed baseline is a note.
+    """
+
+    def __init__(self, sagemaker: Any, s3: Any) -> None:
+        self.s3 = s3
+        self.models = ModelStatsSource(sagemaker, s3)
+        self._cache: dict[str, drift.Baseline] = {}
+
+    def lookup(self, endpoint_name: str, *, score_stats: bool = True) -> BaselineLookup:
+        try:
+            model_url = self.models.model_data_url(endpoint_name)
+        except (ClientError, BotoCoreError, KeyError, IndexError) as exc:
+            return BaselineLookup(None, None, f"model of endpoint '{endpoint_name}' not found ({_why(exc)})")
+        if model_url is None:
+            return BaselineLookup(None, None, f"model of endpoint '{endpoint_name}' has no ModelDataUrl")
+        statistics_uri, constraints_uri = baseline_uris(model_url)
+        folder = statistics_uri.rsplit("/", 1)[0] + "/"
+        baseline = self._cache.get(model_url)
+        if baseline is None:
+            try:
+                baseline = drift.Baseline.from_bytes(self._read(statistics_uri), self._read(constraints_uri))
+            except (ClientError, BotoCoreError) as exc:
+                return BaselineLookup(None, folder, f"baseline {folder} unreadable ({_why(exc)})")
+            except BaselineError as exc:
+                return BaselineLookup(None, folder, f"baseline {folder}: {exc}")
+            self._cache[model_url] = baseline
+        if not score_stats:
+            return BaselineLookup(baseline, folder, "read")
+        stats = self.models.lookup(endpoint_name).stats
+        return BaselineLookup(baseline, folder, "read", stats.model_dump() if stats is not None else None)
+
+    def _read(self, uri: str) -> bytes:
+        bucket, key = parse_s3_uri(uri)
+        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            data: bytes = body.read()
+        finally:
+            body.close()
+        return data
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    return type(exc).__name__
+
+
+# ---------------------------------------------------------------------------- the run
+
+
+class DriftReport(BaseModel):
+    """What one window came to (the handler's return value and the event's detail)."""
+
+    execution: str
+    endpoint: str
+    window_start: str
+    window_end: str
+    status: str
+    files: int
+    records: int
+    effective_records: float
+    violations: int
+    check_types: dict[str, int]
+    report_uri: str | None
+    baseline_uri: str | None
+    skipped: str | None = None
+    unreadable_files: list[str] = []
+
+    def event_detail(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+class MetricsSink(Protocol):
+    """What the monitor needs from Powertools ``Metrics``."""
+
+    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None: ...
+
+    def add_dimension(self, name: str, value: str) -> None: ...
+
+
+class DriftMonitor:
+    """Runs windows for one endpoint; built once per warm container."""
+
+    def __init__(
+        self,
+        settings: DriftMonitorSettings,
+        *,
+        s3: Any,
+        sagemaker: Any,
+        events: Any,
+        metrics: MetricsSink | None = None,
+    ) -> None:
+        self.settings = settings
+        self.s3 = s3
+        self.events = events
+        self.metrics = metrics
+        self.baselines = BaselineSource(sagemaker, s3)
+
+    def window(self, moment: datetime) -> Window:
+        return window_before(moment, self.settings.endpoint_name, self.settings.window_hours)
+
+    def run(self, window: Window) -> DriftReport:
+        found = self.baselines.lookup(window.endpoint)
+        merged = drift.WindowStatistics(baseline_id=found.baseline.identity if found.baseline else None)
+        unreadable: list[str] = []
+        for key in self._statistics_keys(window):
+            try:
+                merged.add(self._read_statistics(key))
+            except DriftReportError as exc:
+                unreadable.append(f"{key}: {exc}")
+        if found.baseline is None:
+            comparison = drift.Comparison((), {}, merged.rows, skipped=f"no baseline: {found.note}")
+        else:
+            comparison = drift.compare(
+                merged, found.baseline, min_records=self.settings.min_records, score_stats=found.score_stats
+            )
+        report_uri = self._write_reports(window, merged, found.baseline, comparison)
+        check_types: dict[str, int] = {}
+        for violation in comparison.violations:
+            check_types[violation.constraint_check_type] = (
+                check_types.get(violation.constraint_check_type, 0) + 1
+            )
+        report = DriftReport(
+            execution=window.identity,
+            endpoint=window.endpoint,
+            window_start=f"{window.start:%Y-%m-%dT%H:%M:%SZ}",
+            window_end=f"{window.end:%Y-%m-%dT%H:%M:%SZ}",
+            status="CompletedWithViolations" if comparison.violations else "Completed",
+            files=merged.files,
+            records=merged.rows,
+            effective_records=merged.effective_rows,
+            violations=len(comparison.violations),
+            check_types=check_types,
+            report_uri=report_uri,
+            baseline_uri=found.uri,
+            skipped=comparison.skipped,
+            unreadable_files=unreadable,
+        )
+        self._emit_metrics(report, comparison)
+        self._put_event(report)
+        return report
+
+    def _statistics_keys(self, window: Window) -> Iterator[str]:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for prefix in window.statistics_prefixes(self.settings.statistics_prefix):
+            for page in paginator.paginate(Bucket=self.settings.data_bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    if item["Key"].endswith(STATISTICS_SUFFIX):
+                        yield item["Key"]
+
+    def _read_statistics(self, key: str) -> drift.FileStatistics:
+        try:
+            body = self.s3.get_object(Bucket=self.settings.data_bucket, Key=key)["Body"]
+            try:
+                raw = body.read(self.settings.max_statistics_bytes + 1)
+            finally:
+                body.close()
+        except (ClientError, BotoCoreError) as exc:
+            raise DriftReportError(f"unreadable ({_why(exc)})") from exc
+        if len(raw) > self.settings.max_statistics_bytes:
+            raise DriftReportError(f"larger than {self.settings.max_statistics_bytes} bytes")
+        try:
+            return drift.FileStatistics.from_json(json.loads(raw))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DriftReportError(f"malformed ({type(exc).__name__})") from exc
+
+    def _write_reports(
+        self,
+        window: Window,
+        merged: drift.WindowStatistics,
+        baseline: drift.Baseline | None,
+        comparison: drift.Comparison,
+    ) -> str:
+        prefix = window.report_prefix(self.settings.reports_prefix)
+        documents = (
+            (drift.STATISTICS_FILE, drift.statistics_document(merged, baseline)),
+            (drift.VIOLATIONS_FILE, drift.violations_document(comparison.violations)),
+        )
+        for name, document in documents:
+            self.s3.put_object(
+                Bucket=self.settings.data_bucket,
+                Key=prefix + name,
+                Body=drift.dumps(document),
+                ContentType="application/json",
+            )
+        return f"s3://{self.settings.data_bucket}/{prefix}"
+
+    def _emit_metrics(self, report: DriftReport, comparison: drift.Comparison) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.add_dimension(name="EndpointName", value=report.endpoint)
+        self.metrics.add_metric(name="DriftWindowRecords", unit=MetricUnit.Count, value=report.records)
+        self.metrics.add_metric(name="DriftViolations", unit=MetricUnit.Count, value=report.violations)
+        for feature, distance in comparison.distances.items():
+            self.metrics.add_metric(
+                name=drift.drift_metric_name(feature), unit=MetricUnit.NoUnit, value=distance
+            )
+
+    def _put_event(self, report: DriftReport) -> None:
+        response = self.events.put_events(
+            Entries=[
+                {
+                    "Source": EVENT_SOURCE,
+                    "DetailType": EVENT_DETAIL_TYPE,
+                    "Detail": json.dumps(report.event_detail()),
+                    "Resources": [],
+                    "EventBusName": self.settings.event_bus_name,
+                }
+            ]
+        )
+        if response.get("FailedEntryCount"):
+            codes = [
+                entry.get("ErrorCode") for entry in response.get("Entries", []) if entry.get("ErrorCode")
+            ]
+            raise DriftReportError(f"could not put the drift event for {report.execution}: {codes}")

@@ -1,0 +1,90 @@
+"""``sentinel monitor --baseline DIR CAPTURE.jsonl [CAPTURE.jsonl …] [--out DIR]``: offline drift check.
+
+Decodes the capture files with the scoring function's decoder, summarises each file's accepted
+rows and merges them as the scheduled drift monitor merges a window, then runs Model Monitor's
+data-quality checks against the baseline in DIR (``statistics.json`` + ``constraints.json``, as
+``sentinel baseline`` or Model Monitor writes them). ``--out`` writes the window's
+``statistics.json`` and ``constraint_violations.json``. A window with fewer rows than
+``--min-records`` raises no violation. The last stdout line is
+``{"records": N, "violations": [{"feature_name": …, "constraint_check_type": …}, …]}`` (N: the
+accepted rows compared); the exit code is 0 with or without violations, 2 when an input cannot be
+read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from anomaly_sentinel import drift
+from anomaly_sentinel.exceptions import BaselineError
+
+EXIT_UNREADABLE = 2
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "monitor",
+        help="compare capture files with a data-quality baseline (Model Monitor's checks and formats)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--baseline", metavar="DIR", type=Path, required=True, help="baseline folder")
+    parser.add_argument("captures", metavar="CAPTURE.jsonl", type=Path, nargs="+", help="capture files")
+    parser.add_argument(
+        "--out", metavar="DIR", type=Path, help="write statistics.json + constraint_violations.json"
+    )
+    parser.add_argument(
+        "--min-records",
+        metavar="N",
+        type=int,
+        default=drift.MIN_RECORDS,
+        help=f"fewest rows a window needs to raise violations (default {drift.MIN_RECORDS})",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        baseline = drift.Baseline.from_bytes(
+            (args.baseline / drift.STATISTICS_FILE).read_bytes(),
+            (args.baseline / drift.CONSTRAINTS_FILE).read_bytes(),
+        )
+    except (OSError, BaselineError) as exc:
+        print(f"sentinel monitor: cannot read the baseline in {args.baseline}: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    window = drift.WindowStatistics(baseline_id=baseline.identity)
+    for path in args.captures:
+        try:
+            with path.open("rb") as stream:
+                stats, decoder = drift.summarise_capture(stream, baseline, seed=path.name)
+        except OSError as exc:
+            print(f"sentinel monitor: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_UNREADABLE
+        print(
+            f"{path}: {decoder.records} records, {stats.rows} rows accepted, {decoder.rejected} rejected",
+            file=sys.stderr,
+        )
+        window.add(stats)
+    result = drift.compare(window, baseline, min_records=args.min_records)
+    if result.skipped:
+        print(f"no check raised: {result.skipped}", file=sys.stderr)
+    for violation in result.violations:
+        print(f"{violation.feature_name}: {violation.constraint_check_type}: {violation.description}")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / drift.STATISTICS_FILE).write_bytes(
+            drift.dumps(drift.statistics_document(window, baseline))
+        )
+        (args.out / drift.VIOLATIONS_FILE).write_bytes(
+            drift.dumps(drift.violations_document(result.violations))
+        )
+    violations = [
+        {"feature_name": v.feature_name, "constraint_check_type": v.constraint_check_type}
+        for v in result.violations
+    ]
+    print(json.dumps({"records": result.records, "violations": violations}))
+    return 0

@@ -1,0 +1,171 @@
+"""DriftMonitorFunction on moto: the real handler, the template's environment and default parameters."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import boto3
+import pytest
+
+from anomaly_sentinel import drift
+from anomaly_sentinel.drift_monitor import EVENT_DETAIL_TYPE, EVENT_SOURCE
+from pipeline.scripts import baseline as baseline_script
+from tests.integration.retrain_support import serve
+
+FUNCTION = "DriftMonitorFunction"
+HOUR = "2026/11/30/01"
+SCHEDULED = "2026-11-30T02:15:00Z"  # the template's cron: 15 minutes after the 01:00-02:00 window
+FEATURES = 4
+
+
+def rows(count: int, seed: int, shift_c2: float = 0.0) -> list[str]:
+    rng = random.Random(seed)
+    return [
+        ",".join(f"{rng.gauss(shift_c2 if c == 2 else 0.0, 1):.5f}" for c in range(FEATURES))
+        for _ in range(count)
+    ]
+
+
+def scheduled_event(time: str = SCHEDULED) -> dict:
+    return {
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": time,
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/sentinel-DriftMonitorFunctionWindow"],
+        "detail": {},
+    }
+
+
+class Deployment:
+    """A model in service on the template's endpoint, with its baseline beside the artefact."""
+
+    def __init__(self, stack) -> None:
+        self.stack = stack
+        self.bucket = stack.ref("DataBucket")
+        self.endpoint = stack.parameters["EndpointName"]
+        self.s3 = boto3.client("s3")
+        statistics, constraints = baseline_script.baseline(rows(5_000, 1))
+        for name, document in (("statistics.json", statistics), ("constraints.json", constraints)):
+            self.s3.put_object(
+                Bucket=self.bucket, Key=f"models/run-1/baseline/{name}", Body=json.dumps(document)
+            )
+        self.baseline = drift.Baseline.from_documents(statistics, constraints)
+        serve(stack, {"model_data_url": f"s3://{self.bucket}/models/run-1/model.tar.gz"})
+
+    def capture_statistics(self, name: str, file_rows: list[str], hour: str = HOUR) -> str:
+        builder = drift.FileStatisticsBuilder(self.baseline, seed=name)
+        for row in file_rows:
+            builder.offer([row])
+        key = f"statistics/{self.endpoint}/{hour}/{name}.json"
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=builder.finish().to_bytes())
+        return key
+
+    def report(self, name: str) -> dict:
+        key = f"drift-reports/{self.endpoint}/{HOUR}/{name}"
+        return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+
+@pytest.fixture
+def deployment(stack):
+    return Deployment(stack)
+
+
+@pytest.fixture
+def drift_events(stack):
+    """An SQS queue behind a rule matching the monitor's events (moto delivers rule matches to SQS)."""
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName="drift-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="drift-events", EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+    events.put_targets(Rule="drift-events", Targets=[{"Id": "q", "Arn": arn}])
+
+    def received() -> list[dict]:
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+    return received
+
+
+@pytest.fixture
+def handler(lambda_function):
+    return lambda_function(FUNCTION)
+
+
+def test_a_shifted_feature_in_the_last_window_is_reported_as_model_monitor_would(
+    deployment, handler, drift_events
+):
+    # GIVEN three capture files scored in the 01:00 hour whose _c2 moved by 0.6 sd
+    for index in range(3):
+        deployment.capture_statistics(f"capture-{index}", rows(500, 10 + index, shift_c2=0.6))
+    # WHEN the 02:15 schedule tick arrives
+    result = handler(scheduled_event())
+    # THEN the 01:00-02:00 window was compared: one baseline-drift violation on _c2
+    assert result["execution"] == f"drift-monitor/{deployment.endpoint}/2026-11-30T01:00:00Z"
+    assert (result["status"], result["files"], result["records"]) == ("CompletedWithViolations", 3, 1_500)
+    assert result["check_types"] == {"baseline_drift_check": 1}
+    violations = deployment.report("constraint_violations.json")["violations"]
+    assert [(v["feature_name"], v["constraint_check_type"]) for v in violations] == [
+        ("_c2", "baseline_drift_check")
+    ]
+    statistics = deployment.report("statistics.json")
+    assert statistics["dataset"]["item_count"] == 1_500
+    assert [f["name"] for f in statistics["features"]] == [f"_c{i}" for i in range(FEATURES)]
+    # AND one event says so, pointing at the report
+    (event,) = drift_events()
+    assert (event["source"], event["detail-type"]) == (EVENT_SOURCE, EVENT_DETAIL_TYPE)
+    assert (
+        event["detail"]["report_uri"]
+        == f"s3://{deployment.bucket}/drift-reports/{deployment.endpoint}/{HOUR}/"
+    )
+    assert event["detail"]["violations"] == 1
+
+
+def test_a_repeated_schedule_tick_handles_its_window_once(deployment, handler, drift_events):
+    deployment.capture_statistics("capture-0", rows(1_200, 3, shift_c2=0.6))
+    first = handler(scheduled_event())
+    second = handler(scheduled_event())
+    assert second == first
+    assert len(drift_events()) == 1
+
+
+def test_a_small_window_raises_no_violation_and_says_why(deployment, handler):
+    deployment.capture_statistics("capture-0", rows(300, 4, shift_c2=3.0))
+    result = handler(scheduled_event())
+    assert (result["status"], result["violations"]) == ("Completed", 0)
+    assert result["skipped"] == "300 rows in the window, fewer than the minimum of 1000"
+    assert deployment.report("constraint_violations.json") == {"violations": []}
+
+
+def test_files_of_other_hours_stay_out_of_the_window(deployment, handler):
+    deployment.capture_statistics("capture-0", rows(1_200, 5))
+    deployment.capture_statistics("late", rows(1_200, 6, shift_c2=3.0), hour="2026/11/30/02")
+    result = handler(scheduled_event())
+    assert (result["files"], result["status"]) == (1, "Completed")
+
+
+def test_an_unreadable_statistics_file_is_named_and_the_rest_is_compared(deployment, handler):
+    deployment.capture_statistics("capture-0", rows(1_200, 7, shift_c2=0.6))
+    broken = f"statistics/{deployment.endpoint}/{HOUR}/broken.json"
+    deployment.s3.put_object(Bucket=deployment.bucket, Key=broken, Body=b"{not json")
+    result = handler(scheduled_event())
+    assert result["unreadable_files"] == [f"{broken}: malformed (JSONDecodeError)"]
+    assert (result["files"], result["violations"]) == (1, 1)
+
+
+def test_without_a_model_in_service_the_window_is_skipped_with_the_reason(stack, handler, drift_events):
+    result = handler(scheduled_event())
+    assert result["status"] == "Completed"
+    assert result["skipped"].startswith("no baseline: model of endpoint")
+    assert drift_events()[0]["detail"]["violations"] == 0
+
+
+def test_an_event_without_a_time_is_a_named_error(stack, handler):
+    from anomaly_sentinel.exceptions import EventParseError
+
+    with pytest.raises(EventParseError, match="no valid time"):
+        handler({"id": "x", "detail": {}})
