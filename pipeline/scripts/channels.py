@@ -9,7 +9,7 @@ Where the rows come from (``--input``):
   ``preprocess.py`` (one definition of "clean"); NAB labels, when given, label its rows.
 * a prefix ending in ``/`` (the template's default, ``dataset/endpoint={endpoint}/``): a retraining
   run on **production traffic** — the rows ScoreCaptureFunction stored (``anomaly_sentinel.dataset``
-  layout), within ``--window-days`` of the newest stored record: ``(newest − days, newest]``. Only
+  layout), within ``--window-days`` of the newest stored record: ``(newest - days, newest]``. Only
   the day partitions of the window are listed and read. The rows are the model's own input rows
   (already shingled by the client), so they are used as they are; rows whose width is not the
   newest rows' width (traffic from before a change of model input) are dropped and counted.
@@ -40,10 +40,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-try:  # a package when imported by tests and the local executor, a plain folder in the container
+try:  # a package (tests, the build)
     from . import inject
     from . import preprocess as pp
-except ImportError:  # pragma: no cover - the processing container's layout
+except ImportError:  # a file: the processing container, or the local executor's import by path
+    # The sibling scripts sit next to this one, or in the step's "lib" input (docs/PIPELINE.md).
+    for _folder in (Path(__file__).resolve().parent, Path("/opt/ml/processing/input/lib")):
+        if str(_folder) not in sys.path:
+            sys.path.append(str(_folder))
     import inject  # type: ignore[no-redef]
     import preprocess as pp  # type: ignore[no-redef]
 

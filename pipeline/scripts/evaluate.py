@@ -22,7 +22,7 @@ Standard library only; boto3 only to reach the incumbent (the processing images 
     {"set": {"rows", "positives", "injected", "real_positives"},
      "cutoff_rule": "...", "reference": "incumbent" | "baseline",
      "candidate": {"precision", "recall", "f1", "cutoff", "cutoff_source", "tp", "fp", "fn", "tn"},
-     "incumbent": {... same ...} | null, "baseline": {... same, "detector": "z-score"}}
+     "incumbent": {... same, "model": its ModelDataUrl} | null, "baseline": {... same, "detector": "z-score"}}
 """
 
 from __future__ import annotations
@@ -120,7 +120,9 @@ def judge_model(labels: Sequence[int], scores: Sequence[float], stats: dict[str,
     return metrics(labels, scores, set_cutoff(labels, scores), "evaluation-set-normals")
 
 
-def zscore_scores(rows: Iterable[Sequence[float]], mean: Sequence[float], std: Sequence[float]) -> list[float]:
+def zscore_scores(
+    rows: Iterable[Sequence[float]], mean: Sequence[float], std: Sequence[float]
+) -> list[float]:
     """The baseline's score of a row: its largest absolute z-score over the features."""
     spread = [max(s, MIN_STD) for s in std]
     return [max(abs(x - m) / s for x, m, s in zip(row, mean, spread, strict=True)) for row in rows]
@@ -156,6 +158,7 @@ def evaluate(
     baseline: dict[str, Any],
     incumbent_scores: Sequence[float] | None = None,
     incumbent_stats: dict[str, Any] | None = None,
+    incumbent_model: str | None = None,
     set_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The evaluation report (see the module doc)."""
@@ -170,7 +173,7 @@ def evaluate(
         "cutoff_rule": CUTOFF_RULE,
         "reference": "incumbent" if incumbent is not None else "baseline",
         "candidate": candidate.as_dict(),
-        "incumbent": incumbent.as_dict() if incumbent is not None else None,
+        "incumbent": {**incumbent.as_dict(), "model": incumbent_model} if incumbent is not None else None,
         "baseline": {"detector": "z-score", **reference.as_dict()},
     }
 
@@ -185,14 +188,23 @@ def _split(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def endpoint_incumbent(endpoint: str, sagemaker: Any, runtime: Any, s3: Any) -> tuple[Scorer, Any] | None:
-    """(scorer, score statistics) of the model serving ``endpoint``; None when there is no endpoint.
+@dataclass(frozen=True)
+class Incumbent:
+    """The model in service: how to score with it, its score statistics, its model data URL."""
+
+    score: Scorer
+    stats: dict[str, Any] | None
+    model: str | None
+
+
+def endpoint_incumbent(endpoint: str, sagemaker: Any, runtime: Any, s3: Any) -> Incumbent | None:
+    """The model serving ``endpoint``; None when there is no endpoint.
 
     The statistics are ``score_stats.json`` next to the serving model's ``model.tar.gz``.
     """
     try:
         described = sagemaker.describe_endpoint(EndpointName=endpoint)
-    except Exception as error:  # noqa: BLE001 - botocore's ClientError without importing botocore
+    except Exception as error:  # botocore's ClientError, without importing botocore
         if "Could not find" in str(error):
             return None
         raise
@@ -222,7 +234,7 @@ def endpoint_incumbent(endpoint: str, sagemaker: Any, runtime: Any, s3: Any) -> 
             found += scores
         return found
 
-    return score, stats
+    return Incumbent(score, stats, url or None)
 
 
 # ---------------------------------------------------------------------------- SageMaker Processing entry
@@ -235,7 +247,10 @@ def _read_json(path: Path) -> Any:
 def _scores(directory: Path) -> list[float]:
     try:
         from . import score_stats
-    except ImportError:  # pragma: no cover - the processing container's layout
+    except ImportError:  # a file: score_stats.py comes as the step's "lib" input
+        for folder in (Path(__file__).resolve().parent, PROCESSING_INPUT / "lib"):
+            if str(folder) not in sys.path:
+                sys.path.append(str(folder))
         import score_stats  # type: ignore[no-redef]
     return list(score_stats.read_scores(directory))
 
@@ -256,17 +271,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.endpoint:
             import boto3
 
-            incumbent = endpoint_incumbent(
-                args.endpoint, boto3.client("sagemaker"), boto3.client("sagemaker-runtime"), boto3.client("s3")
-            )
+            clients = (boto3.client(name) for name in ("sagemaker", "sagemaker-runtime", "s3"))
+            incumbent = endpoint_incumbent(args.endpoint, *clients)
         report = evaluate(
             labels,
             rows,
             candidate_scores=_scores(args.scores),
             candidate_stats=_read_json(args.stats / "score_stats.json"),
             baseline=_read_json(args.set / "baseline.json"),
-            incumbent_scores=incumbent[0](rows) if incumbent else None,
-            incumbent_stats=incumbent[1] if incumbent else None,
+            incumbent_scores=incumbent.score(rows) if incumbent else None,
+            incumbent_stats=incumbent.stats if incumbent else None,
+            incumbent_model=incumbent.model if incumbent else None,
             set_info={
                 "injected": summary.get("injected", {}).get("evaluation"),
                 "training_data": summary.get("training_data"),

@@ -18,10 +18,10 @@ kind              rate          change to the copied row (sign +/- at random)
 
 The sizes are deliberately *within* the normal range of values: an anomaly that leaves it is caught
 by any threshold (a z-score detector finds 4-sigma spikes as well as RCF does), while a model is
-worth deploying for breaking patterns inside it. Each kind also has at least :data:`MIN_PER_KIND` anomalies, so small held-out sets (a week of
-half-hourly traffic) still give an F1 worth comparing. Everything is drawn from one
-``random.Random(seed)``: the same rows and seed give the same set, byte for byte. Standard library
-only (it runs in any processing image).
+worth deploying for breaking patterns inside it. Each kind also has at least :data:`MIN_PER_KIND`
+anomalies, so small held-out sets (a week of half-hourly traffic) still give an F1 worth comparing.
+Everything is drawn from one ``random.Random(seed)``: the same rows and seed give the same set, byte
+for byte. Standard library only (it runs in any processing image).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def inject(rows: Sequence[Sequence[float]], scale: Sequence[float], *, seed: int
     if any(len(r) != width for r in rows) or len(scale) != width:
         raise InjectionError(f"rows and scale must all have {width} features")
     sigma = [max(abs(s), MIN_SCALE) for s in scale]
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not a secret
     made: list[Anomaly] = []
     for kind, count in plan(len(rows)).items():
         for _ in range(count):
