@@ -4,15 +4,21 @@ moto records pipeline executions (as "Succeeded", at once) but runs nothing. For
 the executor has not run yet it:
 
 1. reads the execution's definition and parameters (definition defaults, overridden by the
-   execution's own parameters) — hyperparameters come from the definition, not from Python;
-2. downloads ``InputDataUri`` (and ``LabelsUri`` when set) and runs the very
-   ``pipeline/scripts/preprocess.py`` the SageMaker processing job runs;
-3. trains the local Random Cut Forest on the train channel, scores the training rows and writes
-   ``score_stats.json`` (``pipeline/scripts/score_stats.py``) next to ``model.tar.gz`` under
-   ``models/<execution-id>/`` in the data bucket;
-4. registers a model package (RCF image, ModelDataUrl, approval status, score statistics as model
-   metrics and customer metadata);
-5. moves the execution Executing → Succeeded (or Failed with the reason) in moto's backend and
+   execution's own parameters) — hyperparameters, tuning ranges and data locations come from the
+   definition, not from Python;
+2. runs the very ``pipeline/scripts/channels.py`` the Preprocess step runs: an uploaded object
+   (``InputDataUri`` names a file) is cleaned and shingled by ``preprocess.py``; the template's
+   default ``InputDataUri`` (the production dataset prefix) gives the recent window of scored
+   traffic; either way it writes the train, validation (injected, labelled) and evaluation channels;
+3. searches ``num_trees`` x ``num_samples_per_tree`` with the local RCF (``sentinel.tuning``: a small
+   grid within the definition's ranges, at most ``TuningMaxJobs`` and ``max_trials`` trials), keeping
+   the best validation F1, and writes ``score_stats.json`` (``pipeline/scripts/score_stats.py``);
+4. scores the evaluation set with the candidate and with the model serving the endpoint
+   (``pipeline/scripts/evaluate.py``, through the endpoint as the Evaluate step does) and writes
+   ``evaluation.json``; model, statistics and evaluation go under ``models/<execution-id>/``;
+5. registers a model package (RCF image, ModelDataUrl, approval status, evaluation as model-quality
+   metrics, and customer metadata naming the statistics, the evaluation and the training data);
+6. moves the execution Executing → Succeeded (or Failed with the reason) in moto's backend and
    puts one "SageMaker Model Building Pipeline Execution Status Change" event on the default bus
    per change, as SageMaker does, for the event router to deliver.
 """
@@ -38,13 +44,17 @@ from sentinel.emulator import ACCOUNT, REGION, local_client
 from sentinel.rcf import RandomCutForest
 from sentinel.serving import split_s3_uri
 from sentinel.template import PROJECT_ROOT, Template
+from sentinel.tuning import search
 
 log = logging.getLogger(__name__)
 
 SCRIPTS = PROJECT_ROOT / "pipeline" / "scripts"
 STATUS_EVENT = "SageMaker Model Building Pipeline Execution Status Change"
 STATS_FILE = "score_stats.json"
+EVALUATION_FILE = "evaluation.json"
 DEFAULT_APPROVAL = "PendingManualApproval"
+#: Trials the local search runs at most, whatever TuningMaxJobs allows (the local RCF is one process).
+LOCAL_MAX_TRIALS = 4
 #: The seeds' settings (50 trees x 512 samples), used when the definition leaves a value to tuning.
 LOCAL_DEFAULTS = {"num_trees": 50, "num_samples_per_tree": 512}
 #: Built-in RCF image registries (sagemaker 2.257.7 image_uri_config/randomcutforest.json), used
@@ -84,6 +94,10 @@ class TrainingPlan:
     model_package_group: str
     approval_status: str
     image_uri: str
+    window_days: int = 7
+    blend_uri: str | None = None
+    blend_share: float = 0.0
+    tuning_max_jobs: int = LOCAL_MAX_TRIALS
 
 
 @dataclass
@@ -94,10 +108,18 @@ class ExecutionResult:
     model_package_arn: str | None = None
     model_data_url: str | None = None
     score_stats_uri: str | None = None
+    evaluation_uri: str | None = None
     hyperparameters: dict[str, int] = field(default_factory=dict)
     score_stats: dict[str, Any] = field(default_factory=dict)
     preprocess: dict[str, Any] = field(default_factory=dict)
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    evaluation: dict[str, Any] = field(default_factory=dict)
     statuses: list[str] = field(default_factory=list)
+
+    @property
+    def training_data(self) -> dict[str, Any]:
+        """What the model was trained on (``channels.py``'s ``training_data``)."""
+        return dict(self.preprocess.get("training_data") or {})
 
 
 # ---------------------------------------------------------------------------- definitions
@@ -190,6 +212,37 @@ def hyperparameters(
                 high = _int(resolve_value(spec["MaxValue"], parameters), f"{name} MaxValue")
                 found[name] = min(max(LOCAL_DEFAULTS[name], low), high)
     return found
+
+
+def tuning_ranges(
+    definition: Mapping[str, Any], parameters: Mapping[str, str]
+) -> dict[str, tuple[int, int]] | None:
+    """The Tune step's integer ranges for num_trees / num_samples_per_tree; None without a Tune step."""
+    for step in iter_steps(definition.get("Steps", [])):
+        if step.get("Type") != "Tuning":
+            continue
+        config = step["Arguments"].get("HyperParameterTuningJobConfig", {})
+        ranges: dict[str, tuple[int, int]] = {}
+        for spec in config.get("ParameterRanges", {}).get("IntegerParameterRanges", []) or []:
+            name = spec.get("Name")
+            if name in LOCAL_DEFAULTS:
+                low = _int(resolve_value(spec["MinValue"], parameters), f"{name} MinValue")
+                high = _int(resolve_value(spec["MaxValue"], parameters), f"{name} MaxValue")
+                ranges[name] = (low, high)
+        return ranges
+    return None
+
+
+def evaluation_endpoint(definition: Mapping[str, Any], parameters: Mapping[str, str]) -> str | None:
+    """The endpoint the Evaluate step asks for the incumbent (its ``--endpoint`` argument)."""
+    for step in iter_steps(definition.get("Steps", [])):
+        if step.get("Type") != "Processing":
+            continue
+        arguments = step["Arguments"].get("AppSpecification", {}).get("ContainerArguments") or []
+        for index, value in enumerate(arguments[:-1]):
+            if value == "--endpoint":
+                return _deployed(str(resolve_value(arguments[index + 1], parameters)))
+    return None
 
 
 def _deployed(value: Any) -> str | None:
@@ -291,6 +344,7 @@ class PipelineExecutor:
         work_dir: Path | None = None,
         region: str = REGION,
         account: str = ACCOUNT,
+        max_trials: int = LOCAL_MAX_TRIALS,
     ) -> None:
         self.template = template
         self.pipeline_name = pipeline_name or template.parameters["PipelineName"]
@@ -299,6 +353,7 @@ class PipelineExecutor:
         self.work_dir = work_dir
         self.region = region
         self.account = account
+        self.max_trials = max_trials
         self.done: set[str] = set()
         self._clients: dict[str, Any] = {}
 
@@ -343,7 +398,7 @@ class PipelineExecutor:
         overrides = {p["Name"]: p["Value"] for p in given.get("PipelineParameters", [])}
         parameters = definition_parameters(definition, overrides)
         input_uri = parameters.get("InputDataUri", "")
-        if not input_uri.startswith("s3://"):
+        if not input_uri.startswith("s3://") or "${" in input_uri:
             raise PipelineExecutionError(f"parameter InputDataUri must be an s3:// URI, got {input_uri!r}")
         register = ("RegisterModel",)
         return TrainingPlan(
@@ -363,21 +418,33 @@ class PipelineExecutor:
                 or DEFAULT_APPROVAL
             ),
             image_uri=rcf_image(definition, parameters, self.region),
+            window_days=_int(parameters.get("WindowDays", "7"), "WindowDays"),
+            blend_uri=_deployed(parameters.get("BlendDataUri")),
+            blend_share=float(parameters.get("BlendShare", "0") or 0),
+            tuning_max_jobs=_int(parameters.get("TuningMaxJobs", str(LOCAL_MAX_TRIALS)), "TuningMaxJobs"),
         )
 
     def _execute(self, result: ExecutionResult) -> None:
         plan = self.plan(result.execution_arn)
         execution_id = result.execution_arn.rsplit("/", 1)[-1]
+        channels, evaluate = load_script("channels"), load_script("evaluate")
         with tempfile.TemporaryDirectory(dir=self.work_dir, prefix=f"pipeline-{execution_id}-") as tmp:
             work = Path(tmp)
-            input_path = self._download(plan.input_uri, work / "input")
             labels_path = self._download(plan.labels_uri, work / "labels") if plan.labels_uri else None
             output = work / "output"
-            summary = load_script("preprocess").preprocess(
-                input_path, output, shingle_size=plan.shingle_size, labels_path=labels_path
+            spec = channels.RunInput(
+                input=plan.input_uri,
+                shingle_size=plan.shingle_size,
+                window_days=plan.window_days,
+                labels=labels_path,
+                blend=plan.blend_uri,
+                blend_share=plan.blend_share,
             )
-            result.preprocess = dict(summary or {})
+            result.preprocess = dict(channels.run(spec, output, s3_client=self.client("s3")))
             rows = _read_train(output / "train" / "train.csv")
+            validation_labels, validation_rows = evaluate.read_set(output / "validation" / "validation.csv")
+            set_labels, set_rows = evaluate.read_set(output / "evaluation" / "evaluation.csv")
+            baseline = json.loads((output / "evaluation" / "baseline.json").read_text(encoding="utf-8"))
 
         found = hyperparameters(plan.definition, plan.parameters, result.preprocess)
         feature_dim = int(found["feature_dim"]) if "feature_dim" in found else int(rows.shape[1])
@@ -385,19 +452,47 @@ class PipelineExecutor:
             raise PipelineExecutionError(
                 f"feature_dim {feature_dim} does not match the {rows.shape[1]} columns of the train channel"
             )
+        ranges = tuning_ranges(plan.definition, plan.parameters)
+        if ranges is None:  # no Tune step: the one setting the Train step names
+            trees = found.get("num_trees", LOCAL_DEFAULTS["num_trees"])
+            samples = found.get("num_samples_per_tree", LOCAL_DEFAULTS["num_samples_per_tree"])
+            ranges, budget = {"num_trees": (trees, trees), "num_samples_per_tree": (samples, samples)}, 1
+        else:
+            budget = max(1, min(plan.tuning_max_jobs, self.max_trials))
+        tuned = search(
+            rows, validation_labels, np.asarray(validation_rows), budget=budget, ranges=ranges, seed=self.seed
+        )
+        forest = tuned.forest
+        result.trials = [trial.as_dict() for trial in tuned.trials]
         result.hyperparameters = {
             "feature_dim": feature_dim,
-            "num_trees": found.get("num_trees", LOCAL_DEFAULTS["num_trees"]),
-            "num_samples_per_tree": found.get("num_samples_per_tree", LOCAL_DEFAULTS["num_samples_per_tree"]),
+            "num_trees": forest.num_trees,
+            "num_samples_per_tree": forest.num_samples_per_tree,
             "shingle_size": plan.shingle_size,
         }
-        forest = RandomCutForest(
-            feature_dim=feature_dim,
-            num_trees=result.hyperparameters["num_trees"],
-            num_samples_per_tree=result.hyperparameters["num_samples_per_tree"],
-            seed=self.seed,
-        ).fit(rows)
-        result.score_stats = score_stats(forest.score_array(rows))
+        result.score_stats = tuned.stats
+        endpoint = evaluation_endpoint(plan.definition, plan.parameters)
+        incumbent = (
+            evaluate.endpoint_incumbent(
+                endpoint, self.client("sagemaker"), self.client("sagemaker-runtime"), self.client("s3")
+            )
+            if endpoint
+            else None
+        )
+        result.evaluation = evaluate.evaluate(
+            set_labels,
+            set_rows,
+            candidate_scores=[float(x) for x in forest.score_array(np.asarray(set_rows))],
+            candidate_stats=tuned.stats,
+            baseline=baseline,
+            incumbent_scores=incumbent.score(set_rows) if incumbent else None,
+            incumbent_stats=incumbent.stats if incumbent else None,
+            incumbent_model=incumbent.model if incumbent else None,
+            set_info={
+                "injected": result.preprocess.get("injected", {}).get("evaluation"),
+                "training_data": result.training_data,
+            },
+        )
         self._publish(result, plan, execution_id, forest)
 
     def _publish(
@@ -413,13 +508,25 @@ class PipelineExecutor:
             Body=json.dumps(result.score_stats, indent=2).encode(),
             ContentType="application/json",
         )
+        s3.put_object(
+            Bucket=self.bucket,
+            Key=f"{prefix}/{EVALUATION_FILE}",
+            Body=json.dumps(result.evaluation, indent=2).encode(),
+            ContentType="application/json",
+        )
         result.model_data_url = f"s3://{self.bucket}/{prefix}/model.tar.gz"
         result.score_stats_uri = f"s3://{self.bucket}/{prefix}/{STATS_FILE}"
+        result.evaluation_uri = f"s3://{self.bucket}/{prefix}/{EVALUATION_FILE}"
         # The same metadata keys the real pipeline's Register step writes (route "Local").
+        best = max(result.trials, key=lambda trial: trial["f1"]) if result.trials else {}
         metadata = {
             "pipeline_execution_arn": result.execution_arn,
             "score_stats_uri": result.score_stats_uri,
+            "evaluation_uri": result.evaluation_uri,
+            "training_data": str(result.preprocess.get("training_data_label", ""))[:256],
             "route": "Local",
+            "objective_metric": "validation:f1",
+            "objective_value": f"{best.get('f1', 0.0):.6g}",
             **{name: str(value) for name, value in result.hyperparameters.items()},
         }
         package = self.client("sagemaker").create_model_package(
@@ -433,8 +540,11 @@ class PipelineExecutor:
             ModelApprovalStatus=plan.approval_status,
             ModelMetrics={
                 "ModelQuality": {
+                    "Statistics": {"ContentType": "application/json", "S3Uri": result.evaluation_uri}
+                },
+                "ModelDataQuality": {
                     "Statistics": {"ContentType": "application/json", "S3Uri": result.score_stats_uri}
-                }
+                },
             },
             CustomerMetadataProperties=metadata,
         )

@@ -399,11 +399,20 @@ def _write(path: Path, lines: Iterable[str]) -> None:
 # ---------------------------------------------------------------------------- one run
 
 
+#: What "no value" is for the optional URI parameters (SageMaker has rejected "" as a passed value).
+NONE = "none"
+
+
 @dataclass(frozen=True)
 class RunInput:
-    """Where a run's data is and how to read it (the step's arguments)."""
+    """Where a run's data is and how to read it (the step's arguments).
+
+    ``rows``: a folder of feature rows already cleaned and shingled (the Spark preprocess output,
+    part files in time order); it replaces ``input`` on the Spark route.
+    """
 
     input: str
+    rows: Path | None = None
     shingle_size: int = 48
     window_days: int = DEFAULT_WINDOW_DAYS
     labels: Path | None = None
@@ -434,7 +443,15 @@ def run(spec: RunInput, output: Path, *, s3_client: Any = None) -> dict[str, Any
     store, key = store_for(spec.input, s3_client)
     with tempfile.TemporaryDirectory(prefix="channels-") as tmp:
         work = Path(tmp)
-        if spec.input.endswith("/"):
+        if spec.rows is not None:
+            rows = [
+                r
+                for part in sorted(p for p in spec.rows.rglob("part-*") if p.is_file())
+                for r in _read_rows(part)
+            ]
+            labels, preprocess_summary = None, {}
+            source = {"source": "upload", "uri": spec.input, "rows": len(rows), "engine": "spark"}
+        elif spec.input.endswith("/"):
             stored, window = recent_window(store, key, spec.window_days, spec.input)
             rows = [list(r.features) for r in stored]
             labels = None
@@ -447,7 +464,7 @@ def run(spec: RunInput, output: Path, *, s3_client: Any = None) -> dict[str, Any
             source = {"source": "upload", "uri": spec.input, "rows": len(rows)}
         blend_rows: list[list[float]] = []
         if spec.blend_share > 0:
-            if not spec.blend:
+            if not spec.blend or spec.blend == NONE:
                 raise BlendError("a blend share needs the blend data's location")
             blend_store, blend_key = store_for(spec.blend, s3_client)
             if spec.blend.endswith("/"):
@@ -464,6 +481,7 @@ def run(spec: RunInput, output: Path, *, s3_client: Any = None) -> dict[str, Any
     write_channels(channels, output)
     source["blended_rows"] = channels.blended
     summary = {
+        "training_data_label": describe_source(source),
         **{k: v for k, v in preprocess_summary.items() if k not in ("feature_dim", "test_rows")},
         "training_data": source,
         "feature_dim": len(rows[0]),
@@ -482,6 +500,28 @@ def run(spec: RunInput, output: Path, *, s3_client: Any = None) -> dict[str, Any
     return summary
 
 
+def describe_source(source: dict[str, Any]) -> str:
+    """One line, at most 256 characters (model package metadata): what the model learned from."""
+    if source.get("source") == "production-window":
+        text = (
+            f"production window {source.get('start')}..{source.get('end')} "
+            f"({source.get('window_days')} days) of {source.get('uri')}"
+        )
+    else:
+        text = f"upload {source.get('uri')}"
+    if source.get("blend"):
+        text += f" + {source.get('blended_rows')} rows of {source['blend']['uri']}"
+    return text[:256]
+
+
+def fetch_labels(uri: str, work: Path, s3_client: Any = None) -> Path | None:
+    """The labels file named by ``--labels-uri`` (None for ``none``)."""
+    if not uri or uri == NONE:
+        return None
+    store, key = store_for(uri, s3_client)
+    return _fetch(store, key, work)
+
+
 def _location(given: str, key: str) -> str:
     if given.startswith("s3://"):
         bucket, _ = split_uri(given)
@@ -496,10 +536,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--input", required=True, help="s3:// object, or a dataset prefix ending in /")
     parser.add_argument("--labels", type=Path, default=None, help="labels JSON file or directory")
+    parser.add_argument("--labels-uri", default=NONE, help="labels JSON as an s3:// URI, or none")
+    parser.add_argument("--rows", type=Path, default=None, help="folder of cleaned feature rows (Spark)")
     parser.add_argument("--output", type=Path, default=pp.PROCESSING_OUTPUT)
     parser.add_argument("--shingle-size", type=int, default=48)
     parser.add_argument("--window-days", type=int, default=DEFAULT_WINDOW_DAYS)
-    parser.add_argument("--blend", default=None, help="upload to blend: s3:// object or prefix")
+    parser.add_argument("--blend", default=NONE, help="upload to blend: s3:// object or prefix, or none")
     parser.add_argument("--blend-share", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     return parser.parse_args(argv)
@@ -508,13 +550,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        labels = pp.single_file(args.labels, "labels") if args.labels is not None else None
+        work = Path(tempfile.mkdtemp(prefix="labels-"))
+        labels = (
+            pp.single_file(args.labels, "labels")
+            if args.labels is not None
+            else fetch_labels(args.labels_uri, work)
+        )
         spec = RunInput(
             input=args.input,
+            rows=args.rows,
             shingle_size=args.shingle_size,
             window_days=args.window_days,
             labels=labels,
-            blend=args.blend,
+            blend=None if args.blend == NONE else args.blend,
             blend_share=args.blend_share,
             seed=args.seed,
         )
