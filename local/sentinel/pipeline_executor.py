@@ -245,6 +245,11 @@ def evaluation_endpoint(definition: Mapping[str, Any], parameters: Mapping[str, 
     return None
 
 
+def _given(value: str | None) -> str | None:
+    """An optional URI parameter, None when it holds the "not given" value (``none``)."""
+    return None if value in (None, "", "none") else value
+
+
 def _deployed(value: Any) -> str | None:
     """A definition string, unless it still holds a deploy-time ``${Placeholder}``."""
     if not isinstance(value, str) or not value or "${" in value:
@@ -405,7 +410,7 @@ class PipelineExecutor:
             definition=definition,
             parameters=parameters,
             input_uri=input_uri,
-            labels_uri=parameters.get("LabelsUri") or None,
+            labels_uri=_given(parameters.get("LabelsUri")),
             shingle_size=_int(parameters.get("ShingleSize", "1"), "ShingleSize"),
             model_package_group=(
                 _deployed(parameters.get("ModelPackageGroupName"))
@@ -419,7 +424,7 @@ class PipelineExecutor:
             ),
             image_uri=rcf_image(definition, parameters, self.region),
             window_days=_int(parameters.get("WindowDays", "7"), "WindowDays"),
-            blend_uri=_deployed(parameters.get("BlendDataUri")),
+            blend_uri=_given(parameters.get("BlendDataUri")),
             blend_share=float(parameters.get("BlendShare", "0") or 0),
             tuning_max_jobs=_int(parameters.get("TuningMaxJobs", str(LOCAL_MAX_TRIALS)), "TuningMaxJobs"),
         )

@@ -105,7 +105,10 @@ class FolderStore:
         return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file())
 
     def read(self, key: str) -> bytes:
-        return (self.root / key).read_bytes()
+        try:
+            return (self.root / key).read_bytes()
+        except OSError as error:
+            raise ChannelsError(f"cannot read {self.root / key}: {error.strerror or error}") from error
 
 
 class S3Store:
@@ -132,7 +135,10 @@ class S3Store:
         return sorted(found)
 
     def read(self, key: str) -> bytes:
-        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        except Exception as error:  # botocore's ClientError, without importing botocore here
+            raise ChannelsError(f"cannot download s3://{self.bucket}/{key}: {error}") from error
         try:
             data: bytes = body.read()
         finally:

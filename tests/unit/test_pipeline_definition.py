@@ -194,10 +194,7 @@ def test_spark_preprocess_runs_the_spark_script_with_the_row_rules_as_py_files()
     }
     # its cleaned rows are the Spark route's Channels input
     rows = {i["InputName"]: i["S3Input"] for i in step("Spark", "Channels")["Arguments"]["ProcessingInputs"]}
-    assert (
-        rows["rows"]["S3Uri"]
-        == join_values({"Std:Join": {"Values": [args[args.index("--train-output") + 1]]}})[0]
-    )
+    assert rows["rows"]["S3Uri"] == args[args.index("--train-output") + 1]
 
 
 # ---------------------------------------------------------------------------- tuning
