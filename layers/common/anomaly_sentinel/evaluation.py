@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 METADATA_EVALUATION = "evaluation_uri"
@@ -89,6 +90,45 @@ def comparison_table(report: EvaluationReport) -> str:
     if rows is not None:
         lines.append(f"evaluation set: {rows} rows, {report.set.get('positives', '?')} labelled anomalies")
     return "\n".join(lines)
+
+
+def read_report(s3: Any, uri: str) -> EvaluationReport:
+    """evaluation.json from S3 (``s3://bucket/key``); any problem is an EvaluationFileError."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not bucket or not key:
+        raise EvaluationFileError(f"evaluation URI {uri!r} is not s3://bucket/key")
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            raw = body.read(EVALUATION_MAX_BYTES + 1)
+        finally:
+            body.close()
+    except ClientError as exc:
+        raise EvaluationFileError(f"cannot read {uri}: {exc.response.get('Error', {}).get('Code')}") from exc
+    return parse_report(raw)
+
+
+def judge_in_service(report: EvaluationReport, serving: str | None, min_improvement: float) -> Judgement:
+    """:func:`judge`, refusing a report whose incumbent is not what serves now.
+
+    The pipeline scored the model that served when it ran; if another model was deployed since (or
+    the endpoint was emptied), the comparison is about the wrong model and approves nothing.
+    """
+    evaluated = report.incumbent.model if report.incumbent is not None else None
+    if report.incumbent is not None and evaluated and evaluated != serving:
+        stale = f"the evaluation compared with {evaluated}, but {serving or 'nothing'} serves now"
+    elif report.incumbent is None and serving is not None:
+        stale = f"the evaluation had no incumbent, but {serving} serves now"
+    else:
+        return judge(report, min_improvement)
+    verdict = judge(report, min_improvement)
+    return verdict.model_copy(
+        update={
+            "approve": False,
+            "reason": f"{stale}: re-run the pipeline to compare with it",
+            "summary": {**verdict.summary, "approved": False},
+        }
+    )
 
 
 def judge(report: EvaluationReport, min_improvement: float) -> Judgement:

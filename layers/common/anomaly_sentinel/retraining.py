@@ -23,6 +23,13 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from anomaly_sentinel.evaluation import (
+    METADATA_EVALUATION,
+    EvaluationFileError,
+    Judgement,
+    judge_in_service,
+    read_report,
+)
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
 from anomaly_sentinel.settings import RetrainStepsSettings
 
@@ -34,6 +41,7 @@ METADATA_EXECUTION = "pipeline_execution_arn"
 METADATA_SCORE_STATS = "score_stats_uri"
 METADATA_METRIC = "objective_metric"
 METADATA_VALUE = "objective_value"
+METADATA_TRAINING_DATA = "training_data"
 NONE = "none"  # placeholder in state data: States.Format prints JSON null awkwardly
 
 _NOT_NAME_CHARS = re.compile(r"[^A-Za-z0-9]+")
@@ -183,7 +191,7 @@ class InService(BaseModel):
 class Verdict(BaseModel):
     approve: bool
     reason: str
-    rule: Literal["nothing-in-service", "same-model", "objective", "score-stats", "unmeasured"]
+    rule: Literal["nothing-in-service", "same-model", "evaluation", "objective", "score-stats", "unmeasured"]
 
 
 def package_info(description: dict[str, Any]) -> PackageInfo:
@@ -388,9 +396,13 @@ def evaluate(
         raise EventParseError("evaluate needs pipelineExecutionArn")
     candidate = find_candidate(sagemaker, execution_arn, settings)
     current = in_service(sagemaker, settings)
-    candidate_stats = read_score_stats(s3, candidate.score_stats_uri)
-    current_stats = read_score_stats(s3, current.package.score_stats_uri if current.package else None)
-    verdict = compare(candidate, current, settings, candidate_stats, current_stats)
+    judgement = judge_evaluation(candidate, current, settings, s3)
+    if judgement is not None:
+        verdict = Verdict(approve=judgement.approve, reason=judgement.reason, rule="evaluation")
+    else:
+        candidate_stats = read_score_stats(s3, candidate.score_stats_uri)
+        current_stats = read_score_stats(s3, current.package.score_stats_uri if current.package else None)
+        verdict = compare(candidate, current, settings, candidate_stats, current_stats)
     metadata = dict(candidate.metadata)
     if verdict.approve:
         # UpdateModelPackage is sent with the metadata again: moto (and any caller omitting it)
@@ -408,4 +420,25 @@ def evaluate(
         "previousEndpointConfig": current.endpoint_config_name or NONE,
         "previousModelDataUrl": current.model_data_url or NONE,
         "previousModelPackageArn": current.package.arn if current.package else NONE,
+        "evaluation": judgement.summary if judgement is not None else {},
+        "comparison": judgement.table if judgement is not None else NONE,
+        "trainingData": candidate.metadata.get(METADATA_TRAINING_DATA, NONE),
     }
+
+
+def judge_evaluation(
+    candidate: PackageInfo, current: InService, settings: RetrainStepsSettings, s3: Any
+) -> Judgement | None:
+    """The evaluation-set rule (:mod:`anomaly_sentinel.evaluation`) when the candidate has an
+    evaluation.json; None for packages registered without one (the older rules apply).
+
+    A candidate whose model data already serves is a duplicate run: :func:`compare` rejects it.
+    """
+    uri = candidate.metadata.get(METADATA_EVALUATION)
+    if not uri or (current.model_data_url is not None and current.model_data_url == candidate.model_data_url):
+        return None
+    try:
+        report = read_report(s3, uri)
+    except EvaluationFileError as exc:
+        return Judgement(approve=False, reason=str(exc)[:APPROVAL_DESCRIPTION_MAX], table="", summary={})
+    return judge_in_service(report, current.model_data_url, settings.min_improvement)
