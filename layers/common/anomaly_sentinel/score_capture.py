@@ -29,6 +29,8 @@ from pydantic import BaseModel
 from anomaly_sentinel import alerts
 from anomaly_sentinel.capture import CaptureDecoder, Reject, read_lines
 from anomaly_sentinel.cutoff import Cutoff, ModelStatsSource, RunningStats, resolve_cutoff
+from anomaly_sentinel.dataset import CONTENT_TYPE as DATASET_CONTENT_TYPE
+from anomaly_sentinel.dataset import DatasetWriter
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import CaptureReadError, ScoringInvariantError
 from anomaly_sentinel.scoring import Batch, EndpointClient, RequestPacker, score_batches
@@ -71,6 +73,8 @@ class CaptureReport(BaseModel):
     cutoff_detail: str
     scores_uri: str
     rejects_uri: str | None
+    dataset_rows: int = 0
+    dataset_files: int = 0
     calls: int
     retries: int
     bisections: int
@@ -155,10 +159,19 @@ class CaptureScorer:
         response = self._open(obj)
         scores_key, rejects_key = output_keys(obj.key, response.get("LastModified") or _now(), self.settings)
         decoder = CaptureDecoder(feature_dim=self.settings.feature_dim)
+        fallback = _capture_hour(obj.key) or response.get("LastModified") or _now()
         with (
             tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.tmp_dir) as pending,
             tempfile.TemporaryFile("w+b", dir=self.tmp_dir) as rejects,
             tempfile.TemporaryFile("w+b", dir=self.tmp_dir) as scored_out,
+            DatasetWriter(
+                self.settings.endpoint_name,
+                source_key=obj.key,
+                source_identity=obj.identity,
+                fallback_time=fallback,
+                prefix=self.settings.dataset_prefix,
+                tmp_dir=self.tmp_dir,
+            ) as dataset,
         ):
             try:
                 state = self._pass1(response["Body"], decoder, pending, rejects)
@@ -167,7 +180,7 @@ class CaptureScorer:
             finally:
                 response["Body"].close()
             cutoff = self._cutoff(state.file_stats)
-            totals = self._pass2(state, cutoff, pending, rejects, scored_out)
+            totals = self._pass2(state, cutoff, pending, rejects, scored_out, dataset=dataset)
             scored, rejected, anomalies, top = totals
             rejected += decoder.rejected + state.too_large
             if scored + rejected != decoder.records:
@@ -175,6 +188,10 @@ class CaptureScorer:
                     f"{obj.uri}: {scored} scored + {rejected} rejected != {decoder.records} records"
                 )
             self._upload(scored_out, scores_key)
+            dataset_files, dataset_rows = 0, dataset.rows
+            for day in dataset.files():
+                self._upload(day.handle, day.key, DATASET_CONTENT_TYPE)
+                dataset_files += 1
             rejects_uri = None
             if rejected:
                 self._upload(rejects, rejects_key)
@@ -199,6 +216,8 @@ class CaptureScorer:
             cutoff_detail=cutoff.detail,
             scores_uri=f"s3://{self.settings.output_bucket}/{scores_key}",
             rejects_uri=rejects_uri,
+            dataset_rows=dataset_rows,
+            dataset_files=dataset_files,
             calls=state.calls,
             retries=state.retries,
             bisections=state.bisections,
@@ -238,7 +257,8 @@ class CaptureScorer:
                     rejects.write(_jsonl(Reject(item.line, item.event_id, ROW_TOO_LARGE, detail).to_json()))
                     continue
                 meta = [item.line, item.event_id, item.inference_id, item.inference_time]
-                pending.write(json.dumps([*meta, packer.next_seq, len(item.rows)]) + "\n")
+                # The rows go along (to a temporary file): accepted ones join the production dataset.
+                pending.write(json.dumps([*meta, packer.next_seq, len(item.rows), item.rows]) + "\n")
                 for row in item.rows:
                     sealed = packer.add(row)
                     if sealed is not None:
@@ -284,14 +304,21 @@ class CaptureScorer:
         )
 
     def _pass2(
-        self, state: _Pass1, cutoff: Cutoff, pending: IO[str], rejects: IO[bytes], out: IO[bytes]
+        self,
+        state: _Pass1,
+        cutoff: Cutoff,
+        pending: IO[str],
+        rejects: IO[bytes],
+        out: IO[bytes],
+        *,
+        dataset: DatasetWriter,
     ) -> tuple[int, int, int, list[TopAnomaly]]:
         scored = rejected = anomalies = 0
         top: list[tuple[float, int, int, str | None, str | None]] = []
         keep = self.settings.top_anomalies
         pending.seek(0)
         for entry in pending:
-            line, event_id, inference_id, inference_time, first, count = json.loads(entry)
+            line, event_id, inference_id, inference_time, first, count, rows = json.loads(entry)
             row_scores = state.scores[first : first + count]
             bad = next((offset for offset, score in enumerate(row_scores) if isnan(score)), None)
             if bad is not None:
@@ -302,6 +329,7 @@ class CaptureScorer:
                 continue
             scored += 1
             for row, score in enumerate(row_scores):
+                dataset.add(inference_time, score, rows[row])
                 anomaly = cutoff.flags(score)
                 out.write(
                     _jsonl(
@@ -330,14 +358,14 @@ class CaptureScorer:
         ]
         return scored, rejected, anomalies, ranked
 
-    def _upload(self, handle: IO[bytes], key: str) -> None:
+    def _upload(self, handle: IO[bytes], key: str, content_type: str = "application/jsonlines") -> None:
         handle.flush()
         handle.seek(0)
         self.s3.put_object(
             Bucket=self.settings.output_bucket,
             Key=key,
             Body=handle,
-            ContentType="application/jsonlines",
+            ContentType=content_type,
         )
 
     def _emit_metrics(self, report: CaptureReport) -> None:
@@ -392,6 +420,18 @@ def build_alert(report: CaptureReport) -> alerts.Alert:
 
 def _jsonl(document: dict[str, Any]) -> bytes:
     return (json.dumps(document, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _capture_hour(key: str) -> datetime | None:
+    """The hour data capture filed the object under (``…/yyyy/mm/dd/hh/file.jsonl``), UTC."""
+    found = _DATED_KEY.search(key)
+    if not found:
+        return None
+    year, month, day, hour = (int(part) for part in found.groups())
+    try:
+        return datetime(year, month, day, hour, tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _now() -> datetime:

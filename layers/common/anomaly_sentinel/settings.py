@@ -95,6 +95,8 @@ class ScoreCaptureSettings(EnvSettings):
     output_bucket: str = Field(alias="OUTPUT_BUCKET", min_length=3, max_length=63)
     scores_prefix: str = Field(default="scores/", alias="SCORES_PREFIX", pattern=r"^[^/\s*]\S*/$")
     rejects_prefix: str = Field(default="rejects/", alias="REJECTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    #: Accepted records (features, time, score) for retraining: anomaly_sentinel.dataset's layout.
+    dataset_prefix: str = Field(default="dataset/", alias="DATASET_PREFIX", pattern=r"^[^/\s*]\S*/$")
     alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
     idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
@@ -128,6 +130,7 @@ class ScoreCaptureSettings(EnvSettings):
             for name, prefix in (
                 ("SCORES_PREFIX", self.scores_prefix),
                 ("REJECTS_PREFIX", self.rejects_prefix),
+                ("DATASET_PREFIX", self.dataset_prefix),
             ):
                 if prefix.startswith(self.capture_prefix) or self.capture_prefix.startswith(prefix):
                     problems.append(
@@ -137,8 +140,8 @@ class ScoreCaptureSettings(EnvSettings):
         if problems:
             raise SettingsError(f"invalid settings for {type(self).__name__}: {'; '.join(problems)}")
 
-    def output_prefixes(self) -> tuple[str, str]:
-        return self.scores_prefix, self.rejects_prefix
+    def output_prefixes(self) -> tuple[str, str, str]:
+        return self.scores_prefix, self.rejects_prefix, self.dataset_prefix
 
 
 # --- MonitoringAlertSettings (issue 4) ---
