@@ -6,9 +6,12 @@ router, which applies the template's rules and runs the real handlers; the RCF e
 local HTTP server answering whatever model the endpoint's current config points to; the pipeline
 executor runs the pipeline's own preprocessing script and trains the local RCF. The story:
 
-training upload → pipeline → model registered → evaluated, approved, deployed → production traffic
-captured as base64 JSONL → decoded and scored → anomaly alert to a subscriber → monitoring run with
-violations → alert → retraining state machine → a new endpoint config in service.
+training upload → pipeline (channels, tuning, evaluation against the z-score baseline) → model
+registered → approved, deployed → production traffic captured as base64 JSONL → decoded, scored and
+kept in the production dataset → anomaly alert to a subscriber → traffic drifts (a level shift) →
+monitoring run with violations → alert → retraining state machine → the pipeline, with the
+template's defaults, trains on the recent window of that traffic, tunes, and scores candidate and
+incumbent on one labelled set → the better model in a new endpoint config.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from sentinel.emulator import LOCAL_ENV, LocalStack, local_client, local_name, moto_server
+from sentinel.emulator import LOCAL_ENV, LocalStack, local_client, moto_server
 from sentinel.endpoint import EndpointServer
 from sentinel.invoke import FunctionPool
 from sentinel.moto_patches import SageMakerExtras, processing_job_event, sagemaker_extras
@@ -42,6 +45,13 @@ DATA = Path(__file__).parent / "data"
 VIOLATIONS = DATA / "monitoring" / "constraint_violations.json"
 TRAINING_KEY = "training/nyc_taxi.csv"
 SHINGLE = 48  # one day of 30-minute buckets, as the AWS NYC taxi example does
+#: The drift: three weeks of January 2015 (up to the blizzard NAB labels from the 24th), demand up
+#: by half the series mean, replayed as the weeks after the series ends.
+DRIFT_DAYS = 21
+DRIFT_END = np.datetime64("2015-01-24T00:00")
+DRIFT_SHIFT_OF_MEAN = 0.5
+#: Local tuning trials per pipeline run (the real Tune step runs TuningMaxJobs).
+DEMO_TRIALS = 3
 SUBSCRIBER_QUEUE = "sentinel-demo-subscriber"
 
 
@@ -155,10 +165,13 @@ def stage_training(ctx: DemoContext, timeline: Timeline) -> None:
         if run.status != "Succeeded":
             raise RuntimeError(f"pipeline execution failed: {run.failure_reason}")
         stats = run.score_stats
+        candidate, baseline = run.evaluation["candidate"], run.evaluation["baseline"]
         timeline.say(
             stage.name,
-            f"preprocess → train RCF {run.hyperparameters} → score stats mean {stats['mean']:.3f} "
-            f"std {stats['std']:.3f} → registered {(run.model_package_arn or '?').split('/', 1)[-1]}",
+            f"channels ({run.preprocess['train_rows']:,} train rows, injected validation and evaluation "
+            f"sets) → {len(run.trials)} tuning trials → RCF {run.hyperparameters} → score stats mean "
+            f"{stats['mean']:.3f} std {stats['std']:.3f} → evaluation F1 {candidate['f1']:.3f} vs z-score "
+            f"baseline {baseline['f1']:.3f} → registered {(run.model_package_arn or '?').split('/', 1)[-1]}",
         )
 
     with timeline.stage("deploy") as stage:
@@ -245,6 +258,38 @@ def stage_report(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) -
         timeline.say(stage.name, f"plot of {np.isfinite(scores).sum():,} scores → {path}")
 
 
+def stage_drift(ctx: DemoContext, timeline: Timeline) -> None:
+    """Traffic after a regime change: scored by the model in service and kept in the dataset."""
+    with timeline.stage("drift") as stage:
+        series = load_series(NYC_TAXI)
+        points = DRIFT_DAYS * 48 + SHINGLE - 1
+        step = np.timedelta64(30, "m")
+        start = series.timestamps[-1] + step
+        stamps = start + step * np.arange(points)
+        end = int(np.searchsorted(series.timestamps, DRIFT_END))
+        values = series.values[end - points : end] + DRIFT_SHIFT_OF_MEAN * float(series.values.mean())
+        rows = shingle(values, SHINGLE)
+        key = capture_key(
+            ctx.template.parameters["CapturePrefix"], ctx.endpoint, datetime.now(UTC), "replay-drift"
+        )
+        local_client("s3").put_object(
+            Bucket=ctx.bucket,
+            Key=key,
+            Body=capture_file(shingle_timestamps(stamps, SHINGLE), rows, broken=False),
+        )
+        report = _one(ctx.router.drain(), "ScoreCaptureFunction").result
+        _subscriber_messages(ctx)
+        timeline.say(
+            stage.name,
+            f"{DRIFT_DAYS} days after {np.datetime_as_string(series.timestamps[-1], unit='D')} with demand "
+            f"+{DRIFT_SHIFT_OF_MEAN:.0%} of the mean: {report['scored']:,} records scored, "
+            f"{report['anomalies']:,} above the old model's cutoff; {report['dataset_rows']:,} rows kept "
+            f"in s3://{ctx.bucket}/dataset/endpoint={ctx.endpoint}/",
+        )
+        ctx.summary["drift_records"] = report["scored"]
+        ctx.summary["drift_anomalies"] = report["anomalies"]
+
+
 def stage_monitoring(ctx: DemoContext, timeline: Timeline) -> None:
     with timeline.stage("monitoring") as stage:
         schedule = f"{ctx.endpoint}-data-quality"
@@ -291,8 +336,33 @@ def stage_monitoring(ctx: DemoContext, timeline: Timeline) -> None:
             f"pipeline → evaluate → approve → deploy: endpoint config {before} → {after} "
             f"({_outcome(output)})",
         )
+        run = ctx.executor.results[-1]
+        evaluation = output.get("evaluation") or {}
+        figures = evaluation.get("figures") or {}
+        for trial in run.trials:
+            timeline.say(
+                "tuning",
+                f"trial {trial['num_trees']} trees x {trial['num_samples_per_tree']} samples: validation F1 "
+                f"{trial['f1']:.3f} (precision {trial['precision']:.3f}, recall {trial['recall']:.3f})",
+            )
+        for line in str(evaluation.get("comparison") or "").splitlines():
+            timeline.say("evaluate", line)
+        timeline.say("trained on", str(evaluation.get("trainingData")))
+        ctx.summary["tuning_trials"] = run.trials
+        ctx.summary["evaluation"] = {
+            "candidate": figures.get("candidate"),
+            "incumbent": figures.get("incumbent"),
+            "approved": bool(evaluation.get("approve")),
+        }
+        ctx.summary["retrain_training_data"] = run.training_data
+        # What the state machine sent the pipeline: nothing beyond the definition's defaults.
+        ctx.summary["retrain_pipeline_parameters"] = (
+            local_client("sagemaker")
+            .list_pipeline_parameters_for_execution(PipelineExecutionArn=run.execution_arn)
+            .get("PipelineParameters", [])
+        )
         if after == before:
-            raise RuntimeError("retraining finished but the endpoint config did not change")
+            raise RuntimeError(f"retraining finished but the endpoint config did not change: {evaluation}")
         ctx.summary["endpoint_config"] = after
         ctx.summary["retrain_executions"] = _retrain_runs(ctx)
 
@@ -312,10 +382,9 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
             extras = stack.enter_context(sagemaker_extras())
             endpoint = stack.enter_context(EndpointServer(ModelResolver()))
             os.environ.update(endpoint.environ())
-            # Monitoring-triggered retraining trains on the demo's training upload.
-            retrain_input = f"s3://{local_name('DataBucket')}/{TRAINING_KEY}"
-            template = LocalStack(parameters={"RetrainInputDataUri": retrain_input}).deploy()
-            executor = PipelineExecutor(template, seed=0)
+            # The template's defaults: retraining trains on the recent window of scored traffic.
+            template = LocalStack().deploy()
+            executor = PipelineExecutor(template, seed=0, max_trials=DEMO_TRIALS)
             # The handlers' own output (Powertools logs, EMF metrics) goes to a log file.
             lambda_log = stack.enter_context((out / "lambda.log").open("w", encoding="utf-8"))
             pool = FunctionPool(template, stdout=lambda_log, base=LOCAL_ENV)
@@ -332,6 +401,7 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
         try:
             stage_training(ctx, timeline)
             stage_report(ctx, timeline, stage_traffic(ctx, timeline))
+            stage_drift(ctx, timeline)
             stage_monitoring(ctx, timeline)
         finally:
             summary["stages"] = [

@@ -360,6 +360,7 @@ class PipelineExecutor:
         self.account = account
         self.max_trials = max_trials
         self.done: set[str] = set()
+        self.results: list[ExecutionResult] = []
         self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
@@ -391,6 +392,7 @@ class PipelineExecutor:
             self._transition(result, "Failed", started, datetime.now(UTC))
         else:
             self._transition(result, "Succeeded", started, datetime.now(UTC))
+        self.results.append(result)
         return result
 
     # ------------------------------------------------------------------ the work

@@ -38,6 +38,7 @@ def test_demo_exits_zero_with_every_stage_ok(demo, summary):
         "traffic",
         "scoring",
         "report",
+        "drift",
         "monitoring",
     }
 
@@ -68,6 +69,30 @@ def test_retraining_ran_and_changed_the_endpoint_config(summary):
     assert [r["status"] for r in runs] == ["SUCCEEDED", "SUCCEEDED"]
     assert runs[1]["name"].startswith("monitor-model-monitoring-")
     assert summary["endpoint_config"].startswith("anomaly-sentinel-rcf-c-")
+
+
+def test_retraining_ran_on_the_templates_defaults_and_trained_on_recent_production_traffic(summary):
+    # GIVEN the stack deployed with the template's defaults (RetrainInputDataUri empty)
+    # THEN the monitoring-triggered run started the pipeline with no parameter at all: the definition's
+    # defaults, InputDataUri included, are complete
+    assert summary["retrain_pipeline_parameters"] == []
+    # AND it trained on the recent window of scored traffic, not on the upload
+    data = summary["retrain_training_data"]
+    assert data["source"] == "production-window"
+    assert data["uri"].endswith("/dataset/endpoint=anomaly-sentinel-rcf/")
+    assert data["window_days"] == 7
+    assert data["start"] > "2015-02-01"  # the drifted weeks replayed after the series' end
+    assert data["rows_read"] - data["rows_outside_window"] == 7 * 48
+
+
+def test_retraining_tuned_and_the_candidate_beat_the_incumbent_on_the_same_set(summary):
+    trials = summary["tuning_trials"]
+    assert len(trials) >= 2
+    assert all({"num_trees", "num_samples_per_tree", "f1"} <= set(t) for t in trials)
+    evaluation = summary["evaluation"]
+    assert evaluation["approved"] is True
+    assert evaluation["candidate"]["f1"] > evaluation["incumbent"]["f1"]
+    assert set(evaluation["candidate"]) == set(evaluation["incumbent"]) == {"f1", "precision", "recall"}
 
 
 def test_flagged_records_fall_in_the_labelled_nab_windows(demo):

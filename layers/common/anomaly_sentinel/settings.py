@@ -165,7 +165,8 @@ class MonitoringAlertSettings(EnvSettings):
     retrain_check_types: CommaList = Field(default=(), alias="RETRAIN_CHECK_TYPES")
     retrain_min_violations: int = Field(default=1, alias="RETRAIN_MIN_VIOLATIONS", ge=1)
     retrain_on_alarm: bool = Field(default=True, alias="RETRAIN_ON_ALARM")
-    #: Training data for retraining runs; empty lets the pipeline use its own InputDataUri default.
+    #: Training data for retraining runs; empty lets the pipeline use its own InputDataUri default:
+    #: the recent window of the endpoint's production dataset.
     retrain_input_data_uri: str = Field(
         default="", alias="RETRAIN_INPUT_DATA_URI", pattern=r"^$|^s3://[^/]+/"
     )
