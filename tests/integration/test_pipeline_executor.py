@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -370,3 +371,59 @@ def test_executor_reads_the_tuning_ranges_and_the_evaluate_steps_endpoint_from_t
     assert evaluation_endpoint(rendered, {}) == "the-endpoint"
     # an unrendered placeholder is not an endpoint name
     assert evaluation_endpoint(definition, {}) is None
+
+
+@pytest.mark.slow
+def test_a_run_started_with_no_parameters_trains_on_the_recent_window_not_the_upload(setup, real_definition):
+    # GIVEN the real definition as deployed, an upload in the bucket, and 10 days of scored traffic
+    # in the production dataset (rows of 8 features: what clients send the endpoint)
+    from anomaly_sentinel.dataset import DatasetWriter
+    from pipeline.publisher.app import render
+
+    bucket, endpoint = setup["bucket"], "executor-test-endpoint"
+    values = {
+        "DataBucket": bucket,
+        "SageMakerExecutionRoleArn": "arn:aws:iam::123456789012:role/sentinel-sagemaker",
+        "ModelPackageGroupName": GROUP,
+        "EndpointName": endpoint,
+        "CodeDigest": "0" * 12,
+        "RcfImage": RCF_IMAGE,
+        "ProcessingImage": "sklearn-image",
+        "SparkImage": "spark-image",
+    }
+    sagemaker, s3 = boto3.client("sagemaker"), boto3.client("s3")
+    sagemaker.create_pipeline(
+        PipelineName="real",
+        PipelineDefinition=render(real_definition, values),
+        RoleArn="arn:aws:iam::1:role/r",
+    )
+    first = datetime(2026, 11, 1, tzinfo=UTC)
+    for day in range(10):
+        start_of_day = first + timedelta(days=day)
+        with DatasetWriter(
+            endpoint, source_key=f"capture/{day}.jsonl", source_identity=str(day), fallback_time=start_of_day
+        ) as writer:
+            for hour in range(24):
+                moment = start_of_day + timedelta(hours=hour)
+                row = ",".join(f"{10 + day + (hour + j) % 24 / 10:g}" for j in range(8))
+                writer.add(moment.isoformat(), 1.0, row)
+            for file in writer.files():
+                s3.put_object(Bucket=bucket, Key=file.key, Body=file.handle.read())
+    # WHEN the pipeline is started as monitoring-triggered retraining starts it: with no parameters
+    arn = sagemaker.start_pipeline_execution(PipelineName="real")["PipelineExecutionArn"]
+    (result,) = PipelineExecutor(setup["stack"], pipeline_name="real", max_trials=2).run_pending()
+    # THEN it succeeded on the last 7 days of stored traffic, rows as stored (no shingling)
+    assert result.status == "Succeeded", result.failure_reason
+    data = result.training_data
+    assert data["source"] == "production-window"
+    assert data["uri"] == f"s3://{bucket}/dataset/endpoint={endpoint}/"
+    assert (data["start"], data["end"]) == ("2026-11-03T23:00:00Z", "2026-11-10T23:00:00Z")
+    assert data["rows_read"] - data["rows_outside_window"] == 7 * 24
+    assert result.hyperparameters["feature_dim"] == 8
+    # AND the package says so
+    package = sagemaker.describe_model_package(ModelPackageName=result.model_package_arn)
+    assert package["CustomerMetadataProperties"]["training_data"].startswith(
+        f"production window 2026-11-03T23:00:00Z..2026-11-10T23:00:00Z (7 days) of s3://{bucket}/dataset/"
+    )
+    assert "upload" not in package["CustomerMetadataProperties"]["training_data"]
+    assert arn == result.execution_arn

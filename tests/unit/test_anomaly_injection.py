@@ -127,3 +127,26 @@ def test_an_upload_run_writes_every_channel_and_says_what_it_trained_on(tmp_path
     ch.run(ch.RunInput(input=str(TAXI), labels=WINDOWS), again)
     assert (again / ch.EVALUATION_FILE).read_bytes() == (tmp_path / ch.EVALUATION_FILE).read_bytes()
     assert (again / ch.VALIDATION_FILE).read_bytes() == (tmp_path / ch.VALIDATION_FILE).read_bytes()
+
+
+def test_the_spark_routes_cleaned_rows_are_split_in_part_file_order(tmp_path):
+    # GIVEN Spark's output: part files whose names give the time order
+    rows_dir = tmp_path / "rows"
+    rows_dir.mkdir()
+    (rows_dir / "part-00001").write_text("".join(f"{i},0\n" for i in range(50, 100)))
+    (rows_dir / "part-00000").write_text("".join(f"{i},0\n" for i in range(50)))
+    (rows_dir / "_SUCCESS").write_text("")
+    # WHEN the channels step runs on them (as the step's command line does)
+    code = ch.main(
+        ["--input", "s3://b/upload.csv", "--rows", str(rows_dir), "--output", str(tmp_path / "out")]
+    )
+    # THEN the oldest rows train, in order
+    assert code == 0
+    train = (tmp_path / "out" / ch.TRAIN_FILE).read_text().splitlines()
+    assert [line.split(",")[0] for line in train] == [str(i) for i in range(70)]
+
+
+def test_the_command_line_fails_with_exit_2_and_the_reason_on_an_empty_dataset(tmp_path, capsys):
+    code = ch.main(["--input", f"{tmp_path}/", "--output", str(tmp_path / "out"), "--labels-uri", "none"])
+    assert code == 2
+    assert "EmptyWindowError" in capsys.readouterr().err
