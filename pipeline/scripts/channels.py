@@ -556,7 +556,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        work = Path(tempfile.mkdtemp(prefix="labels-"))
+        work = Path(tempfile.mkdtemp(prefix="labels-"))  # the job's scratch space, gone with the job
         labels = (
             pp.single_file(args.labels, "labels")
             if args.labels is not None
