@@ -8,8 +8,10 @@ CHECKOV_VENV := .venv-checkov
 BIN := $(VENV)/bin
 PIP_FLAGS := -q --disable-pip-version-check
 export PYTHONDONTWRITEBYTECODE := 1
+BUILT := .aws-sam/build/template.yaml
+BUILD_INPUTS := $(shell find layers functions pipeline -type f -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
 
-.PHONY: help venv test lint typecheck cfn-lint sam-validate checkov pytest demo bench build pipeline clean
+.PHONY: help venv test lint typecheck cfn-lint sam-validate checkov build-check pytest demo bench build pipeline clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -33,7 +35,7 @@ $(CHECKOV_VENV)/.installed: requirements/checkov.txt
 
 venv: $(VENV)/.installed  ## create .venv with the pinned dependencies
 
-test: lint typecheck cfn-lint sam-validate checkov pytest  ## lint, validate the template, run every test
+test: lint typecheck cfn-lint sam-validate checkov build-check pytest  ## lint, validate, check the build, run every test
 
 lint: venv  ## ruff
 	$(BIN)/ruff check .
@@ -42,17 +44,19 @@ lint: venv  ## ruff
 typecheck: venv  ## mypy on the runtime and local packages
 	$(BIN)/mypy
 
-cfn-lint: venv  ## cfn-lint on template.yaml
-	$(BIN)/cfn-lint template.yaml
+TEMPLATES := template.yaml observability/monitoring-account.yaml
+
+cfn-lint: venv  ## cfn-lint on both templates (the stack and the monitoring account)
+	$(BIN)/cfn-lint $(TEMPLATES)
 
 sam-validate: $(SAM_VENV)/.installed  ## sam validate --lint (offline)
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
 
-checkov: $(CHECKOV_VENV)/.installed  ## checkov on template.yaml: zero failed checks
-	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --skip-download --quiet --compact --framework cloudformation -f template.yaml
+checkov: $(CHECKOV_VENV)/.installed  ## checkov on both templates: zero failed checks
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov --skip-download --quiet --compact --framework cloudformation $(addprefix -f ,$(TEMPLATES))
 
 # pytest exit code 5 means "no tests collected": treat it as the failure it is.
-pytest: venv  ## the test suite
+pytest: venv $(BUILT)  ## the test suite (tests/build reads the sam build output)
 	$(BIN)/pytest -n 2 -p no:cacheprovider; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
@@ -65,8 +69,15 @@ bench: venv  ## benchmarks side by side; writes docs/BENCHMARKS.md
 pipeline: venv  ## regenerate the SageMaker pipeline definition (build time)
 	$(BIN)/python -m pipeline.build --out pipeline/definition.json
 
-build: $(SAM_VENV)/.installed  ## sam build for the real runtime (python3.12 must be on PATH)
+build: $(BUILT)  ## sam build for the real runtime (python3.12 must be on PATH; no Docker)
+
+# Rebuilt only when something that goes into the build changed (make compares the times).
+$(BUILT): $(SAM_VENV)/.installed template.yaml $(BUILD_INPUTS)
 	PATH="$(dir $(PYTHON)):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml
+	touch $@
+
+build-check: venv $(BUILT)  ## every function imports on Lambda's search path; sizes vs the 250 MB limit
+	$(BIN)/python -m sentinel.build_check .aws-sam/build
 
 clean:  ## remove virtualenvs and build output
 	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam out .mypy_cache .ruff_cache

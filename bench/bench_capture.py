@@ -1,4 +1,4 @@
-"""Capture scoring: decode throughput, streaming memory, and endpoint batching (issue 3, item 7).
+"""Capture scoring: decode throughput, streaming memory, and endpoint batching.
 
 Method (all files generated into a temporary directory, 30 features of 6-decimal Gaussian values,
 captured as base64 CSV with a base64 JSON output, as data capture writes them):

@@ -548,6 +548,9 @@ class Builder:
             name="anomaly-sentinel-rcf",
             parameters=self.p.all(),
             steps=[self.route_condition(route, self.chain(route)) for route in ROUTES],
+            # No SageMaker Experiments tracking: nothing reads it, and the role has no experiments
+            # permissions (the SDK's default would create an experiment and a trial per execution).
+            pipeline_experiment_config=None,
             sagemaker_session=self.session,
         )
 

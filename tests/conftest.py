@@ -1,22 +1,21 @@
-"""Shared fixtures. moto is imported first so that every client is created under its mocks."""
+"""Shared fixtures. moto is imported first so that every client is created under its mocks.
+
+Every emulated test runs in ``sentinel.world.local_world()`` (the twin the demo and ``sentinel
+invoke`` use): ``aws`` is the bare emulator with every moto patch, ``stack`` deploys template.yaml
+on it, ``world`` gives both plus the patches' handle (``world.extras``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
-import moto  # noqa: F401 - must be imported before boto3 clients are created (FACTS.md)
+import moto  # noqa: F401 - must be imported before boto3 clients are created
 import pytest
-from moto import mock_aws
 
-from sentinel.emulator import LOCAL_ENV, LocalStack
+from sentinel.emulator import LOCAL_ENV
 from sentinel.invoke import LocalFunction
 from sentinel.template import Template
-
-MOTO_CONFIG: Any = {
-    "stepfunctions": {"execute_state_machine": True},
-    "lambda": {"use_docker": False},
-}
+from sentinel.world import World, local_world
 
 
 @pytest.fixture(autouse=True)
@@ -31,15 +30,21 @@ def _offline_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
-    with mock_aws(config=MOTO_CONFIG):
-        yield
+def world() -> Iterator[World]:
+    """The emulator with every moto patch; template.yaml deployed once ``stack`` is asked for."""
+    with local_world(deploy=False) as twin:
+        yield twin
 
 
 @pytest.fixture
-def stack(aws: None) -> Template:
+def aws(world: World) -> None:
+    """moto active (in-process), nothing deployed."""
+
+
+@pytest.fixture
+def stack(world: World) -> Template:
     """template.yaml deployed on moto: resources named and created as the emulator does."""
-    return LocalStack().deploy()
+    return world.deploy()
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from anomaly_sentinel import aws, retraining
-from anomaly_sentinel.exceptions import EventParseError
+from anomaly_sentinel import aws
+from anomaly_sentinel.retraining import RetrainSteps
 from anomaly_sentinel.settings import RetrainStepsSettings
 
 settings = RetrainStepsSettings.from_env()
@@ -22,28 +22,12 @@ logger = Logger()
 tracer = Tracer()
 sagemaker = aws.client("sagemaker")
 s3 = aws.client("s3")
+steps = RetrainSteps(settings, sagemaker=sagemaker, s3=s3)
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    step = event.get("step")
-    if step == "prepare":
-        prepared = retraining.prepare(event, settings, now=int(time.time()))
-        logger.info(
-            "retraining prepared",
-            extra={"execution": event.get("executionName"), "mode": prepared["mode"]},
-        )
-        return prepared
-    if step == "evaluate":
-        verdict = retraining.evaluate(event, settings, sagemaker, s3)
-        logger.info(
-            "candidate evaluated",
-            extra={
-                "package": verdict["modelPackageArn"],
-                "approve": verdict["approve"],
-                "rule": verdict["rule"],
-            },
-        )
-        return verdict
-    raise EventParseError(f"unknown retraining step {step!r} (expected 'prepare' or 'evaluate')")
+    result = steps.run(event, now=int(time.time()))
+    logger.info("retraining step done", extra=RetrainSteps.log_fields(event, result))
+    return result

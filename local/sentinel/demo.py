@@ -26,20 +26,19 @@ from typing import Any
 
 import numpy as np
 
-from sentinel.emulator import LOCAL_ENV, LocalStack, local_client, moto_server
-from sentinel.endpoint import EndpointServer
-from sentinel.invoke import FunctionPool
-from sentinel.moto_patches import SageMakerExtras, processing_job_event, sagemaker_extras
-from sentinel.pipeline_executor import PipelineExecutor, start_as_executing
+from sentinel.dashboard import write_dashboard
+from sentinel.emulator import local_client
+from sentinel.moto_patches import SageMakerExtras, processing_job_event
+from sentinel.pipeline_executor import PipelineExecutor
 from sentinel.plot import plot_scores
 from sentinel.rcf import shingle
 from sentinel.router import Delivery, Router
 from sentinel.series import NYC_TAXI, load_series, load_windows, shingle_timestamps
-from sentinel.serving import ModelResolver
-from sentinel.stepfunctions import fast_waits, template_lambdas, wait_for_execution
+from sentinel.stepfunctions import wait_for_execution
 from sentinel.template import Template
 from sentinel.timeline import Timeline
 from sentinel.traffic import capture_file, capture_key
+from sentinel.world import local_world
 
 DATA = Path(__file__).parent / "data"
 VIOLATIONS = DATA / "monitoring" / "constraint_violations.json"
@@ -377,25 +376,30 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     with ExitStack() as stack:
         with timeline.stage("emulator") as stage:
-            url = stack.enter_context(moto_server())
-            stack.enter_context(start_as_executing())
-            extras = stack.enter_context(sagemaker_extras())
-            endpoint = stack.enter_context(EndpointServer(ModelResolver()))
-            os.environ.update(endpoint.environ())
             # The template's defaults: retraining trains on the recent window of scored traffic.
-            template = LocalStack().deploy()
-            executor = PipelineExecutor(template, seed=0, max_trials=DEMO_TRIALS)
             # The handlers' own output (Powertools logs, EMF metrics) goes to a log file.
             lambda_log = stack.enter_context((out / "lambda.log").open("w", encoding="utf-8"))
-            pool = FunctionPool(template, stdout=lambda_log, base=LOCAL_ENV)
-            stack.enter_context(template_lambdas(template, pool=pool))
-            stack.enter_context(fast_waits(on_wait=lambda _seconds: _run_pipelines(executor)))
-            router = Router(template, pool=pool)
-            router.install()
-            ctx = DemoContext(template, router, executor, extras, _subscribe(template), out, summary)
+            world = stack.enter_context(
+                local_world(
+                    server=True,
+                    run_pipelines=True,
+                    serve_endpoint=True,
+                    route_events=True,
+                    function_log=lambda_log,
+                    seed=0,
+                )
+            )
+            os.environ.update(world.endpoint_environ)
+            world.pipelines.max_trials = DEMO_TRIALS
+            template, router, endpoint = world.template, world.router, world.endpoint
+            assert router is not None
+            assert endpoint is not None
+            ctx = DemoContext(
+                template, router, world.pipelines, world.extras, _subscribe(template), out, summary
+            )
             timeline.say(
                 stage.name,
-                f"moto server {url}, local RCF endpoint {endpoint.url}, "
+                f"moto server {world.url}, local RCF endpoint {endpoint.url}, "
                 f"{len(template.resources)} template resources, {len(router.rules)} rules",
             )
         try:
@@ -403,6 +407,11 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
             stage_report(ctx, timeline, stage_traffic(ctx, timeline))
             stage_drift(ctx, timeline)
             stage_monitoring(ctx, timeline)
+            ctx.router.drain()  # late events (the retraining run's end) reach their functions too
+            lambda_log.flush()
+            clients = {name: local_client(name) for name in ("stepfunctions", "sqs")}
+            dashboard = write_dashboard(template, out / "lambda.log", out / "dashboard.png", clients)
+            summary["dashboard"] = str(dashboard)
         finally:
             summary["stages"] = [
                 {"name": s.name, "ok": s.ok, "seconds": round(s.seconds, 2), "error": s.error}
@@ -412,11 +421,6 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
                 json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8"
             )
     return summary
-
-
-def _run_pipelines(executor: PipelineExecutor) -> None:
-    """Run what the state machine started, while it waits (as SageMaker would, meanwhile)."""
-    executor.run_pending()
 
 
 def _subscribe(template: Template) -> str:

@@ -42,11 +42,12 @@ from math import isfinite
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import unquote
 
+from anomaly_sentinel.contracts import SERVERLESS_PAYLOAD_LIMIT
+from sentinel.errors import LocalError
+
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 ENDPOINT_URL_VARIABLE = "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"
-#: Serverless endpoints take at most 4 MB per request; real-time ones 25 MB.
-SERVERLESS_MAX_PAYLOAD = 4 * 1024 * 1024
 _PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
 
 
@@ -60,7 +61,7 @@ class Scorer(Protocol):
 Resolver = Callable[[str], Scorer]
 
 
-class ModelFailure(Exception):
+class ModelFailure(LocalError):
     """The model container answered an error: the runtime reports ``ModelError`` (424)."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -69,7 +70,7 @@ class ModelFailure(Exception):
         self.message = message
 
 
-class Refusal(Exception):
+class Refusal(LocalError):
     """The runtime refuses a request with ``code`` (the x-amzn-ErrorType) and HTTP ``status``."""
 
     def __init__(self, code: str, status: int, message: str) -> None:
@@ -169,7 +170,7 @@ class EndpointServer:
         host: str = "127.0.0.1",
         port: int = 0,
         max_concurrency: int | None = None,
-        max_payload_bytes: int = SERVERLESS_MAX_PAYLOAD,
+        max_payload_bytes: int = SERVERLESS_PAYLOAD_LIMIT,
         account: str = ACCOUNT,
         region: str = REGION,
     ) -> None:

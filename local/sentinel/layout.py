@@ -40,7 +40,7 @@ class LayerSource:
         return folder if folder.is_dir() else None
 
 
-def _layer_ids(template: Template, logical_id: str) -> list[str]:
+def layer_ids(template: Template, logical_id: str) -> list[str]:
     """SAM concatenates Globals' layers (first) with the function's own."""
     globals_layers = template.document.get("Globals", {}).get("Function", {}).get("Layers", [])
     own = template.resource(logical_id).get("Properties", {}).get("Layers", [])
@@ -54,7 +54,7 @@ def _layer_ids(template: Template, logical_id: str) -> list[str]:
 
 def layers_of(template: Template, logical_id: str) -> list[LayerSource]:
     layers = []
-    for layer_id in _layer_ids(template, logical_id):
+    for layer_id in layer_ids(template, logical_id):
         resource: dict[str, Any] = template.resource(layer_id)
         layers.append(
             LayerSource(
@@ -64,6 +64,14 @@ def layers_of(template: Template, logical_id: str) -> list[LayerSource]:
             )
         )
     return layers
+
+
+def layers_of_stack(template: Template) -> list[LayerSource]:
+    """Every layer the template's functions use, once each."""
+    layers: dict[str, LayerSource] = {}
+    for logical_id in template.function_ids():
+        layers.update({layer.logical_id: layer for layer in layers_of(template, logical_id)})
+    return list(layers.values())
 
 
 def function_source_path(template: Template, logical_id: str) -> list[Path]:

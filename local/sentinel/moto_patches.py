@@ -1,32 +1,48 @@
-"""SageMaker behaviour moto 5.2.5 lacks, added ONLY inside :func:`sagemaker_extras` (never at import).
+"""Every change this project makes to moto, in one place, each behind a guard.
 
-What is added, and why (FACTS.md: "add the missing action to both SageMakerResponse and the
-backend" — a botocore Stubber cannot reach calls made by moto's own Step Functions engine):
+moto is the offline emulator; where it lacks an API or behaves unlike AWS, the emulator gains the
+behaviour here so that production code never has an emulator branch. Nothing is patched at import:
+each patch is applied by a context manager, and before applying it :func:`_guarded` checks that the
+target still exists with the parameters the replacement expects (or, for an added API, that moto
+still lacks it), failing loudly with moto's version otherwise. ``tests/unit/test_moto_patches.py``
+has one test per patch that fails when the patch stops having its effect.
 
-- ``UpdateEndpoint``: switches the endpoint to the new endpoint config *in moto's backend*, so the
-  local endpoint server, which resolves endpoint → current config → model → ModelDataUrl, serves the
-  new model. ``SageMakerExtras.update_outcome`` simulates a failed rollout for tests.
-- ``ListMonitoringExecutions``: summaries of the processing jobs registered as monitoring
-  executions with :meth:`SageMakerExtras.monitoring_execution`.
-- :meth:`SageMakerExtras.monitoring_execution` itself: moto's CreateProcessingJob drops
-  ``MonitoringScheduleArn``, ``ExitMessage`` and ``Environment``, and always says Completed; this
-  sets them on the backend object so DescribeProcessingJob answers like a Model Monitor run.
-- :func:`set_pipeline_execution_status`: moto's executions are Succeeded at once and never change.
+SageMaker (:func:`sagemaker_extras`; class attributes, so in-process ``mock_aws`` and
+ThreadedMotoServer alike):
 
-The patches are class attributes, so they work in-process (``mock_aws``) and with moto's
-ThreadedMotoServer alike; leaving the context restores moto exactly.
+- ``UpdateEndpoint`` (added): switches the endpoint to the new config in moto's backend, so the
+  local endpoint serves the new model; ``SageMakerExtras.update_outcome`` injects a failed rollout.
+- ``ListMonitoringExecutions`` (added): the jobs registered with
+  :meth:`SageMakerExtras.monitoring_execution`, which also shapes a processing job like a Model
+  Monitor run (moto's CreateProcessingJob drops MonitoringScheduleArn, ExitMessage, Environment).
+- ``ListPipelineExecutionSteps`` (added): the steps recorded by :func:`record_pipeline_steps` (the
+  local pipeline executor records its RegisterModel step, as SageMaker does).
+- ``ListTrainingJobsForHyperParameterTuningJob`` (added): the training jobs named ``<tuning job>-…``,
+  as SageMaker names a tuning job's training jobs.
+- ``UpdateModelPackage`` (replaced): keeps the package's CustomerMetadataProperties and adds the
+  sent ones, as AWS does (moto replaces them with what was sent, or drops them).
+- :func:`set_pipeline_execution_status`: moto's executions are Succeeded at once and never change;
+  :func:`start_as_executing` makes new ones start "Executing" instead.
+
+Step Functions and Lambda:
+
+- :func:`lambda_invoke`: moto's ``lambda:invoke`` (which echoes the payload without Docker) calls
+  a given function instead — the template's real handlers (``sentinel.stepfunctions``).
+- :func:`instant_waits`: Wait states and Retry back-off return at once instead of sleeping.
 """
 
 from __future__ import annotations
 
+import inspect
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 from unittest import mock
 
+import moto
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 from moto.sagemaker.exceptions import ValidationError
@@ -34,6 +50,61 @@ from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend, sagemaker
 from moto.sagemaker.responses import SageMakerResponse
 
 from sentinel.emulator import ACCOUNT, REGION, local_client
+from sentinel.errors import LocalError
+
+
+class MotoPatchError(LocalError):
+    """moto changed under a patch: the target is gone, has another signature, or now exists."""
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One change to moto: ``replacement`` set as ``target.name`` while a context is active.
+
+    ``adds``: moto lacks the attribute (the guard fails once moto implements it). Otherwise it
+    must exist, and when ``parameters`` are given, with exactly those parameter names.
+    """
+
+    target: Any
+    name: str
+    replacement: Any
+    adds: bool = False
+    parameters: tuple[str, ...] | None = None
+
+
+def _describe(patch: Patch) -> str:
+    return f"{getattr(patch.target, '__name__', patch.target)}.{patch.name}"
+
+
+def _guard(patch: Patch) -> None:
+    version = f"moto {moto.__version__}"
+    if patch.adds:
+        if hasattr(patch.target, patch.name):
+            raise MotoPatchError(f"{version} now implements {_describe(patch)}: drop this patch")
+        return
+    original = getattr(patch.target, patch.name, None)
+    if original is None:
+        raise MotoPatchError(f"{version} has no {_describe(patch)} any more: revisit this patch")
+    if patch.parameters is not None:
+        found = tuple(inspect.signature(original).parameters)
+        if found != patch.parameters:
+            raise MotoPatchError(
+                f"{version} changed {_describe(patch)}{found}; the patch expects {patch.parameters}"
+            )
+
+
+@contextmanager
+def _guarded(patches: Sequence[Patch]) -> Iterator[None]:
+    """Check every patch first (all or nothing), then apply them until the block ends."""
+    for patch in patches:
+        _guard(patch)
+    with ExitStack() as stack:
+        for patch in patches:
+            stack.enter_context(
+                mock.patch.object(patch.target, patch.name, patch.replacement, create=patch.adds)
+            )
+        yield
+
 
 UpdateOutcome = Literal["InService", "Failed", "RolledBack"]
 MonitoringStatus = Literal["Completed", "CompletedWithViolations", "Failed", "Stopped"]
@@ -44,18 +115,46 @@ def backend(account: str = ACCOUNT, region: str = REGION) -> SageMakerModelBacke
     return sagemaker_backends[account][region]
 
 
-def set_pipeline_execution_status(execution_arn: str, status: str, failure_reason: str | None = None) -> None:
-    """Make a moto pipeline execution Executing/Failed/Stopped/... (moto only knows Succeeded)."""
+def pipeline_execution(execution_arn: str) -> Any:
+    """moto's object for a pipeline execution; KeyError when this process's moto has none."""
     pipeline_name = execution_arn.split(":pipeline/", 1)[1].split("/", 1)[0]
-    sm = backend()
-    for name, pipeline in sm.pipelines.items():
+    for name, pipeline in backend().pipelines.items():
         if name.lower() == pipeline_name.lower() and execution_arn in pipeline.pipeline_executions:
-            execution = pipeline.pipeline_executions[execution_arn]
-            execution.pipeline_execution_status = status
-            if failure_reason is not None:
-                vars(execution)["failure_reason"] = failure_reason  # serialised as FailureReason
-            return
+            return pipeline.pipeline_executions[execution_arn]
     raise KeyError(f"no pipeline execution {execution_arn} in moto")
+
+
+def set_pipeline_execution_status(execution_arn: str, status: str, failure_reason: str | None = None) -> Any:
+    """Make a moto pipeline execution Executing/Failed/Stopped/... (moto only knows Succeeded)."""
+    execution = pipeline_execution(execution_arn)
+    execution.pipeline_execution_status = status
+    execution.last_modified_time = utcnow()
+    if failure_reason is not None:
+        execution.pipeline_execution_failure_reason = failure_reason  # ListPipelineExecutions
+        vars(execution)["failure_reason"] = failure_reason  # serialised as FailureReason
+    return execution
+
+
+#: Attribute of moto's SageMaker backend holding recorded pipeline steps (reset with the backend).
+_STEPS = "sentinel_pipeline_execution_steps"
+
+
+def record_pipeline_steps(execution_arn: str, steps: Sequence[dict[str, Any]]) -> None:
+    """Record what ListPipelineExecutionSteps answers for ``execution_arn`` (newest last)."""
+    vars(backend()).setdefault(_STEPS, {})[execution_arn] = [dict(step) for step in steps]
+
+
+def registered_step(package_arn: str, step_name: str = "RegisterModel") -> dict[str, Any]:
+    """A succeeded RegisterModel step as ListPipelineExecutionSteps describes it."""
+    now = utcnow()
+    return {
+        "StepName": step_name,
+        "StepDisplayName": step_name,
+        "StartTime": now,
+        "EndTime": now,
+        "StepStatus": "Succeeded",
+        "Metadata": {"RegisterModel": {"Arn": package_arn}},
+    }
 
 
 @dataclass
@@ -90,6 +189,21 @@ class SageMakerExtras:
             endpoint.endpoint_status = "InService"
             endpoint.failure_reason = None
         return endpoint
+
+    def list_training_jobs_for_tuning_job(
+        self, sm: SageMakerModelBackend, tuning_job: str
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "TrainingJobName": name,
+                "TrainingJobArn": job.arn,
+                "CreationTime": job.creation_time,
+                "TrainingJobStatus": job.training_job_status,
+                "TunedHyperParameters": job.hyper_parameters or {},
+            }
+            for name, job in sm.training_jobs.items()
+            if name.startswith(f"{tuning_job}-")
+        ]
 
     def list_monitoring_executions(self, sm: SageMakerModelBackend, **filters: Any) -> list[dict[str, Any]]:
         found = []
@@ -206,9 +320,43 @@ def processing_job_event(job_name: str) -> dict[str, Any]:
     }
 
 
+def _response_list_pipeline_execution_steps(self: SageMakerResponse) -> ActionResult:
+    steps = vars(self.sagemaker_backend).get(_STEPS, {}).get(self._get_param("PipelineExecutionArn"), [])
+    ordered = steps if self._get_param("SortOrder") == "Ascending" else list(reversed(steps))
+    return ActionResult({"PipelineExecutionSteps": ordered})
+
+
+_update_model_package = SageMakerModelBackend.update_model_package
+
+
+def _update_model_package_keeping_metadata(  # noqa: PLR0917 - moto's positional signature
+    self: SageMakerModelBackend,
+    model_package_arn: str,
+    model_approval_status: str | None,
+    approval_description: str | None,
+    customer_metadata_properties: dict[str, str] | None,
+    customer_metadata_properties_to_remove: list[str],
+    additional_inference_specifications_to_add: list[Any] | None,
+) -> str:
+    name = self.model_package_name_mapping.get(model_package_arn, model_package_arn)
+    package = self.model_packages.get(name)
+    kept = dict((package.customer_metadata_properties or {}) if package is not None else {})
+    return str(
+        _update_model_package(
+            self,
+            model_package_arn,
+            model_approval_status,
+            approval_description,
+            {**kept, **(customer_metadata_properties or {})} or None,
+            customer_metadata_properties_to_remove,
+            additional_inference_specifications_to_add,
+        )
+    )
+
+
 @contextmanager
 def sagemaker_extras(update_outcome: UpdateOutcome = "InService") -> Iterator[SageMakerExtras]:
-    """Add UpdateEndpoint and ListMonitoringExecutions to moto for the duration of the block."""
+    """The SageMaker APIs and behaviour moto lacks, for the duration of the block."""
     extras = SageMakerExtras(update_outcome=update_outcome)
 
     def backend_update_endpoint(
@@ -228,13 +376,115 @@ def sagemaker_extras(update_outcome: UpdateOutcome = "InService") -> Iterator[Sa
         summaries = extras.list_monitoring_executions(self.sagemaker_backend, **filters)
         return ActionResult({"MonitoringExecutionSummaries": summaries})
 
-    with ExitStack() as stack:
-        for target, name, replacement in (
-            (SageMakerModelBackend, "update_endpoint", backend_update_endpoint),
-            (SageMakerResponse, "update_endpoint", response_update_endpoint),
-            (SageMakerResponse, "list_monitoring_executions", response_list_monitoring_executions),
-        ):
-            if hasattr(target, name):
-                raise RuntimeError(f"moto now implements {target.__name__}.{name}: drop this patch")
-            stack.enter_context(mock.patch.object(target, name, replacement, create=True))
-        yield extras
+    def response_list_training_jobs_for_tuning_job(self: SageMakerResponse) -> ActionResult:
+        name = self._get_param("HyperParameterTuningJobName")
+        summaries = extras.list_training_jobs_for_tuning_job(self.sagemaker_backend, name)
+        return ActionResult({"TrainingJobSummaries": summaries})
+
+    patches = (
+        Patch(SageMakerModelBackend, "update_endpoint", backend_update_endpoint, adds=True),
+        Patch(SageMakerResponse, "update_endpoint", response_update_endpoint, adds=True),
+        Patch(
+            SageMakerResponse, "list_monitoring_executions", response_list_monitoring_executions, adds=True
+        ),
+        Patch(
+            SageMakerResponse,
+            "list_pipeline_execution_steps",
+            _response_list_pipeline_execution_steps,
+            adds=True,
+        ),
+        Patch(
+            SageMakerResponse,
+            "list_training_jobs_for_hyper_parameter_tuning_job",
+            response_list_training_jobs_for_tuning_job,
+            adds=True,
+        ),
+        Patch(
+            SageMakerModelBackend,
+            "update_model_package",
+            _update_model_package_keeping_metadata,
+            parameters=tuple(inspect.signature(_update_model_package_keeping_metadata).parameters),
+        ),
+    )
+    with _guarded(patches):
+        _active.append(extras)
+        try:
+            yield extras
+        finally:
+            _active.remove(extras)
+
+
+_active: list[SageMakerExtras] = []
+
+
+def active_extras() -> SageMakerExtras:
+    """The handle of the active :func:`sagemaker_extras` (the world's); LookupError outside one."""
+    if not _active:
+        raise LookupError("no sagemaker_extras() is active: enter sentinel.world.local_world() first")
+    return _active[-1]
+
+
+@contextmanager
+def start_as_executing() -> Iterator[None]:
+    """While active, moto records new pipeline executions as "Executing" instead of "Succeeded".
+
+    Without it, a poller (the retraining state machine) can read moto's instant "Succeeded"
+    before the local executor has trained anything.
+    """
+    original = SageMakerModelBackend.start_pipeline_execution
+
+    def start(self: Any, pipeline_name: str, *args: Any, **kwargs: Any) -> dict[str, str]:
+        response: dict[str, str] = original(self, pipeline_name, *args, **kwargs)
+        execution = self.pipelines[pipeline_name].pipeline_executions[response["PipelineExecutionArn"]]
+        execution.pipeline_execution_status = "Executing"
+        return response
+
+    expected = tuple(inspect.signature(original).parameters)[:2]
+    if expected != ("self", "pipeline_name"):
+        raise MotoPatchError(f"moto {moto.__version__} changed start_pipeline_execution{expected}")
+    with _guarded([Patch(SageMakerModelBackend, "start_pipeline_execution", start)]):
+        yield
+
+
+#: Runs a Lambda invocation: (function name or ARN, request body, response headers) → response body.
+Invoker = Callable[[str, Any, dict[str, Any]], bytes]
+
+
+@contextmanager
+def lambda_invoke(invoker: Invoker) -> Iterator[None]:
+    """moto's ``lambda:invoke`` calls ``invoker`` (requires ``{"lambda": {"use_docker": False}}``)."""
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def invoke(  # noqa: PLR0917 - moto's positional signature
+        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> bytes:
+        return invoker(function_name, body, response_headers)
+
+    parameters = ("self", "function_name", "qualifier", "body", "headers", "response_headers")
+    with _guarded([Patch(LambdaSimpleBackend, "invoke", invoke, parameters=parameters)]):
+        yield
+
+
+@contextmanager
+def instant_waits(on_wait: Callable[[float], None], on_retry: Callable[[float], None]) -> Iterator[None]:
+    """Wait states call ``on_wait(seconds)`` and Retry back-off ``on_retry(seconds)`` instead of sleeping."""
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
+
+    def wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
+        on_wait(wait_seconds)
+
+    class _NoSleep:
+        @staticmethod
+        def sleep(seconds: float) -> None:
+            on_retry(seconds)
+
+    if not callable(getattr(getattr(retrier_decl, "time", None), "sleep", None)):
+        raise MotoPatchError(f"moto {moto.__version__}: the retrier no longer sleeps through time.sleep")
+    with _guarded(
+        [
+            Patch(WaitFunction, "_wait_interval", wait_interval, parameters=("self", "env", "wait_seconds")),
+            Patch(retrier_decl, "time", _NoSleep),
+        ]
+    ):
+        yield

@@ -31,7 +31,6 @@ import logging
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,9 +39,25 @@ from typing import Any
 
 import numpy as np
 
+from anomaly_sentinel.contracts import (
+    EVALUATION_FILE,
+    METADATA_EVALUATION,
+    METADATA_EXECUTION,
+    METADATA_SCORE_STATS,
+    METADATA_TRAINING_DATA,
+    MODEL_ARTEFACT_FILE,
+    SCORE_STATS_FILE,
+    parse_s3_uri,
+)
 from sentinel.emulator import ACCOUNT, REGION, local_client
+from sentinel.errors import LocalError
+from sentinel.moto_patches import (
+    pipeline_execution,
+    record_pipeline_steps,
+    registered_step,
+    set_pipeline_execution_status,
+)
 from sentinel.rcf import RandomCutForest
-from sentinel.serving import split_s3_uri
 from sentinel.template import PROJECT_ROOT, Template
 from sentinel.tuning import search
 
@@ -50,8 +65,6 @@ log = logging.getLogger(__name__)
 
 SCRIPTS = PROJECT_ROOT / "pipeline" / "scripts"
 STATUS_EVENT = "SageMaker Model Building Pipeline Execution Status Change"
-STATS_FILE = "score_stats.json"
-EVALUATION_FILE = "evaluation.json"
 DEFAULT_APPROVAL = "PendingManualApproval"
 #: Trials the local search runs at most, whatever TuningMaxJobs allows (the local RCF is one process).
 LOCAL_MAX_TRIALS = 4
@@ -70,7 +83,7 @@ _RCF_REGISTRIES = {
 }
 
 
-class PipelineExecutionError(Exception):
+class PipelineExecutionError(LocalError):
     """The execution cannot succeed; the message becomes its FailureReason."""
 
 
@@ -337,7 +350,7 @@ class PipelineExecutor:
     """Runs the template's pipeline executions locally; call :meth:`run_pending` after starts.
 
     moto must run in this process (``mock_aws`` or ``ThreadedMotoServer``): execution status is
-    set in moto's backend, the only way to change it (FACTS.md).
+    set in moto's backend (sentinel.moto_patches), the only way to change it.
     """
 
     def __init__(
@@ -508,10 +521,10 @@ class PipelineExecutor:
         """Upload model.tar.gz and score_stats.json side by side, then register the model package."""
         s3 = self.client("s3")
         prefix = f"models/{execution_id}"
-        s3.put_object(Bucket=self.bucket, Key=f"{prefix}/model.tar.gz", Body=forest.to_bytes())
+        s3.put_object(Bucket=self.bucket, Key=f"{prefix}/{MODEL_ARTEFACT_FILE}", Body=forest.to_bytes())
         s3.put_object(
             Bucket=self.bucket,
-            Key=f"{prefix}/{STATS_FILE}",
+            Key=f"{prefix}/{SCORE_STATS_FILE}",
             Body=json.dumps(result.score_stats, indent=2).encode(),
             ContentType="application/json",
         )
@@ -521,16 +534,16 @@ class PipelineExecutor:
             Body=json.dumps(result.evaluation, indent=2).encode(),
             ContentType="application/json",
         )
-        result.model_data_url = f"s3://{self.bucket}/{prefix}/model.tar.gz"
-        result.score_stats_uri = f"s3://{self.bucket}/{prefix}/{STATS_FILE}"
+        result.model_data_url = f"s3://{self.bucket}/{prefix}/{MODEL_ARTEFACT_FILE}"
+        result.score_stats_uri = f"s3://{self.bucket}/{prefix}/{SCORE_STATS_FILE}"
         result.evaluation_uri = f"s3://{self.bucket}/{prefix}/{EVALUATION_FILE}"
         # The same metadata keys the real pipeline's Register step writes (route "Local").
         best = max(result.trials, key=lambda trial: trial["f1"]) if result.trials else {}
         metadata = {
-            "pipeline_execution_arn": result.execution_arn,
-            "score_stats_uri": result.score_stats_uri,
-            "evaluation_uri": result.evaluation_uri,
-            "training_data": str(result.preprocess.get("training_data_label", ""))[:256],
+            METADATA_EXECUTION: result.execution_arn,
+            METADATA_SCORE_STATS: result.score_stats_uri,
+            METADATA_EVALUATION: result.evaluation_uri,
+            METADATA_TRAINING_DATA: str(result.preprocess.get("training_data_label", ""))[:256],
             "route": "Local",
             "objective_metric": "validation:f1",
             "objective_value": f"{best.get('f1', 0.0):.6g}",
@@ -556,9 +569,12 @@ class PipelineExecutor:
             CustomerMetadataProperties=metadata,
         )
         result.model_package_arn = package["ModelPackageArn"]
+        record_pipeline_steps(
+            result.execution_arn, [registered_step(result.model_package_arn, "Register-Local")]
+        )
 
     def _download(self, uri: str, folder: Path) -> Path:
-        bucket, key = split_s3_uri(uri)
+        bucket, key = parse_s3_uri(uri)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / key.rsplit("/", 1)[-1]
         try:
@@ -573,8 +589,7 @@ class PipelineExecutor:
     ) -> None:
         previous = result.statuses[-1] if result.statuses else None
         execution = self._backend_execution(result.execution_arn)
-        execution.pipeline_execution_status = status
-        execution.pipeline_execution_failure_reason = result.failure_reason
+        set_pipeline_execution_status(result.execution_arn, status, result.failure_reason)
         execution.last_modified_time = now
         result.status = status
         result.statuses.append(status)
@@ -588,11 +603,8 @@ class PipelineExecutor:
         )
 
     def _backend_execution(self, execution_arn: str) -> Any:
-        from moto.sagemaker.models import sagemaker_backends
-
         try:
-            pipeline = sagemaker_backends[self.account][self.region].pipelines[self.pipeline_name]
-            return pipeline.pipeline_executions[execution_arn]
+            return pipeline_execution(execution_arn)
         except KeyError:
             raise PipelineExecutionError(
                 f"execution {execution_arn} is not in this process's moto backend"
@@ -634,30 +646,6 @@ class PipelineExecutor:
         )
         if response.get("FailedEntryCount"):
             raise PipelineExecutionError(f"could not put the status event: {response['Entries']}")
-
-
-@contextmanager
-def start_as_executing() -> Iterator[None]:
-    """While active, moto records new pipeline executions as "Executing" instead of "Succeeded".
-
-    Without it, a poller (the retraining state machine) can read moto's instant "Succeeded"
-    before the executor has trained anything.
-    """
-    from moto.sagemaker.models import SageMakerModelBackend
-
-    original = SageMakerModelBackend.start_pipeline_execution
-
-    def start(self: Any, pipeline_name: str, *args: Any, **kwargs: Any) -> dict[str, str]:
-        response: dict[str, str] = original(self, pipeline_name, *args, **kwargs)
-        execution = self.pipelines[pipeline_name].pipeline_executions[response["PipelineExecutionArn"]]
-        execution.pipeline_execution_status = "Executing"
-        return response
-
-    SageMakerModelBackend.start_pipeline_execution = start  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        SageMakerModelBackend.start_pipeline_execution = original  # type: ignore[method-assign]
 
 
 def _read_train(path: Path) -> np.ndarray:

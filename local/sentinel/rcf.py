@@ -12,6 +12,8 @@ anomalies higher, so a mean + 3 std cutoff means the same thing locally as on Sa
 
 Everything is vectorised: trees are grown level by level for the whole forest at once, and a
 batch of points walks each tree together. Numpy is fine here (``local/``), never in Lambda code.
+
+The model artefact's format, and why it is not SageMaker's own: docs/LOCAL_TWIN.md.
 """
 
 from __future__ import annotations
@@ -28,13 +30,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from sentinel.errors import LocalError
+
 ARTIFACT_MEMBER_ARRAYS = "rcf.npz"
 ARTIFACT_MEMBER_META = "hyperparameters.json"
 FORMAT = "sentinel-rcf/1"
 _SCORE_CHUNK = 4096
 
 
-class RcfError(Exception):
+class RcfError(LocalError):
     """A forest cannot be built, used or loaded as asked (the message names what is wrong)."""
 
 

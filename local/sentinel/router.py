@@ -117,7 +117,7 @@ class Router:
         )
 
     def _start_execution(self, rule: RuleSpec, event: dict[str, Any]) -> Delivery:
-        """State machine targets (issue 4): the rule's InputTransformer applied, then StartExecution.
+        """State machine targets: the rule's InputTransformer applied, then StartExecution.
 
         The execution is named after the event id, so a redelivered event does not start twice
         (moto needs a name anyway); the rule's RetryPolicy bounds the attempts, then its DLQ.

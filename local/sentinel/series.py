@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from sentinel.errors import LocalError
+
 NAB_DIR = Path(__file__).parent / "data" / "nab"
 NYC_TAXI = NAB_DIR / "nyc_taxi.csv"
 NYC_TAXI_WINDOWS = NAB_DIR / "nyc_taxi_windows.json"
@@ -23,7 +25,7 @@ NYC_TAXI_WINDOWS = NAB_DIR / "nyc_taxi_windows.json"
 Window = tuple[datetime, datetime]
 
 
-class SeriesError(Exception):
+class SeriesError(LocalError):
     """The file is not a readable ``timestamp,value`` series (the message names file and line)."""
 
 

@@ -1,14 +1,14 @@
 """Run template.yaml's state machines on moto's Step Functions engine, with the real Lambdas.
 
 moto executes ASL when ``{"stepfunctions": {"execute_state_machine": True}}`` is set, but its
-``lambda:invoke`` echoes the payload. :func:`template_lambdas` patches moto's Lambda backend so that
-a task invoking ``arn:aws:lambda:...:function:<name>`` runs the template function whose physical
-name that is, in-process, with its template environment (sentinel.invoke.LocalFunction). Handler
-exceptions become Lambda function errors, so the ASL's Retry/Catch see the error name as on AWS.
+``lambda:invoke`` echoes the payload. Within :func:`template_lambdas` a task invoking
+``arn:aws:lambda:...:function:<name>`` runs the template function whose physical name that is,
+in-process, with its template environment (sentinel.invoke.LocalFunction). Handler exceptions
+become Lambda function errors, so the ASL's Retry/Catch see the error name as on AWS.
 
-:func:`fast_waits` removes the real sleeping of Wait states and Retry intervals (recording what
-would have been waited), and :func:`wait_for_execution` is the bounded poll every caller needs.
-Both are context managers applied by tests and the demo, never at import.
+:func:`fast_waits` records what Wait states and Retry intervals would have slept instead of
+sleeping, and :func:`wait_for_execution` is the bounded poll every caller needs. The moto patches
+behind both live in :mod:`sentinel.moto_patches`; nothing is applied at import.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import re
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from sentinel.emulator import LOCAL_ENV
 from sentinel.invoke import FunctionPool, LocalFunction
+from sentinel.moto_patches import instant_waits, lambda_invoke
 from sentinel.template import PROJECT_ROOT, Template, TemplateError
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -148,16 +148,8 @@ def template_lambdas(
     Works with ``mock_aws`` and with ThreadedMotoServer (same process). Requires moto's Lambda
     to run without Docker: ``config={"lambda": {"use_docker": False}}``.
     """
-    from moto.awslambda_simple.models import LambdaSimpleBackend
-
     lambdas = TemplateLambdas(template, overrides or {}, pool=pool)
-
-    def invoke(  # noqa: PLR0917 - moto's positional signature
-        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
-    ) -> bytes:
-        return lambdas.invoke(function_name, body, response_headers)
-
-    with mock.patch.object(LambdaSimpleBackend, "invoke", invoke):
+    with lambda_invoke(lambdas.invoke):
         yield lambdas
 
 
@@ -179,24 +171,14 @@ def fast_waits(on_wait: Callable[[float], None] | None = None) -> Iterator[Waits
     ``on_wait(seconds)`` runs in place of each Wait state's sleep: the moment to let local work
     progress, e.g. the demo's pipeline executor running the execution the machine is polling.
     """
-    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
-
     record = Waits()
 
-    def wait_interval(self: Any, env: Any, wait_seconds: float) -> None:
-        record.waits.append(wait_seconds)
+    def waited(seconds: float) -> None:
+        record.waits.append(seconds)
         if on_wait is not None:
-            on_wait(wait_seconds)
+            on_wait(seconds)
 
-    class _NoSleep:
-        @staticmethod
-        def sleep(seconds: float) -> None:
-            record.retries.append(seconds)
-
-    with ExitStack() as stack:
-        stack.enter_context(mock.patch.object(WaitFunction, "_wait_interval", wait_interval))
-        stack.enter_context(mock.patch.object(retrier_decl, "time", _NoSleep))
+    with instant_waits(on_wait=waited, on_retry=record.retries.append):
         yield record
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from sentinel.errors import LocalError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 
@@ -46,7 +48,7 @@ _TAGS = {
 }
 
 
-class TemplateError(Exception):
+class TemplateError(LocalError):
     """The template does not say what the caller asked for, or uses something we cannot resolve."""
 
 
@@ -285,6 +287,8 @@ class Template:
         """Every EventBridge rule: SAM function/state-machine events and AWS::Events::Rule targets."""
         found: list[RuleSpec] = []
         for logical_id, resource in self.resources.items():
+            if "Condition" in resource and not self.condition(resource["Condition"]):
+                continue  # not deployed with these parameters: its rule does not exist
             events = resource.get("Properties", {}).get("Events", {}) or {}
             if resource.get("Type") in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
                 for event_name, event in events.items():

@@ -1,31 +1,170 @@
-"""What must exist on the emulator around one function for a sample event to mean something.
+"""The offline twin: :func:`local_world` is the one place an emulated stack is assembled.
 
-``sentinel invoke`` deploys template.yaml on an empty in-process moto. On AWS an event arrives in
-a world that already holds what it names: the uploaded capture file, a model serving the endpoint,
-the monitoring job and its report. Each function here builds one such piece the project's own way
-(the pipeline executor trains the model from NAB NYC taxi and registers it; the local RCF endpoint
-serves what the endpoint's config points to), so the handler under test runs unchanged.
+The demo, ``sentinel invoke``, the test fixtures and the end-to-end test all enter
+``local_world(...)``: moto (in-process or as a server) with every patch of
+:mod:`sentinel.moto_patches`, template.yaml's resources deployed on it, and on request the
+template's state machines executing with their real Lambda handlers, the local pipeline executor
+training what they start, the local RCF endpoint serving what the endpoint's config points to, and
+the event router applying the template's EventBridge rules.
 
-Everything here runs inside an active ``mock_aws``; nothing is done at import.
+The rest of this module builds what a sample event presupposes (``sentinel invoke``): on AWS an
+event arrives in a world that already holds what it names — the uploaded capture file, a model
+serving the endpoint, the monitoring job and its report. Each piece is built the project's own way
+(the pipeline executor trains on NAB NYC taxi, the retraining state machine deploys in adopt
+mode), so the handler under test runs unchanged. Nothing is done at import.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Mapping
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from botocore.exceptions import ClientError
 
+from anomaly_sentinel.contracts import parse_s3_uri
 from sentinel.emulator import LOCAL_ENV, local_client
-from sentinel.moto_patches import MonitoringStatus, SageMakerExtras
-from sentinel.pipeline_executor import ExecutionResult, PipelineExecutor, start_as_executing
-from sentinel.serving import split_s3_uri
+from sentinel.errors import LocalError
+from sentinel.moto_patches import MonitoringStatus, SageMakerExtras, sagemaker_extras, start_as_executing
+from sentinel.pipeline_executor import ExecutionResult, PipelineExecutor
+from sentinel.stepfunctions import run_execution
 from sentinel.template import Template
+
+if TYPE_CHECKING:
+    from sentinel.endpoint import EndpointServer
+    from sentinel.invoke import FunctionPool
+    from sentinel.router import Router
+    from sentinel.stepfunctions import TemplateLambdas, Waits
+
+MOTO_CONFIG: Any = {"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}}
+
+
+@dataclass(frozen=True)
+class Twin:
+    """Which optional pieces of the twin a world runs (see :func:`local_world`)."""
+
+    server: bool = False
+    execute_state_machines: bool = True
+    run_pipelines: bool = False
+    serve_endpoint: bool = False
+    route_events: bool = False
+    parameters: Mapping[str, str] | None = None
+    overrides: Mapping[str, Mapping[str, str]] | None = None
+    function_log: TextIO | None = None
+    seed: int | None = None
+
+
+@dataclass
+class World:
+    """One emulator and, once deployed, the stack on it and the local pieces around it."""
+
+    twin: Twin
+    extras: SageMakerExtras
+    stack: ExitStack = field(repr=False)
+    url: str | None = None
+    deployed: Template | None = None
+    executor: PipelineExecutor | None = None
+    pool: FunctionPool | None = None
+    lambdas: TemplateLambdas | None = None
+    waits: Waits | None = None
+    endpoint: EndpointServer | None = None
+    router: Router | None = None
+    #: Variables a function needs to reach the local endpoint (empty without serve_endpoint).
+    endpoint_environ: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def template(self) -> Template:
+        if self.deployed is None:
+            raise WorldError("world", "template.yaml is not deployed on this world yet (World.deploy())")
+        return self.deployed
+
+    @property
+    def pipelines(self) -> PipelineExecutor:
+        """The local pipeline executor (exists once deployed)."""
+        if self.executor is None:
+            raise WorldError("world", "template.yaml is not deployed on this world yet (World.deploy())")
+        return self.executor
+
+    def deploy(self) -> Template:
+        """Deploy template.yaml on the emulator and start the pieces the twin asked for."""
+        from sentinel.emulator import LocalStack
+        from sentinel.endpoint import EndpointServer
+        from sentinel.invoke import FunctionPool
+        from sentinel.router import Router
+        from sentinel.serving import ModelResolver
+        from sentinel.stepfunctions import fast_waits, template_lambdas
+
+        twin = self.twin
+        template = LocalStack(parameters=dict(twin.parameters) if twin.parameters else None).deploy()
+        self.deployed = template
+        executor = (
+            PipelineExecutor(template) if twin.seed is None else PipelineExecutor(template, seed=twin.seed)
+        )
+        self.executor = executor
+        self.pool = FunctionPool(template, twin.overrides, stdout=twin.function_log, base=LOCAL_ENV)
+        if twin.execute_state_machines:
+            self.lambdas = self.stack.enter_context(template_lambdas(template, pool=self.pool))
+            self.waits = self.stack.enter_context(
+                fast_waits(on_wait=_run_pipelines(executor) if twin.run_pipelines else None)
+            )
+        if twin.serve_endpoint:
+            self.endpoint = self.stack.enter_context(EndpointServer(ModelResolver()))
+            self.endpoint_environ = self.endpoint.environ()
+        if twin.route_events:
+            self.router = Router(template, pool=self.pool)
+            self.router.install()
+        return template
+
+
+def _run_pipelines(executor: PipelineExecutor) -> Callable[[float], None]:
+    """While a state machine waits, the local executor runs what it started (as SageMaker would)."""
+
+    def run(_seconds: float) -> None:
+        executor.run_pending()
+
+    return run
+
+
+@contextmanager
+def local_world(*, deploy: bool = True, **options: Any) -> Iterator[World]:
+    """The offline twin of the stack, torn down when the block ends.
+
+    Options (:class:`Twin`): ``server`` runs moto as a ThreadedMotoServer (every client in-process
+    points at it) instead of in-process ``mock_aws``; ``execute_state_machines`` lets Step
+    Functions run the template's ASL with the real Lambda handlers and instant waits;
+    ``run_pipelines`` makes pipeline executions start "Executing" and the local executor train
+    them while a state machine waits (otherwise moto's instant "Succeeded"); ``serve_endpoint``
+    answers the endpoint with the local RCF; ``route_events`` delivers events by the template's
+    EventBridge rules. ``deploy=False`` leaves template.yaml undeployed until ``World.deploy()``.
+    """
+    from moto import mock_aws
+
+    from sentinel.emulator import moto_server
+
+    twin = Twin(**options)
+    with ExitStack() as stack:
+        url = None
+        if twin.server:
+            url = stack.enter_context(moto_server(step_functions=twin.execute_state_machines))
+        else:
+            config: Any = {
+                **MOTO_CONFIG,
+                "stepfunctions": {"execute_state_machine": twin.execute_state_machines},
+            }
+            stack.enter_context(mock_aws(config=config))
+        extras = stack.enter_context(sagemaker_extras())
+        if twin.run_pipelines:
+            stack.enter_context(start_as_executing())
+        world = World(twin, extras, stack, url=url)
+        if deploy:
+            world.deploy()
+        yield world
+
 
 DATA = Path(__file__).parent / "data"
 #: The demo's Model Monitor report, put where a monitoring job's output points.
@@ -42,7 +181,7 @@ SAMPLE_RECORDS = 36
 Say = Callable[[str], None]
 
 
-class WorldError(Exception):
+class WorldError(LocalError):
     """The world cannot be built as asked; ``argument`` names the command-line argument at fault."""
 
     def __init__(self, argument: str, message: str) -> None:
@@ -50,7 +189,7 @@ class WorldError(Exception):
         self.argument = argument
 
 
-class TrainingFailed(Exception):
+class TrainingFailed(LocalError):
     """The local pipeline run that should have produced a model failed (its reason says why)."""
 
 
@@ -169,7 +308,7 @@ def monitoring_job(event: Mapping[str, Any], extras: SageMakerExtras, report: by
     )
     say(f"monitoring execution {name} created ({status})")
     if status == "CompletedWithViolations":
-        bucket, prefix = split_s3_uri(report_uri)
+        bucket, prefix = parse_s3_uri(report_uri)
         _ensure_bucket(bucket)
         key = f"{prefix.rstrip('/')}/constraint_violations.json"
         local_client("s3").put_object(Bucket=bucket, Key=key, Body=report)
@@ -205,79 +344,58 @@ def upload_training_data(template: Template, body: bytes) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def train(template: Template, input_data_uri: str, display_name: str) -> ExecutionResult:
+def train(world: World, input_data_uri: str, display_name: str) -> ExecutionResult:
     """Start the template's pipeline on ``input_data_uri`` and run it with the local executor."""
     arn = local_client("sagemaker").start_pipeline_execution(
-        PipelineName=template.parameters["PipelineName"],
+        PipelineName=world.template.parameters["PipelineName"],
         PipelineExecutionDisplayName=display_name,
         PipelineParameters=[{"Name": "InputDataUri", "Value": input_data_uri}],
     )["PipelineExecutionArn"]
-    result = PipelineExecutor(template).run(arn)
+    result = world.pipelines.run(arn)
     if result.status != "Succeeded" or not result.model_package_arn:
         raise TrainingFailed(f"pipeline execution {result.execution_arn} failed: {result.failure_reason}")
     return result
 
 
-def deploy(template: Template, endpoint_name: str, result: ExecutionResult) -> str:
-    """Approve the package and put it in service on ``endpoint_name``, as the retraining machine does.
+def serve_model(world: World, endpoint_name: str, training: bytes, say: Say) -> dict[str, str]:
+    """Train and register a model, then deploy it as AWS would: the retraining state machine's
+    real ASL adopts the pipeline execution, approves its package and creates the endpoint.
 
-    Names start with the endpoint name (the functions' IAM allows ``model/${EndpointName}*`` and
-    ``endpoint-config/${EndpointName}*``); returns the endpoint config name.
-    """
-    from anomaly_sentinel.retraining import deployment_names
-
-    sagemaker = local_client("sagemaker")
-    package = sagemaker.describe_model_package(ModelPackageName=result.model_package_arn)
-    container = package["InferenceSpecification"]["Containers"][0]
-    sagemaker.update_model_package(
-        ModelPackageArn=result.model_package_arn,
-        ModelApprovalStatus="Approved",
-        ApprovalDescription="deployed by sentinel invoke --serve-model",
-    )
-    model_name, config_name = deployment_names(endpoint_name, result.execution_arn)
-    sagemaker.create_model(
-        ModelName=model_name,
-        ExecutionRoleArn=template.get_att("SageMakerExecutionRole", "Arn"),
-        PrimaryContainer={"Image": container["Image"], "ModelDataUrl": container["ModelDataUrl"]},
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=config_name,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": model_name,
-                "ServerlessConfig": {
-                    "MemorySizeInMB": int(template.parameters["ServerlessMemorySizeInMB"]),
-                    "MaxConcurrency": int(template.parameters["ServerlessMaxConcurrency"]),
-                },
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
-    return config_name
-
-
-def serve_model(
-    stack: ExitStack, template: Template, endpoint_name: str, training: bytes, say: Say
-) -> dict[str, str]:
-    """Train, register, deploy and serve a model; returns the variables that reach the endpoint.
-
-    The local endpoint server stops when ``stack`` closes. Its variables must be in the function's
+    Returns the variables that reach the local endpoint; they must be in the function's
     environment before the handler module is imported (its clients are created at import).
     """
-    from sentinel.endpoint import EndpointServer
-    from sentinel.serving import ModelResolver
-
+    template = world.template
+    if endpoint_name != template.parameters["EndpointName"]:
+        raise WorldError(
+            "--env-vars",
+            f"ENDPOINT_NAME {endpoint_name!r}: --serve-model deploys through the retraining state "
+            f"machine, which serves the template's EndpointName {template.parameters['EndpointName']!r}",
+        )
+    if world.lambdas is None or world.endpoint is None:
+        raise WorldError("--serve-model", "the world runs no state machines or serves no endpoint")
+    url = world.endpoint.url
     uri = upload_training_data(template, training)
-    result = train(template, uri, display_name="invoke-serve-model")
+    result = train(world, uri, display_name="invoke-serve-model")
     say(
         f"pipeline trained on {uri}: {result.hyperparameters}, registered "
         f"{(result.model_package_arn or '').split('/', 1)[-1]}"
     )
-    config = deploy(template, endpoint_name, result)
-    server = stack.enter_context(EndpointServer(ModelResolver()))
-    say(f"endpoint {endpoint_name} InService on {config}, served by the local RCF at {server.url}")
-    return server.environ()
+    payload = {
+        "pipelineExecutionArn": result.execution_arn,
+        "trigger": "manual",
+        "reason": "sentinel invoke --serve-model",
+    }
+    name = f"serve-{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+    described = run_execution(
+        local_client("stepfunctions"), template.ref("RetrainStateMachine"), name, payload
+    )
+    if described["status"] != "SUCCEEDED":
+        raise TrainingFailed(
+            f"deployment execution {name} ended {described['status']}: {described.get('error')}"
+        )
+    config = local_client("sagemaker").describe_endpoint(EndpointName=endpoint_name)["EndpointConfigName"]
+    say(f"endpoint {endpoint_name} InService on {config}, served by the local RCF at {url}")
+    return world.endpoint_environ
 
 
 # ---------------------------------------------------------------------------- state machines
@@ -288,55 +406,40 @@ def is_state_machine(template: Template, logical_id: str) -> bool:
 
 
 def run_state_machine(
-    stack: ExitStack,
-    template: Template,
+    world: World,
     logical_id: str,
     payload: dict[str, Any],
     *,
     training: bytes,
-    log: TextIO,
     say: Say,
     timeout: float = 120.0,
 ) -> dict[str, Any]:
     """Run one execution of the state machine's real ASL to its end; returns DescribeExecution.
 
-    Requires moto with Step Functions execution on. Lambda tasks run the template's handlers
-    (their output to ``log``), Wait states return at once after letting the local executor run
-    the pipeline executions started meanwhile, and the execution ends before this returns.
+    The world must execute state machines and run pipelines: Lambda tasks run the template's
+    handlers, Wait states return at once after letting the local executor run the pipeline
+    executions started meanwhile, and the execution ends before this returns.
     """
-    from sentinel.invoke import FunctionPool
-    from sentinel.stepfunctions import fast_waits, run_execution, template_lambdas
-
-    stack.enter_context(start_as_executing())
-    executor = PipelineExecutor(template)
-    stack.enter_context(template_lambdas(template, pool=FunctionPool(template, stdout=log, base=LOCAL_ENV)))
-
-    def run_pipelines(_seconds: float) -> None:  # while the machine waits, as SageMaker works meanwhile
-        executor.run_pending()
-
-    stack.enter_context(fast_waits(on_wait=run_pipelines))
-    payload = _retraining_world(template, payload, training, executor, say)
+    payload = _retraining_world(world, payload, training, say)
     name = f"invoke-{datetime.now(UTC):%Y%m%d%H%M%S}"
     say(f"execution {name} of {logical_id} started")
     return run_execution(
-        local_client("stepfunctions"), template.ref(logical_id), name, payload, timeout=timeout
+        local_client("stepfunctions"), world.template.ref(logical_id), name, payload, timeout=timeout
     )
 
 
-def _retraining_world(
-    template: Template, payload: dict[str, Any], training: bytes, executor: PipelineExecutor, say: Say
-) -> dict[str, Any]:
+def _retraining_world(world: World, payload: dict[str, Any], training: bytes, say: Say) -> dict[str, Any]:
     """Training data where a start input points; a trained execution for an adopt input."""
     uri = payload.get("inputDataUri")
     if isinstance(uri, str) and uri.startswith("s3://"):
-        bucket, key = split_s3_uri(uri)
+        bucket, key = parse_s3_uri(uri)
         _ensure_bucket(bucket)
         local_client("s3").put_object(Bucket=bucket, Key=key, Body=training)
         say(f"training data put at {uri}")
     adopted = payload.get("pipelineExecutionArn")
     if isinstance(adopted, str) and not _known_execution(adopted):
-        result = train(template, upload_training_data(template, training), display_name="invoke-adopt")
-        executor.done.add(result.execution_arn)
+        result = train(world, upload_training_data(world.template, training), display_name="invoke-adopt")
+        world.pipelines.done.add(result.execution_arn)
         say(f"{adopted} is not on the emulator: adopting {result.execution_arn}, trained just now")
         payload = {**payload, "pipelineExecutionArn": result.execution_arn}
     return payload

@@ -514,11 +514,25 @@ PROCESSING_OUTPUT = Path("/opt/ml/processing/output")
 EXIT_MESSAGE = Path("/opt/ml/output/message")
 
 
-def single_file(path: Path, what: str) -> Path:
-    """The file itself, or the one file inside a processing input directory."""
+def single_file(path: Path, what: str, uri: str | None = None) -> Path:
+    """The file itself, or the one file of a processing input directory that is the object ``uri``.
+
+    A processing input of type S3Prefix downloads every object whose key starts with the URI, so
+    ``training/x.csv`` also brings ``training/x.csv.gz`` or ``training/x.csv.bak``: with ``uri`` the
+    file named like the object's key is the one read, whatever else was downloaded beside it.
+    """
     if path.is_file():
         return path
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
+    if uri is not None:
+        name = uri.rstrip("/").rsplit("/", 1)[-1]
+        named = [p for p in files if p.name == name]
+        if not named:
+            found = ", ".join(p.name for p in files[:_ERROR_EXAMPLES]) or "nothing"
+            raise PreprocessError(f"the {what} object {uri} is not among the files under {path} ({found})")
+        if len(named) > 1:
+            raise PreprocessError(f"{len(named)} {what} files named {name} under {path}: which is {uri}?")
+        return named[0]
     if len(files) != 1:
         raise PreprocessError(f"expected exactly one {what} file under {path}, found {len(files)}")
     return files[0]
@@ -528,6 +542,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--input", type=Path, default=PROCESSING_INPUT, help="data file or directory")
     parser.add_argument("--labels", type=Path, default=None, help="labels JSON file or directory")
+    parser.add_argument("--input-uri", default=None, help="the data object's S3 URI: read only that file")
+    parser.add_argument("--labels-uri", default=None, help="the labels object's S3 URI: read only that file")
     parser.add_argument("--output", type=Path, default=PROCESSING_OUTPUT, help="train/, test/, summary/")
     parser.add_argument("--shingle-size", type=int, default=48)
     return parser.parse_args(argv)
@@ -544,8 +560,8 @@ def report_failure(exc: Exception) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        data = single_file(args.input, "data")
-        labels = single_file(args.labels, "labels") if args.labels is not None else None
+        data = single_file(args.input, "data", args.input_uri)
+        labels = single_file(args.labels, "labels", args.labels_uri) if args.labels is not None else None
         summary = preprocess(data, args.output, shingle_size=args.shingle_size, labels_path=labels)
     except PreprocessError as exc:
         report_failure(exc)

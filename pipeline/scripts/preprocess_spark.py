@@ -60,6 +60,33 @@ def to_spark_uri(uri: str) -> str:
     return "s3a://" + uri[len("s3://") :] if uri.startswith("s3://") else uri
 
 
+def literal_path(uri: str) -> str:
+    """Hadoop reads input paths as glob patterns: escape them so exactly the named object is read."""
+    return "".join("\\" + c if c in "\\*?[]{}" else c for c in uri)
+
+
+def keep_only_data(sc: SparkContext, uri: str) -> int:
+    """Leave only non-empty part files in a written channel; return how many entries were removed.
+
+    RCF's training channel and the batch transform read every object under the prefix: a
+    ``_SUCCESS`` marker, a leftover ``_temporary/``, checksum files or the empty part file of an
+    empty partition must not be among them.
+    """
+    hadoop = sc._jvm.org.apache.hadoop.fs  # type: ignore[attr-defined]
+    path = hadoop.Path(to_spark_uri(uri))
+    conf = sc._jsc.hadoopConfiguration()  # type: ignore[attr-defined]
+    fs = path.getFileSystem(conf)
+    if fs.getScheme() == "file":  # list the checksum files a local run writes too (S3A writes none)
+        fs = hadoop.FileSystem.getLocal(conf).getRawFileSystem()
+    removed = 0
+    for status in fs.listStatus(path):
+        name = status.getPath().getName()
+        if status.isDirectory() or name.startswith(("_", ".")) or status.getLen() == 0:
+            fs.delete(status.getPath(), True)
+            removed += 1
+    return removed
+
+
 def run(
     spark: SparkSession,
     *,
@@ -120,7 +147,9 @@ def run(
         if test_uri is None:
             raise rules.PreprocessError("labels were given without a test channel URI (--test-output)")
         labelled.map(lambda lv: rules.format_row(lv[1], lv[0])).saveAsTextFile(to_spark_uri(test_uri))
+        keep_only_data(sc, test_uri)
     windows.map(lambda kv: rules.format_row(kv[1][0])).saveAsTextFile(to_spark_uri(train_uri))
+    keep_only_data(sc, train_uri)
 
     times = rows.map(lambda r: r.when).filter(lambda w: w is not None)
     has_times = layout.time_index is not None
@@ -145,7 +174,7 @@ def run(
 def _records(sc: SparkContext, input_uri: str, source: str) -> tuple[list[str], int, RDD[Any]]:
     """Header, data row count, and the (line number, cells) of rows with the header's width."""
     records = (
-        sc.textFile(to_spark_uri(input_uri))
+        sc.textFile(literal_path(to_spark_uri(input_uri)))
         .zipWithIndex()
         .map(lambda item: (item[1] + 1, _cells(item[0].lstrip("\ufeff") if item[1] == 0 else item[0])))
         .filter(lambda record: not _blank(record[1]))
@@ -242,6 +271,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-output", required=True, help="train channel prefix URI")
     parser.add_argument("--test-output", default=None, help="test channel prefix URI (with labels)")
     parser.add_argument("--labels", type=Path, default=None, help="labels JSON file or directory")
+    parser.add_argument("--labels-uri", default=None, help="the labels object's S3 URI: read only that file")
     parser.add_argument("--summary-dir", type=Path, default=PROCESSING_SUMMARY)
     parser.add_argument("--shingle-size", type=int, default=48)
     return parser.parse_args(argv)
@@ -256,7 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         .getOrCreate()
     )
     try:
-        labels = rules.single_file(args.labels, "labels") if args.labels is not None else None
+        labels = (
+            rules.single_file(args.labels, "labels", args.labels_uri) if args.labels is not None else None
+        )
         summary = run(
             spark,
             input_uri=args.input,

@@ -111,3 +111,17 @@ def test_flagged_records_fall_in_the_labelled_nab_windows(demo):
 def test_demo_leaves_no_aws_configuration_behind(demo):
     # the emulator's endpoint variables were restored: a client built now is not pointed at it
     assert "127.0.0.1" not in boto3.client("s3", region_name="us-east-1").meta.endpoint_url
+
+
+def test_the_dashboard_picture_is_drawn_from_the_metrics_the_run_emitted(demo, summary):
+    from sentinel.dashboard import read_emf
+
+    _, out = demo
+    path = Path(summary["dashboard"])
+    assert path == out / "dashboard.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the EMF lines the handlers printed hold the same figures as the summary
+    points = read_emf((out / "lambda.log").read_text(encoding="utf-8").splitlines())
+    assert sum(p.value for p in points if p.name == "RecordsScored") == summary["records_scored"]
+    runs = [dict(p.dimensions)["Status"] for p in points if p.name == "PipelineRuns"]
+    assert runs == ["Succeeded", "Succeeded"]  # the upload's run and the retraining run

@@ -6,16 +6,23 @@ import copy
 import json
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
+from anomaly_sentinel.contracts import LOCK_PREFIX, METADATA_EXECUTION, METADATA_SCORE_STATS, SCORE_STATS_FILE
 from pipeline.build import DEFINITION_PATH
 from pipeline.publisher.app import render
 from sentinel.emulator import ACCOUNT, REGION
-from sentinel.moto_patches import SageMakerExtras, UpdateOutcome, sagemaker_extras
+from sentinel.moto_patches import (
+    SageMakerExtras,
+    UpdateOutcome,
+    active_extras,
+    record_pipeline_steps,
+    registered_step,
+)
 from sentinel.stepfunctions import TemplateLambdas, Waits, fast_waits, run_execution, template_lambdas
 from sentinel.template import Template
 from tests.support import load_event
@@ -83,11 +90,12 @@ def register_package(
     bucket = stack.ref("DataBucket")
     token = uuid.uuid4().hex[:12]
     model_data_url = f"s3://{bucket}/models/{token}/model.tar.gz"
-    metadata = {"pipeline_execution_arn": execution_arn}
+    metadata = {METADATA_EXECUTION: execution_arn}
     if stats is not None:
-        key = f"models/{token}/score_stats.json"
-        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(dict(stats)).encode())
-        metadata["score_stats_uri"] = f"s3://{bucket}/{key}"
+        key = f"models/{token}/{SCORE_STATS_FILE}"
+        document = {"count": 1000, "min": 0.0, "max": 10.0, **stats}  # the rest of score_stats.json
+        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=json.dumps(document).encode())
+        metadata[METADATA_SCORE_STATS] = f"s3://{bucket}/{key}"
     if objective is not None:
         metadata.update(objective_metric="test:f1", objective_value=str(objective))
     arn = sagemaker().create_model_package(
@@ -101,6 +109,7 @@ def register_package(
         ModelApprovalStatus=approval,
         CustomerMetadataProperties=metadata,
     )["ModelPackageArn"]
+    record_pipeline_steps(execution_arn, [registered_step(str(arn))])  # as the pipeline's Register step
     return {"arn": str(arn), "model_data_url": model_data_url}
 
 
@@ -138,7 +147,7 @@ def endpoint_config(stack: Template) -> str | None:
 
 
 def lock_item(stack: Template) -> dict[str, Any] | None:
-    key = {"id": {"S": f"retrain-lock#{stack.parameters['EndpointName']}"}}
+    key = {"id": {"S": f"{LOCK_PREFIX}{stack.parameters['EndpointName']}"}}
     item: dict[str, Any] | None = (
         boto3.client("dynamodb").get_item(TableName=stack.ref("IdempotencyTable"), Key=key).get("Item")
     )
@@ -151,7 +160,7 @@ def hold_lock(stack: Template, holder: str, expires_in: int = 3600) -> None:
     boto3.client("dynamodb").put_item(
         TableName=stack.ref("IdempotencyTable"),
         Item={
-            "id": {"S": f"retrain-lock#{stack.parameters['EndpointName']}"},
+            "id": {"S": f"{LOCK_PREFIX}{stack.parameters['EndpointName']}"},
             "holder": {"S": holder},
             "expiration": {"N": str(int(time.time()) + expires_in)},
         },
@@ -219,14 +228,18 @@ def retraining(
     update_outcome: UpdateOutcome = "InService",
     overrides: Mapping[str, str] | None = None,
 ) -> Iterator[Machine]:
-    """moto patches on (UpdateEndpoint added, waits skipped, lambda:invoke → real handler)."""
-    with ExitStack() as stack_of_patches:
-        extras = stack_of_patches.enter_context(sagemaker_extras(update_outcome))
-        lambdas = stack_of_patches.enter_context(
-            template_lambdas(stack, {"RetrainStepsFunction": dict(overrides or {})})
-        )
-        waits = stack_of_patches.enter_context(fast_waits())
-        yield Machine(stack, extras, lambdas, waits, AlertsInbox(stack))
+    """The world's machine (UpdateEndpoint added, waits skipped, lambda:invoke → real handler),
+    with an injected rollout outcome and RetrainStepsFunction overrides for this block."""
+    extras = active_extras()
+    extras.update_outcome = update_outcome
+    try:
+        with (
+            template_lambdas(stack, {"RetrainStepsFunction": dict(overrides or {})}) as lambdas,
+            fast_waits() as waits,
+        ):
+            yield Machine(stack, extras, lambdas, waits, AlertsInbox(stack))
+    finally:
+        extras.update_outcome = "InService"
 
 
 # ---------------------------------------------------------------------------- monitoring events

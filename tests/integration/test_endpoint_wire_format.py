@@ -15,7 +15,6 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from anomaly_sentinel import scoring
 from anomaly_sentinel.capture import CaptureDecoder, CaptureRecord
@@ -29,6 +28,7 @@ from sentinel.endpoint import (
     static_resolver,
 )
 from sentinel.traffic import capture_line
+from sentinel.world import local_world
 
 NAME = "rcf"
 
@@ -145,7 +145,7 @@ def test_a_scorer_raising_endpoint_busy_controls_the_error():
 
 def test_mock_aws_lets_the_local_endpoint_through(server):
     # GIVEN moto's in-process mock is active (as in every handler test)
-    with mock_aws():
+    with local_world(deploy=False, execute_state_machines=False):
         os.environ[ENDPOINT_URL_VARIABLE] = server.url
         try:
             local = boto3.client("sagemaker-runtime")

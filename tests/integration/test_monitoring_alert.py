@@ -1,8 +1,8 @@
 """MonitoringAlertFunction end to end on moto: the real handler, environment from template.yaml.
 
 moto's CreateProcessingJob drops MonitoringScheduleArn, ExitMessage and Environment and always says
-Completed, and moto lacks ListMonitoringExecutions: ``sentinel.moto_patches.sagemaker_extras``
-shapes the job like a Model Monitor execution in moto's backend and adds that API, so the states
+Completed, and moto lacks ListMonitoringExecutions: the world's ``sentinel.moto_patches``
+shape the job like a Model Monitor execution in moto's backend and add that API, so the states
 other than moto's plain "Completed" are stubbed there (and one test uses moto's bare job as is).
 Retraining executions the handler starts run on moto's engine (real Lambda, waits skipped) and are
 waited for before the mock ends.
@@ -18,8 +18,6 @@ from botocore.stub import Stubber
 
 from anomaly_sentinel import monitoring
 from anomaly_sentinel.exceptions import EventParseError, RetrainStartError
-from sentinel.moto_patches import sagemaker_extras
-from sentinel.stepfunctions import fast_waits, template_lambdas
 from tests.integration.retrain_support import (
     AlertsInbox,
     drift_alarm_event,
@@ -34,10 +32,10 @@ JOB = "model-monitoring-202611220100-3b7f0e8c4d5a6b7c8d9e0f1a"
 
 
 @pytest.fixture
-def extras(stack):
-    with sagemaker_extras() as extras, template_lambdas(stack), fast_waits():
-        yield extras
-        wait_for_all_executions(stack)
+def extras(world, stack):
+    """The world's moto patches; retraining runs it starts end before the emulator does."""
+    yield world.extras
+    wait_for_all_executions(stack)
 
 
 @pytest.fixture
@@ -327,3 +325,80 @@ def test_state_machine_refusing_the_start_fails_loudly_and_is_retried(stack, ext
 def test_unrelated_event_is_rejected(handler):
     with pytest.raises(EventParseError, match="not a monitoring signal"):
         handler({"detail-type": "Object Created", "source": "aws.s3", "detail": {}})
+
+
+def test_another_endpoints_monitoring_run_is_ignored_with_its_reason(stack, extras, inbox, handler):
+    # GIVEN another team's Model Monitor run in the same account, with our job prefix, which found
+    # violations on *their* endpoint
+    put_report(stack, real_violations())
+    job_arn = extras.monitoring_execution(
+        job_name=JOB,
+        schedule_name="other-team-data-quality",
+        endpoint_name="other-team-endpoint",
+        report_uri=report_uri(stack),
+    )
+    # WHEN its processing-job event reaches our function
+    result = handler(monitoring_event(job_arn))
+    # THEN it is ignored, saying whose endpoint it concerns: no alert, no retraining
+    assert result["status"] == "ignored"
+    assert "concerns endpoint other-team-endpoint" in result["reason"]
+    assert inbox.messages() == []
+    assert executions(stack) == []
+
+
+def test_drift_alarm_on_another_endpoint_is_ignored(stack, extras, inbox, handler):
+    # GIVEN a drift alarm with our prefix whose metric dimensions name another endpoint
+    alarm = f"{stack.parameters['DriftAlarmPrefix']}value"
+    event = drift_alarm_event(alarm, endpoint="other-team-endpoint", value=0.34, threshold=0.1)
+    # WHEN / THEN it is ignored: the alarm's dimensions decide whose drift it is
+    result = handler(event)
+    assert result["status"] == "ignored"
+    assert "concerns endpoint other-team-endpoint" in result["reason"]
+    assert inbox.messages() == []
+    assert executions(stack) == []
+
+
+def test_ignored_foreign_signal_is_counted_in_a_metric(stack, extras, handler, capsys):
+    # GIVEN another endpoint's monitoring run
+    job_arn = extras.monitoring_execution(
+        job_name=JOB, schedule_name="other", endpoint_name="other-team-endpoint", report_uri=report_uri(stack)
+    )
+    # WHEN it is handled
+    handler(monitoring_event(job_arn))
+    # THEN the MonitoringSignalsIgnored metric is published (EMF on stdout)
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any("MonitoringSignalsIgnored" in doc for doc in emf)
+
+
+def test_deeply_nested_violations_file_is_a_report_unreadable_alert(stack, extras, inbox, handler):
+    # GIVEN a violations file nested far deeper than any JSON parser's recursion limit
+    depth = 100_000
+    put_report(stack, b'{"violations": ' + b"[" * depth + b"]" * depth + b"}")
+    job_arn = monitoring_run(stack, extras)
+    # WHEN it is handled THEN no exception: an alert names the report and why it is unreadable
+    result = handler(monitoring_event(job_arn))
+    assert result["violations_problem"] == "malformed: nested too deeply to read"
+    (alert,) = inbox.messages()
+    assert alert["attributes"]["kind"] == "monitoring-failed"
+    assert "report is unreadable" in alert["subject"]
+    assert f"Report: {report_uri(stack)}" in alert["message"]
+    assert executions(stack) == []
+
+
+def test_report_in_a_missing_bucket_is_a_report_unreadable_alert(stack, extras, inbox, handler):
+    # GIVEN a monitoring run whose output points at a bucket that no longer exists
+    gone = "s3://deleted-monitoring-bucket/monitoring/run-1"
+    job_arn = extras.monitoring_execution(
+        job_name=JOB,
+        schedule_name=SCHEDULE,
+        endpoint_name=stack.parameters["EndpointName"],
+        report_uri=gone,
+    )
+    # WHEN it is handled THEN no NoSuchBucket escapes: the alert names the report file and the cause
+    result = handler(monitoring_event(job_arn))
+    expected = f"unreadable: {gone}/constraint_violations.json (NoSuchBucket)"
+    assert result["violations_problem"] == expected
+    (alert,) = inbox.messages()
+    assert "report is unreadable" in alert["subject"]
+    assert expected in alert["message"]
+    assert executions(stack) == []

@@ -9,13 +9,13 @@ from typing import Any
 import boto3
 import pytest
 
+from sentinel.moto_patches import start_as_executing
 from sentinel.pipeline_executor import (
     STATUS_EVENT,
     DefinitionError,
     PipelineExecutor,
     evaluation_endpoint,
     resolve_value,
-    start_as_executing,
     tuning_ranges,
 )
 from sentinel.rcf import RandomCutForest
@@ -290,7 +290,7 @@ def test_executor_start_as_executing_hides_motos_instant_success(setup):
 
 @pytest.fixture(scope="module")
 def real_definition() -> str:
-    """The pipeline definition issue 5 builds (committed file, else built with the SDK offline)."""
+    """The pipeline definition pipeline/build.py builds (committed file, else built with the SDK offline)."""
     committed = PROJECT_ROOT / "pipeline" / "definition.json"
     if committed.exists():
         return committed.read_text(encoding="utf-8")

@@ -108,3 +108,33 @@ def test_spark_refuses_bad_input_with_the_same_named_error(spark, tmp_path):
     # (the Spark job imports the row rules as ``preprocess``, as on SageMaker: its own error classes)
     with pytest.raises(preprocess_spark.rules.UnparseableTimestampError, match="line 3: 'not a date'"):
         preprocess_spark.run(spark, input_uri=str(data), train_uri=str(tmp_path / "out"), shingle_size=1)
+
+
+@pytest.mark.slow
+def test_spark_channels_hold_only_non_empty_part_files_and_the_exact_object_is_read(spark, tmp_path):
+    from pipeline.scripts import preprocess_spark
+
+    # GIVEN Hadoop's committer writing _SUCCESS markers (the image's default), more partitions than
+    # rows (so some part files are empty), and an upload whose key is also a glob pattern, next to a
+    # file the pattern would match
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    conf.set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "true")
+    data = tmp_path / "in" / "x[1].csv"
+    data.parent.mkdir()
+    data.write_text("timestamp,value\n2024-01-01 00:00,1\n2024-01-01 00:30,2\n2024-01-01 01:00,3\n")
+    (tmp_path / "in" / "x1.csv").write_text("timestamp,value\n2024-01-01 00:00,9\n")
+    try:
+        # WHEN the Spark job writes the train channel over 8 partitions
+        summary = preprocess_spark.run(
+            spark, input_uri=str(data), train_uri=str(tmp_path / "train"), shingle_size=1, partitions=8
+        )
+    finally:
+        conf.set("mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
+    # THEN what RCF and the batch transform read under the prefix is only data: no marker, no
+    # checksum, no empty part file, and every row of the uploaded file (and only it) is there
+    files = sorted(p.name for p in (tmp_path / "train").iterdir())
+    assert files
+    assert all(name.startswith("part-") for name in files), files
+    assert all((tmp_path / "train" / name).stat().st_size > 0 for name in files)
+    assert part_lines(tmp_path / "train") == ["1", "2", "3"]
+    assert summary["rows_in"] == 3

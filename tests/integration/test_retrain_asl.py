@@ -4,7 +4,7 @@ The machine is the committed ASL with its DefinitionSubstitutions resolved by th
 ``lambda:invoke`` tasks run the real RetrainStepsFunction handler (sentinel.stepfunctions), Wait
 states and Retry back-off are recorded instead of slept. moto lacks UpdateEndpoint, and a botocore
 Stubber cannot reach calls made by moto's own engine: it is added to moto's SageMaker response and
-backend by ``sentinel.moto_patches.sagemaker_extras`` for these tests (failure injected there too).
+backend by the world's ``sentinel.moto_patches.sagemaker_extras`` (failure injected there too).
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ def test_endpoint_update_that_fails_alerts_that_the_previous_config_still_serves
         old = register_package(stack, OLD_RUN, objective=0.5)
         previous = serve(stack, old)
         execution = start_pipeline_execution(stack)
-        register_package(stack, execution, objective=0.9)
+        candidate = register_package(stack, execution, objective=0.9)
         # WHEN the machine deploys the better candidate
         run = machine.run({"pipelineExecutionArn": execution})
         # THEN the execution fails, the alert names the config still serving, and the lock is free
@@ -259,6 +259,9 @@ def test_endpoint_update_that_fails_alerts_that_the_previous_config_still_serves
         assert f"previous endpoint config ({previous}) still serves" in alert["message"]
         assert "EndpointNotUpdated" in alert["message"]
         assert lock_item(stack) is None
+        # AND the registry agrees with the endpoint: the candidate that does not serve is not approved
+        assert describe_package(candidate["arn"])["ModelApprovalStatus"] == "PendingManualApproval"
+        assert "stays PendingManualApproval" in alert["message"]
 
 
 def test_update_rolled_back_by_sagemaker_is_a_failed_deployment(stack, pipeline):
@@ -309,6 +312,6 @@ def test_execution_output_is_small_and_serialisable(machine, stack):
     execution = start_pipeline_execution(stack)
     register_package(stack, execution, objective=0.7)
     run = machine.run({"pipelineExecutionArn": execution})
-    # describe_execution would fail on timestamps (FACTS.md): ResultSelectors keep only fields needed
+    # describe_execution would fail on timestamps: ResultSelectors keep only fields needed
     assert set(run["output"]["endpoint"]) == {"status", "config"}
     assert len(json.dumps(run["output"])) < 8_000

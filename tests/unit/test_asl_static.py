@@ -133,7 +133,9 @@ def test_polling_loops_wait_by_parameter_and_are_bounded(states):
 def test_describe_tasks_keep_only_the_fields_they_need(states):
     for name, state in states.items():
         if ":aws-sdk:sagemaker:describe" in state.get("Resource", ""):
-            assert "ResultSelector" in state, f"{name} would carry timestamps in the state (FACTS.md)"
+            assert "ResultSelector" in state, (
+                f"{name} would carry timestamps in the state (moto cannot serialise them)"
+            )
 
 
 def test_deployment_uses_the_serverless_shape_and_the_execution_role(states):
@@ -148,4 +150,37 @@ def test_notifications_carry_the_alert_attributes(states):
             attributes = state["Parameters"]["MessageAttributes"]
             assert set(attributes) == {"kind", "severity", "endpoint"}, name
             assert attributes["kind"]["StringValue"] == "retraining"
-            assert len(state["Parameters"]["Subject"].replace("${EndpointName}", "e" * 63)) <= 100
+
+
+def test_subjects_fit_sns_with_the_longest_endpoint_name_the_template_allows(template, states):
+    # SNS Publish: subjects are ASCII, without line breaks, and less than 100 characters
+    # (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html)
+    longest = "e" * int(template.document["Parameters"]["EndpointName"]["MaxLength"])
+    for name, state in states.items():
+        if state.get("Resource") == "arn:aws:states:::sns:publish":
+            subject = state["Parameters"]["Subject"].replace("${EndpointName}", longest)
+            assert len(subject) <= 99, name
+            assert subject.isascii(), name
+            assert subject.isprintable(), name
+
+
+def test_a_failed_deployment_never_leaves_the_candidate_approved(states):
+    # GIVEN the states that create, update and wait for the endpoint
+    deploying = {
+        "CreateModel",
+        "CreateEndpointConfig",
+        "CreateEndpoint",
+        "UpdateEndpoint",
+        "DescribeEndpoint",
+    }
+    # WHEN walking back from the approval THEN it comes only after the endpoint serves the new config
+    approvers = {n for n, s in states.items() if s.get("Resource", "").endswith(":updateModelPackage")}
+    assert approvers == {"ApproveModelPackage"}
+    before = {n for n, s in states.items() if "ApproveModelPackage" in targets(s)}
+    assert before == {"EndpointStatus"}
+    in_service = next(c for c in states["EndpointStatus"]["Choices"] if c["Next"] == "ApproveModelPackage")
+    assert {"Variable": "$.endpoint.status", "StringEquals": "InService"} in in_service["And"]
+    # AND no deployment state can reach the approval through its failure path
+    for name in deploying:
+        for catcher in states[name]["Catch"]:
+            assert catcher["Next"] == "NotifyDeployFailed", name

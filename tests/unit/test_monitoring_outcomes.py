@@ -72,6 +72,8 @@ def test_real_model_monitor_violations_file_parses_with_values():
     ],
 )
 def test_numbers_are_parsed_from_known_description_shapes(description, value, distance, threshold):
+    # GIVEN a description in one of Model Monitor's known shapes
+    # WHEN the entry is read THEN value, distance and threshold are the numbers it carries
     parsed = monitoring.violation_from_entry(
         {"feature_name": "f", "constraint_check_type": "baseline_drift_check", "description": description}
     )
@@ -90,11 +92,13 @@ def test_numbers_are_parsed_from_known_description_shapes(description, value, di
     ],
 )
 def test_unreadable_violations_files_raise_naming_the_problem(raw, message):
+    # GIVEN an empty, non-JSON or misshapen file WHEN parsed THEN the error names the problem
     with pytest.raises(ViolationsFileError, match=re.escape(message)):
         monitoring.parse_violations(raw)
 
 
 def test_empty_violations_list_is_valid_and_empty():
+    # GIVEN a file listing no violations WHEN parsed THEN there are none, and no error
     assert monitoring.parse_violations('{"violations": []}') == ()
 
 
@@ -117,6 +121,9 @@ def test_empty_violations_list_is_valid_and_empty():
     ],
 )
 def test_monitoring_status_from_processing_status_and_exit_message(processing, exit_message, expected):
+    # GIVEN a processing status and ExitMessage WHEN read
+    # THEN the monitoring status is the message's first word
+    # (None when only the violations file can tell)
     assert monitoring.status_from_exit_message(processing, exit_message) == expected
 
 
@@ -124,6 +131,8 @@ def test_monitoring_status_from_processing_status_and_exit_message(processing, e
 
 
 def test_policy_counts_only_configured_check_types_up_to_the_minimum():
+    # GIVEN one counted and one uncounted violation
+    # WHEN the policy decides THEN one counted violation meets a minimum of 1, not of 2
     two = outcome(violations=(violation("baseline_drift_check"), violation("data_type_check")))
     assert monitoring.decide(two, POLICY).retrain is True
     strict = POLICY.model_copy(update={"min_violations": 2})
@@ -132,6 +141,7 @@ def test_policy_counts_only_configured_check_types_up_to_the_minimum():
 
 
 def test_policy_never_retrains_on_failed_clean_or_unreadable_runs():
+    # GIVEN a failed run, a clean run and an unreadable report WHEN the policy decides THEN none retrains
     assert not monitoring.decide(outcome(status="Failed"), POLICY).retrain
     assert not monitoring.decide(outcome(status="Completed"), POLICY).retrain
     unreadable = outcome(violations_problem="malformed: not JSON")
@@ -139,12 +149,14 @@ def test_policy_never_retrains_on_failed_clean_or_unreadable_runs():
 
 
 def test_policy_for_drift_alarms_is_its_own_switch():
+    # GIVEN a drift alarm outcome WHEN the policy decides THEN RETRAIN_ON_ALARM alone decides
     alarm = outcome(source="alarm", violations=(violation("baseline_drift_check"),))
     assert monitoring.decide(alarm, POLICY).retrain is True
     assert monitoring.decide(alarm, POLICY.model_copy(update={"on_alarm": False})).retrain is False
 
 
 def test_empty_check_types_mean_violations_alert_but_never_retrain():
+    # GIVEN a policy counting no check type WHEN violations arrive THEN nothing retrains
     policy = RetrainingPolicy(check_types=(), min_violations=1)
     assert not monitoring.decide(outcome(violations=(violation("baseline_drift_check"),)), policy).retrain
 
@@ -153,6 +165,8 @@ def test_empty_check_types_mean_violations_alert_but_never_retrain():
 
 
 def test_violations_are_a_model_alert_with_the_three_filter_attributes():
+    # GIVEN violations with distance and threshold WHEN the alert is built
+    # THEN it is a model-drift alert with kind/severity/endpoint attributes and the numbers in its body
     found = outcome(violations=(violation("baseline_drift_check", distance=0.3, threshold=0.1),))
     alert = monitoring.build_alert(found, Decision(retrain=True, reason="r"), "started execution x")
     assert alert is not None
@@ -166,6 +180,8 @@ def test_violations_are_a_model_alert_with_the_three_filter_attributes():
 
 
 def test_long_violation_lists_are_capped_and_subjects_fit_sns():
+    # GIVEN 60 violations with long feature names WHEN the alert is built
+    # THEN the list is capped and the subject fits SNS's 100 characters
     many = tuple(violation("data_type_check", feature=f"feature_{i:03d}_" + "x" * 40) for i in range(60))
     alert = monitoring.build_alert(outcome(violations=many), Decision(retrain=False, reason="r"), "no")
     assert alert is not None
@@ -174,6 +190,8 @@ def test_long_violation_lists_are_capped_and_subjects_fit_sns():
 
 
 def test_failed_monitoring_is_operational_and_clean_runs_send_nothing():
+    # GIVEN a failed run and a clean run WHEN alerts are built
+    # THEN the failure is an operational alert and the clean run sends nothing
     failed = monitoring.build_alert(
         outcome(status="Failed", detail="AlgorithmError"), Decision(retrain=False, reason="r"), "no"
     )
@@ -198,6 +216,8 @@ def processing_job_event(name, status="Completed"):
 
 
 def test_real_processing_job_event_is_a_signal_identified_by_its_job_arn():
+    # GIVEN AWS's sample processing-job event WHEN parsed
+    # THEN it is a signal identified by its job ARN, and the sample job is not ours by name
     signal = monitoring.signal_from_event(load_event("SageMakerProcessingJobStateChange"))
     assert signal.source == "processing-job"
     assert signal.identity.endswith(
@@ -208,6 +228,8 @@ def test_real_processing_job_event_is_a_signal_identified_by_its_job_arn():
 
 
 def test_real_alarm_event_is_a_signal_identified_by_alarm_and_state_time():
+    # GIVEN AWS's sample alarm event WHEN parsed
+    # THEN it is identified by alarm ARN and state time, and its name is outside our prefix
     signal = monitoring.signal_from_event(load_event("CloudWatchAlarmStateChange"))
     assert (
         signal.identity
@@ -217,6 +239,8 @@ def test_real_alarm_event_is_a_signal_identified_by_alarm_and_state_time():
 
 
 def test_alarm_outcome_names_the_endpoint_schedule_and_drifting_feature():
+    # GIVEN an alarm on Model Monitor's drift metric of one feature
+    # WHEN turned into an outcome THEN endpoint, schedule and feature come from the metric
     event = copy.deepcopy(load_event("CloudWatchAlarmStateChange"))
     metric = event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]
     metric.update(
@@ -237,6 +261,8 @@ def test_alarm_outcome_names_the_endpoint_schedule_and_drifting_feature():
 
 
 def test_alarm_on_another_metric_still_gives_one_violation_naming_the_alarm():
+    # GIVEN an alarm on a metric that is not a drift metric WHEN turned into an outcome
+    # THEN one violation names the alarm, on the default endpoint
     found = monitoring.outcome_from_alarm(
         monitoring.signal_from_event(load_event("CloudWatchAlarmStateChange")), "default-endpoint"
     )
@@ -249,11 +275,14 @@ def test_alarm_on_another_metric_still_gives_one_violation_naming_the_alarm():
     [{"detail-type": "Object Created", "detail": {}}, {"detail-type": "CloudWatch Alarm State Change"}],
 )
 def test_other_events_are_parse_errors(event):
+    # GIVEN an event of another type, or one without detail WHEN parsed THEN EventParseError
     with pytest.raises(EventParseError):
         monitoring.signal_from_event(event)
 
 
 def test_execution_names_are_deterministic_valid_and_distinct_per_job():
+    # GIVEN four jobs, two with names longer than Step Functions allows
+    # WHEN execution names are made THEN they are valid, distinct per job, and the same for the same job
     long_name = "model-monitoring-" + "x" * 90
     names = {
         monitoring.execution_name(monitoring.signal_from_event(processing_job_event(name)))
@@ -269,9 +298,48 @@ def test_execution_names_are_deterministic_valid_and_distinct_per_job():
 
 
 def test_retrain_input_is_the_state_machine_contract():
+    # GIVEN a decision to retrain WHEN the input is built
+    # THEN it carries trigger, reason and inputDataUri only when one is configured
     payload = monitoring.retrain_input(outcome(), Decision(retrain=True, reason="2 >= 1"), "s3://b/training/")
     assert payload["trigger"] == "monitoring"
     assert payload["inputDataUri"] == "s3://b/training/"
     assert "2 >= 1" in payload["reason"]
     assert "inputDataUri" not in monitoring.retrain_input(outcome(), Decision(retrain=True, reason="r"), "")
     json.dumps(payload)
+
+
+def test_violations_file_nested_beyond_the_recursion_limit_is_malformed_not_a_crash():
+    # GIVEN a file nested deeper than Python's JSON parser can recurse
+    raw = b'{"violations": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    # WHEN / THEN it is a named, reportable problem
+    with pytest.raises(ViolationsFileError, match="nested too deeply"):
+        monitoring.parse_violations(raw)
+
+
+def test_drift_alarm_naming_another_endpoint_is_not_ours():
+    # GIVEN a drift alarm with our prefix whose metric's Endpoint dimension is someone else's
+    event = copy.deepcopy(load_event("CloudWatchAlarmStateChange"))
+    event["detail"]["alarmName"] = "anomaly-sentinel-drift-value"
+    event["detail"]["state"]["value"] = "ALARM"
+    metric = event["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]
+    metric["dimensions"] = {"Endpoint": "other-team-endpoint", "MonitoringSchedule": "theirs"}
+    # WHEN the signal is checked THEN the reason names the foreign endpoint
+    reason = monitoring.ignore_reason(monitoring.signal_from_event(event), SETTINGS)
+    assert reason == "alarm concerns endpoint other-team-endpoint, not anomaly-sentinel-rcf"
+    # AND the same alarm on our endpoint is acted on
+    metric["dimensions"]["Endpoint"] = "anomaly-sentinel-rcf"
+    assert monitoring.ignore_reason(monitoring.signal_from_event(event), SETTINGS) is None
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "expected"),
+    [
+        ("anomaly-sentinel-rcf", None),
+        ("other", "concerns endpoint other, not anomaly-sentinel-rcf"),
+        (None, "the monitoring job names no endpoint"),
+        ({"anomaly-sentinel-rcf", "other"}, "concerns endpoint other, not anomaly-sentinel-rcf"),
+    ],
+)
+def test_only_signals_about_our_endpoint_are_ours(endpoints, expected):
+    # GIVEN the endpoints a signal names WHEN checked against ours THEN only ours alone is acted on
+    assert monitoring.foreign_endpoint(endpoints, "anomaly-sentinel-rcf") == expected

@@ -137,6 +137,28 @@ def test_exactly_one_route_runs_for_every_parameter_combination(use_spark, label
     assert chosen == [f"Route-{'Spark' if use_spark else 'Python'}"]
 
 
+def test_the_labels_switch_uses_only_forms_the_sdk_documents_and_never_an_empty_string():
+    # SageMaker has rejected "" as a passed parameter value: the "no labels" route compares a
+    # String parameter with its non-empty default (ParameterString + ConditionEquals).
+    text = build.DEFINITION_PATH.read_text(encoding="utf-8")
+    assert '"DefaultValue": ""' not in text
+    assert '"RightValue": ""' not in text
+    labels = next(p for p in DEFINITION["Parameters"] if p["Name"] == "LabelsUri")
+    assert labels == {"Name": "LabelsUri", "Type": "String", "DefaultValue": build.NO_LABELS}
+    for condition_step in DEFINITION["Steps"]:
+        for condition in condition_step["Arguments"]["Conditions"]:
+            inner = condition.get("Condition", condition)
+            assert inner["Type"] == "Equals"
+            if inner["LeftValue"] == {"Get": "Parameters.LabelsUri"}:
+                assert inner["RightValue"] == build.NO_LABELS
+
+
+def test_no_experiment_tracking_the_role_has_no_permission_for():
+    # The SDK's default PipelineExperimentConfig creates an experiment and a trial per execution
+    # (sagemaker:CreateExperiment, CreateTrial, AssociateTrialComponent); nothing here reads them.
+    assert DEFINITION["PipelineExperimentConfig"] is None
+
+
 def test_every_route_is_one_condition_with_the_whole_chain_in_order():
     assert [s["Type"] for s in DEFINITION["Steps"]] == ["Condition"] * 2
     chain = ["Channels", "Tune", "Model", "Scores", "ScoreStats", "EvalScores", "Evaluate", "Register"]

@@ -282,3 +282,39 @@ def test_main_refuses_an_input_directory_with_several_files(tmp_path, capsys):
     write(tmp_path / "data" / "b.csv", "v\n1\n")
     assert pp.main(["--input", str(tmp_path / "data"), "--output", str(tmp_path / "out")]) == 2
     assert "exactly one data file" in capsys.readouterr().err
+
+
+def test_main_reads_exactly_the_uploaded_object_when_an_s3_prefix_brought_its_neighbours(tmp_path, capsys):
+    # GIVEN what a processing input of type S3Prefix downloads for s3://b/training/x.csv: every key
+    # starting with it (SageMaker API, ProcessingS3Input.S3DataType), here x.csv.gz and x.csv.bak too
+    (tmp_path / "data").mkdir()
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "data" / "x.csv").write_bytes(TAXI.read_bytes())
+    write(tmp_path / "data" / "x.csv.bak", "not,the,data\n")
+    (tmp_path / "data" / "x.csv.gz").write_bytes(gzip.compress(b"value\n1\n2\n"))
+    (tmp_path / "labels" / "w.json").write_bytes(WINDOWS.read_bytes())
+    write(tmp_path / "labels" / "w.json.old", "{}")
+    # WHEN the job runs with the objects' URIs, as the pipeline passes them
+    code = pp.main(
+        [
+            *("--input", str(tmp_path / "data"), "--input-uri", "s3://b/training/x.csv"),
+            *("--labels", str(tmp_path / "labels"), "--labels-uri", "s3://b/labels/w.json"),
+            *("--output", str(tmp_path / "out"), "--shingle-size", "48"),
+        ]
+    )
+    # THEN it read the uploaded file and labels only
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads((tmp_path / "out" / "summary" / "summary.json").read_text())
+    assert (summary["input"], summary["labels"]) == ("x.csv", "w.json")
+    assert summary["rows_out"] == 10_273
+    assert summary["test_positive_rows"] > 0
+
+
+def test_main_says_so_when_the_uploaded_object_is_not_among_the_downloaded_files(tmp_path, capsys):
+    (tmp_path / "data").mkdir()
+    write(tmp_path / "data" / "x.csv.bak", "v\n1\n")
+    code = pp.main(
+        ["--input", str(tmp_path / "data"), "--input-uri", "s3://b/training/x.csv", "--output", str(tmp_path)]
+    )
+    assert code == 2
+    assert "the data object s3://b/training/x.csv is not among the files" in capsys.readouterr().err

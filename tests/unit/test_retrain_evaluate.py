@@ -22,6 +22,11 @@ SETTINGS = RetrainStepsSettings.from_env(ENV)
 RUN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/anomaly-sentinel-rcf/execution/p4jn9xou8a8s"
 
 
+def score_stats(mean: float, std: float) -> ScoreStats:
+    """score_stats.json of 1,000 training scores with this mean and std."""
+    return ScoreStats(count=1000, mean=mean, std=std, min=0.0, max=mean + 10 * std)
+
+
 def package(url="s3://b/new/model.tar.gz", objective=None, metric="test:f1"):
     metadata = {"pipeline_execution_arn": RUN}
     if objective is not None:
@@ -42,11 +47,13 @@ def serving(objective=None):
 
 
 def test_nothing_in_service_approves():
+    # GIVEN no endpoint WHEN a candidate is compared THEN it is approved
     verdict = retraining.compare(package(), InService(), SETTINGS, None, None)
     assert (verdict.approve, verdict.rule) == (True, "nothing-in-service")
 
 
 def test_candidate_already_serving_is_rejected():
+    # GIVEN the candidate's model data already serves WHEN compared THEN it is rejected
     current = serving(0.5).model_copy(update={"model_data_url": "s3://b/new/model.tar.gz"})
     verdict = retraining.compare(package(objective=0.9), current, SETTINGS, None, None)
     assert (verdict.approve, verdict.rule) == (False, "same-model")
@@ -63,18 +70,21 @@ def test_candidate_already_serving_is_rejected():
     ],
 )
 def test_objective_rule_needs_the_minimum_improvement(new, old, min_improvement, approve):
+    # GIVEN both packages report test:f1 WHEN compared THEN the candidate needs the minimum gain
     settings = SETTINGS.model_copy(update={"min_improvement": min_improvement})
     verdict = retraining.compare(package(objective=new), serving(old), settings, None, None)
     assert (verdict.approve, verdict.rule) == (approve, "objective")
 
 
 def test_objective_rule_honours_a_minimising_goal():
+    # GIVEN a Minimize goal WHEN compared THEN lower objectives win
     settings = SETTINGS.model_copy(update={"objective_goal": "Minimize"})
     assert retraining.compare(package(objective=0.2), serving(0.5), settings, None, None).approve
     assert not retraining.compare(package(objective=0.7), serving(0.5), settings, None, None).approve
 
 
 def test_objective_of_another_metric_is_not_compared():
+    # GIVEN the candidate's objective is another metric WHEN compared THEN the objective rule is skipped
     verdict = retraining.compare(
         package(objective=0.9, metric="validation:rmse"), serving(0.5), SETTINGS, None, None
     )
@@ -82,26 +92,33 @@ def test_objective_of_another_metric_is_not_compared():
 
 
 def test_without_objectives_score_spread_decides():
-    tight, loose = ScoreStats(mean=1.0, std=0.1), ScoreStats(mean=1.0, std=0.3)
+    # GIVEN no objectives, two sets of score statistics
+    # WHEN compared THEN the tighter spread (std/mean) wins
+    tight, loose = score_stats(1.0, 0.1), score_stats(1.0, 0.3)
     assert retraining.compare(package(), serving(), SETTINGS, tight, loose).approve
     verdict = retraining.compare(package(), serving(), SETTINGS, loose, tight)
     assert (verdict.approve, verdict.rule) == (False, "score-stats")
 
 
 def test_without_objectives_a_measured_candidate_beats_an_unmeasured_model():
-    verdict = retraining.compare(package(), serving(), SETTINGS, ScoreStats(mean=1.0, std=0.2), None)
+    # GIVEN a candidate with score statistics and a model in service without
+    # WHEN compared THEN the candidate is approved by the score-stats rule
+    verdict = retraining.compare(package(), serving(), SETTINGS, score_stats(1.0, 0.2), None)
     assert (verdict.approve, verdict.rule) == (True, "score-stats")
 
 
 @pytest.mark.parametrize(
-    "stats", [None, ScoreStats(mean=0.0, std=0.1), ScoreStats(mean=float("nan"), std=0.1)]
+    "stats", [None, score_stats(0.0, 0.1), ScoreStats.model_construct(mean=float("nan"), std=0.1)]
 )
 def test_a_candidate_with_neither_objective_nor_valid_stats_is_rejected(stats):
-    verdict = retraining.compare(package(), serving(0.5), SETTINGS, stats, ScoreStats(mean=1.0, std=0.1))
+    # GIVEN a candidate with no objective and missing, zero-mean or NaN statistics
+    # WHEN compared THEN it is rejected as unmeasured
+    verdict = retraining.compare(package(), serving(0.5), SETTINGS, stats, score_stats(1.0, 0.1))
     assert (verdict.approve, verdict.rule) == (False, "unmeasured")
 
 
 def test_objective_value_that_is_not_a_number_counts_as_absent():
+    # GIVEN metadata whose objective value is text WHEN read THEN there is no objective
     broken = package(objective=0.9)
     broken.metadata["objective_value"] = "n/a"
     assert broken.objective("test:f1") is None
@@ -121,6 +138,8 @@ def prepare(payload, name="monitor-job-1a2b", now=1_800_000_000, settings=SETTIN
 
 
 def test_prepare_for_a_new_run_names_everything_from_the_execution():
+    # GIVEN a start input with training data WHEN prepared
+    # THEN names, token, parameters and the serverless deployment come from the execution and settings
     prepared = prepare(
         {"inputDataUri": "s3://bucket/training/a.csv", "trigger": "drift-alarm", "reason": "r"}
     )
@@ -138,6 +157,8 @@ def test_prepare_for_a_new_run_names_everything_from_the_execution():
 
 
 def test_prepare_sets_a_lock_that_outlives_the_bounded_waits():
+    # GIVEN any input WHEN prepared
+    # THEN the lock is the endpoint's, held by the execution, expiring after the TTL
     lock = prepare({})["lock"]
     assert lock == {
         "id": "retrain-lock#anomaly-sentinel-rcf",
@@ -148,12 +169,14 @@ def test_prepare_sets_a_lock_that_outlives_the_bounded_waits():
 
 
 def test_prepare_without_data_lets_the_pipeline_use_its_default():
+    # GIVEN an empty input WHEN prepared THEN no pipeline parameter is passed and the trigger is manual
     prepared = prepare({})
     assert prepared["start"]["parameters"] == []
     assert (prepared["trigger"], prepared["reason"]) == ("manual", "started by hand")
 
 
 def test_prepare_adopts_an_execution_of_our_pipeline_only():
+    # GIVEN an execution ARN WHEN prepared THEN only our pipeline's is adopted, and never with a data URI
     assert prepare({"pipelineExecutionArn": RUN})["mode"] == "adopt"
     with pytest.raises(EventParseError, match="does not belong to pipeline"):
         prepare({"pipelineExecutionArn": RUN.replace("anomaly-sentinel-rcf", "other")})
@@ -163,21 +186,26 @@ def test_prepare_adopts_an_execution_of_our_pipeline_only():
 
 @pytest.mark.parametrize("payload", [["not", "an", "object"], {"inputDataUri": "https://example.com/a.csv"}])
 def test_prepare_refuses_malformed_input(payload):
+    # GIVEN an input that is not an object, or a data URI that is not s3:// WHEN prepared THEN it is refused
     with pytest.raises(EventParseError):
         prepare(payload)
 
 
 def test_names_differ_between_executions_and_repeat_within_one():
+    # GIVEN two executions WHEN each is prepared (one twice)
+    # THEN names differ between them and repeat within one
     first, second = prepare({}, name="a")["deployment"], prepare({}, name="b")["deployment"]
     assert first["modelName"] != second["modelName"]
     assert prepare({}, name="a")["deployment"] == first
 
 
 def test_lock_shorter_than_the_bounded_waits_fails_at_start_naming_the_variable():
+    # GIVEN a lock TTL shorter than the bounded waits WHEN settings load THEN they fail naming the variable
     with pytest.raises(SettingsError, match="RETRAIN_LOCK_TTL_SECONDS"):
         RetrainStepsSettings.from_env({**ENV, "RETRAIN_LOCK_TTL_SECONDS": "600"})
 
 
 def test_endpoint_names_too_long_for_deployment_names_fail_at_start():
+    # GIVEN an endpoint name too long to prefix deployment names WHEN settings load THEN they fail naming it
     with pytest.raises(SettingsError, match="ENDPOINT_NAME"):
         RetrainStepsSettings.from_env({**ENV, "ENDPOINT_NAME": "e" * 49})

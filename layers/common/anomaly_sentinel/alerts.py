@@ -7,6 +7,7 @@ Bodies hold counts, ids, scores and S3 URIs — never payload contents.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -14,7 +15,22 @@ from pydantic import BaseModel, Field, field_validator
 Kind = Literal["anomaly", "model-drift", "monitoring-failed", "retraining", "operational"]
 Severity = Literal["info", "warning", "critical"]
 
-SUBJECT_MAX = 100  # SNS rejects longer subjects
+#: SNS Publish: a subject is "ASCII text ... less than 100 characters long", with no line breaks or
+#: control characters (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html). A rejected
+#: publish fails the invocation after the scores were written, so the subject must always fit.
+SUBJECT_MAX = 99
+ELLIPSIS = "..."
+FALLBACK_SUBJECT = "Anomaly Sentinel alert"
+
+
+def fit_subject(value: str) -> str:
+    """Printable ASCII on one line, at most ``SUBJECT_MAX`` characters (cut with "...")."""
+    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode("ascii")
+    printable = "".join(c if c.isprintable() else " " for c in ascii_text)
+    flat = " ".join(printable.split()) or FALLBACK_SUBJECT
+    if len(flat) <= SUBJECT_MAX:
+        return flat
+    return flat[: SUBJECT_MAX - len(ELLIPSIS)].rstrip() + ELLIPSIS
 
 
 class Alert(BaseModel):
@@ -27,9 +43,7 @@ class Alert(BaseModel):
     @field_validator("subject")
     @classmethod
     def _fit_subject(cls, value: str) -> str:
-        """SNS subjects: at most 100 printable characters, no line breaks."""
-        flat = " ".join(value.split())
-        return flat if len(flat) <= SUBJECT_MAX else flat[: SUBJECT_MAX - 1] + "…"
+        return fit_subject(value)
 
     def message_attributes(self) -> dict[str, dict[str, str]]:
         return {

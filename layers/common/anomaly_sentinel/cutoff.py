@@ -21,21 +21,22 @@ from math import isfinite, sqrt
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
+
+from anomaly_sentinel.contracts import ScoreStats, parse_s3_uri, served_model
+from anomaly_sentinel.contracts import score_stats_uri as stats_uri
+
+__all__ = [
+    "Cutoff",
+    "ModelStatsSource",
+    "RunningStats",
+    "ScoreStats",
+    "StatsLookup",
+    "resolve_cutoff",
+    "stats_uri",
+]
 
 CutoffSource = Literal["threshold", "model-stats", "file-stats", "none"]
-STATS_FILE = "score_stats.json"
-
-
-class ScoreStats(BaseModel):
-    """What the pipeline publishes about the training scores of one model."""
-
-    count: int = Field(ge=1)
-    mean: float = Field(allow_inf_nan=False)
-    std: float = Field(ge=0, allow_inf_nan=False)
-    min: float = Field(allow_inf_nan=False)
-    max: float = Field(allow_inf_nan=False)
-    quantiles: dict[str, float] = Field(default_factory=dict)
 
 
 class Cutoff(BaseModel):
@@ -76,11 +77,6 @@ class StatsLookup:
     stats: ScoreStats | None
     uri: str | None
     note: str
-
-
-def stats_uri(model_data_url: str) -> str:
-    """``s3://b/p/model.tar.gz`` → ``s3://b/p/score_stats.json``."""
-    return model_data_url.rsplit("/", 1)[0] + "/" + STATS_FILE
 
 
 def resolve_cutoff(
@@ -138,7 +134,7 @@ class ModelStatsSource:
         uri = stats_uri(model_url)
         if model_url in self._cache:
             return StatsLookup(self._cache[model_url], uri, "cached")
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        bucket, key = parse_s3_uri(uri)
         try:
             body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             stats = ScoreStats.model_validate(json.loads(body))
@@ -150,14 +146,7 @@ class ModelStatsSource:
         return StatsLookup(stats, uri, "read")
 
     def model_data_url(self, endpoint_name: str) -> str | None:
-        endpoint = self.sagemaker.describe_endpoint(EndpointName=endpoint_name)
-        config = self.sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-        model_name = config["ProductionVariants"][0]["ModelName"]
-        model = self.sagemaker.describe_model(ModelName=model_name)
-        url = (model.get("PrimaryContainer") or {}).get("ModelDataUrl")
-        if url is None and model.get("Containers"):
-            url = model["Containers"][0].get("ModelDataUrl")
-        return str(url) if url else None
+        return served_model(self.sagemaker, endpoint_name).model_data_url
 
 
 def _why(exc: BaseException) -> str:

@@ -17,7 +17,8 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-METADATA_EVALUATION = "evaluation_uri"
+from anomaly_sentinel.contracts import S3UriError, parse_s3_uri
+
 EVALUATION_MAX_BYTES = 1024 * 1024
 
 
@@ -94,9 +95,10 @@ def comparison_table(report: EvaluationReport) -> str:
 
 def read_report(s3: Any, uri: str) -> EvaluationReport:
     """evaluation.json from S3 (``s3://bucket/key``); any problem is an EvaluationFileError."""
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not uri.startswith("s3://") or not bucket or not key:
-        raise EvaluationFileError(f"evaluation URI {uri!r} is not s3://bucket/key")
+    try:
+        bucket, key = parse_s3_uri(uri)
+    except S3UriError as exc:
+        raise EvaluationFileError(f"evaluation URI: {exc}") from None
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"]
         try:

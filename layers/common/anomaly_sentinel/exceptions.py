@@ -17,7 +17,7 @@ class PipelineStartError(SentinelError):
     """The SageMaker pipeline could not be started (missing, denied, invalid); names the pipeline."""
 
 
-# --- capture scoring errors (issue 3) ---
+# --- capture scoring errors ---
 
 
 class CaptureReadError(SentinelError):
@@ -36,7 +36,7 @@ class ScoringInvariantError(SentinelError):
     """A record would leave without a trace (scored + rejected != records): a bug, never swallowed."""
 
 
-# --- monitoring and retraining errors (issue 4) ---
+# --- monitoring and retraining errors ---
 
 
 class ViolationsFileError(SentinelError):

@@ -18,12 +18,13 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Literal
-from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
+from anomaly_sentinel import alerts
 from anomaly_sentinel.alerts import Alert
+from anomaly_sentinel.contracts import S3UriError, parse_s3_uri, s3_uri
 from anomaly_sentinel.exceptions import EventParseError, RetrainStartError, ViolationsFileError
 from anomaly_sentinel.settings import MonitoringAlertSettings
 
@@ -91,8 +92,33 @@ class MonitoringOutcome(BaseModel):
     status_source: str = "event"
 
 
+class AlarmMetric(BaseModel):
+    """One metric an alarm watches: its name and the endpoint/schedule dimensions it carries."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = ""
+    endpoint: str | None = None
+    schedule: str | None = None
+
+
+class AlarmState(BaseModel):
+    """What a drift alarm's state change says, read once from the event."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: str = ""
+    latest: float | None = None
+    threshold: float | None = None
+    metrics: tuple[AlarmMetric, ...] = ()
+
+    @property
+    def endpoints(self) -> set[str]:
+        return {metric.endpoint for metric in self.metrics if metric.endpoint}
+
+
 class MonitoringSignal(BaseModel):
-    """The event reduced to what identifies it: duplicates of one signal share ``identity``."""
+    """The event parsed once, reduced to what the use case needs; duplicates share ``identity``."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -100,8 +126,8 @@ class MonitoringSignal(BaseModel):
     name: str
     arn: str
     status: str
-    event: dict[str, Any] = Field(repr=False)
     occurred: str = ""
+    alarm: AlarmState | None = Field(default=None, repr=False)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -149,11 +175,7 @@ def signal_from_event(event: dict[str, Any]) -> MonitoringSignal:
         if not isinstance(name, str) or not isinstance(arn, str):
             raise EventParseError("processing job event without ProcessingJobName/ProcessingJobArn")
         return MonitoringSignal(
-            source="processing-job",
-            name=name,
-            arn=arn,
-            status=str(detail.get("ProcessingJobStatus", "")),
-            event=event,
+            source="processing-job", name=name, arn=arn, status=str(detail.get("ProcessingJobStatus", ""))
         )
     if detail_type == ALARM_EVENT:
         name = detail.get("alarmName")
@@ -168,8 +190,8 @@ def signal_from_event(event: dict[str, Any]) -> MonitoringSignal:
             name=name,
             arn=str(arn),
             status=str(state.get("value", "")),
-            event=event,
             occurred=str(state.get("timestamp") or event.get("time") or ""),
+            alarm=_alarm_state(detail, state),
         )
     raise EventParseError(f"unexpected event type {detail_type!r}: not a monitoring signal")
 
@@ -182,10 +204,18 @@ def ignore_reason(signal: MonitoringSignal, settings: MonitoringAlertSettings) -
         if signal.status not in ("Completed", "Failed", "Stopped"):
             return f"job not finished ({signal.status or 'no status'})"
         return None
+    return _alarm_ignore_reason(signal, settings)
+
+
+def _alarm_ignore_reason(signal: MonitoringSignal, settings: MonitoringAlertSettings) -> str | None:
     if not signal.name.startswith(settings.alarm_prefix):
         return "alarm name outside the drift-alarm prefix"
     if signal.status != "ALARM":
         return f"alarm state is {signal.status or 'unknown'}, not ALARM"
+    # An alarm with no Endpoint dimension is ours by its name; one naming endpoints must name ours.
+    endpoints = signal.alarm.endpoints if signal.alarm else set()
+    if endpoints and (reason := foreign_endpoint(endpoints, settings.endpoint_name)):
+        return f"alarm {reason}"
     return None
 
 
@@ -221,6 +251,8 @@ def parse_violations(raw: bytes | str) -> tuple[Violation, ...]:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ViolationsFileError(f"malformed: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise ViolationsFileError("malformed: nested too deeply to read") from None
     if not isinstance(document, dict) or not isinstance(document.get("violations"), list):
         raise ViolationsFileError("malformed: no 'violations' list")
     parsed: list[Violation] = []
@@ -363,35 +395,52 @@ def build_alert(outcome: MonitoringOutcome, decision: Decision, retraining: str)
 # ---------------------------------------------------------------------------- alarms
 
 
+def _alarm_state(detail: dict[str, Any], state: dict[str, Any]) -> AlarmState:
+    reason_data: Any = {}
+    try:
+        reason_data = json.loads(state.get("reasonData") or "{}")
+    except (json.JSONDecodeError, TypeError, RecursionError):
+        reason_data = {}
+    reason_data = reason_data if isinstance(reason_data, dict) else {}
+    recent = reason_data.get("recentDatapoints") or []
+    threshold = reason_data.get("threshold")
+    metrics = []
+    for metric in (detail.get("configuration") or {}).get("metrics") or []:
+        stat = ((metric or {}).get("metricStat") or {}).get("metric") or {}
+        dimensions = stat.get("dimensions") or {}
+        metrics.append(
+            AlarmMetric(
+                name=str(stat.get("name") or ""),
+                endpoint=str(dimensions["Endpoint"]) if dimensions.get("Endpoint") else None,
+                schedule=str(dimensions["MonitoringSchedule"])
+                if dimensions.get("MonitoringSchedule")
+                else None,
+            )
+        )
+    return AlarmState(
+        reason=str(state.get("reason") or ""),
+        latest=float(recent[-1]) if recent and isinstance(recent[-1], int | float) else None,
+        threshold=float(threshold) if isinstance(threshold, int | float) else None,
+        metrics=tuple(metrics),
+    )
+
+
 def outcome_from_alarm(signal: MonitoringSignal, default_endpoint: str) -> MonitoringOutcome:
     """A drift alarm in ALARM as an outcome with one baseline-drift violation per drifting feature."""
-    detail = signal.event["detail"]
-    state = detail.get("state") or {}
-    reason_data: dict[str, Any] = {}
-    try:
-        loaded = json.loads(state.get("reasonData") or "{}")
-        reason_data = loaded if isinstance(loaded, dict) else {}
-    except json.JSONDecodeError:
-        reason_data = {}
-    recent = reason_data.get("recentDatapoints") or []
-    latest = float(recent[-1]) if recent and isinstance(recent[-1], int | float) else None
-    threshold = reason_data.get("threshold")
+    alarm = signal.alarm or AlarmState()
     endpoint, schedule = default_endpoint, None
     violations = []
-    for metric in (detail.get("configuration") or {}).get("metrics") or []:
-        stat = (metric.get("metricStat") or {}).get("metric") or {}
-        dimensions = stat.get("dimensions") or {}
-        endpoint = str(dimensions.get("Endpoint") or endpoint)
-        schedule = dimensions.get("MonitoringSchedule") or schedule
-        name = str(stat.get("name") or "")
-        if name.startswith(DRIFT_METRIC_PREFIX):
+    for metric in alarm.metrics:
+        endpoint = metric.endpoint or endpoint
+        schedule = metric.schedule or schedule
+        if metric.name.startswith(DRIFT_METRIC_PREFIX):
             violations.append(
                 Violation(
-                    feature_name=name.removeprefix(DRIFT_METRIC_PREFIX),
+                    feature_name=metric.name.removeprefix(DRIFT_METRIC_PREFIX),
                     check_type="baseline_drift_check",
-                    description=str(state.get("reason") or "")[:1000],
-                    distance=latest,
-                    threshold=float(threshold) if isinstance(threshold, int | float) else None,
+                    description=alarm.reason[:1000],
+                    distance=alarm.latest,
+                    threshold=alarm.threshold,
                 )
             )
     if not violations:
@@ -399,43 +448,45 @@ def outcome_from_alarm(signal: MonitoringSignal, default_endpoint: str) -> Monit
             Violation(
                 feature_name=signal.name,
                 check_type="alarm",
-                description=str(state.get("reason") or "")[:1000],
-                value=latest,
+                description=alarm.reason[:1000],
+                value=alarm.latest,
             )
         )
     return MonitoringOutcome(
         source="alarm",
         endpoint=endpoint,
-        schedule=str(schedule) if schedule else None,
+        schedule=schedule,
         job_arn=signal.arn,
         status="CompletedWithViolations",
         violations=tuple(violations),
-        detail=str(state.get("reason") or "") or None,
+        detail=alarm.reason or None,
         status_source="alarm state",
     )
 
 
 # ---------------------------------------------------------------------------- AWS adapters
 
-
-def _s3_location(uri: str) -> tuple[str, str]:
-    parsed = urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc:
-        raise ViolationsFileError(f"malformed: report location {uri!r} is not an s3:// URI")
-    return parsed.netloc, parsed.path.lstrip("/")
+#: S3 errors that make a report unreadable for good (an alert, not a retry): transient ones raise.
+_UNREADABLE_CODES = ("NoSuchBucket", "AccessDenied", "InvalidObjectState", "403")
 
 
 def read_violations(s3: Any, report_uri: str) -> tuple[Violation, ...]:
     """Read the violations file under the report URI (either spelling); problems are named."""
-    bucket, prefix = _s3_location(report_uri)
+    try:
+        bucket, prefix = parse_s3_uri(report_uri, key_required=False)
+    except S3UriError:
+        raise ViolationsFileError(f"malformed: report location {report_uri!r} is not an s3:// URI") from None
     base = prefix.rstrip("/")
     for file_name in VIOLATIONS_FILES:
         key = f"{base}/{file_name}" if base else file_name
         try:
             response = s3.get_object(Bucket=bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in ("NoSuchKey", "404", "NotFound"):
                 continue
+            if code in _UNREADABLE_CODES:
+                raise ViolationsFileError(f"unreadable: {s3_uri(bucket, key)} ({code})") from None
             raise
         body = response["Body"]
         try:
@@ -454,9 +505,8 @@ def monitoring_execution_status(sagemaker: Any, schedule: str, job_arn: str) -> 
         response = sagemaker.list_monitoring_executions(
             MonitoringScheduleName=schedule, SortBy="CreationTime", SortOrder="Descending", MaxResults=100
         )
-    except (ClientError, BotoCoreError, NotImplementedError):
-        # Denied, throttled after retries, or not implemented (the local emulator): the
-        # ExitMessage and the violations file still decide.
+    except (ClientError, BotoCoreError):
+        # Denied, or throttled after retries: the ExitMessage and the violations file still decide.
         return None
     for summary in response.get("MonitoringExecutionSummaries", []):
         if summary.get("ProcessingJobArn") == job_arn:
@@ -473,41 +523,57 @@ def _report_uri(job: dict[str, Any]) -> str | None:
     return None
 
 
-def outcome_from_processing_job(
-    signal: MonitoringSignal, default_endpoint: str, sagemaker: Any, s3: Any
-) -> MonitoringOutcome | None:
-    """Confirm with DescribeProcessingJob that this is a monitoring execution and read its result.
+class MonitoringJob(BaseModel):
+    """A processing job confirmed to be a monitoring execution: DescribeProcessingJob + its listing."""
 
-    Returns None when the job has no MonitoringScheduleArn (not a monitoring execution). Status
-    comes from ExitMessage, cross-checked with ListMonitoringExecutions where it answers, and, when
-    neither says, from the violations file itself.
-    """
+    model_config = ConfigDict(frozen=True)
+
+    job_arn: str
+    schedule: str
+    endpoint: str | None
+    processing_status: str
+    exit_message: str | None = None
+    failure_reason: str | None = None
+    report_uri: str | None = None
+    listed_status: str | None = None
+
+
+def describe_monitoring_job(signal: MonitoringSignal, sagemaker: Any) -> MonitoringJob | None:
+    """The monitoring execution behind a processing-job signal; None when it is not one."""
     job = sagemaker.describe_processing_job(ProcessingJobName=signal.name)
     schedule_arn = job.get("MonitoringScheduleArn")
     if not schedule_arn:
         return None
     schedule = str(schedule_arn).rsplit("/", 1)[-1]
-    environment = job.get("Environment") or {}
-    processing_status = str(job.get("ProcessingJobStatus") or signal.status)
-    exit_message = job.get("ExitMessage")
-    status = status_from_exit_message(processing_status, exit_message)
-    status_source = "ExitMessage" if status is not None else "processing job"
-    summary = monitoring_execution_status(sagemaker, schedule, str(job.get("ProcessingJobArn", signal.arn)))
-    listed = (summary or {}).get("MonitoringExecutionStatus")
-    if listed in ("Completed", "CompletedWithViolations", "Failed", "Stopped"):
-        status, status_source = listed, "ListMonitoringExecutions"
-    endpoint = str(
-        environment.get("sagemaker_endpoint_name") or (summary or {}).get("EndpointName") or default_endpoint
+    job_arn = str(job.get("ProcessingJobArn", signal.arn))
+    summary = monitoring_execution_status(sagemaker, schedule, job_arn) or {}
+    endpoint = (job.get("Environment") or {}).get("sagemaker_endpoint_name") or summary.get("EndpointName")
+    failure = job.get("FailureReason") or job.get("ExitMessage") or summary.get("FailureReason")
+    return MonitoringJob(
+        job_arn=job_arn,
+        schedule=schedule,
+        endpoint=str(endpoint) if endpoint else None,
+        processing_status=str(job.get("ProcessingJobStatus") or signal.status),
+        exit_message=job.get("ExitMessage"),
+        failure_reason=str(failure) if failure else None,
+        report_uri=_report_uri(job),
+        listed_status=summary.get("MonitoringExecutionStatus"),
     )
-    report_uri = _report_uri(job)
-    detail = job.get("FailureReason") or exit_message or (summary or {}).get("FailureReason")
+
+
+def outcome_from_job(job: MonitoringJob, s3: Any) -> MonitoringOutcome:
+    """Status from ExitMessage, cross-checked with ListMonitoringExecutions, else the violations file."""
+    status = status_from_exit_message(job.processing_status, job.exit_message)
+    status_source = "ExitMessage" if status is not None else "processing job"
+    if job.listed_status in ("Completed", "CompletedWithViolations", "Failed", "Stopped"):
+        status, status_source = job.listed_status, "ListMonitoringExecutions"  # type: ignore[assignment]
     violations: tuple[Violation, ...] = ()
     problem: str | None = None
-    if processing_status == "Completed" and status != "Completed":
+    if job.processing_status == "Completed" and status != "Completed":
         try:
-            if report_uri is None:
+            if job.report_uri is None:
                 raise ViolationsFileError("missing: the job has no S3 output location")
-            violations = read_violations(s3, report_uri)
+            violations = read_violations(s3, job.report_uri)
         except ViolationsFileError as exc:
             problem = str(exc)
         if status is None:
@@ -517,16 +583,27 @@ def outcome_from_processing_job(
             problem = "empty: the run reported violations but the file lists none"
     return MonitoringOutcome(
         source="processing-job",
-        endpoint=endpoint,
-        schedule=schedule,
-        job_arn=str(job.get("ProcessingJobArn", signal.arn)),
+        endpoint=job.endpoint or "",
+        schedule=job.schedule,
+        job_arn=job.job_arn,
         status=status or "Completed",
         violations=violations,
-        report_uri=report_uri,
-        detail=str(detail) if detail else None,
+        report_uri=job.report_uri,
+        detail=job.failure_reason,
         violations_problem=problem,
         status_source=status_source,
     )
+
+
+def foreign_endpoint(endpoints: set[str] | str | None, ours: str) -> str | None:
+    """Why a signal about ``endpoints`` is not this stack's business (None when it is)."""
+    named = {endpoints} if isinstance(endpoints, str) else set(endpoints or ())
+    if not named:
+        return "the monitoring job names no endpoint"
+    others = sorted(named - {ours})
+    if others:
+        return f"concerns endpoint {', '.join(others)}, not {ours}"
+    return None
 
 
 def start_retraining(sfn: Any, state_machine_arn: str, name: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -547,3 +624,67 @@ def start_retraining(sfn: Any, state_machine_arn: str, name: str, payload: dict[
     except BotoCoreError as exc:
         raise RetrainStartError(f"cannot start retraining '{name}' on {state_machine_arn}: {exc}") from exc
     return {"execution_name": name, "execution_arn": response["executionArn"], "already_started": False}
+
+
+# ---------------------------------------------------------------------------- the use case
+
+
+class MonitoringResponder:
+    """One monitoring signal → its outcome → the retraining decision → at most one alert.
+
+    Signals about another endpoint, and processing jobs that are not monitoring executions, are
+    answered ``{"status": "ignored", "reason": ...}`` before anything is read or started.
+    """
+
+    def __init__(
+        self, settings: MonitoringAlertSettings, *, sagemaker: Any, s3: Any, sns: Any, sfn: Any
+    ) -> None:
+        self.settings = settings
+        self.policy = RetrainingPolicy.from_settings(settings)
+        self.sagemaker, self.s3, self.sns, self.sfn = sagemaker, s3, sns, sfn
+
+    def outcome(self, signal: MonitoringSignal) -> MonitoringOutcome | str:
+        """The outcome, or why the signal is not ours to act on."""
+        ours = self.settings.endpoint_name
+        if signal.source == "alarm":
+            return outcome_from_alarm(signal, ours)
+        job = describe_monitoring_job(signal, self.sagemaker)
+        if job is None:
+            return "not a monitoring execution (no MonitoringScheduleArn)"
+        foreign = foreign_endpoint(job.endpoint, ours)
+        if foreign is not None:
+            return f"monitoring schedule {job.schedule} {foreign}"
+        return outcome_from_job(job, self.s3)
+
+    def handle(self, signal: MonitoringSignal) -> dict[str, Any]:
+        outcome = self.outcome(signal)
+        if isinstance(outcome, str):
+            return {"status": "ignored", "reason": outcome}
+        decision = decide(outcome, self.policy)
+        started: dict[str, Any] | None = None
+        if decision.retrain:
+            name = execution_name(signal)
+            payload = retrain_input(outcome, decision, self.settings.retrain_input_data_uri)
+            started = start_retraining(self.sfn, self.settings.state_machine_arn, name, payload)
+            retraining = f"started execution {name} ({decision.reason})"
+            if started["already_started"]:
+                retraining = f"execution {name} already started ({decision.reason})"
+        else:
+            retraining = f"not started: {decision.reason}"
+        alert = build_alert(outcome, decision, retraining)
+        sent = None
+        if alert is not None:
+            message_id = alerts.publish(alert, self.sns, self.settings.alerts_topic_arn)
+            sent = {"kind": alert.kind, "severity": alert.severity, "message_id": message_id}
+        return {
+            "status": outcome.status,
+            "endpoint": outcome.endpoint,
+            "schedule": outcome.schedule,
+            "job_arn": outcome.job_arn,
+            "violations": len(outcome.violations),
+            "violations_problem": outcome.violations_problem,
+            "alert": sent,
+            "retrain": decision.retrain,
+            "retrain_reason": decision.reason,
+            "execution": started,
+        }

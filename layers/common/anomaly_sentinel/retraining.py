@@ -4,10 +4,10 @@ Everything else in the machine is a direct service integration (DynamoDB lock, S
 These steps exist because JSONPath ASL cannot do clock arithmetic (the lock's expiry), hashing
 (unique, retry-safe names) or the candidate-versus-model-in-service comparison.
 
-Model packages registered by the pipeline carry ``CustomerMetadataProperties`` naming the pipeline
-execution (``pipeline_execution_arn``), their score statistics (``score_stats_uri``) and optionally
-the tuning objective (``objective_metric``, ``objective_value``): that is how a candidate is found
-(moto lacks ListPipelineExecutionSteps, the fallback on AWS) and compared.
+The candidate is the package the execution's RegisterModel step registered
+(ListPipelineExecutionSteps). Packages carry ``CustomerMetadataProperties`` (keys in
+:mod:`anomaly_sentinel.contracts`) naming the pipeline execution, their score statistics and
+optionally the tuning objective: that is how candidate and model in service are compared.
 """
 
 from __future__ import annotations
@@ -18,30 +18,31 @@ import math
 import re
 from collections.abc import Iterator
 from typing import Any, Literal
-from urllib.parse import urlparse
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from anomaly_sentinel.evaluation import (
+from anomaly_sentinel.contracts import (
+    LOCK_PREFIX,
     METADATA_EVALUATION,
-    EvaluationFileError,
-    Judgement,
-    judge_in_service,
-    read_report,
+    METADATA_METRIC,
+    METADATA_SCORE_STATS,
+    METADATA_TRAINING_DATA,
+    METADATA_VALUE,
+    S3UriError,
+    ScoreStats,
+    parse_s3_uri,
+    served_model,
 )
+from anomaly_sentinel.evaluation import EvaluationFileError, Judgement, judge_in_service, read_report
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
 from anomaly_sentinel.settings import RetrainStepsSettings
 
-LOCK_PREFIX = "retrain-lock#"
+__all__ = ["InService", "PackageInfo", "ScoreStats", "Verdict", "compare", "evaluate", "prepare"]
+
 DISPLAY_NAME_MAX = 82
 APPROVAL_DESCRIPTION_MAX = 1024
 SCORE_STATS_MAX_BYTES = 1024 * 1024
-METADATA_EXECUTION = "pipeline_execution_arn"
-METADATA_SCORE_STATS = "score_stats_uri"
-METADATA_METRIC = "objective_metric"
-METADATA_VALUE = "objective_value"
-METADATA_TRAINING_DATA = "training_data"
 NONE = "none"  # placeholder in state data: States.Format prints JSON null awkwardly
 
 _NOT_NAME_CHARS = re.compile(r"[^A-Za-z0-9]+")
@@ -142,22 +143,6 @@ def prepare(event: dict[str, Any], settings: RetrainStepsSettings, now: int) -> 
 # ---------------------------------------------------------------------------- evaluate
 
 
-class ScoreStats(BaseModel):
-    """The part of the pipeline's score_stats.json the fallback rule reads."""
-
-    mean: float
-    std: float
-
-    @property
-    def valid(self) -> bool:
-        return math.isfinite(self.mean) and math.isfinite(self.std) and self.mean > 0 and self.std >= 0
-
-    @property
-    def spread(self) -> float:
-        """Coefficient of variation of the training scores: lower = tighter normal band."""
-        return self.std / self.mean
-
-
 class PackageInfo(BaseModel):
     arn: str
     model_data_url: str
@@ -244,13 +229,13 @@ def compare(
             ),
             rule="objective",
         )
-    if candidate_stats is None or not candidate_stats.valid:
+    if candidate_stats is None or not candidate_stats.comparable:
         return Verdict(
             approve=False,
             reason=f"no comparable {metric} and the candidate's score statistics are missing or invalid",
             rule="unmeasured",
         )
-    if current_stats is None or not current_stats.valid:
+    if current_stats is None or not current_stats.comparable:
         return Verdict(
             approve=True,
             reason=(
@@ -293,38 +278,32 @@ def _packages(sagemaker: Any, group: str, limit: int) -> Iterator[dict[str, Any]
         kwargs["NextToken"] = token
 
 
-def _registered_by_steps(sagemaker: Any, execution_arn: str) -> str | None:
-    """AWS fallback: the RegisterModel step's metadata (moto lacks ListPipelineExecutionSteps)."""
-    try:
-        steps = sagemaker.list_pipeline_execution_steps(PipelineExecutionArn=execution_arn)
-    except (ClientError, BotoCoreError, NotImplementedError):
-        return None
-    for step in steps.get("PipelineExecutionSteps", []):
-        arn = ((step.get("Metadata") or {}).get("RegisterModel") or {}).get("Arn")
-        if arn:
-            return str(arn)
-    return None
+def registered_package(sagemaker: Any, execution_arn: str) -> str | None:
+    """The ARN of the package the execution's RegisterModel step registered, if it has one."""
+    kwargs: dict[str, Any] = {"PipelineExecutionArn": execution_arn, "SortOrder": "Ascending"}
+    while True:
+        page = sagemaker.list_pipeline_execution_steps(**kwargs)
+        for step in page.get("PipelineExecutionSteps", []):
+            arn = ((step.get("Metadata") or {}).get("RegisterModel") or {}).get("Arn")
+            if arn:
+                return str(arn)
+        if not page.get("NextToken"):
+            return None
+        kwargs["NextToken"] = page["NextToken"]
 
 
-def _deployable(package: PackageInfo) -> PackageInfo:
+def find_candidate(sagemaker: Any, execution_arn: str, settings: RetrainStepsSettings) -> PackageInfo:
+    registered = registered_package(sagemaker, execution_arn)
+    if registered is None:
+        raise CandidateNotFoundError(
+            f"pipeline execution {execution_arn} has no RegisterModel step with a package"
+        )
+    package = package_info(sagemaker.describe_model_package(ModelPackageName=registered))
     if not package.model_data_url or not package.image:
         raise CandidateNotFoundError(
             f"model package {package.arn} has no container Image/ModelDataUrl to deploy"
         )
     return package
-
-
-def find_candidate(sagemaker: Any, execution_arn: str, settings: RetrainStepsSettings) -> PackageInfo:
-    for description in _packages(sagemaker, settings.model_package_group_name, settings.package_scan_limit):
-        if (description.get("CustomerMetadataProperties") or {}).get(METADATA_EXECUTION) == execution_arn:
-            return _deployable(package_info(description))
-    registered = _registered_by_steps(sagemaker, execution_arn)
-    if registered is not None:
-        return _deployable(package_info(sagemaker.describe_model_package(ModelPackageName=registered)))
-    raise CandidateNotFoundError(
-        f"no model package in group '{settings.model_package_group_name}' was registered by {execution_arn} "
-        f"(searched the {settings.package_scan_limit} newest for metadata {METADATA_EXECUTION})"
-    )
 
 
 def _not_found(exc: ClientError) -> bool:
@@ -337,19 +316,12 @@ def _not_found(exc: ClientError) -> bool:
 def in_service(sagemaker: Any, settings: RetrainStepsSettings) -> InService:
     """Endpoint → its current config → first variant's model → ModelDataUrl → the package that has it."""
     try:
-        endpoint = sagemaker.describe_endpoint(EndpointName=settings.endpoint_name)
+        served = served_model(sagemaker, settings.endpoint_name)
     except ClientError as exc:
         if _not_found(exc):
             return InService()
         raise
-    config_name = str(endpoint["EndpointConfigName"])
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
-    variants = config.get("ProductionVariants") or []
-    if not variants:
-        return InService(endpoint_exists=True, endpoint_config_name=config_name)
-    model = sagemaker.describe_model(ModelName=variants[0]["ModelName"])
-    container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
-    url = container.get("ModelDataUrl")
+    config_name, url = served.endpoint_config_name, served.model_data_url
     if not url:
         return InService(endpoint_exists=True, endpoint_config_name=config_name)
     package = None
@@ -367,11 +339,12 @@ def read_score_stats(s3: Any, uri: str | None) -> ScoreStats | None:
     """score_stats.json (``mean`` and ``std`` are read); unreadable statistics count as none."""
     if not uri:
         return None
-    parsed = urlparse(uri)
-    if parsed.scheme != "s3" or not parsed.netloc:
+    try:
+        bucket, key = parse_s3_uri(uri)
+    except S3UriError:
         return None
     try:
-        body = s3.get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"]
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
         try:
             raw = body.read(SCORE_STATS_MAX_BYTES + 1)
         finally:
@@ -403,10 +376,9 @@ def evaluate(
         candidate_stats = read_score_stats(s3, candidate.score_stats_uri)
         current_stats = read_score_stats(s3, current.package.score_stats_uri if current.package else None)
         verdict = compare(candidate, current, settings, candidate_stats, current_stats)
-    metadata = dict(candidate.metadata)
+    # UpdateModelPackage adds these keys to the package's metadata (AWS keeps the others).
+    metadata: dict[str, str] = {}
     if verdict.approve:
-        # UpdateModelPackage is sent with the metadata again: moto (and any caller omitting it)
-        # would otherwise drop it, and the next evaluation needs the objective of what serves.
         metadata["approved_by"] = str(event.get("executionName") or "retraining")[:256]
     return {
         "approve": verdict.approve,
@@ -442,3 +414,33 @@ def judge_evaluation(
     except EvaluationFileError as exc:
         return Judgement(approve=False, reason=str(exc)[:APPROVAL_DESCRIPTION_MAX], table="", summary={})
     return judge_in_service(report, current.model_data_url, settings.min_improvement)
+
+
+# ---------------------------------------------------------------------------- the use case
+
+
+class RetrainSteps:
+    """The state machine's two computed steps behind one entry: ``{"step": "prepare" | "evaluate"}``."""
+
+    def __init__(self, settings: RetrainStepsSettings, *, sagemaker: Any, s3: Any) -> None:
+        self.settings, self.sagemaker, self.s3 = settings, sagemaker, s3
+
+    def run(self, event: dict[str, Any], now: int) -> dict[str, Any]:
+        step = event.get("step")
+        if step == "prepare":
+            return prepare(event, self.settings, now)
+        if step == "evaluate":
+            return evaluate(event, self.settings, self.sagemaker, self.s3)
+        raise EventParseError(f"unknown retraining step {step!r} (expected 'prepare' or 'evaluate')")
+
+    @staticmethod
+    def log_fields(event: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+        """Identities and decisions only (never payload) for the step's log line."""
+        if event.get("step") == "prepare":
+            return {"step": "prepare", "execution": event.get("executionName"), "mode": result["mode"]}
+        return {
+            "step": "evaluate",
+            "package": result["modelPackageArn"],
+            "approve": result["approve"],
+            "rule": result["rule"],
+        }

@@ -13,6 +13,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from anomaly_sentinel.contracts import SERVERLESS_PAYLOAD_LIMIT
 from anomaly_sentinel.exceptions import SettingsError
 
 
@@ -46,21 +47,36 @@ class EnvSettings(BaseModel):
             raise SettingsError(f"invalid settings for {cls.__name__}: {problems}") from None
 
 
-class StartPipelineSettings(EnvSettings):
+_ARN = r"^arn:aws[a-z-]*:{service}:[a-z0-9-]+:[0-9]{{12}}:.+$"
+
+
+class OnceSettings(EnvSettings):
+    """Fields of every function that acts once per event (Powertools idempotency on DynamoDB)."""
+
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
+    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
+
+
+class AlertingSettings(OnceSettings):
+    """Fields of every function that watches the endpoint and alerts subscribers."""
+
+    endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
+    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=_ARN.format(service="sns"))
+
+
+class StartPipelineSettings(OnceSettings):
     """Settings of StartPipelineFunction."""
 
     pipeline_name: str = Field(alias="PIPELINE_NAME", pattern=SAGEMAKER_NAME)
-    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
     training_prefix: str = Field(alias="TRAINING_PREFIX", pattern=r"^[^/].*/$|^$")
     accepted_suffixes: CommaList = Field(alias="ACCEPTED_SUFFIXES", min_length=1)
-    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
 
     def accepts(self, key: str) -> bool:
         lowered = key.lower()
         return any(lowered.endswith(suffix.lower()) for suffix in self.accepted_suffixes)
 
 
-# --- ScoreCaptureSettings (issue 3) ---
+# --- ScoreCaptureSettings ---
 
 
 def _blank_is_none(value: object) -> object:
@@ -82,14 +98,10 @@ OptionalFloat = Annotated[
     Annotated[float, Field(allow_inf_nan=False)] | None, BeforeValidator(_blank_is_none)
 ]
 
-#: Serverless inference rejects request payloads over 4 MB; stay just under it (both MB and MiB).
-SERVERLESS_PAYLOAD_LIMIT = 4_000_000
 
-
-class ScoreCaptureSettings(EnvSettings):
+class ScoreCaptureSettings(AlertingSettings):
     """Settings of ScoreCaptureFunction (see template.yaml for what each one means)."""
 
-    endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
     capture_bucket: str = Field(alias="CAPTURE_BUCKET", min_length=3, max_length=63)
     capture_prefix: str = Field(alias="CAPTURE_PREFIX", pattern=r"^[^/\s*]\S*/$")
     output_bucket: str = Field(alias="OUTPUT_BUCKET", min_length=3, max_length=63)
@@ -97,9 +109,6 @@ class ScoreCaptureSettings(EnvSettings):
     rejects_prefix: str = Field(default="rejects/", alias="REJECTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
     #: Accepted records (features, time, score) for retraining: anomaly_sentinel.dataset's layout.
     dataset_prefix: str = Field(default="dataset/", alias="DATASET_PREFIX", pattern=r"^[^/\s*]\S*/$")
-    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
-    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
-    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
     #: Features per row the model expects; unset: the first good row of each file decides.
     feature_dim: OptionalPositiveInt = Field(default=None, alias="FEATURE_DIM")
     #: Explicit cutoff: when set, it wins over the model's score statistics and the file's own.
@@ -144,21 +153,14 @@ class ScoreCaptureSettings(EnvSettings):
         return self.scores_prefix, self.rejects_prefix, self.dataset_prefix
 
 
-# --- MonitoringAlertSettings (issue 4) ---
+# --- MonitoringAlertSettings ---
 
 
 #: ARNs the functions are given: partition-aware, service-specific.
-_ARN = r"^arn:aws[a-z-]*:{service}:[a-z0-9-]+:[0-9]{{12}}:.+$"
-
-
-class MonitoringAlertSettings(EnvSettings):
+class MonitoringAlertSettings(AlertingSettings):
     """Settings of MonitoringAlertFunction: where to alert, what counts, what to start."""
 
-    endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
-    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=_ARN.format(service="sns"))
     state_machine_arn: str = Field(alias="RETRAIN_STATE_MACHINE_ARN", pattern=_ARN.format(service="states"))
-    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
-    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
     job_prefixes: CommaList = Field(alias="MONITORING_JOB_PREFIXES", min_length=1)
     alarm_prefix: str = Field(alias="DRIFT_ALARM_PREFIX", min_length=1, max_length=255)
     #: Violation check types that count towards retraining; empty means violations never retrain.
@@ -204,3 +206,13 @@ class RetrainStepsSettings(EnvSettings):
                 f"invalid settings for {type(self).__name__}: RETRAIN_LOCK_TTL_SECONDS "
                 f"({self.lock_ttl_seconds}) is shorter than the longest bounded wait ({longest} s)"
             )
+
+
+class PipelineRunsSettings(EnvSettings):
+    """Settings of PipelineRunsFunction (run time, cost and failure alerts of pipeline executions)."""
+
+    pipeline_name: str = Field(alias="PIPELINE_NAME", pattern=SAGEMAKER_NAME)
+    endpoint_name: str = Field(alias="ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
+    alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
+    idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)

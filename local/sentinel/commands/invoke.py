@@ -168,34 +168,46 @@ def _check_target(template: Template, logical_id: str, fail: Fail, *, aws: bool)
 def _invoke_local(
     args: argparse.Namespace, event: dict[str, Any], overrides: dict[str, str], fail: Fail
 ) -> int:
-    from moto import mock_aws
-
     from sentinel import world
-    from sentinel.emulator import LOCAL_ENV, LocalStack
+    from sentinel.emulator import LOCAL_ENV
     from sentinel.invoke import environment
-    from sentinel.moto_patches import sagemaker_extras
 
     declared = Template()
     _check_target(declared, args.logical_id, fail, aws=False)
     machine = world.is_state_machine(declared, args.logical_id)
-    # Functions only start executions (recorded, never run: nothing may outlive the emulator);
-    # a state machine target runs its ASL to the end before the emulator stops.
-    config: Any = {"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": machine}}
+    serve = not machine and _serves_model(declared, args)
+    # Functions only start executions (recorded, never run: nothing may outlive the emulator),
+    # unless a served model is deployed first; a state machine target runs its ASL to the end.
     with ExitStack() as stack:
         stack.enter_context(environment(LOCAL_ENV))
         _forget_endpoint_overrides()
-        stack.enter_context(mock_aws(config=config))
-        extras = stack.enter_context(sagemaker_extras())
-        template = LocalStack().deploy()
+        twin = stack.enter_context(
+            world.local_world(
+                execute_state_machines=machine or serve,
+                run_pipelines=machine or serve,
+                serve_endpoint=serve,
+                function_log=sys.stderr,
+            )
+        )
         try:
             if machine:
-                return _run_state_machine(stack, template, args, event)
-            event, served = _build_world(stack, template, args, event, overrides=overrides, extras=extras)
+                return _run_state_machine(twin, args, event)
+            event, served = _build_world(twin, args, event, overrides=overrides, serve=serve)
         except world.WorldError as exc:
             fail(str(exc))
         except world.TrainingFailed as exc:
             return _print_error(exc)
-        return _invoke(template, args.logical_id, {**LOCAL_ENV, **served, **overrides}, event)
+        return _invoke(twin.template, args.logical_id, {**LOCAL_ENV, **served, **overrides}, event)
+
+
+def _serves_model(template: Template, args: argparse.Namespace) -> bool:
+    from sentinel import world
+
+    return (
+        bool(args.serve_model)
+        if args.serve_model is not None
+        else world.invokes_endpoint(template, args.logical_id)
+    )
 
 
 def _forget_endpoint_overrides() -> None:
@@ -206,13 +218,7 @@ def _forget_endpoint_overrides() -> None:
 
 
 def _build_world(
-    stack: ExitStack,
-    template: Template,
-    args: argparse.Namespace,
-    event: dict[str, Any],
-    *,
-    overrides: dict[str, str],
-    extras: Any,
+    twin: Any, args: argparse.Namespace, event: dict[str, Any], *, overrides: dict[str, str], serve: bool
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """What the event presupposes → (the event as delivered, variables for the function)."""
     from sentinel import world
@@ -228,18 +234,15 @@ def _build_world(
             )
     elif world.is_processing_job_change(event):
         report = args.object or world.VIOLATIONS
-        world.monitoring_job(event, extras, report.read_bytes(), _say)
+        world.monitoring_job(event, twin.extras, report.read_bytes(), _say)
     elif args.object is not None:
         raise world.WorldError("--object", "the event names no S3 object (nor a monitoring report)")
-    serve = args.serve_model
-    if serve is None:
-        serve = world.invokes_endpoint(template, args.logical_id)
     if not serve:
         return event, {}
-    spec = template.function(args.logical_id)
+    spec = twin.template.function(args.logical_id)
     endpoint = overrides.get("ENDPOINT_NAME") or spec.environment.get("ENDPOINT_NAME")
-    endpoint = endpoint or template.parameters["EndpointName"]
-    return event, world.serve_model(stack, template, endpoint, world.TRAINING.read_bytes(), _say)
+    endpoint = endpoint or twin.template.parameters["EndpointName"]
+    return event, world.serve_model(twin, endpoint, world.TRAINING.read_bytes(), _say)
 
 
 def _invoke(template: Template, logical_id: str, environ: dict[str, str], event: dict[str, Any]) -> int:
@@ -256,16 +259,12 @@ def _invoke(template: Template, logical_id: str, environ: dict[str, str], event:
         return _print_error(exc)
 
 
-def _run_state_machine(
-    stack: ExitStack, template: Template, args: argparse.Namespace, event: dict[str, Any]
-) -> int:
+def _run_state_machine(twin: Any, args: argparse.Namespace, event: dict[str, Any]) -> int:
     from sentinel import world
 
     training = (args.object or world.TRAINING).read_bytes()
     try:
-        described = world.run_state_machine(
-            stack, template, args.logical_id, event, training=training, log=sys.stderr, say=_say
-        )
+        described = world.run_state_machine(twin, args.logical_id, event, training=training, say=_say)
     except TimeoutError as exc:
         return _print_error(exc)
     summary = {

@@ -1,4 +1,4 @@
-"""Emulator creators for the pipeline section of template.yaml (issue 5).
+"""Emulator creators for the pipeline section of template.yaml.
 
 ``Custom::PipelineArtifacts`` runs the real publisher (pipeline/publisher/app.py) against the emulator's
 S3, exactly as CloudFormation's custom resource would on AWS; ``AWS::SageMaker::Pipeline`` then creates

@@ -1,4 +1,4 @@
-"""Emulator creator for the retraining state machine (issue 4).
+"""Emulator creator for the retraining state machine.
 
 The ASL file named by ``DefinitionUri`` is created on moto's Step Functions with its
 ``DefinitionSubstitutions`` resolved by the Template (function ARNs, table, topic, role, names), so

@@ -1,0 +1,349 @@
+"""The stack's CloudWatch dashboard, drawn offline from what an emulator run produced.
+
+The widgets come from template.yaml's ``SentinelDashboard`` (same titles, same layout, same metric
+lines); the values come from the EMF documents the real handlers printed (our namespace) and from
+what moto holds for AWS-published metrics it can answer (Step Functions executions by status,
+dead-letter queue depth). Metrics only AWS publishes (endpoint latency, Lambda duration) are
+marked as such. The picture shows totals over the run: the demo lasts seconds, not hours.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sentinel.template import Template
+
+AWS_ONLY = "published by AWS only"
+_STAT_SUM = ("Sum", "SampleCount")
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    namespace: str
+    name: str
+    dimensions: tuple[tuple[str, str], ...]
+    value: float
+
+
+def read_emf(lines: Iterable[str]) -> list[MetricPoint]:
+    """Every metric value in the EMF documents among ``lines`` (other log lines are skipped)."""
+    points: list[MetricPoint] = []
+    for line in lines:
+        text = line.strip()
+        if not (text.startswith("{") and '"_aws"' in text):
+            continue
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        for directive in document["_aws"].get("CloudWatchMetrics", []):
+            for dimension_set in directive.get("Dimensions", []):
+                dims = tuple(sorted((name, str(document.get(name, ""))) for name in dimension_set))
+                for metric in directive.get("Metrics", []):
+                    raw = document.get(metric["Name"], [])
+                    for value in raw if isinstance(raw, list) else [raw]:
+                        points.append(MetricPoint(directive["Namespace"], metric["Name"], dims, float(value)))
+    return points
+
+
+def emulator_metrics(template: Template, clients: Mapping[str, Any]) -> list[MetricPoint]:
+    """AWS-published metrics the emulator can answer: retraining executions, dead letters."""
+    points: list[MetricPoint] = []
+    machine = template.ref("RetrainStateMachine")
+    runs = clients["stepfunctions"].list_executions(stateMachineArn=machine)["executions"]
+    names = {"SUCCEEDED": "ExecutionsSucceeded", "FAILED": "ExecutionsFailed"}
+    names |= {"TIMED_OUT": "ExecutionsTimedOut", "ABORTED": "ExecutionsAborted"}
+    for run in runs:
+        if run["status"] in names:
+            dims = (("StateMachineArn", machine),)
+            points.append(MetricPoint("AWS/States", names[run["status"]], dims, 1.0))
+    queue = template.get_att("DeadLetterQueue", "QueueName")
+    sqs = clients["sqs"]
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    depth = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    points.append(
+        MetricPoint(
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            (("QueueName", queue),),
+            float(depth["Attributes"]["ApproximateNumberOfMessages"]),
+        )
+    )
+    return points
+
+
+def dashboard_body(template: Template) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(
+        template.resolve(template.resource("SentinelDashboard")["Properties"]["DashboardBody"])
+    )
+    return body
+
+
+@dataclass(frozen=True)
+class Line:
+    label: str
+    value: float | None  # None: no data (see ``note``)
+    note: str = ""
+
+
+def _aggregate(values: list[float], stat: str) -> float:
+    if stat in _STAT_SUM:
+        return float(sum(values))
+    if stat == "Minimum":
+        return min(values)
+    if stat == "Average":
+        return sum(values) / len(values)
+    return max(values)  # Maximum and percentiles: the largest value seen in the run
+
+
+Index = dict[tuple[str, str, tuple[tuple[str, str], ...]], list[float]]
+
+
+def _index(points: list[MetricPoint]) -> Index:
+    index: Index = defaultdict(list)
+    for point in points:
+        index[(point.namespace, point.name, point.dimensions)].append(point.value)
+    return index
+
+
+def _stat_value(index: Index, metric: Mapping[str, Any], stat: str) -> float | None:
+    dims = tuple(sorted((d["Name"], str(d["Value"])) for d in metric.get("Dimensions", [])))
+    values = index.get((metric["Namespace"], metric["MetricName"], dims))
+    return _aggregate(values, stat) if values else None
+
+
+_COMPARE = {
+    "GreaterThanThreshold": lambda v, t: v > t,
+    "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
+    "LessThanThreshold": lambda v, t: v < t,
+    "LessThanOrEqualToThreshold": lambda v, t: v <= t,
+}
+
+
+def alarm_states(template: Template, points: list[MetricPoint]) -> dict[str, str]:
+    """Each alarm's state over the whole run (one period), composite alarms from their children."""
+    index = _index(points)
+    states: dict[str, str] = {}
+    for logical_id, resource in template.resources_of_type("AWS::CloudWatch::Alarm").items():
+        if "Condition" in resource and not template.condition(resource["Condition"]):
+            continue
+        props = template.resolve(resource["Properties"])
+        if "Metrics" in props:
+            by_id: dict[str, float | None] = {}
+            value = None
+            for query in props["Metrics"]:
+                if "MetricStat" in query:
+                    stat = query["MetricStat"]
+                    by_id[query["Id"]] = _stat_value(index, stat["Metric"], stat["Stat"])
+                else:
+                    by_id[query["Id"]] = evaluate(query["Expression"], by_id)
+                if query.get("ReturnData", True):
+                    value = by_id[query["Id"]]
+        else:
+            stat = props.get("Statistic") or props.get("ExtendedStatistic", "Maximum")
+            value = _stat_value(index, props, stat)
+        if value is None:
+            missing = props.get("TreatMissingData", "missing")
+            states[logical_id] = "OK" if missing == "notBreaching" else "INSUFFICIENT_DATA"
+        else:
+            breached = _COMPARE[props["ComparisonOperator"]](value, float(props["Threshold"]))
+            states[logical_id] = "ALARM" if breached else "OK"
+    for logical_id, resource in template.resources_of_type("AWS::CloudWatch::CompositeAlarm").items():
+        rule = resource["Properties"]["AlarmRule"]
+        text = rule.get("Fn::Sub", "") if isinstance(rule, dict) else str(rule)
+        children = re.findall(r'ALARM\("\$\{(\w+)\}"\)', text)
+        states[logical_id] = "ALARM" if any(states.get(c) == "ALARM" for c in children) else "OK"
+    return states
+
+
+def widget_lines(widget: Mapping[str, Any], points: list[MetricPoint]) -> list[Line]:
+    """The values of one metric widget's lines, from the run's points."""
+    props = widget["properties"]
+    index = _index(points)
+    lines: list[Line] = []
+    by_id: dict[str, float | None] = {}
+    for entry in props.get("metrics", []):
+        options = entry[-1] if isinstance(entry[-1], dict) else {}
+        if isinstance(entry[0], dict):
+            if "SEARCH(" in str(entry[0].get("expression", "")):
+                lines.extend(_search_lines(entry[0], index))
+            else:
+                value = evaluate(str(entry[0].get("expression", "")), by_id)
+                label = entry[0].get("label") or entry[0].get("id", "expression")
+                lines.append(Line(label, value, "" if value is not None else "none in this run"))
+            continue
+        namespace, name, *pairs = [part for part in entry if not isinstance(part, dict)]
+        dims = tuple(sorted(zip(pairs[::2], pairs[1::2], strict=True)))
+        stat = options.get("stat", props.get("stat", "Average"))
+        values = index.get((namespace, name, dims))
+        value = _aggregate(values, stat) if values else None
+        if "id" in options:
+            by_id[options["id"]] = value
+        if options.get("visible") is False:
+            continue
+        varying = " ".join(v for k, v in dims if k not in _CONSTANT_DIMENSIONS)
+        label = options.get("label") or f"{name} ({stat}) {varying}".strip()
+        note = "" if value is not None else (AWS_ONLY if _aws_namespace(namespace) else "none in this run")
+        lines.append(Line(label, value, note))
+    return lines
+
+
+#: Dimensions every line of a widget shares: labels show only the ones that differ.
+_CONSTANT_DIMENSIONS = {"service", "EndpointName", "PipelineName", "VariantName", "StateMachineArn"}
+
+
+def _aws_namespace(namespace: str) -> bool:
+    return namespace.lower().startswith("aws/")
+
+
+def evaluate(expression: str, values: Mapping[str, float | None]) -> float | None:
+    """Metric math over single values: ids, numbers, + - * /, FILL(id, n); None when data is missing."""
+    tree = ast.parse(expression, mode="eval")
+
+    def walk(node: ast.AST) -> float | None:  # noqa: PLR0911 - one return per operator
+        if isinstance(node, ast.Expression):
+            return walk(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return float(node.value)
+        if isinstance(node, ast.Name):
+            return values.get(node.id)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "FILL":
+            found = walk(node.args[0])
+            return found if found is not None else walk(node.args[1])
+        if isinstance(node, ast.BinOp):
+            left, right = walk(node.left), walk(node.right)
+            if left is None or right is None:
+                return None
+            if isinstance(node.op, ast.Add):
+                return left + right
+            if isinstance(node.op, ast.Sub):
+                return left - right
+            if isinstance(node.op, ast.Mult):
+                return left * right
+            if isinstance(node.op, ast.Div):
+                return left / right if right else None
+        raise ValueError(f"metric math not drawn offline: {expression!r}")
+
+    return walk(tree)
+
+
+def _search_lines(
+    expression: Mapping[str, Any], index: Mapping[tuple[str, str, tuple[tuple[str, str], ...]], list[float]]
+) -> list[Line]:
+    text = str(expression.get("expression", ""))
+    match = re.search(r"SEARCH\('\{([^}]*)\}([^']*)',\s*'(\w+)'", text)
+    if not match:
+        raise ValueError(f"unreadable SEARCH expression: {text!r}")
+    namespace, *dim_names = [part.strip() for part in match.group(1).split(",")]
+    terms = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2)))
+    wanted = terms.pop("MetricName", None)
+    lines = []
+    for (ns, name, dims), values in sorted(index.items()):
+        given = dict(dims)
+        if ns != namespace or sorted(given) != sorted(dim_names) or (wanted and name != wanted):
+            continue
+        if any(given.get(key) != value for key, value in terms.items()):
+            continue
+        varying = [given[d] for d in dim_names if d not in terms and d != "service"]
+        lines.append(Line(" ".join(varying) or name, _aggregate(list(values), match.group(3))))
+    if not lines:
+        note = AWS_ONLY if _aws_namespace(namespace) else "none in this run"
+        lines.append(Line(f"SEARCH {namespace}", None, note))
+    return lines
+
+
+def render(template: Template, points: list[MetricPoint], path: Path) -> Path:
+    """Draw every widget of the template's dashboard at its grid position; returns ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    body = dashboard_body(template)
+    states = alarm_states(template, points)
+    widgets = body["widgets"]
+    rows = max(w["y"] + w["height"] for w in widgets)
+    fig = plt.figure(figsize=(24, rows * 0.55))
+    grid = fig.add_gridspec(rows, 24, hspace=1.5, wspace=1.5, top=0.95, bottom=0.03, left=0.08, right=0.98)
+    for widget in widgets:
+        ax = fig.add_subplot(
+            grid[widget["y"] : widget["y"] + widget["height"], widget["x"] : widget["x"] + widget["width"]]
+        )
+        props = widget.get("properties", {})
+        if widget["type"] == "text":
+            ax.axis("off")
+            text = re.sub(r"[#*]", "", props.get("markdown", "")).strip()
+            ax.text(0, 1, text, va="top", ha="left", fontsize=10, wrap=True, transform=ax.transAxes)
+            continue
+        if widget["type"] == "alarm":
+            _draw_alarm_widget(ax, props, template, states)
+            continue
+        _draw_metric_widget(ax, props, widget_lines(widget, points))
+    fig.suptitle(
+        f"Dashboard {template.resolve(template.resource('SentinelDashboard')['Properties']['DashboardName'])}"
+        " - totals of the offline run",
+        fontsize=14,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+_STATE_COLOURS = {"ALARM": "tab:red", "OK": "tab:green", "INSUFFICIENT_DATA": "grey"}
+
+
+def _draw_alarm_widget(
+    ax: Any, props: Mapping[str, Any], template: Template, states: Mapping[str, str]
+) -> None:
+    ax.axis("off")
+    ax.set_title(props.get("title", "Alarms"), loc="left", fontsize=10)
+    by_arn = {}
+    for logical_id in states:
+        try:
+            by_arn[template.get_att(logical_id, "Arn")] = logical_id
+        except Exception:  # noqa: BLE001, S112 - a resource without an ARN is simply not listed
+            continue
+    alarms = [by_arn.get(str(arn), str(arn).rsplit(":", 1)[-1]) for arn in props.get("alarms", [])]
+    step = 1 / max(len(alarms), 1)
+    for row, name in enumerate(alarms):
+        state = states.get(name, "INSUFFICIENT_DATA")
+        ax.text(
+            0,
+            1 - row * step,
+            f"{state:<9} {name}",
+            va="top",
+            fontsize=8,
+            family="monospace",
+            color=_STATE_COLOURS[state],
+            transform=ax.transAxes,
+        )
+
+
+def _draw_metric_widget(ax: Any, props: Mapping[str, Any], lines: list[Line]) -> None:
+    ax.set_title(props.get("title", ""), loc="left", fontsize=10)
+    labels = [line.label[:48] for line in lines]
+    values = [line.value or 0.0 for line in lines]
+    colours = ["tab:blue" if line.value is not None else "lightgrey" for line in lines]
+    positions = list(range(len(lines)))
+    ax.barh(positions, values, color=colours)
+    ax.set_yticks(positions, labels, fontsize=7)
+    ax.invert_yaxis()
+    for position, line in zip(positions, lines, strict=True):
+        text = f"{line.value:,.4g}" if line.value is not None else line.note
+        ax.text(0, position, f" {text}", va="center", fontsize=7)
+    ax.tick_params(axis="x", labelsize=7)
+
+
+def write_dashboard(template: Template, log_path: Path, out: Path, clients: Mapping[str, Any]) -> Path:
+    """The demo's entry point: EMF lines of ``log_path`` + the emulator's metrics → ``out``."""
+    with log_path.open(encoding="utf-8") as log:
+        points = read_emf(log)
+    return render(template, points + emulator_metrics(template, clients), out)

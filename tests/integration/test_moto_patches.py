@@ -1,0 +1,238 @@
+"""One test per moto patch: each fails when its patch stops having its effect (or moto changes).
+
+The patches live in ``sentinel.moto_patches``; these tests call moto through boto3 exactly as the
+handlers and the state machine do, so an upgrade of moto that breaks a patch fails here first.
+"""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import moto
+import pytest
+
+from sentinel import moto_patches
+from sentinel.moto_patches import (
+    MotoPatchError,
+    Patch,
+    instant_waits,
+    lambda_invoke,
+    record_pipeline_steps,
+    registered_step,
+    sagemaker_extras,
+    start_as_executing,
+)
+from tests.integration.retrain_support import (
+    ROLE,
+    create_pipeline,
+    register_package,
+    serve,
+    start_pipeline_execution,
+)
+
+
+def sagemaker():
+    return boto3.client("sagemaker")
+
+
+# ---------------------------------------------------------------------------- the guard
+
+
+def test_guard_refuses_a_replacement_whose_target_changed_signature_naming_motos_version():
+    # GIVEN a patch expecting parameters moto's method does not have
+    class Target:
+        def method(self, a: int) -> int:
+            return a
+
+    patch = Patch(Target, "method", lambda self, b: b, parameters=("self", "b"))
+    # WHEN / THEN applying it fails loudly, naming the moto version
+    with (
+        pytest.raises(MotoPatchError, match=f"moto {moto.__version__} changed"),
+        moto_patches._guarded([patch]),
+    ):
+        pass
+
+
+def test_guard_refuses_to_add_what_moto_now_implements():
+    class Target:
+        def update_endpoint(self) -> None: ...
+
+    with (
+        pytest.raises(MotoPatchError, match="now implements"),
+        moto_patches._guarded([Patch(Target, "update_endpoint", None, adds=True)]),
+    ):
+        pass
+
+
+def test_the_sagemaker_patches_cannot_be_applied_twice(world):
+    # GIVEN the world's patches active WHEN applied again THEN the guard refuses (moto "has" them)
+    with pytest.raises(MotoPatchError, match="now implements"), sagemaker_extras():
+        pass
+
+
+def test_guard_refuses_a_replacement_whose_target_is_gone():
+    with (
+        pytest.raises(MotoPatchError, match="has no"),
+        moto_patches._guarded([Patch(object, "no_such_method", None)]),
+    ):
+        pass
+
+
+# ---------------------------------------------------------------------------- SageMaker
+
+
+def test_update_endpoint_puts_the_new_config_in_service(world, stack):
+    # GIVEN an endpoint serving a first model, and a second endpoint config
+    first = register_package(stack, "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/a")
+    old_config = serve(stack, first, tag="old")
+    new_config = serve_config(stack, "new")
+    endpoint = stack.parameters["EndpointName"]
+    # WHEN UpdateEndpoint is called in the world (patched)
+    extras = world.extras
+    sagemaker().update_endpoint(EndpointName=endpoint, EndpointConfigName=new_config)
+    # THEN the endpoint serves the new config, and the call was recorded
+    assert sagemaker().describe_endpoint(EndpointName=endpoint)["EndpointConfigName"] == new_config
+    assert extras.updates == [{"EndpointName": endpoint, "EndpointConfigName": new_config}]
+    assert new_config != old_config
+
+
+def serve_config(stack, tag):
+    model = f"{stack.parameters['EndpointName']}-m-{tag}"
+    sagemaker().create_model(
+        ModelName=model,
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": "rcf:1", "ModelDataUrl": "s3://b/m"},
+    )
+    config = f"{stack.parameters['EndpointName']}-c-{tag}"
+    sagemaker().create_endpoint_config(
+        EndpointConfigName=config,
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": model,
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 1},
+            }
+        ],
+    )
+    return config
+
+
+def test_list_monitoring_executions_lists_the_shaped_run(world):
+    # GIVEN a processing job shaped as a Model Monitor run
+    arn = world.extras.monitoring_execution(
+        job_name="model-monitoring-1", schedule_name="dq", endpoint_name="ep", report_uri="s3://b/r"
+    )
+    # WHEN the run's schedule is listed
+    listed = sagemaker().list_monitoring_executions(MonitoringScheduleName="dq")
+    # THEN it is there with its status, and DescribeProcessingJob carries the schedule
+    (summary,) = listed["MonitoringExecutionSummaries"]
+    assert (summary["ProcessingJobArn"], summary["MonitoringExecutionStatus"]) == (
+        arn,
+        "CompletedWithViolations",
+    )
+    job = sagemaker().describe_processing_job(ProcessingJobName="model-monitoring-1")
+    assert job["MonitoringScheduleArn"].endswith("monitoring-schedule/dq")
+
+
+def test_list_pipeline_execution_steps_answers_the_recorded_register_step(stack):
+    # GIVEN an execution whose Register step was recorded
+    create_pipeline(stack)
+    execution = start_pipeline_execution(stack)
+    record_pipeline_steps(
+        execution, [registered_step("arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1")]
+    )
+    # WHEN its steps are listed
+    steps = sagemaker().list_pipeline_execution_steps(PipelineExecutionArn=execution)[
+        "PipelineExecutionSteps"
+    ]
+    # THEN the RegisterModel metadata names the package
+    assert [s["Metadata"]["RegisterModel"]["Arn"] for s in steps] == [
+        "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/1"
+    ]
+
+
+def test_update_model_package_keeps_the_metadata_it_was_not_sent(stack):
+    # GIVEN a package registered with its metadata
+    package = register_package(
+        stack, "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/a", objective=0.7
+    )
+    # WHEN it is approved with one new metadata key, as the state machine does
+    sagemaker().update_model_package(
+        ModelPackageArn=package["arn"],
+        ModelApprovalStatus="Approved",
+        CustomerMetadataProperties={"approved_by": "run-1"},
+    )
+    # THEN the earlier keys are kept and the new one added (AWS's behaviour, not moto's)
+    metadata = sagemaker().describe_model_package(ModelPackageName=package["arn"])[
+        "CustomerMetadataProperties"
+    ]
+    assert metadata["objective_value"] == "0.7"
+    assert metadata["approved_by"] == "run-1"
+
+
+def test_start_as_executing_hides_motos_instant_success(stack):
+    create_pipeline(stack)
+    with start_as_executing():
+        execution = start_pipeline_execution(stack)
+    status = sagemaker().describe_pipeline_execution(PipelineExecutionArn=execution)[
+        "PipelineExecutionStatus"
+    ]
+    assert status == "Executing"
+
+
+# ---------------------------------------------------------------------------- Lambda and Step Functions
+
+
+def test_lambda_invoke_runs_the_given_function(aws):
+    # GIVEN a function moto's Lambda knows (it would echo the payload without the patch)
+    client = boto3.client("lambda")
+    role = boto3.client("iam").create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    client.create_function(
+        FunctionName="f", Runtime="python3.12", Role=role, Handler="app.handler", Code={"ZipFile": b"x"}
+    )
+    calls = []
+
+    def invoker(name, body, headers):
+        calls.append(name)
+        return json.dumps({"answered": json.loads(body)["n"] + 1}).encode()
+
+    # WHEN it is invoked inside the patch THEN the invoker answered
+    with lambda_invoke(invoker):
+        response = client.invoke(FunctionName="f", Payload=json.dumps({"n": 1}))
+    assert json.loads(response["Payload"].read()) == {"answered": 2}
+    assert len(calls) == 1
+    assert calls[0].endswith("f")
+
+
+def test_instant_waits_replace_wait_states_and_retry_sleeps(aws):
+    # GIVEN a machine that waits 3600 s, then fails a task twice with 600 s back-off
+    sfn = boto3.client("stepfunctions")
+    definition = {
+        "StartAt": "Wait",
+        "States": {
+            "Wait": {"Type": "Wait", "Seconds": 3600, "Next": "Fail"},
+            "Fail": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:sagemaker:describePipelineExecution",
+                "Parameters": {
+                    "PipelineExecutionArn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/x/execution/y"
+                },
+                "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 600, "MaxAttempts": 1}],
+                "End": True,
+            },
+        },
+    }
+    arn = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+    waits, retries = [], []
+    # WHEN it runs inside the patch
+    with instant_waits(on_wait=waits.append, on_retry=retries.append):
+        from sentinel.stepfunctions import run_execution
+
+        described = run_execution(sfn, arn, "run-1", {}, timeout=30)
+    # THEN it ended at once, and what it would have slept was reported
+    assert described["status"] == "FAILED"
+    assert waits == [3600]
+    assert retries == [600]

@@ -1,0 +1,255 @@
+"""PipelineRunsFunction on moto: the real handler, its environment and its rule from template.yaml.
+
+moto lacks ListPipelineExecutionSteps and ListTrainingJobsForHyperParameterTuningJob, its jobs
+report no billable time and start/end at the same instant, and its processing jobs drop
+ProcessingResources: ``sentinel.moto_patches.sagemaker_extras``
+adds the two list actions (steps recorded per execution; a tuning job's training jobs found by
+SageMaker's ``<tuning job>-NNN-…`` naming), and the tests set billable and start/end times on
+moto's job objects. Everything else (DescribePipelineExecution, DescribeTrainingJob,
+DescribeProcessingJob, SNS, DynamoDB idempotency) is moto's own.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto.events.models import EventPattern
+
+from anomaly_sentinel.pipeline_runs import INSTANCE_PRICES_USD_PER_HOUR
+from sentinel.moto_patches import backend, record_pipeline_steps
+from tests.integration.retrain_support import AlertsInbox
+from tests.support import ensure_pipeline, load_event
+
+FUNCTION = "PipelineRunsFunction"
+ROLE = "arn:aws:iam::123456789012:role/sentinel-pipeline"
+T0 = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def extras(world, stack):
+    return world.extras
+
+
+@pytest.fixture
+def handler(lambda_function):
+    return lambda_function(FUNCTION)
+
+
+@pytest.fixture
+def inbox(stack):
+    return AlertsInbox(stack, kinds=["operational"])
+
+
+def start_execution(stack) -> str:
+    name = ensure_pipeline(stack)
+    started = boto3.client("sagemaker").start_pipeline_execution(
+        PipelineName=name, PipelineExecutionDisplayName="upload-nyc-taxi-1"
+    )
+    return str(started["PipelineExecutionArn"])
+
+
+def training_job(name: str, instance_type: str, billable: int) -> str:
+    arn = boto3.client("sagemaker").create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={
+            "TrainingImage": "382416733822.dkr.ecr.us-east-1.amazonaws.com/randomcutforest:1",
+            "TrainingInputMode": "File",
+        },
+        RoleArn=ROLE,
+        OutputDataConfig={"S3OutputPath": "s3://bucket/models/"},
+        ResourceConfig={"InstanceType": instance_type, "InstanceCount": 1, "VolumeSizeInGB": 10},
+        StoppingCondition={"MaxRuntimeInSeconds": 3600},
+    )["TrainingJobArn"]
+    backend().training_jobs[name].billable_time_in_seconds = billable  # moto reports none
+    return str(arn)
+
+
+def processing_job(name: str, instance_type: str, seconds: int) -> str:
+    arn = boto3.client("sagemaker").create_processing_job(
+        ProcessingJobName=name,
+        ProcessingResources={
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": 20}
+        },
+        AppSpecification={
+            "ImageUri": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1"
+        },
+        RoleArn=ROLE,
+    )["ProcessingJobArn"]
+    job = backend().processing_jobs[name]
+    # moto drops ProcessingResources and sets no start time: give the job what SageMaker reports
+    vars(job).update(
+        processing_resources={
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": instance_type, "VolumeSizeInGB": 20}
+        },
+        processing_start_time=T0,
+        processing_end_time=T0 + timedelta(seconds=seconds),
+    )
+    return str(arn)
+
+
+def step(name: str, status: str, start: int, end: int, metadata: dict[str, Any], reason: str | None = None):
+    item: dict[str, Any] = {
+        "StepName": name,
+        "StepStatus": status,
+        "StartTime": T0 + timedelta(seconds=start),
+        "EndTime": T0 + timedelta(seconds=end),
+        "Metadata": metadata,
+        "AttemptCount": 1,
+    }
+    if reason:
+        item["FailureReason"] = reason
+    return item
+
+
+def status_event(execution_arn: str, status: str, seconds: int = 400) -> dict[str, Any]:
+    """The real fixture, pointed at our execution."""
+    event = copy.deepcopy(load_event("SageMakerModelBuildingPipelineExecutionStatusChange"))
+    pipeline_arn = execution_arn.split("/execution/", 1)[0]
+    event["resources"] = [pipeline_arn, execution_arn]
+    event["detail"].update(
+        pipelineArn=pipeline_arn,
+        pipelineExecutionArn=execution_arn,
+        currentPipelineExecutionStatus=status,
+        executionStartTime=T0.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        executionEndTime=(T0 + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+    if status == "Executing":
+        del event["detail"]["executionEndTime"]
+    return event
+
+
+def emf(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{") and '"_aws"' in line]
+
+
+def failed_run(stack, extras) -> str:
+    """Preprocess (processing, 120 s on ml.m5.xlarge) then Tune (two training jobs) failed."""
+    execution = start_execution(stack)
+    preprocess = processing_job("pipelines-x1-Preprocess-Pytho-a1", "ml.m5.xlarge", 120)
+    training_job("pipelines-x1-tune-001-aaaa", "ml.m5.large", 300)
+    training_job("pipelines-x1-tune-002-bbbb", "ml.m5.large", 360)
+    training_job("unrelated-job", "ml.m5.large", 9999)
+    tuning = "arn:aws:sagemaker:us-east-1:123456789012:hyper-parameter-tuning-job/pipelines-x1-tune"
+    record_pipeline_steps(  # in the order they ran; SageMaker lists the newest first
+        execution,
+        [
+            step("Preprocess-Python-Labelled", "Succeeded", 0, 125, {"ProcessingJob": {"Arn": preprocess}}),
+            step(
+                "Tune-Python-Labelled",
+                "Failed",
+                130,
+                400,
+                {"TuningJob": {"Arn": tuning}},
+                reason="ClientError: No training job succeeded after 5 attempts",
+            ),
+        ],
+    )
+    backend_execution(execution).pipeline_execution_status = "Failed"
+    return execution
+
+
+def backend_execution(arn: str) -> Any:
+    for pipeline in backend().pipelines.values():
+        if arn in pipeline.pipeline_executions:
+            return pipeline.pipeline_executions[arn]
+    raise KeyError(arn)
+
+
+def test_a_failed_run_is_metered_costed_and_alerted_with_its_failed_step(
+    stack, extras, handler, inbox, capsys
+):
+    # GIVEN a run whose tuning step failed after preprocessing succeeded
+    execution = failed_run(stack, extras)
+    # WHEN its Failed status-change event arrives
+    result = handler(status_event(execution, "Failed"))
+    # THEN the run's time, billable seconds and estimated cost are computed from SageMaker's answers
+    prices = INSTANCE_PRICES_USD_PER_HOUR
+    expected = 120 / 3600 * prices["ml.m5.xlarge"] + (300 + 360) / 3600 * prices["ml.m5.large"]
+    assert result["status"] == "Failed"
+    assert result["failedSteps"] == ["Tune-Python-Labelled"]
+    assert result["durationSeconds"] == 400
+    assert result["trainingBillableSeconds"] == 660  # the unrelated training job is not counted
+    assert result["estimatedCostUsd"] == pytest.approx(expected, abs=1e-4)
+    assert result["unpricedJobs"] == []
+    # AND published as EMF metrics with the pipeline (and step) as dimensions
+    documents = emf(capsys.readouterr().out)
+    by_name = {
+        name: doc for doc in documents for name in doc if name[0].isupper() and name not in ("Status",)
+    }
+    assert by_name["PipelineRunDuration"]["PipelineRunDuration"] == [400.0]
+    assert by_name["PipelineRunDuration"]["PipelineName"] == stack.parameters["PipelineName"]
+    assert by_name["PipelineRuns"]["Status"] == "Failed"
+    steps = {doc["StepName"]: doc["PipelineStepDuration"] for doc in documents if "StepName" in doc}
+    assert steps == {"Tune-Python-Labelled": [270.0], "Preprocess-Python-Labelled": [125.0]}
+    # AND subscribers get one alert naming the failed step, its reason and where its logs are
+    (alert,) = inbox.messages()
+    assert "Tune-Python-Labelled" in alert["subject"]
+    assert "No training job succeeded after 5 attempts" in alert["message"]
+    assert "/aws/sagemaker/TrainingJobs, streams starting pipelines-x1-tune-" in alert["message"]
+    assert alert["attributes"] == {
+        "kind": "operational",
+        "severity": "critical",
+        "endpoint": stack.parameters["EndpointName"],
+    }
+
+
+def test_the_same_run_end_delivered_twice_alerts_once(stack, extras, handler, inbox):
+    execution = failed_run(stack, extras)
+    first = handler(status_event(execution, "Failed"))
+    again = handler(status_event(execution, "Failed"))
+    assert again == first
+    assert len(inbox.messages()) == 1
+
+
+def test_a_succeeded_run_is_metered_without_an_alert(stack, extras, handler, inbox, capsys):
+    execution = start_execution(stack)
+    train = training_job("pipelines-x2-Train-Python-b2", "ml.m5.large", 420)
+    record_pipeline_steps(
+        execution, [step("Train-Python-Unlabelled", "Succeeded", 60, 500, {"TrainingJob": {"Arn": train}})]
+    )
+    result = handler(status_event(execution, "Succeeded", seconds=600))
+    assert result["alert"] is None
+    assert result["trainingBillableSeconds"] == 420
+    assert result["estimatedCostUsd"] == pytest.approx(
+        420 / 3600 * INSTANCE_PRICES_USD_PER_HOUR["ml.m5.large"], abs=1e-4
+    )
+    outcome = [doc for doc in emf(capsys.readouterr().out) if "PipelineRuns" in doc]
+    assert [doc["Status"] for doc in outcome] == ["Succeeded"]
+    assert inbox.messages() == []
+
+
+def test_an_unpriced_instance_type_is_reported_not_counted_as_free(stack, extras, handler):
+    execution = start_execution(stack)
+    train = training_job("pipelines-x3-Train-Python-c3", "ml.p4d.24xlarge", 100)
+    record_pipeline_steps(
+        execution, [step("Train-Python-Unlabelled", "Succeeded", 0, 100, {"TrainingJob": {"Arn": train}})]
+    )
+    result = handler(status_event(execution, "Succeeded"))
+    assert result["unpricedJobs"] == ["pipelines-x3-Train-Python-c3 (ml.p4d.24xlarge)"]
+    assert result["estimatedCostUsd"] == 0
+
+
+def test_a_run_still_executing_is_ignored_with_a_reason(stack, extras, handler):
+    execution = start_execution(stack)
+    result = handler(status_event(execution, "Executing"))
+    assert result["status"] == "ignored"
+    assert "Executing" in result["reason"]
+
+
+def test_the_rule_delivers_only_ended_runs_of_the_stacks_pipeline(stack):
+    # GIVEN the rule as template.yaml writes it (the real matcher, FACTS.md)
+    pattern = EventPattern.load(json.dumps(stack.rule(f"{FUNCTION}PipelineRunEnded").pattern))
+    pipeline = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{stack.parameters['PipelineName']}"
+    ours = f"{pipeline}/execution/abc123"
+    # THEN every terminal status of our pipeline matches, nothing else does
+    for status in ("Succeeded", "Failed", "Stopped"):
+        assert pattern.matches_event(status_event(ours, status))
+    assert not pattern.matches_event(status_event(ours, "Executing"))
+    assert not pattern.matches_event(status_event(ours, "Stopping"))
+    other = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/someone-else/execution/abc123"
+    assert not pattern.matches_event(status_event(other, "Failed"))
