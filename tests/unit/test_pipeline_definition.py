@@ -137,20 +137,17 @@ def test_exactly_one_route_runs_for_every_parameter_combination(use_spark, label
     assert chosen == [f"Route-{'Spark' if use_spark else 'Python'}"]
 
 
-def test_the_labels_switch_uses_only_forms_the_sdk_documents_and_never_an_empty_string():
-    # SageMaker has rejected "" as a passed parameter value: the "no labels" route compares a
-    # String parameter with its non-empty default (ParameterString + ConditionEquals).
+def test_route_conditions_use_only_forms_the_sdk_documents_and_never_an_empty_string():
+    # SageMaker has rejected "" as a passed parameter value: optional URIs default to "none", and the
+    # only route switch is the Boolean UseSpark (ParameterBoolean + ConditionEquals)
     text = build.DEFINITION_PATH.read_text(encoding="utf-8")
     assert '"DefaultValue": ""' not in text
     assert '"RightValue": ""' not in text
-    labels = next(p for p in DEFINITION["Parameters"] if p["Name"] == "LabelsUri")
-    assert labels == {"Name": "LabelsUri", "Type": "String", "DefaultValue": build.NO_LABELS}
     for condition_step in DEFINITION["Steps"]:
-        for condition in condition_step["Arguments"]["Conditions"]:
-            inner = condition.get("Condition", condition)
-            assert inner["Type"] == "Equals"
-            if inner["LeftValue"] == {"Get": "Parameters.LabelsUri"}:
-                assert inner["RightValue"] == build.NO_LABELS
+        (condition,) = condition_step["Arguments"]["Conditions"]
+        assert condition["Type"] == "Equals"
+        assert condition["LeftValue"] == {"Get": "Parameters.UseSpark"}
+        assert isinstance(condition["RightValue"], bool)
 
 
 def test_no_experiment_tracking_the_role_has_no_permission_for():
