@@ -122,6 +122,7 @@ def test_the_dashboard_picture_is_drawn_from_the_metrics_the_run_emitted(demo, s
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the EMF lines the handlers printed hold the same figures as the summary
     points = read_emf((out / "lambda.log").read_text(encoding="utf-8").splitlines())
-    assert sum(p.value for p in points if p.name == "RecordsScored") == summary["records_scored"]
+    scored = summary["records_scored"] + summary["drift_records"]  # the replay and the drifted weeks
+    assert sum(p.value for p in points if p.name == "RecordsScored") == scored
     runs = [dict(p.dimensions)["Status"] for p in points if p.name == "PipelineRuns"]
     assert runs == ["Succeeded", "Succeeded"]  # the upload's run and the retraining run
