@@ -330,6 +330,8 @@ def stage_monitoring(ctx: DemoContext, timeline: Timeline) -> None:
         after = _endpoint_config(ctx)
         for alert in _subscriber_messages(ctx):
             timeline.say("alert", f"subscriber received: {alert.get('Subject')}")
+            if str(alert.get("Subject", "")).startswith("Retraining"):
+                ctx.summary["retrain_alert"] = alert.get("Message")
         timeline.say(
             "retrain",
             f"pipeline → evaluate → approve → deploy: endpoint config {before} → {after} "

@@ -93,6 +93,11 @@ def test_retraining_tuned_and_the_candidate_beat_the_incumbent_on_the_same_set(s
     assert evaluation["approved"] is True
     assert evaluation["candidate"]["f1"] > evaluation["incumbent"]["f1"]
     assert set(evaluation["candidate"]) == set(evaluation["incumbent"]) == {"f1", "precision", "recall"}
+    # AND the subscribers' alert says what it trained on and carries the comparison table
+    alert = summary["retrain_alert"]
+    assert "Trained on: production window" in alert
+    assert f"candidate   {evaluation['candidate']['f1']:.3f}" in alert
+    assert f"incumbent   {evaluation['incumbent']['f1']:.3f}" in alert
 
 
 def test_flagged_records_fall_in_the_labelled_nab_windows(demo):
