@@ -18,6 +18,14 @@ captured as base64 CSV with a base64 JSON output, as data capture writes them):
    MaxConcurrency 20: 100,000 records decoded, packed and scored at concurrency 20 (no row limit,
    so the byte limit alone decides), for several byte limits, against one call per record
    (measured on 2,000 records and extrapolated linearly — 100,000 calls would take minutes).
+4. Endpoint calls when the endpoint refuses: ``sentinel.endpoint`` in-process (no latency) with
+   the template's request limits (4 MB, 10,000 rows), rows of 30 features, ``EndpointClient`` and
+   ``score_batches`` as the function uses them: a clean file, files with poison rows (ModelError
+   400), a file whose model expects 48 features (every request refused), and a model that crashes
+   on every request (5xx), at concurrency 4. Bound: ``ceil(bytes / limit) + poison x (2
+   ceil(log2 rows per request) + 1)``, plus for a systematic fault, per request in flight, its
+   retries and the run of failures that proves it (``attempts + 2 x FailureTracker.limit``): a
+   constant, whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ CONCURRENCY = 20
 MEMORY_FILES_MB = (20, 200)
 BYTE_LIMITS = (16_000, 64_000, 4_000_000)
 ENDPOINT = "bench-rcf"
+BOUND_CONCURRENCY = 4
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -92,7 +101,7 @@ def floor(path: Path) -> int:
 def ours(path: Path) -> int:
     from anomaly_sentinel.capture import CaptureDecoder, decode_stream
 
-    decoder = CaptureDecoder()
+    decoder = CaptureDecoder(feature_dim=FEATURES)  # the model's width, as the function knows it
     with path.open("rb") as handle:
         for _ in decode_stream(handle, decoder):
             pass
@@ -466,6 +475,108 @@ def bench_endpoint(tmp: Path, records: int, sample: int) -> tuple[str, list[dict
     return text, results
 
 
+# ---------------------------------------------------------------------------- 4. call bound
+
+
+def _rows(count: int, poison: int, seed: int = 11) -> list[str]:
+    """``count`` rows of FEATURES values; ``poison`` of them (spread evenly) hold -999."""
+    rng = random.Random(seed)
+    every = count // poison if poison else 0
+    return [
+        ",".join(["-999"] * FEATURES)
+        if every and i % every == every // 2
+        else ",".join(f"{rng.gauss(0, 1):.6f}" for _ in range(FEATURES))
+        for i in range(count)
+    ]
+
+
+def calls_for(scorer: Any, rows: list[str], byte_limit: int, max_rows: int) -> dict[str, Any]:
+    """Pack and score ``rows`` on an in-process endpoint; count calls and what happened."""
+    import boto3
+
+    from anomaly_sentinel import scoring
+    from anomaly_sentinel.exceptions import EndpointUnavailableError
+    from anomaly_sentinel.scoring import EndpointClient, RequestPacker, score_batches
+    from sentinel.endpoint import EndpointServer, static_resolver
+
+    packer = RequestPacker(byte_limit, max_rows)
+    batches = [b for b in map(packer.add, rows) if b is not None]
+    last = packer.flush()
+    batches += [last] if last else []
+    with EndpointServer(static_resolver({ENDPOINT: scorer})) as server:
+        runtime = boto3.client(
+            "sagemaker-runtime",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            config=scoring.runtime_config(BOUND_CONCURRENCY),
+            **_creds(),
+        )
+        client = EndpointClient(runtime, ENDPOINT, max_rows=max_rows, sleep=lambda _: None)
+        outcome = "scored"
+        try:
+            rejected = sum(
+                sum(1 for s in o.scores if s is None)
+                for o in score_batches(
+                    batches, client, concurrency=BOUND_CONCURRENCY, max_inflight_bytes=10**9
+                )
+            )
+        except EndpointUnavailableError:
+            outcome, rejected = "function error (retried, then DLQ)", len(rows)
+        if client.tracker.systematic and not client.tracker.transient:
+            outcome = "file failed: " + client.tracker.systematic
+        calls = server.stats.requests
+    largest = max(b.count for b in batches)
+    return {
+        "calls": calls,
+        "requests": len(batches),
+        "bytes_over_limit": math.ceil(sum(len(b.body) for b in batches) / byte_limit),
+        "depth": max(1, math.ceil(math.log2(largest))),
+        "limit": client.tracker.limit,
+        "rejected": rejected,
+        "outcome": outcome,
+        "attempts": client.max_attempts,
+    }
+
+
+def bench_call_bound(rows: int) -> tuple[str, list[dict[str, Any]]]:
+    from sentinel.endpoint import Faults, FaultyScorer, MeanScorer
+
+    byte_limit, max_rows = 4_000_000, 10_000
+    cases = [
+        ("clean", FaultyScorer(MeanScorer(FEATURES)), 0),
+        ("1 poison row", FaultyScorer(MeanScorer(FEATURES), Faults(poison_value=-999.0)), 1),
+        ("10 poison rows", FaultyScorer(MeanScorer(FEATURES), Faults(poison_value=-999.0)), 10),
+        ("model expects 48 features", FaultyScorer(MeanScorer(48)), 0),
+        ("model crashes on every call", FaultyScorer(MeanScorer(FEATURES), Faults(model_crash=10**9)), 0),
+    ]
+    table = (
+        "| case | rows | requests (ceil bytes/limit) | poison | calls | bound | met | outcome |\n"
+        "|---|---:|---:|---:|---:|---:|---|---|\n"
+    )
+    results = []
+    for label, scorer, poison in cases:
+        r = calls_for(scorer, _rows(rows, poison), byte_limit, max_rows)
+        systematic = "crash" in label or "expects" in label
+        per_poison = 2 * r["depth"] + 1
+        bound = max(r["requests"], r["bytes_over_limit"]) + poison * per_poison
+        if systematic:  # per request in flight: its retries, then the run that proves the fault
+            bound += BOUND_CONCURRENCY * (r["attempts"] + 2 * r["limit"])
+        r.update(label=label, bound=bound, poison=poison)
+        results.append(r)
+        table += (
+            f"| {label} | {rows:,} | {r['requests']:,} ({r['bytes_over_limit']:,}) | {poison} | "
+            f"{r['calls']:,} | {bound:,} | {'yes' if r['calls'] <= bound else 'NO'} | {r['outcome']} |\n"
+        )
+    naive = 2 * rows - 1
+    text = table + (
+        f"\nWithout the systematic-failure rule a refused file costs 2N-1 = {naive:,} calls "
+        f"(every request bisected down to single rows). Per poison row: at most 2 x "
+        f"{results[1]['depth']} + 1 calls (two halves per level of the bisection of a request of "
+        f"up to {max_rows:,} rows). FailureTracker.limit = {results[0]['limit']} consecutive failures.\n"
+    )
+    return text, results
+
+
 # ---------------------------------------------------------------------------- report
 
 
@@ -477,6 +588,7 @@ def run(quick: bool = False) -> str:
         endpoint_text, _ = bench_endpoint(
             tmp, 10_000 if quick else ENDPOINT_RECORDS, 200 if quick else PER_RECORD_SAMPLE
         )
+        bound_text, _ = bench_call_bound(5_000 if quick else 50_000)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -492,6 +604,8 @@ def run(quick: bool = False) -> str:
         + memory_text
         + "\n### 3. Packed requests against a 50 ms endpoint\n\n"
         + endpoint_text
+        + "\n### 4. Endpoint calls when the endpoint refuses rows or whole files\n\n"
+        + bound_text
     )
 
 

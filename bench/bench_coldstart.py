@@ -1,11 +1,13 @@
 """Cold init of every handler against a minimal hand-written Powertools handler with the same clients.
 
 A cold start pays for the handler module's import and its module-scope work (settings, clients).
-Each side runs in a fresh process with the function's template environment and only the folders
-Lambda would have on its path (``sentinel.layout``), alternating the two so machine noise hits both
-alike; the figure is the median. The baseline imports what a hand-written handler doing the same
-job would: Logger, Tracer and Metrics, the Powertools utilities the handler loaded (idempotency,
-parser, …), and boto3 clients for the same services — so the ratio is the price of our own code.
+Each side runs in a fresh process with the function's template environment, alternating the two so
+machine noise hits both alike; the figure is the median. Our side imports what ships: the handler
+and the runtime package from the ``sam build`` output (bytecode precompiled by ``make build``), the
+third-party packages from this virtualenv like the baseline (the built layer's are arm64 binaries).
+The baseline imports what a hand-written handler doing the same job would: Logger, Tracer and
+Metrics, the Powertools utilities the handler loaded (idempotency, parser, …) and boto3 clients for
+the same services — so the ratio is the price of our own code.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ import subprocess
 import sys
 from typing import Any
 
+from sentinel.build_check import built_search_path
 from sentinel.emulator import ACCOUNT, LOCAL_ENV, REGION, STACK, nominal
-from sentinel.layout import function_source_path
-from sentinel.template import Template, load_template
+from sentinel.template import PROJECT_ROOT, Template, load_template
+
+BUILD_DIR = PROJECT_ROOT / ".aws-sam" / "build"
 
 TARGET_RATIO = 1.2
 #: Clients Powertools creates itself (Tracer's X-Ray SDK): the baseline's own Tracer creates them too.
@@ -28,7 +32,7 @@ POWERTOOLS_OWN_CLIENTS = {"xray"}
 NOT_EVENT_HANDLERS = {"PipelineArtifactsFunction"}
 
 _CHILD = r"""
-import importlib.util, json, sys, time
+import importlib, json, sys, time
 spec = json.loads(sys.argv[1])
 if spec["discover"]:
     import botocore.session
@@ -40,10 +44,11 @@ if spec["discover"]:
     botocore.session.Session.create_client = recording
 started = time.perf_counter()
 if spec["source"] is None:
-    sys.path[:0] = spec["path"]
-    module_spec = importlib.util.spec_from_file_location("app", spec["module"])
-    module = sys.modules["app"] = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    # Lambda's order: the function's folder first; the layer's own packages after this venv's
+    # (the built layer holds arm64 binaries: only its pure-Python runtime package is used from it).
+    sys.path[:0] = spec["path"][:1]
+    sys.path.extend(spec["path"][1:])
+    importlib.import_module(spec["module"])
 else:
     exec(compile(spec["source"], "baseline_app.py", "exec"), {"__name__": "baseline_app"})
 took = time.perf_counter() - started
@@ -111,8 +116,8 @@ def measure(logical_id: str, template: Template, repeats: int) -> dict[str, Any]
     spec = template.function(logical_id)
     env = _environment(spec.environment, logical_id)
     handler = {
-        "path": [str(p) for p in function_source_path(template, logical_id)],
-        "module": str(spec.module_path),
+        "path": [str(p) for p in built_search_path(BUILD_DIR, logical_id)],
+        "module": spec.handler.rpartition(".")[0],
         "source": None,
     }
     found = _run({**handler, "discover": True}, env)

@@ -432,6 +432,8 @@ class Builder:
                 outputs=[
                     ProcessingOutput(output_name="stats", source=f"{OUTPUT_DIR}/stats", destination=model_dir)
                 ],
+                # Recorded in score_stats.json: the scoring function's expected width.
+                arguments=["--feature-dim", feature_dim],
             ),
             property_files=[stats_file],
             retry_policies=self.retry(),

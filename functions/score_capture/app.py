@@ -9,8 +9,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anomaly_sentinel import aws, scoring
-from anomaly_sentinel.events import S3Object, s3_object_from_eventbridge
-from anomaly_sentinel.idempotency import Once
+from anomaly_sentinel.events import S3Object, not_object_created, s3_object_from_eventbridge
+from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS, DuplicateInProgress, Once
 from anomaly_sentinel.observability import ignored
 from anomaly_sentinel.score_capture import CaptureScorer, ignore_reason
 from anomaly_sentinel.settings import ScoreCaptureSettings
@@ -39,12 +39,23 @@ def score_once(obj: S3Object) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    mismatch = not_object_created(event)
+    if mismatch is not None:
+        return ignored(logger, metrics, "CaptureFilesIgnored", mismatch, str(event.get("id", "")))
     obj = s3_object_from_eventbridge(event)
     reason = ignore_reason(obj, settings)
     if reason is not None:
         return ignored(logger, metrics, "CaptureFilesIgnored", reason, obj.identity, object=obj.uri)
     once.register(context)
-    result = score_once(obj=obj)
+    try:
+        result = score_once(obj=obj)
+    except DuplicateInProgress:
+        return ignored(
+            logger, metrics, "DuplicatesInProgress", DUPLICATE_IN_PROGRESS, obj.identity, object=obj.uri
+        )
     metrics.add_metric(name="CaptureFilesHandled", unit=MetricUnit.Count, value=1)  # duplicates too
-    logger.info("capture file scored", extra={"object": obj.identity, **result})
+    if result["status"] == "failed":  # alerted already; the reason is in the result
+        logger.warning("capture file failed", extra={"object": obj.identity, **result})
+    else:
+        logger.info("capture file scored", extra={"object": obj.identity, **result})
     return result

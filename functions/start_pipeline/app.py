@@ -9,8 +9,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anomaly_sentinel import aws, training
-from anomaly_sentinel.events import S3Object, s3_object_from_eventbridge
-from anomaly_sentinel.idempotency import Once
+from anomaly_sentinel.events import S3Object, not_object_created, s3_object_from_eventbridge
+from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS, DuplicateInProgress, Once
 from anomaly_sentinel.observability import ignored
 from anomaly_sentinel.settings import StartPipelineSettings
 
@@ -31,12 +31,20 @@ def start_once(obj: S3Object) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    mismatch = not_object_created(event)
+    if mismatch is not None:
+        return ignored(logger, metrics, "UploadsIgnored", mismatch, str(event.get("id", "")))
     obj = s3_object_from_eventbridge(event)
     reason = training.ignore_reason(obj, settings)
     if reason is not None:
         return ignored(logger, metrics, "UploadsIgnored", reason, obj.identity, object=obj.uri)
     once.register(context)
-    started = start_once(obj=obj)
+    try:
+        started = start_once(obj=obj)
+    except DuplicateInProgress:
+        return ignored(
+            logger, metrics, "DuplicatesInProgress", DUPLICATE_IN_PROGRESS, obj.identity, object=obj.uri
+        )
     logger.info("pipeline started", extra={"object": obj.identity, **started})
     metrics.add_metric(name="UploadsAccepted", unit=MetricUnit.Count, value=1)
     return {"status": "started", "object": obj.uri, **started}

@@ -239,24 +239,30 @@ def stale_sources(build_dir: Path, source: Template | None = None) -> list[str]:
     return stale
 
 
+def _built_dirs(build_dir: Path, template: Template, logical_id: str) -> tuple[Path, list[Path]]:
+    """The built function folder and its layers' folders (what Lambda unzips to /var/task, /opt)."""
+    props = template.resource(logical_id)["Properties"]
+    layer_dirs = [
+        (build_dir / template.resource(layer_id)["Properties"]["ContentUri"]).resolve()
+        for layer_id in layer_ids(template, logical_id)
+    ]
+    return (build_dir / props["CodeUri"]).resolve(), layer_dirs
+
+
+def built_search_path(build_dir: Path, logical_id: str) -> list[Path]:
+    """Lambda's import path for one built function: its folder, then each layer's search dirs."""
+    code_dir, layer_dirs = _built_dirs(build_dir, _built_template(build_dir), logical_id)
+    return [code_dir] + [layer / sub for layer in layer_dirs for sub in LAYER_SEARCH_DIRS]
+
+
 def check_build(build_dir: Path) -> list[FunctionReport]:
     """Every function of ``build_dir/template.yaml``, resolved as Lambda would resolve it."""
     template = _built_template(build_dir)
     reports = []
     for logical_id in template.function_ids():
-        props = template.resource(logical_id)["Properties"]
-        layer_dirs = [
-            (build_dir / template.resource(layer_id)["Properties"]["ContentUri"]).resolve()
-            for layer_id in layer_ids(template, logical_id)
-        ]
-        reports.append(
-            resolve_function(
-                logical_id,
-                (build_dir / props["CodeUri"]).resolve(),
-                layer_dirs,
-                props.get("Handler", "app.lambda_handler"),
-            )
-        )
+        code_dir, layer_dirs = _built_dirs(build_dir, template, logical_id)
+        handler = template.resource(logical_id)["Properties"].get("Handler", "app.lambda_handler")
+        reports.append(resolve_function(logical_id, code_dir, layer_dirs, handler))
     return reports
 
 

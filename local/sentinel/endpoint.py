@@ -394,6 +394,8 @@ class Faults:
     model_crash: int = 0  # the next N calls: ModelError with the container's 500
     wrong_count: int = 0  # the next N successful calls answer one score too few
     poison_value: float | None = None  # any row holding this value → ModelError (400)
+    crash_value: float | None = None  # any row holding this value crashes the model → ModelError (500)
+    echo_rows: bool = False  # error messages quote the request's first row, as some containers do
     latency_s: float = 0.0  # added to every call
 
 
@@ -434,9 +436,13 @@ class FaultyScorer:
             raise EndpointBusy("ServiceUnavailable", 503, "Service unavailable")
         if self._take("model_crash"):
             raise ModelFailure(500, "model server crashed")
+        echo = f": {rows[0]}" if self.faults.echo_rows and rows else ""
+        crash = self.faults.crash_value
+        if crash is not None and any(crash in row for row in rows):
+            raise ModelFailure(500, f"model server crashed{echo}")
         poison = self.faults.poison_value
         if poison is not None and any(poison in row for row in rows):
-            raise ModelFailure(400, "unable to score a row")
+            raise ModelFailure(400, f"unable to score a row{echo}")
         scores = self.inner.score(rows)
         if self._take("wrong_count"):
             return scores[:-1]

@@ -337,9 +337,9 @@ def load_script(name: str) -> ModuleType:
     return module
 
 
-def score_stats(scores: np.ndarray) -> dict[str, Any]:
+def score_stats(scores: np.ndarray, feature_dim: int | None = None) -> dict[str, Any]:
     """The pipeline's own ``score_stats`` (so local and SageMaker cutoffs are computed alike)."""
-    result: dict[str, Any] = load_script("score_stats").score_stats(scores)
+    result: dict[str, Any] = load_script("score_stats").score_stats(scores, feature_dim)
     return result
 
 

@@ -110,6 +110,25 @@ def shingle_timestamps(timestamps: NDArray[np.datetime64], size: int) -> NDArray
     return timestamps[size - 1 :]
 
 
+def point_scores(shares: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Shingle scores attributed to the points that make them anomalous: one score per point.
+
+    ``shares`` holds each shingle's score split over its values (``attribution_array``; shingle
+    i covers points i..i+size-1). A shingle gives each of its points its score scaled by that
+    point's share relative to the largest share, and a point keeps the largest it is given. The
+    point that dominates a shingle gets the full score, so a spike is flagged at its own
+    timestamp while the normal values after it, in the same shingles, stay low.
+    """
+    count, size = shares.shape
+    scores = shares.sum(axis=1)
+    peak = shares.max(axis=1)
+    relative = shares * np.divide(scores, peak, out=np.zeros_like(scores), where=peak > 0)[:, None]
+    points = np.zeros(count + size - 1, dtype=np.float64)
+    for offset in range(size):
+        np.maximum(points[offset : offset + count], relative[:, offset], out=points[offset : offset + count])
+    return points
+
+
 def cutoff(scores: NDArray[np.float64], sigmas: float = 3.0) -> float:
     """The mean + k std rule of the AWS RCF examples (std over all the scores, ddof 0)."""
     return float(scores.mean() + sigmas * scores.std())

@@ -87,7 +87,7 @@ def search(
     for trees, samples in grid(budget, ranges):
         started = time.perf_counter()
         forest = RandomCutForest(train.shape[1], trees, samples, seed=seed).fit(train)
-        stats = score_stats.score_stats(forest.score_array(train))
+        stats = score_stats.score_stats(forest.score_array(train), train.shape[1])
         scores = [float(s) for s in forest.score_array(validation_rows)]
         measured = evaluate.judge_model(list(validation_labels), scores, stats)
         trial = Trial(

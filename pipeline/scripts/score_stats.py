@@ -7,7 +7,8 @@ imports :func:`score_stats` directly. Standard library only (Python 3.9+).
 Shape (a contract with the scoring function and the retraining evaluation)::
 
     {"count": int, "mean": float, "std": float, "min": float, "max": float,
-     "quantiles": {"0.5": x, "0.9": x, "0.95": x, "0.99": x, "0.999": x}}
+     "quantiles": {"0.5": x, "0.9": x, "0.95": x, "0.99": x, "0.999": x},
+     "feature_dim": int}   # the model's input width, when given (--feature-dim)
 
 ``std`` is the population standard deviation; quantiles interpolate linearly between order
 statistics (numpy's default), so the two agree with a numpy computation on the same scores.
@@ -34,8 +35,8 @@ class ScoreStatsError(Exception):
     """No scores, or a score that is not a finite number: the statistics would be meaningless."""
 
 
-def score_stats(scores: Iterable[float]) -> dict[str, Any]:
-    """count, mean, population std, min, max and quantiles of the scores."""
+def score_stats(scores: Iterable[float], feature_dim: int | None = None) -> dict[str, Any]:
+    """count, mean, population std, min, max and quantiles of the scores (and the model's width)."""
     values = sorted(float(s) for s in scores)
     if not values:
         raise ScoreStatsError("no scores: the batch transform produced no output rows")
@@ -51,6 +52,7 @@ def score_stats(scores: Iterable[float]) -> dict[str, Any]:
         "min": values[0],
         "max": values[-1],
         "quantiles": {q: _quantile(values, float(q)) for q in QUANTILES},
+        **({"feature_dim": feature_dim} if feature_dim else {}),
     }
 
 
@@ -97,9 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--scores", type=Path, default=PROCESSING_SCORES, help="transform output directory")
     parser.add_argument("--output", type=Path, default=PROCESSING_STATS, help="where score_stats.json goes")
+    parser.add_argument("--feature-dim", type=int, default=None, help="the model's feature_dim, recorded")
     args = parser.parse_args(argv)
     try:
-        stats = score_stats(read_scores(args.scores))
+        stats = score_stats(read_scores(args.scores), args.feature_dim)
     except ScoreStatsError as exc:
         message = f"ScoreStatsError: {exc}"
         print(message, file=sys.stderr)

@@ -101,3 +101,28 @@ def test_anomalies_alarm_watches_the_metric_the_function_publishes():
         "EndpointName": template.parameters["EndpointName"],
     }
     assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]
+
+
+def test_reject_ratio_alarm_divides_the_metrics_the_function_publishes():
+    # GIVEN the alarm on the share of rejected records and the Powertools namespace/service
+    template = Template()
+    alarm = template.resource("RejectedRecordsAlarm")["Properties"]
+    env = template.document["Globals"]["Function"]["Environment"]["Variables"]
+    stats = {m["Id"]: m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m}
+    # THEN it divides RecordsRejected by CaptureRecords, both under the EMF namespace and dimensions
+    assert {i: m["MetricName"] for i, m in stats.items()} == {
+        "rejected": "RecordsRejected",
+        "records": "CaptureRecords",
+    }
+    for metric in stats.values():
+        assert metric["Namespace"] == env["POWERTOOLS_METRICS_NAMESPACE"]
+        assert {d["Name"]: template.resolve(d["Value"]) for d in metric["Dimensions"]} == {
+            "service": env["POWERTOOLS_SERVICE_NAME"],
+            "EndpointName": template.parameters["EndpointName"],
+        }
+    (ratio,) = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+    assert ratio["Expression"] == "IF(records > 0, rejected / records, 0)"
+    # AND its threshold is the template parameter (default 10 %), alerting subscribers
+    assert alarm["Threshold"] == {"Ref": "RejectRatioAlarmThreshold"}
+    assert template.parameters["RejectRatioAlarmThreshold"] in ("0.1", 0.1)
+    assert alarm["AlarmActions"] == [{"Ref": "AlertsTopic"}]

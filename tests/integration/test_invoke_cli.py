@@ -301,3 +301,70 @@ def test_env_json_names_every_function_and_readme_every_event() -> None:
     assert set(env) - {"Parameters"} == set(Template().function_ids())
     for path in sorted(EVENTS.glob("*.json")):
         assert f"`{path.name}`" in readme, path.name
+
+
+# ---------------------------------------------------------------------------- --aws messages
+
+
+@pytest.fixture
+def no_aws_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """A shell with no AWS region, no credentials and no config files (and no instance metadata)."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    return monkeypatch
+
+
+def test_aws_without_a_region_says_what_to_set_in_one_line(
+    capsys: pytest.CaptureFixture[str], no_aws_setup: pytest.MonkeyPatch
+) -> None:
+    # GIVEN no region anywhere (the dev environment of samconfig.toml names none)
+    # WHEN invoked against AWS
+    err = usage_error(
+        capsys,
+        "StartPipelineFunction",
+        "-e",
+        EVENTS / "training-object-created.json",
+        "--aws",
+        "--config-env",
+        "dev",
+    )
+    # THEN one line names what to set, without a traceback
+    assert err.strip().count("\n") == 0
+    assert "set AWS_REGION" in err
+
+
+def test_aws_without_credentials_says_what_to_set_in_one_line(
+    capsys: pytest.CaptureFixture[str], no_aws_setup: pytest.MonkeyPatch
+) -> None:
+    no_aws_setup.setenv("AWS_REGION", "eu-west-1")
+    err = usage_error(capsys, "StartPipelineFunction", "-e", EVENTS / "training-object-created.json", "--aws")
+    assert err.strip().count("\n") == 0
+    assert "no AWS credentials" in err
+    assert "AWS_PROFILE" in err
+
+
+@pytest.mark.parametrize("option", [["--stack-name", "mine"], ["--config-env", "dev"]])
+def test_stack_options_without_aws_are_an_error(
+    capsys: pytest.CaptureFixture[str], option: list[str]
+) -> None:
+    err = usage_error(capsys, "StartPipelineFunction", "-e", EVENTS / "training-object-created.json", *option)
+    assert f"{option[0]} only applies with --aws" in err
+
+
+def test_default_stack_name_follows_samconfig(capsys: pytest.CaptureFixture[str]) -> None:
+    from sentinel.commands.invoke import samconfig
+
+    def fail(message: str) -> None:
+        raise AssertionError(message)
+
+    assert samconfig("default", fail)["stack_name"] == "anomaly-sentinel"  # type: ignore[arg-type]
+    assert samconfig("dev", fail)["stack_name"] == "anomaly-sentinel-dev"  # type: ignore[arg-type]
+    with pytest.raises(SystemExit):
+        main(["invoke", "--help"])
+    assert "--config-env" in capsys.readouterr().out

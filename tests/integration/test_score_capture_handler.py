@@ -11,7 +11,9 @@ does for unlisted content types) plus two anomalous, one broken and one poison r
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -109,9 +111,12 @@ def test_capture_file_is_scored_stored_metered_and_alerted(function, stack, buck
     assert result["anomalies"] == 2
     assert result["cutoff_source"] == "file-stats"
     assert result["reasons"] == {"not-json": 1, "endpoint-rejected": 1}
-    # ... the scores are stored under scores/{endpoint}/yyyy/mm/dd/hh/<stem>.jsonl
+    # ... the scores are stored under scores/{endpoint}/yyyy/mm/dd/hh/<key below capture/>~<version>
     endpoint_name = stack.parameters["EndpointName"]
-    assert result["scores_uri"] == f"s3://{bucket}/scores/{endpoint_name}/2026/11/21/10/05-00-123-abc.jsonl"
+    relative = KEY.removeprefix("capture/").removesuffix(".jsonl")
+    assert result["scores_uri"] == (
+        f"s3://{bucket}/scores/{endpoint_name}/2026/11/21/10/{relative}~{event['detail']['object']['version-id']}.jsonl"
+    )
     scored = read_jsonl(result["scores_uri"])
     assert len(scored) == 46
     assert scored[0]["eventId"] == "74b0dd56-e7c8-368e-94b1-14a138a96000"
@@ -157,24 +162,16 @@ def test_capture_file_is_scored_stored_metered_and_alerted(function, stack, buck
     assert "-999" not in output + "".join(records)
 
 
-def test_same_event_delivered_three_times_scores_and_alerts_once(function, stack, bucket, endpoint):
-    queue = subscribe(stack, "anomalies", {"kind": ["anomaly"]})
-    event = put_capture(bucket)
-    handler = function(MIN_RECORDS_FOR_FILE_CUTOFF="20")
-    results = [handler(event) for _ in range(3)]
-    assert len({json.dumps(r, sort_keys=True) for r in results}) == 1
-    assert len(messages(queue)) == 1
-    assert endpoint.stats.rows == 46
-
-
-def test_score_stats_next_to_the_deployed_model_set_the_cutoff(function, stack, bucket):
-    # GIVEN the endpoint's model artifact in the data bucket with score_stats.json beside it
+def deploy_model(stack: Template, bucket: str, stats: dict[str, Any]) -> None:
+    """The endpoint's model artifact in the data bucket with score_stats.json beside it."""
     name = stack.parameters["EndpointName"]
     sagemaker, s3 = boto3.client("sagemaker"), boto3.client("s3")
-    model_data = f"s3://{bucket}/models/rcf-1/output/model.tar.gz"
     sagemaker.create_model(
         ModelName=f"{name}-model-1",
-        PrimaryContainer={"Image": "rcf:1", "ModelDataUrl": model_data},
+        PrimaryContainer={
+            "Image": "rcf:1",
+            "ModelDataUrl": f"s3://{bucket}/models/rcf-1/output/model.tar.gz",
+        },
         ExecutionRoleArn="arn:aws:iam::123456789012:role/sentinel-sagemaker",
     )
     sagemaker.create_endpoint_config(
@@ -188,8 +185,78 @@ def test_score_stats_next_to_the_deployed_model_set_the_cutoff(function, stack, 
         ],
     )
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config-1")
-    stats = {"count": 10000, "mean": 20.0, "std": 5.0, "min": 1, "max": 40, "quantiles": {"0.99": 35.0}}
     s3.put_object(Bucket=bucket, Key="models/rcf-1/output/score_stats.json", Body=json.dumps(stats))
+
+
+STATS = {"count": 10000, "mean": 20.0, "std": 5.0, "min": 1, "max": 40, "quantiles": {"0.99": 35.0}}
+
+
+def test_a_short_first_row_does_not_poison_the_file(function, bucket, endpoint):
+    # GIVEN FeatureDim unset, no model stats, one 2-feature row then 300 good 7-feature rows
+    body = jsonl([record("1,2"), *(record(f"{i},1,2,3,4,5,6") for i in range(300))])
+    # WHEN the file is scored
+    result = function()(put_capture(bucket, body=body))
+    # THEN the expected width is the file's dominant width: only the short row is rejected
+    assert (result["scored"], result["rejected"], result["reasons"]) == (300, 1, {"feature-count": 1})
+    assert (result["expected_width"], result["width_source"]) == (7, "file")
+
+
+def test_a_file_the_model_cannot_take_fails_with_one_reason_and_a_critical_alert(
+    function, stack, bucket, endpoint, capsys
+):
+    # GIVEN a deployed model whose score_stats.json says it takes 48 features, and a 7-feature file
+    deploy_model(stack, bucket, {**STATS, "feature_dim": 48})
+    critical = subscribe(stack, "critical", {"severity": ["critical"]})
+    # WHEN the file is scored
+    result = function()(put_capture(bucket))
+    # THEN the file fails with one actionable reason, every record rejected, no endpoint call
+    assert result["status"] == "failed"
+    assert result["failure"].startswith("model expects 48 features, file has 7")
+    assert (result["scored"], result["rejected"]) == (0, 48)
+    assert endpoint.stats.requests == 0
+    (alert,) = messages(critical)
+    assert "model expects 48 features, file has 7" in alert["Message"]
+    (emf,) = [d for d in emf_documents(capsys.readouterr().out) if "CaptureFilesFailed" in d]
+    assert (emf["CaptureFilesFailed"], emf["RecordsRejected"]) == ([1.0], [48.0])
+
+
+def test_an_endpoint_that_refuses_every_request_fails_the_file_early(lambda_function, stack, bucket):
+    # GIVEN an endpoint whose model expects 48 features (not published), and 1,000 3-feature rows
+    wide = FaultyScorer(MeanScorer(feature_dim=48), Faults())
+    body = jsonl([record(f"{i},2,3") for i in range(1000)])
+    critical = subscribe(stack, "critical", {"severity": ["critical"]})
+    with EndpointServer(static_resolver({stack.parameters["EndpointName"]: wide})) as server:
+        handler = lambda_function(
+            FUNCTION, **server.environ(), MAX_REQUEST_ROWS="100", SCORING_CONCURRENCY="2"
+        )
+        # WHEN the file is scored
+        result = handler(put_capture(bucket, body=body))
+        requests = server.stats.requests
+    # THEN it stops early (calls ≤ batches + per request in flight the failure run that proves the
+    # fault: 10 + 2 x (ceil(log2 100) + 1 + 8), not 2N-1 = 1,999) and fails with one reason
+    assert result["status"] == "failed"
+    assert requests <= 10 + 2 * (7 + 1 + 8)
+    assert "status 400" in result["failure"]
+    assert "3 features" in result["failure"]
+    assert (result["scored"], result["rejected"], result["reasons"]) == (0, 1000, {"endpoint-failed": 1000})
+    (alert,) = messages(critical)
+    assert alert["MessageAttributes"]["severity"]["Value"] == "critical"
+    assert result["failure"] in alert["Message"]
+
+
+def test_same_event_delivered_three_times_scores_and_alerts_once(function, stack, bucket, endpoint):
+    queue = subscribe(stack, "anomalies", {"kind": ["anomaly"]})
+    event = put_capture(bucket)
+    handler = function(MIN_RECORDS_FOR_FILE_CUTOFF="20")
+    results = [handler(event) for _ in range(3)]
+    assert len({json.dumps(r, sort_keys=True) for r in results}) == 1
+    assert len(messages(queue)) == 1
+    assert endpoint.stats.rows == 46
+
+
+def test_score_stats_next_to_the_deployed_model_set_the_cutoff(function, stack, bucket):
+    # GIVEN the endpoint's model artifact in the data bucket with score_stats.json beside it
+    deploy_model(stack, bucket, STATS)
     queue = subscribe(stack, "anomalies", {"kind": ["anomaly"]})
     # WHEN a capture file is scored
     result = function()(put_capture(bucket))
@@ -275,3 +342,24 @@ def test_accepted_records_join_the_production_dataset_with_time_score_and_featur
     # AND handling the same object again rewrites the same key, adding nothing
     function(MIN_RECORDS_FOR_FILE_CUTOFF="20")(event)
     assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="dataset/")["Contents"]] == [key]
+
+
+def test_a_duplicate_arriving_while_the_first_is_running_is_acknowledged(lambda_function, stack, bucket):
+    # GIVEN a slow endpoint and the same event delivered twice, the second during the first
+    faults = Faults(latency_s=0.3)
+    scorer = FaultyScorer(MeanScorer(feature_dim=7), faults)
+    event = put_capture(bucket, body=jsonl([record(f"{i},1,2,3,4,5,6") for i in range(5)]))
+    with EndpointServer(static_resolver({stack.parameters["EndpointName"]: scorer})) as server:
+        handler = lambda_function(FUNCTION, **server.environ(), MAX_REQUEST_ROWS="1")
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            running = pool.submit(handler, event)
+            while scorer.calls == 0 and not running.done():
+                time.sleep(0.01)
+            # WHEN the duplicate is delivered while the first is scoring
+            duplicate = handler(event)
+            result = running.result()
+    # THEN the duplicate is acknowledged (not raised, so no retry or DLQ), the first completes
+    assert duplicate["status"] == "ignored"
+    assert duplicate["reason"] == "duplicate: the first delivery is still in progress"
+    assert result["status"] == "scored"
+    assert result["scored"] == 5

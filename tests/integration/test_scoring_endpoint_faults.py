@@ -184,3 +184,71 @@ def test_in_flight_bytes_bound_limits_concurrency_for_big_batches(server, client
     # THEN at most 2 requests were ever in flight, and all rows were scored in order
     assert client.peak_in_flight <= 2
     assert [s for o in outcomes for s in o.scores] == [expected(r) for r in data]
+
+
+# ---------------------------------------------------------------------------- systematic faults
+
+
+def test_a_model_expecting_another_feature_count_stops_early_with_one_reason(server, sleeps):
+    # GIVEN a model that expects 48 features and 1,000 rows of 2 (every request is refused, 400)
+    wide = FaultyScorer(MeanScorer(feature_dim=48), Faults())
+    with EndpointServer(static_resolver({NAME: wide})) as srv:
+        runtime = boto3.client("sagemaker-runtime", endpoint_url=srv.url, config=scoring.runtime_config(4))
+        client = EndpointClient(runtime, NAME, max_attempts=4, max_rows=1000, sleep=sleeps.append)
+        # WHEN the batch is scored
+        outcome = client.score(batches_of(rows(1000))[0])
+        requests = srv.stats.requests
+    # THEN it stops after the run of failures one poison row cannot cause (not 2N-1 = 1,999 calls)
+    assert client.tracker.systematic is not None
+    assert not client.tracker.transient
+    assert requests == client.tracker.limit <= 10 + 1 + scoring.SYSTEMATIC_EXTRA_FAILURES
+    # and every row carries the one reason, with the status code
+    assert outcome.scores == [None] * 1000
+    assert set(outcome.reasons.values()) == {client.tracker.systematic}
+    assert "400" in client.tracker.systematic
+
+
+def test_a_row_that_crashes_the_model_is_rejected_alone_after_the_retries(client, faults, server):
+    # GIVEN 200 rows, row 77 crashes the model (a persistent 500 on its batch)
+    faults.crash_value = -777.0
+    data = [("-777,1" if i == 77 else f"{i},{i + 1}") for i in range(200)]
+    # WHEN the batch is scored
+    outcome = client.score(batches_of(data)[0])
+    # THEN after the batch's retries it is bisected: only row 77 is rejected, as a model error
+    assert [i for i, s in enumerate(outcome.scores) if s is None] == [77]
+    assert outcome.reasons[77] == "model error (status 500, error code ModelError)"
+    assert all(outcome.scores[i] == expected(r) for i, r in enumerate(data) if i != 77)
+    assert client.tracker.systematic is None
+
+
+def test_a_model_that_always_crashes_fails_the_file_as_transient_after_bounded_calls(client, faults, server):
+    # GIVEN a model that crashes on every request
+    faults.model_crash = 100_000
+    # WHEN / THEN the file fails (function error → retry → DLQ) after a bounded number of calls
+    with pytest.raises(EndpointUnavailableError, match="status 500"):
+        client.score(batches_of(rows(1000))[0])
+    assert server.stats.requests <= client.max_attempts + client.crash_attempts * client.tracker.limit
+
+
+def test_reject_reasons_never_quote_the_model_error_message(client, faults):
+    # GIVEN a container that echoes the refused row in its error message
+    faults.poison_value, faults.echo_rows = -999.0, True
+    outcome = client.score(batches_of(rows(4, poison_at=(2,)))[0])
+    # THEN the reason holds the status and error code only
+    assert outcome.reasons == {2: "model error (status 400, error code ModelError)"}
+
+
+def test_poison_rows_in_concurrent_batches_are_not_taken_for_a_systematic_fault(server, sleeps):
+    # GIVEN 20 poison rows spread over 4,000 rows, scored 4 batches at a time (failures interleave)
+    runtime = boto3.client("sagemaker-runtime", endpoint_url=server.url, config=scoring.runtime_config(4))
+    client = EndpointClient(runtime, NAME, max_attempts=4, max_rows=500, sleep=sleeps.append)
+    poison = tuple(range(100, 4000, 200))
+    data = rows(4000, poison_at=poison)
+    # WHEN every batch is scored concurrently
+    outcomes = list(
+        score_batches(batches_of(data, max_rows=500), client, concurrency=4, max_inflight_bytes=10**9)
+    )
+    # THEN only the poison rows are rejected: the file is not failed as a whole
+    rejected = [o.first_seq + i for o in outcomes for i, s in enumerate(o.scores) if s is None]
+    assert rejected == list(poison)
+    assert client.tracker.systematic is None

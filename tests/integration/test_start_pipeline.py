@@ -8,7 +8,7 @@ from botocore.stub import Stubber
 
 from anomaly_sentinel.exceptions import PipelineStartError, SettingsError
 from sentinel.template import Template
-from tests.support import ensure_pipeline, s3_object_created
+from tests.support import ensure_pipeline, load_event, s3_object_created
 
 FUNCTION = "StartPipelineFunction"
 
@@ -76,6 +76,34 @@ def test_new_version_of_the_same_key_starts_a_new_execution(lambda_function, pip
 def test_ignored_keys_start_nothing_and_say_why(lambda_function, pipeline, bucket, key, size, reason):
     result = lambda_function(FUNCTION)(s3_object_created(bucket, key, size=size))
     assert result == {"status": "ignored", "reason": reason, "object": f"s3://{bucket}/{key}"}
+    assert executions(pipeline) == []
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        (
+            lambda bucket: s3_object_created(bucket, "training/x.csv", detail_type="Object Deleted"),
+            "not an S3 Object Created event (source 'aws.s3', detail-type 'Object Deleted')",
+        ),
+        (
+            lambda bucket: load_event("CloudWatchAlarmStateChange"),
+            "not an S3 Object Created event (source 'aws.cloudwatch', "
+            "detail-type 'CloudWatch Alarm State Change')",
+        ),
+        (lambda bucket: s3_object_created("another-bucket", "training/x.csv"), "not the training bucket"),
+        (lambda bucket: s3_object_created(bucket, "capture/x.csv"), "outside training prefix"),
+    ],
+    ids=["object-deleted", "another-service", "another-bucket", "another-prefix"],
+)
+def test_events_the_rule_would_not_match_start_nothing_when_invoked_directly(
+    lambda_function, pipeline, bucket, event, reason
+):
+    # GIVEN an event the rule's pattern excludes, delivered straight to the function
+    # WHEN it is handled THEN no pipeline starts, and the reason is returned
+    result = lambda_function(FUNCTION)(event(bucket))
+    assert result["status"] == "ignored"
+    assert result["reason"] == reason
     assert executions(pipeline) == []
 
 

@@ -55,7 +55,7 @@ def test_real_csv_capture_decodes_every_record_with_its_identity():
     items = decode_bytes(jsonl(records), decoder)
     # THEN every record is decoded, in order, with its eventId, time and the exact input row
     assert (decoder.records, decoder.decoded, decoder.rejected) == (44, 44, 0)
-    assert decoder.feature_dim == 7
+    assert decoder.dominant_width == 7
     assert [i.rows for i in items] == [[row] for row in input_rows(records)]
     assert items[0].event_id == "74b0dd56-e7c8-368e-94b1-14a138a96000"
     assert items[0].inference_time == "2026-11-21T10:00:00Z"
@@ -102,7 +102,7 @@ def test_csv_payload_with_several_rows_keeps_them_all_in_one_record():
 
 
 def test_csv_values_with_spaces_or_quotes_are_normalised():
-    item = only(decode_bytes(jsonl([record(' 1.5 , "2" ,3e2')])))
+    item = only(decode_bytes(jsonl([record(' 1.5 ,"2",3e2')])))
     assert item.rows == ["1.5,2,3e2"]
 
 
@@ -134,16 +134,27 @@ def test_configured_feature_dim_is_enforced():
     assert "expected 3" in items[1].detail
 
 
-def test_learned_feature_dim_comes_from_the_first_good_record_not_a_rejected_one():
-    # GIVEN a first record whose first row has 2 values but whose second row is bad
-    lines = [record("1,2\nx,y"), record("1,2,3"), record("4,5,6"), record("7,8")]
+def test_without_an_expected_width_every_width_is_counted_and_the_dominant_one_wins():
+    # GIVEN one short first row followed by many 3-feature rows (and a bad record)
+    lines = [record("1,2"), *(record(f"{i},2,3") for i in range(50)), record("1,2\nx,y")]
     decoder = CaptureDecoder()
-    # WHEN decoded
+    # WHEN decoded without an expected width
     items = decode_bytes(jsonl(lines), decoder)
-    # THEN the first is rejected (non-numeric) and the dimension is learned from the second
-    assert [type(i).__name__ for i in items] == ["Reject", "CaptureRecord", "CaptureRecord", "Reject"]
-    assert decoder.feature_dim == 3
-    assert items[3].reason == capture.FEATURE_COUNT
+    # THEN nothing is rejected for its width, and the dominant width is 3, not the first row's 2
+    assert [i.reason for i in items if isinstance(i, Reject)] == [capture.NON_NUMERIC]
+    assert decoder.dominant_width == 3
+    assert capture.dominant_width(io.BytesIO(jsonl(lines))) == 3
+
+
+def test_a_short_first_row_does_not_poison_the_file_once_the_dominant_width_is_expected():
+    # GIVEN one 2-feature row then 1,000 good 3-feature rows
+    data = jsonl([record("1,2"), *(record(f"{i},2,3") for i in range(1000))])
+    # WHEN the file is decoded against its dominant width
+    decoder = CaptureDecoder(feature_dim=capture.dominant_width(io.BytesIO(data)))
+    items = decode_bytes(data, decoder)
+    # THEN only the short row is rejected
+    assert [i.line for i in items if isinstance(i, Reject)] == [1]
+    assert decoder.decoded == 1000
 
 
 # ---------------------------------------------------------------------------- rejects
@@ -239,10 +250,11 @@ def test_over_long_line_is_rejected_and_the_next_line_still_decodes():
 
 
 @pytest.mark.parametrize("chunk_bytes", [1, 7, 64, 1 << 20])
-def test_line_reader_splits_on_newlines_only_whatever_the_chunk_size(chunk_bytes):
-    data = b"a\r\nbb\rstill-bb\n\nccc"  # a lone \r is data, not a line break
+def test_line_reader_splits_on_every_line_break_whatever_the_chunk_size(chunk_bytes):
+    # JSON escapes CR and LF inside strings: a raw one is always a line break
+    data = b"a\r\nbb\rstill-bb\n\nccc\r"
     lines = list(read_lines(io.BytesIO(data), max_line_bytes=100, chunk_bytes=chunk_bytes))
-    assert lines == [b"a", b"bb\rstill-bb", b"", b"ccc"]
+    assert lines == [b"a", b"bb", b"still-bb", b"", b"ccc"]
 
 
 def test_line_reader_drops_an_over_long_tail_without_buffering_it():
@@ -272,8 +284,8 @@ def test_random_lines_never_raise_and_every_record_is_accounted_for(lines):
     decoder = CaptureDecoder()
     items = decode_bytes(data, decoder, max_line_bytes=200)
     assert decoder.decoded + decoder.rejected == decoder.records == len(items)
-    physical_lines = data.count(b"\n") + (0 if not data or data.endswith(b"\n") else 1)
-    assert decoder.records == physical_lines
+    if not data.startswith(b"\x1f\x8b\x08"):  # else a gzip stream: one "gzip-compressed" record
+        assert decoder.records == len(data.removeprefix(b"\xef\xbb\xbf").splitlines())
 
 
 @st.composite
@@ -290,7 +302,7 @@ def corrupted_line(draw: st.DrawFn) -> bytes:
             line[at:at] = draw(st.binary(min_size=1, max_size=8))
         elif line:
             del line[at]
-    return bytes(line).replace(b"\n", b"")
+    return bytes(line).replace(b"\n", b"").replace(b"\r", b"")
 
 
 @PROPERTY_SETTINGS
@@ -303,7 +315,8 @@ def test_corrupted_real_lines_never_raise_and_every_record_is_accounted_for(line
         if isinstance(item, Reject):
             assert item.reason in capture.REASONS
         else:
-            assert all(len(row.split(",")) == decoder.feature_dim for row in item.rows)
+            widths = {len(row.split(",")) for row in item.rows}
+            assert widths == {feature_dim} if feature_dim else len(widths) == 1
             assert all(row.isascii() for row in item.rows)
 
 
@@ -320,3 +333,74 @@ def test_finite_rows_round_trip_exactly(rows, encoding):
     payload = "\n".join(",".join(repr(v) for v in row) for row in rows)
     item = only(decode_bytes(jsonl([record(payload, encoding=encoding)])))
     assert [[float(v) for v in row.split(",")] for row in item.rows] == rows
+
+
+# ---------------------------------------------------------------------------- RFC 4180 and edges
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ('"1,000",7', capture.NON_NUMERIC),  # one quoted field holding a comma: not a number
+        ('"1,5",2', capture.NON_NUMERIC),
+        ('1,2,"3', capture.BAD_CSV),  # unbalanced quote
+        ('1,"2"x,3', capture.BAD_CSV),  # text after a closing quote
+        ('"abc",1', capture.NON_NUMERIC),
+    ],
+    ids=["thousands", "decimal-comma", "unbalanced", "after-quote", "text"],
+)
+def test_quoted_csv_fields_follow_rfc_4180_and_non_numbers_are_rejected_with_a_reason(payload, reason):
+    # GIVEN a CSV payload with quoted fields WHEN decoded
+    item = only(decode_bytes(jsonl([record(payload)])))
+    # THEN it is rejected (never split on the quoted comma), with a reason and no payload value
+    assert isinstance(item, Reject)
+    assert item.reason == reason
+    assert "1,000" not in item.detail
+    assert "abc" not in item.detail
+
+
+def test_quoted_numbers_and_escaped_quotes_parse_by_rfc_4180():
+    items = decode_bytes(jsonl([record('"1.5","2",3'), record('"1""2",3')]))
+    assert items[0].rows == ["1.5,2,3"]
+    assert isinstance(items[1], Reject)
+    assert items[1].reason == capture.NON_NUMERIC
+
+
+def test_a_utf8_bom_before_the_first_line_is_dropped():
+    data = b"\xef\xbb\xbf" + jsonl([record("1,2,3"), record("4,5,6")])
+    items = decode_bytes(data)
+    assert [i.rows for i in items] == [["1,2,3"], ["4,5,6"]]
+
+
+def test_a_gzip_compressed_capture_is_decoded_by_its_magic_bytes():
+    import gzip
+
+    data = gzip.compress(jsonl([record(f"{i},2,3") for i in range(100)]))
+    decoder = CaptureDecoder()
+    items = decode_stream(io.BytesIO(data), decoder)
+    assert [i.rows for i in items] == [[f"{i},2,3"] for i in range(100)]
+    assert decoder.rejected == 0
+
+
+def test_a_corrupt_gzip_capture_is_rejected_as_gzip_compressed_with_a_hint():
+    import gzip
+
+    data = gzip.compress(jsonl([record(f"{i},2,3") for i in range(100)]))[:-30]
+    items = decode_bytes(data)
+    assert isinstance(items[-1], Reject)
+    assert items[-1].reason == capture.GZIP_COMPRESSED
+    assert "gunzip" in items[-1].detail
+
+
+def test_cr_only_line_endings_split_lines():
+    data = b"\r".join(json.dumps(record(f"{i},2,3")).encode() for i in range(3)) + b"\r"
+    items = decode_bytes(data)
+    assert [i.rows for i in items] == [["0,2,3"], ["1,2,3"], ["2,2,3"]]
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 5, 64, 1 << 20])
+def test_a_crlf_line_of_exactly_max_line_bytes_is_not_too_long(chunk_bytes):
+    line = json.dumps(record("1,2,3")).encode()
+    data = line + b"\r\n" + line + b"\r\n"
+    lines = list(read_lines(io.BytesIO(data), max_line_bytes=len(line), chunk_bytes=chunk_bytes))
+    assert lines == [line, line]

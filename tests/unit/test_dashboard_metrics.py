@@ -257,6 +257,7 @@ def test_every_alarm_description_says_where_to_look(template: Template) -> None:
         "EndpointThrottlingAlarm",
         "PipelineRunFailedAlarm",
         "RetrainingFailedAlarm",
+        "RejectedRecordsAlarm",
     ]
     for logical_id in health:
         description = template.resource(logical_id)["Properties"]["AlarmDescription"]

@@ -72,6 +72,17 @@ def test_main_summarises_every_transform_output_file_into_score_stats_json(tmp_p
     assert json.loads(capsys.readouterr().out)["count"] == 3
 
 
+def test_the_model_feature_dim_is_recorded_when_given(tmp_path):
+    # GIVEN transform output and the model's feature_dim WHEN summarised
+    scores = tmp_path / "scores"
+    scores.mkdir()
+    (scores / "part-00000.out").write_text('{"score": 1.0}\n')
+    assert ss.main(["--scores", str(scores), "--output", str(tmp_path / "stats"), "--feature-dim", "48"]) == 0
+    # THEN score_stats.json says how many features the model takes (scoring checks files against it)
+    assert json.loads((tmp_path / "stats" / "score_stats.json").read_text())["feature_dim"] == 48
+    assert "feature_dim" not in ss.score_stats([1.0])
+
+
 def test_main_fails_with_exit_code_2_when_the_transform_wrote_nothing(tmp_path, capsys):
     (tmp_path / "scores").mkdir()
     assert ss.main(["--scores", str(tmp_path / "scores"), "--output", str(tmp_path / "stats")]) == 2

@@ -13,7 +13,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sentinel.rcf import ModelArtifactError, RandomCutForest, RcfError, shingle
-from sentinel.series import NYC_TAXI, cutoff, load_series, load_windows, shingle_timestamps, window_quality
+from sentinel.series import (
+    NYC_TAXI,
+    cutoff,
+    load_series,
+    load_windows,
+    point_scores,
+    shingle_timestamps,
+    window_quality,
+)
 
 
 def blob(count: int = 400, dims: int = 3, seed: int = 7) -> np.ndarray:
@@ -175,6 +183,22 @@ def test_rcf_same_seed_same_scores_other_seed_other_scores():
     assert not np.array_equal(a, c)
 
 
+def test_rcf_attribution_splits_each_score_over_its_dimensions():
+    # GIVEN a forest on 8-dimensional points, and a point far off in dimension 5 only
+    rng = np.random.default_rng(3)
+    data = rng.normal(size=(400, 8))
+    forest = RandomCutForest(8, 40, 128, seed=1).fit(data)
+    odd = data[:20].copy()
+    odd[0, 5] += 25.0
+    # WHEN attributed
+    shares = forest.attribution_array(odd)
+    # THEN each row's shares add up to its score, and the odd point's score sits in dimension 5
+    assert np.allclose(shares.sum(axis=1), forest.score_array(odd), rtol=1e-12, atol=1e-12)
+    assert (shares >= 0).all()
+    assert shares[0].argmax() == 5
+    assert shares[0, 5] > 0.5 * shares[0].sum()
+
+
 def test_rcf_score_returns_plain_floats_one_per_row():
     # GIVEN a fitted forest (the local endpoint's Scorer protocol takes lists of rows)
     forest = RandomCutForest(3, 5, 32, seed=0).fit(blob())
@@ -279,13 +303,17 @@ def test_rcf_finds_the_nab_taxi_anomalies_at_mean_plus_three_sigma():
     # GIVEN NAB's NYC taxi series shingled by one day, and its five labelled windows
     series = load_series(NYC_TAXI)
     rows = shingle(series.values, 48)
-    # WHEN the benchmark's forest (50 trees x 512 samples, seed 0) scores every shingle
-    scores = RandomCutForest(48, 50, 512, seed=0).fit(rows).score_array(rows)
-    flagged = scores > cutoff(scores)
-    quality = window_quality(shingle_timestamps(series.timestamps, 48), flagged, load_windows())
-    # THEN at least 4 of the 5 windows are hit and most flagged points fall inside windows
-    assert quality.windows_hit >= 4, quality
-    assert quality.precision >= 0.5, quality
-    # AND the marathon and the blizzard, the two strongest anomalies, are both hit
-    assert quality.hits_per_window[0] > 0
-    assert quality.hits_per_window[4] > 0
+    # WHEN the benchmark's forest (50 trees x 512 samples, seed 0) scores every shingle, and the
+    # scores are attributed to the points that make each shingle anomalous
+    shares = RandomCutForest(48, 50, 512, seed=0).fit(rows).attribution_array(rows)
+    scores = shares.sum(axis=1)
+    limit = cutoff(scores)
+    by_shingle = window_quality(shingle_timestamps(series.timestamps, 48), scores > limit, load_windows())
+    by_point = window_quality(series.timestamps, point_scores(shares) > limit, load_windows())
+    # THEN either way at least 4 of the 5 windows are hit and most flagged points fall inside windows
+    for quality in (by_shingle, by_point):
+        assert quality.windows_hit >= 4, quality
+        assert quality.precision >= 0.5, quality
+        # AND the marathon and the blizzard, the two strongest anomalies, are both hit
+        assert quality.hits_per_window[0] > 0
+        assert quality.hits_per_window[4] > 0

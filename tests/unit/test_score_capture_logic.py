@@ -70,16 +70,47 @@ def test_ignore_reasons(bucket, key, size, reason):
 
 
 def test_output_keys_take_the_hour_from_the_capture_key():
-    scores, rejects = output_keys(
-        "capture/ep/AllTraffic/2026/11/21/10/05-00-1-a b.jsonl", datetime(2000, 1, 1, tzinfo=UTC), make()
-    )
-    assert scores == "scores/anomaly-sentinel-rcf/2026/11/21/10/05-00-1-a b.jsonl"
-    assert rejects == "rejects/anomaly-sentinel-rcf/2026/11/21/10/05-00-1-a b.jsonl"
+    obj = S3Object(bucket="data-bucket", key="capture/ep/AllTraffic/2026/11/21/10/05-00-1-a b.jsonl")
+    scores, rejects = output_keys(obj, datetime(2000, 1, 1, tzinfo=UTC), make())
+    tail = "anomaly-sentinel-rcf/2026/11/21/10/ep/AllTraffic/2026/11/21/10/05-00-1-a b.jsonl"
+    assert scores == "scores/" + tail
+    assert rejects == "rejects/" + tail
 
 
 def test_output_keys_fall_back_to_last_modified_in_utc():
-    scores, _ = output_keys("capture/flat.jsonl", datetime.fromisoformat("2026-11-21T23:30:00-02:00"), make())
+    obj = S3Object(bucket="data-bucket", key="capture/flat.jsonl")
+    scores, _ = output_keys(obj, datetime.fromisoformat("2026-11-21T23:30:00-02:00"), make())
     assert scores == "scores/anomaly-sentinel-rcf/2026/11/22/01/flat.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (
+            S3Object(bucket="b", key="capture/team-a/x.jsonl"),
+            S3Object(bucket="b", key="capture/team-b/x.jsonl"),
+        ),
+        (
+            S3Object(bucket="b", key="capture/a/2026/11/21/10/x.jsonl"),
+            S3Object(bucket="b", key="capture/a/2026/11/21/10/y/x.jsonl"),
+        ),
+        (
+            S3Object(bucket="b", key="capture/x.jsonl"),
+            S3Object(bucket="b", key="capture/2026/11/21/10/x.jsonl"),
+        ),
+        (
+            S3Object(bucket="b", key="capture/x.jsonl", version_id="v1"),
+            S3Object(bucket="b", key="capture/x.jsonl", version_id="v2"),
+        ),
+    ],
+    ids=["folders", "deeper", "dated-vs-flat", "versions"],
+)
+def test_output_keys_are_unique_per_source_object(first, second):
+    # GIVEN two capture objects in the same hour WHEN their output keys are derived
+    hour = datetime(2026, 11, 21, 10, 30, tzinfo=UTC)
+    # THEN they differ (no output overwrites another's)
+    assert output_keys(first, hour, make())[0] != output_keys(second, hour, make())[0]
+    assert output_keys(first, hour, make())[1] != output_keys(second, hour, make())[1]
 
 
 def report(**changes) -> CaptureReport:

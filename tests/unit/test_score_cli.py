@@ -35,24 +35,85 @@ def test_score_cli_flags_the_spike_and_writes_rows_and_plot(tmp_path, capsys):
     out, png = tmp_path / "scored.csv", tmp_path / "plot.png"
     # WHEN it is scored with 12-value shingles, rows and plot requested
     code = main(["score", str(source), "--shingle", "12", "--out", str(out), "--plot", str(png)])
-    # THEN the summary counts every scored point (one per full shingle) and some anomalies
+    # THEN the summary counts every point (each gets the score attributed to it) and some anomalies
     assert code == 0
     summary = last_json(capsys.readouterr().out)
-    assert summary["points"] == 480 - 12 + 1
+    assert summary["points"] == 480
     assert summary["anomalies"] > 0
-    # AND the rows carry timestamp,value,score,anomaly, flagged exactly above the cutoff
+    # AND the rows carry timestamp,value,score,anomaly, flagged exactly above the cutoff, \n-ended
+    assert b"\r" not in out.read_bytes()
     with out.open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["timestamp", "value", "score", "anomaly"]
     assert len(rows) == summary["points"]
-    assert rows[0]["timestamp"] == "2014-07-01 05:30:00"  # stamped with the shingle's last point
+    assert rows[0]["timestamp"] == "2014-07-01 00:00:00"
     flagged = [r for r in rows if r["anomaly"] == "1"]
     assert len(flagged) == summary["anomalies"]
     assert all(float(r["score"]) > summary["cutoff"] for r in flagged)
-    # AND the shingles holding the spike are the flagged ones
-    spike_time = rows[SPIKE_AT - 11]["timestamp"]
-    assert spike_time in {r["timestamp"] for r in flagged}
+    assert rows[SPIKE_AT]["anomaly"] == "1"
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def sine_with_spikes(path: Path, spikes: tuple[int, ...]) -> Path:
+    """Twenty days of a noisy half-hourly sine wave with injected spikes."""
+    count = 960
+    rng = np.random.default_rng(7)
+    stamps = np.datetime64("2014-07-01T00:00") + np.arange(count) * np.timedelta64(30, "m")
+    values = 100 + 40 * np.sin(np.arange(count) * 2 * np.pi / 48) + rng.normal(0, 1.0, count)
+    for at in spikes:
+        values[at] += 80
+    lines = ["timestamp,value"] + [
+        f"{str(t).replace('T', ' ')}:00,{v:.3f}" for t, v in zip(stamps, values, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_spike_is_flagged_at_its_own_timestamp_and_the_normal_stretch_after_is_not(tmp_path, capsys):
+    # GIVEN a sine wave with two injected spikes
+    spikes = (300, 700)
+    source = sine_with_spikes(tmp_path / "sine.csv", spikes)
+    out = tmp_path / "scored.csv"
+    # WHEN it is scored with the default one-day shingle
+    assert main(["score", str(source), "--out", str(out)]) == 0
+    with out.open(encoding="utf-8") as handle:
+        flagged = [i for i, r in enumerate(csv.DictReader(handle)) if r["anomaly"] == "1"]
+    # THEN each spike is flagged within one step of its own timestamp
+    for at in spikes:
+        assert any(abs(i - at) <= 1 for i in flagged), (at, flagged)
+    # AND nothing else is: the day after a spike, inside the same shingles, stays unflagged
+    assert all(any(abs(i - at) <= 1 for at in spikes) for i in flagged), flagged
+
+
+def test_threshold_and_cutoff_k_set_the_cutoff(tmp_path, capsys):
+    source = write_series(tmp_path / "series.csv")
+    assert main(["score", str(source), "--shingle", "12", "--threshold", "2.5"]) == 0
+    assert last_json(capsys.readouterr().out)["cutoff"] == 2.5
+    assert main(["score", str(source), "--shingle", "12", "--cutoff-k", "1"]) == 0
+    low = last_json(capsys.readouterr().out)
+    assert main(["score", str(source), "--shingle", "12", "--cutoff-k", "5"]) == 0
+    high = last_json(capsys.readouterr().out)
+    assert low["cutoff"] < high["cutoff"]
+    assert low["anomalies"] >= high["anomalies"]
+
+
+@pytest.mark.parametrize("option", ["--out", "--plot"])
+def test_score_cli_output_paths_follow_the_one_rule(tmp_path, capsys, option):
+    source = write_series(tmp_path / "series.csv", count=400)
+    name = "x.png" if option == "--plot" else "x.csv"
+    # GIVEN a missing folder WHEN scored THEN it is created
+    target = tmp_path / "new" / "folder" / name
+    assert main(["score", str(source), "--shingle", "12", option, str(target)]) == 0
+    assert target.is_file()
+    # GIVEN a folder, or a path under a file WHEN scored THEN exit 2 naming the option, no traceback
+    (tmp_path / "file").write_text("x")
+    for bad in (tmp_path, tmp_path / "file" / name):
+        with pytest.raises(SystemExit) as exited:
+            main(["score", str(source), "--shingle", "12", option, str(bad)])
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert option in err
+        assert "Traceback" not in err
 
 
 def test_score_cli_is_repeatable_with_the_same_seed(tmp_path, capsys):
@@ -106,7 +167,14 @@ def test_score_cli_help_explains_the_input_and_the_output(capsys):
         main(["score", "--help"])
     text = capsys.readouterr().out
     # THEN the help shows the file format, what a shingle is, the cutoff rule and the JSON summary
-    for phrase in ("timestamp,value", "shingle", "mean + 3 standard deviations", '"anomalies"', "examples:"):
+    for phrase in (
+        "timestamp,value",
+        "shingle",
+        "mean + K standard",
+        "--cutoff-k",
+        '"anomalies"',
+        "examples:",
+    ):
         assert phrase in text
 
 

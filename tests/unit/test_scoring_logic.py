@@ -83,7 +83,7 @@ def client_error(code: str, status: int, message: str = "m", **extra) -> ClientE
         (client_error("ServiceUnavailable", 503), "transient"),
         (client_error("InternalFailure", 500), "transient"),
         (client_error("SomethingNew", 502), "transient"),
-        (client_error("ModelError", 424, OriginalStatusCode=500), "transient"),
+        (client_error("ModelError", 424, OriginalStatusCode=500), "crash"),
         (client_error("ModelError", 424, OriginalStatusCode=400), "request"),
         (client_error("ValidationError", 400, "payload too large"), "request"),
         (client_error("ValidationError", 400, "Endpoint x of account 1 not found."), "fatal"),
@@ -91,11 +91,25 @@ def client_error(code: str, status: int, message: str = "m", **extra) -> ClientE
     ],
 )
 def test_errors_are_classified(error, kind):
-    assert classify(error, "x")[0] == kind
+    assert classify(error, "x").kind == kind
 
 
 def test_fatal_reasons_name_the_endpoint():
-    assert "'rcf'" in classify(client_error("AccessDeniedException", 400), "rcf")[1]
+    assert "'rcf'" in classify(client_error("AccessDeniedException", 400), "rcf").reason
+
+
+@pytest.mark.parametrize(
+    "code", ["ModelError", "ValidationError", "AccessDeniedException", "InternalFailure"]
+)
+def test_reasons_hold_status_and_error_code_never_the_message(code):
+    # GIVEN a container that echoes the refused row in its error message
+    status = 424 if code == "ModelError" else 400
+    error = client_error(code, status, "bad row 4242.5,99", OriginalStatusCode=400)
+    # WHEN classified THEN the reason names the code and status, and no payload value
+    reason = classify(error, "x").reason
+    assert code in reason
+    assert "400" in reason or "424" in reason
+    assert "4242.5" not in reason
 
 
 @pytest.mark.parametrize(

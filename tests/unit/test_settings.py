@@ -8,6 +8,7 @@ from anomaly_sentinel.settings import StartPipelineSettings
 VALID = {
     "PIPELINE_NAME": "anomaly-sentinel-rcf",
     "IDEMPOTENCY_TABLE": "sentinel-idempotencytable",
+    "TRAINING_BUCKET": "data-bucket",
     "TRAINING_PREFIX": "training/",
     "ACCEPTED_SUFFIXES": ".csv, .CSV.GZ",
 }

@@ -14,6 +14,7 @@ SETTINGS = StartPipelineSettings.from_env(
     {
         "PIPELINE_NAME": "anomaly-sentinel-rcf",
         "IDEMPOTENCY_TABLE": "table",
+        "TRAINING_BUCKET": "data-bucket",
         "TRAINING_PREFIX": "training/",
         "ACCEPTED_SUFFIXES": ".csv,.csv.gz",
     }
@@ -56,6 +57,12 @@ def test_accepted_objects_have_no_ignore_reason(key):
 )
 def test_keys_are_url_decoded_like_s3_notifications(raw, decoded):
     assert decode_key(raw) == decoded
+
+
+@pytest.mark.parametrize("raw", ["training/100%.csv", "training/a%zzb.csv", "training/%ff%fe.csv"])
+def test_malformed_percent_escapes_raise_a_parse_error_naming_the_key(raw):
+    with pytest.raises(EventParseError, match=re.escape(repr(raw))):
+        decode_key(raw)
 
 
 def test_real_powertools_fixture_parses_to_an_object_identity():

@@ -17,7 +17,9 @@ and it costs far less memory than lists of floats.
 from __future__ import annotations
 
 import binascii
+import csv
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from math import isfinite
@@ -38,6 +40,8 @@ EMPTY_PAYLOAD: Final = "empty-payload"
 NON_NUMERIC: Final = "non-numeric"
 NON_FINITE: Final = "non-finite"
 FEATURE_COUNT: Final = "feature-count"
+BAD_CSV: Final = "bad-csv"
+GZIP_COMPRESSED: Final = "gzip-compressed"
 REASONS: Final = (
     EMPTY_LINE,
     LINE_TOO_LONG,
@@ -50,13 +54,15 @@ REASONS: Final = (
     NON_NUMERIC,
     NON_FINITE,
     FEATURE_COUNT,
+    BAD_CSV,
+    GZIP_COMPRESSED,
 )
 
 
 class Readable(Protocol):
     """botocore's StreamingBody, an open binary file, io.BytesIO..."""
 
-    def read(self, amt: int | None = ..., /) -> bytes: ...
+    def read(self, amt: int, /) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +70,14 @@ class OverlongLine:
     """Stands in for a line that exceeded the limit; its bytes were skipped, only its size is known."""
 
     size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """Stands in for the rest of a stream that cannot be read as lines (a corrupt gzip file)."""
+
+    reason: str
+    detail: str
 
 
 @dataclass(slots=True)
@@ -112,46 +126,97 @@ def read_lines(
     stream: Readable,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-) -> Iterator[bytes | OverlongLine]:
+) -> Iterator[bytes | OverlongLine | Unreadable]:
     """Yield the lines of a binary stream, in order, without their line break.
 
-    Memory stays under ``chunk_bytes + max_line_bytes`` whatever the file size: an over-long
-    line is replaced by :class:`OverlongLine` and its bytes are discarded as they arrive. A final
-    line without a line break counts; an empty stream has no lines.
+    A line ends with ``\\n``, ``\\r\\n`` or a lone ``\\r`` (JSON escapes both inside strings, so
+    a raw one is always a break). A gzip stream (known by its magic bytes) is decompressed as it
+    is read, and a UTF-8 byte order mark before the first line is dropped. Memory stays under
+    ``chunk_bytes + max_line_bytes`` whatever the file size: an over-long line is replaced by
+    :class:`OverlongLine` and its bytes are discarded as they arrive. A final line without a line
+    break counts; an empty stream has no lines. A gzip stream that cannot be decompressed ends
+    with one :class:`Unreadable`.
     """
     pending = b""
     skipping = 0  # > 0 while discarding the rest of an over-long line (bytes seen so far)
-    while True:
-        chunk = stream.read(chunk_bytes)
-        if not chunk:
-            break
-        if skipping:
-            cut = chunk.find(b"\n")
-            if cut < 0:
-                skipping += len(chunk)
-                continue
-            yield OverlongLine(skipping + cut)
-            skipping = 0
-            chunk = chunk[cut + 1 :]
-        pieces = (pending + chunk).split(b"\n") if pending else chunk.split(b"\n")
-        pending = pieces.pop()
-        for piece in pieces:
-            if len(piece) > max_line_bytes or piece[-1:] == b"\r":
-                yield _line_or_overlong(piece, max_line_bytes)
-            else:
-                yield piece
-        if len(pending) > max_line_bytes:
-            skipping, pending = len(pending), b""
+    carry = b""  # a chunk's last "\r": it may be the first half of a "\r\n"
+    try:
+        for raw in _chunks(stream, chunk_bytes):
+            chunk = carry + raw if carry else raw
+            carry = b""
+            if b"\r" in chunk:
+                if chunk.endswith(b"\r"):
+                    chunk, carry = chunk[:-1], b"\r"
+                chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            if skipping:
+                cut = chunk.find(b"\n")
+                if cut < 0:
+                    skipping += len(chunk)
+                    continue
+                yield OverlongLine(skipping + cut)
+                skipping = 0
+                chunk = chunk[cut + 1 :]
+            pieces = (pending + chunk).split(b"\n") if pending else chunk.split(b"\n")
+            pending = pieces.pop()
+            for piece in pieces:
+                yield OverlongLine(len(piece)) if len(piece) > max_line_bytes else piece
+            if len(pending) > max_line_bytes:
+                skipping, pending = len(pending), b""
+    except _GzipError as exc:
+        yield Unreadable(GZIP_COMPRESSED, f"{exc}: decompress it (gunzip) and upload it again")
+        return
     if skipping:
         yield OverlongLine(skipping)
-    elif pending:
-        yield _line_or_overlong(pending, max_line_bytes)
+    elif pending or carry:
+        yield OverlongLine(len(pending)) if len(pending) > max_line_bytes else pending
 
 
-def _line_or_overlong(piece: bytes, limit: int) -> bytes | OverlongLine:
-    if piece.endswith(b"\r"):
-        piece = piece[:-1]
-    return OverlongLine(len(piece)) if len(piece) > limit else piece
+_BOM: Final = b"\xef\xbb\xbf"
+_GZIP_MAGIC: Final = b"\x1f\x8b\x08"  # gzip header + deflate, the only method
+
+
+class _GzipError(Exception):
+    """A gzip stream is corrupt or truncated."""
+
+
+def _chunks(stream: Readable, size: int) -> Iterator[bytes]:
+    """The stream's bytes in chunks of at most ``size``: BOM dropped, gzip decompressed."""
+    first = stream.read(size)
+    if first.startswith(_GZIP_MAGIC):
+        yield from _gunzip(first, stream, size)
+        return
+    chunk = first.removeprefix(_BOM)
+    while chunk:
+        yield chunk
+        chunk = stream.read(size)
+
+
+def _gunzip(first: bytes, stream: Readable, size: int) -> Iterator[bytes]:
+    """Decompress (every member of) a gzip stream, at most ``size`` bytes out per step."""
+    inflate = zlib.decompressobj(wbits=31)
+    in_member = False
+    leading = True
+    data = first
+    while data:
+        while data:
+            in_member = True
+            try:
+                out = inflate.decompress(data, size)
+            except zlib.error as exc:
+                raise _GzipError(f"gzip-compressed file is corrupt ({exc})") from None
+            data = inflate.unconsumed_tail
+            if inflate.eof:
+                in_member = False
+                data = inflate.unused_data + data
+                inflate = zlib.decompressobj(wbits=31)
+            if leading and out:
+                leading = False
+                out = out.removeprefix(_BOM)
+            if out:
+                yield out
+        data = stream.read(size)
+    if in_member:
+        raise _GzipError("gzip-compressed file is truncated")
 
 
 # ---------------------------------------------------------------------------- decoder
@@ -202,7 +267,13 @@ def _loads(text: str) -> Any:
 
 @dataclass
 class CaptureDecoder:
-    """Decodes capture lines; learns ``feature_dim`` from the first good row when none is given."""
+    """Decodes capture lines against an expected ``feature_dim``, or any width when it is None.
+
+    Without an expected width every width is accepted (a record's rows must still agree) and
+    counted once per record in ``widths``, so a caller can find the file's dominant width in a
+    first pass (:func:`dominant_width`) instead of trusting its first row. With one, ``widths``
+    counts the rows that did not match it.
+    """
 
     feature_dim: int | None = None
     records: int = 0
@@ -210,21 +281,33 @@ class CaptureDecoder:
     rejected: int = 0
     rows: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    widths: dict[int, int] = field(default_factory=dict)
     _record_dim: int | None = field(default=None, repr=False)
 
-    def decode(self, lines: Iterable[bytes | OverlongLine]) -> Iterator[CaptureRecord | Reject]:
+    @property
+    def dominant_width(self) -> int | None:
+        """The width most records have (the wider on a tie), None before any record."""
+        if not self.widths:
+            return None
+        return max(self.widths, key=lambda width: (self.widths[width], width))
+
+    def decode(self, lines: Iterable[bytes | OverlongLine | Unreadable]) -> Iterator[CaptureRecord | Reject]:
         """Decode lines in order; a record's line number is its position (1-based)."""
         return map(self.decode_line, lines)
 
-    def decode_line(self, raw: bytes | OverlongLine) -> CaptureRecord | Reject:
+    def decode_line(self, raw: bytes | OverlongLine | Unreadable) -> CaptureRecord | Reject:
         """Decode the next line. Never raises: any problem becomes a :class:`Reject`."""
         self.records += 1
         number = self.records
         event_id: str | None = None
         meta: Any = None
         try:
-            if isinstance(raw, OverlongLine):
-                raise _Rejected(LINE_TOO_LONG, f"line of {raw.size} bytes is over the limit")
+            if raw.__class__ is not bytes:
+                if isinstance(raw, Unreadable):
+                    raise _Rejected(raw.reason, raw.detail)
+                if isinstance(raw, OverlongLine):
+                    raise _Rejected(LINE_TOO_LONG, f"line of {raw.size} bytes is over the limit")
+            assert isinstance(raw, bytes)
             try:
                 doc = _loads(raw.decode("utf-8"))
             except UnicodeDecodeError as exc:
@@ -249,7 +332,6 @@ class CaptureDecoder:
             return Reject(number, event_id, rejected.reason, rejected.detail)
         self.decoded += 1
         self.rows += len(rows)
-        self.feature_dim = self._record_dim  # learned only from a record that decoded entirely
         inference_id = meta.get("inferenceId")
         inference_time = meta.get("inferenceTime")
         return CaptureRecord(
@@ -267,6 +349,8 @@ class CaptureDecoder:
             raise _Rejected(NO_CAPTURE_DATA, "no captureData.endpointInput")
         text, kind = _payload(endpoint_input)
         if kind == "csv":
+            if '"' in text:  # quoted fields: the full RFC 4180 rules (rare, so slower is fine)
+                return self._quoted_csv_rows(text)
             if "\n" not in text:  # the common case: one row per record
                 row = text.strip()
                 if row:
@@ -287,30 +371,49 @@ class CaptureDecoder:
 
     # ------------------------------------------------------------------ CSV
     def _csv_row(self, row: str, index: int) -> str:
-        """Validate one stripped CSV row; returns it (normalised when it held spaces or quotes)."""
+        """Validate one stripped CSV row without quotes; returns it (without spaces around values)."""
         if not row.isascii() or "_" in row:  # float() accepts "1_0" and non-ASCII digits
-            raise _Rejected(NON_NUMERIC, f"row {index + 1} has a non-numeric value")
-        quoted = '"' in row
-        tokens = [token.strip().strip('"') for token in row.split(",")] if quoted else row.split(",")
+            raise _Rejected(NON_NUMERIC, f"row {index} has a non-numeric value")
+        tokens = row.split(",")
         try:
             total = sum(map(float, tokens))
         except ValueError:
             column = next(i for i, token in enumerate(tokens, 1) if not _is_float(token))
-            raise _Rejected(NON_NUMERIC, f"row {index + 1} column {column} is not a number") from None
+            raise _Rejected(NON_NUMERIC, f"row {index} column {column} is not a number") from None
         # One sum is cheaper than a finiteness test per value: a NaN or an infinity makes the sum
         # non-finite (so does a float overflow, which the exact test then clears).
         if not isfinite(total) and not all(map(isfinite, map(float, tokens))):
-            raise _Rejected(NON_FINITE, f"row {index + 1} has a NaN or infinite value")
-        count = len(tokens)
-        if count != self._record_dim:
-            if self._record_dim is not None:
-                raise _Rejected(
-                    FEATURE_COUNT, f"row {index + 1} has {count} features, expected {self._record_dim}"
-                )
-            self._record_dim = count
-        if quoted or " " in row or "\t" in row:
+            raise _Rejected(NON_FINITE, f"row {index} has a NaN or infinite value")
+        if len(tokens) != self._record_dim:
+            self._check_dim(len(tokens), index)
+        if " " in row or "\t" in row:
             return ",".join(token.strip() for token in tokens)
         return row
+
+    def _quoted_csv_rows(self, text: str) -> list[str]:
+        """RFC 4180: a quoted field may hold commas, line breaks and doubled quotes."""
+        try:
+            records = list(csv.reader(text.splitlines(), strict=True))
+        except csv.Error:
+            raise _Rejected(BAD_CSV, "payload is not valid CSV (unbalanced or misplaced quote)") from None
+        rows: list[str] = []
+        for fields in records:
+            if not any(value.strip() for value in fields):
+                continue
+            index = len(rows)
+            for column, value in enumerate(fields, 1):
+                token = value.strip()
+                if not token.isascii() or "_" in token or not _is_float(token):
+                    raise _Rejected(
+                        NON_NUMERIC, f"row {index} column {column} is not a number (quoted field)"
+                    )
+                if not isfinite(float(token)):
+                    raise _Rejected(NON_FINITE, f"row {index} has a NaN or infinite value")
+            self._check_dim(len(fields), index)
+            rows.append(",".join(value.strip() for value in fields))
+        if not rows:
+            raise _Rejected(EMPTY_PAYLOAD, "payload holds no rows")
+        return rows
 
     # ------------------------------------------------------------------ JSON
     def _json_rows(self, text: str) -> list[str]:
@@ -340,12 +443,15 @@ class CaptureDecoder:
         return docs
 
     def _check_dim(self, count: int, index: int) -> None:
-        if self._record_dim is None:
+        """A row whose width differs from the expected one (or the record's first): count the width;
+        reject the row when a width was expected."""
+        if count != self._record_dim:
+            self.widths[count] = self.widths.get(count, 0) + 1
+            if self._record_dim is not None:
+                raise _Rejected(
+                    FEATURE_COUNT, f"row {index} has {count} features, expected {self._record_dim}"
+                )
             self._record_dim = count
-        elif count != self._record_dim:
-            raise _Rejected(
-                FEATURE_COUNT, f"row {index + 1} has {count} features, expected {self._record_dim}"
-            )
 
 
 _NO_META: dict[str, Any] = {}
@@ -434,19 +540,27 @@ def _is_number(value: object) -> bool:
 
 def _finite_floats(values: Any, index: int) -> list[float]:
     if not isinstance(values, list) or not values:
-        raise _Rejected(NON_NUMERIC, f"row {index + 1} is not a non-empty array of numbers")
+        raise _Rejected(NON_NUMERIC, f"row {index} is not a non-empty array of numbers")
     floats = []
     for column, value in enumerate(values, 1):
         if not _is_number(value):
-            raise _Rejected(NON_NUMERIC, f"row {index + 1} column {column} is not a number")
+            raise _Rejected(NON_NUMERIC, f"row {index} column {column} is not a number")
         try:
             number = float(value)
         except OverflowError:
-            raise _Rejected(NON_FINITE, f"row {index + 1} column {column} overflows a float") from None
+            raise _Rejected(NON_FINITE, f"row {index} column {column} overflows a float") from None
         if not isfinite(number):
-            raise _Rejected(NON_FINITE, f"row {index + 1} has a NaN or infinite value")
+            raise _Rejected(NON_FINITE, f"row {index} has a NaN or infinite value")
         floats.append(number)
     return floats
+
+
+def dominant_width(stream: Readable, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> int | None:
+    """The row width most of a capture stream's records have (a first pass; None without rows)."""
+    decoder = CaptureDecoder()
+    for _ in decoder.decode(read_lines(stream, max_line_bytes=max_line_bytes)):
+        pass
+    return decoder.dominant_width
 
 
 def decode_stream(

@@ -53,6 +53,8 @@ class ScoreStats(BaseModel):
     min: float = Field(allow_inf_nan=False)
     max: float = Field(allow_inf_nan=False)
     quantiles: dict[str, float] = Field(default_factory=dict)
+    #: The model's input width, when the pipeline published it (the decoder's expected width).
+    feature_dim: int | None = Field(default=None, ge=1)
 
     @property
     def comparable(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -39,9 +40,31 @@ class S3Object(BaseModel):
         return hashlib.sha256(self.identity.encode("utf-8")).hexdigest()[:length]
 
 
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+OBJECT_CREATED = ("aws.s3", "Object Created")
+
+
 def decode_key(raw: str) -> str:
-    """S3 notifications URL-encode keys ("a b.csv" arrives as "a+b.csv"); decode to the real key."""
-    return unquote_plus(raw, encoding="utf-8", errors="strict")
+    """S3 notifications URL-encode keys ("a b.csv" arrives as "a+b.csv"); decode to the real key.
+
+    S3 encodes a literal ``%`` as ``%25``, so a ``%`` without two hex digits, or escapes that
+    are not UTF-8, mean the event was not written by S3: :class:`EventParseError` names the key.
+    """
+    if _BAD_ESCAPE.search(raw):
+        raise EventParseError(f"object key {raw!r} has a malformed % escape")
+    try:
+        return unquote_plus(raw, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise EventParseError(f"object key {raw!r} has % escapes that are not UTF-8") from None
+
+
+def not_object_created(event: dict[str, Any]) -> str | None:
+    """Why an event is not an S3 "Object Created" notification (the rule's pattern, checked again
+    in the handler: a direct invoke or a mis-edited rule must not act), or None when it is."""
+    source, detail_type = event.get("source"), event.get("detail-type")
+    if (source, detail_type) != OBJECT_CREATED:
+        return f"not an S3 Object Created event (source {source!r}, detail-type {detail_type!r})"[:200]
+    return None
 
 
 def s3_object_from_eventbridge(event: dict[str, Any]) -> S3Object:

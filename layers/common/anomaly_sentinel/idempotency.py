@@ -2,23 +2,35 @@
 
 EventBridge delivers at least once and SageMaker may emit several events for one change: each
 function wraps its side effect with :class:`Once` keyed on the event's identity, so duplicates
-return the first result instead of repeating the work.
+return the first result instead of repeating the work. A duplicate that arrives while the first
+delivery is still running raises :class:`DuplicateInProgress`: the handler acknowledges it (log and
+metric) instead of failing, since only the first delivery's own failure should be retried.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from anomaly_sentinel import aws
+from anomaly_sentinel.exceptions import SentinelError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: What a handler reports for a delivery acknowledged as a duplicate of one still running.
+DUPLICATE_IN_PROGRESS = "duplicate: the first delivery is still in progress"
+
+
+class DuplicateInProgress(SentinelError):
+    """The same event is being handled by an earlier delivery right now."""
 
 
 class Once:
@@ -42,7 +54,15 @@ class Once:
                 persistence_store=self.persistence,
                 config=self.config,
             )
-            return wrapped
+
+            @functools.wraps(function)
+            def once(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return wrapped(*args, **kwargs)
+                except IdempotencyAlreadyInProgressError:
+                    raise DuplicateInProgress(DUPLICATE_IN_PROGRESS) from None
+
+            return cast(F, once)
 
         return decorate
 

@@ -27,8 +27,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from anomaly_sentinel import alerts
-from anomaly_sentinel.capture import CaptureDecoder, Reject, read_lines
-from anomaly_sentinel.cutoff import Cutoff, ModelStatsSource, RunningStats, resolve_cutoff
+from anomaly_sentinel.capture import FEATURE_COUNT, CaptureDecoder, Reject, dominant_width, read_lines
+from anomaly_sentinel.cutoff import Cutoff, ModelStatsSource, RunningStats, StatsLookup, resolve_cutoff
 from anomaly_sentinel.dataset import CONTENT_TYPE as DATASET_CONTENT_TYPE
 from anomaly_sentinel.dataset import DatasetWriter
 from anomaly_sentinel.events import S3Object
@@ -38,6 +38,8 @@ from anomaly_sentinel.settings import ScoreCaptureSettings
 
 CAPTURE_SUFFIX = ".jsonl"
 ROW_TOO_LARGE = "row-too-large"
+ENDPOINT_REJECTED = "endpoint-rejected"
+ENDPOINT_FAILED = "endpoint-failed"
 _DATED_KEY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
 
 
@@ -81,11 +83,18 @@ class CaptureReport(BaseModel):
     mean_latency_ms: float | None
     reasons: dict[str, int]
     top_anomalies: list[TopAnomaly]
+    expected_width: int | None = None
+    width_source: str = "none"
+    failure: str | None = None  # set when the file failed as a whole: one reason a person can act on
     alert_message_id: str | None = None
+
+    @property
+    def status(self) -> str:
+        return "failed" if self.failure else "scored"
 
     def summary(self) -> dict[str, Any]:
         """The handler's return value: counts and where to look, no list of anomalies."""
-        return {"status": "scored", **self.model_dump(exclude={"top_anomalies", "cutoff_detail"})}
+        return {"status": self.status, **self.model_dump(exclude={"top_anomalies", "cutoff_detail"})}
 
 
 def ignore_reason(obj: S3Object, settings: ScoreCaptureSettings) -> str | None:
@@ -103,17 +112,20 @@ def ignore_reason(obj: S3Object, settings: ScoreCaptureSettings) -> str | None:
     return None
 
 
-def output_keys(key: str, last_modified: datetime, settings: ScoreCaptureSettings) -> tuple[str, str]:
-    """``scores/{endpoint}/yyyy/mm/dd/hh/<stem>.jsonl`` and the same under ``rejects/``.
+def output_keys(obj: S3Object, last_modified: datetime, settings: ScoreCaptureSettings) -> tuple[str, str]:
+    """``scores/{endpoint}/yyyy/mm/dd/hh/<key below the capture prefix>.jsonl``, same under ``rejects/``.
 
     The hour comes from the capture key (``.../yyyy/mm/dd/hh/file.jsonl``, as data capture
-    writes it), else from the object's LastModified: stable per object version either way.
+    writes it), else from the object's LastModified. The whole key below the capture prefix is
+    kept (and ``~<version>`` when the bucket is versioned), so two capture objects never share
+    an output key.
     """
+    key = obj.key
     found = _DATED_KEY.search(key)
     dated = "/".join(found.groups()) if found else last_modified.astimezone(UTC).strftime("%Y/%m/%d/%H")
-    name = key.rsplit("/", 1)[-1]
-    stem = name[: -len(CAPTURE_SUFFIX)] if name.endswith(CAPTURE_SUFFIX) else name
-    tail = f"{settings.endpoint_name}/{dated}/{stem}.jsonl"
+    relative = key.removeprefix(settings.capture_prefix).removesuffix(CAPTURE_SUFFIX)
+    version = f"~{obj.version_id}" if obj.version_id else ""
+    tail = f"{settings.endpoint_name}/{dated}/{relative}{version}{CAPTURE_SUFFIX}"
     return settings.scores_prefix + tail, settings.rejects_prefix + tail
 
 
@@ -150,15 +162,24 @@ class CaptureScorer:
         self.metrics = metrics
         self.tmp_dir = tmp_dir
         self.client = EndpointClient(
-            runtime, settings.endpoint_name, max_attempts=settings.endpoint_max_attempts, sleep=sleep
+            runtime,
+            settings.endpoint_name,
+            max_attempts=settings.endpoint_max_attempts,
+            max_rows=settings.max_request_rows,
+            sleep=sleep,
         )
         self.model_stats = ModelStatsSource(sagemaker, s3)
 
     # ------------------------------------------------------------------ the flow
     def process(self, obj: S3Object) -> CaptureReport:
         response = self._open(obj)
-        scores_key, rejects_key = output_keys(obj.key, response.get("LastModified") or _now(), self.settings)
-        decoder = CaptureDecoder(feature_dim=self.settings.feature_dim)
+        scores_key, rejects_key = output_keys(obj, response.get("LastModified") or _now(), self.settings)
+        model = None
+        if self.settings.anomaly_threshold is None or self.settings.feature_dim is None:
+            model = self.model_stats.lookup(self.settings.endpoint_name)
+        width, width_source = self._expected_width(obj, response, model)
+        decoder = CaptureDecoder(feature_dim=width)
+        tracker = self.client.start_file()
         fallback = _capture_hour(obj.key) or response.get("LastModified") or _now()
         with (
             tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.tmp_dir) as pending,
@@ -176,10 +197,10 @@ class CaptureScorer:
             try:
                 state = self._pass1(response["Body"], decoder, pending, rejects)
             except (ClientError, BotoCoreError) as exc:
-                raise CaptureReadError(f"cannot read {obj.uri}: {exc}") from exc
+                raise CaptureReadError(f"cannot read {obj.uri}: {_error_code(exc)}") from exc
             finally:
                 response["Body"].close()
-            cutoff = self._cutoff(state.file_stats)
+            cutoff = self._cutoff(state.file_stats, model)
             totals = self._pass2(state, cutoff, pending, rejects, scored_out, dataset=dataset)
             scored, rejected, anomalies, top = totals
             rejected += decoder.rejected + state.too_large
@@ -201,7 +222,7 @@ class CaptureScorer:
             reasons[ROW_TOO_LARGE] = state.too_large
         endpoint_rejected = rejected - decoder.rejected - state.too_large
         if endpoint_rejected:
-            reasons["endpoint-rejected"] = endpoint_rejected
+            reasons[ENDPOINT_FAILED if tracker.systematic else ENDPOINT_REJECTED] = endpoint_rejected
         report = CaptureReport(
             object=obj.uri,
             endpoint=self.settings.endpoint_name,
@@ -224,13 +245,46 @@ class CaptureScorer:
             mean_latency_ms=(1000 * state.latency_s / state.calls) if state.calls else None,
             reasons=reasons,
             top_anomalies=top,
+            expected_width=width,
+            width_source=width_source,
+            failure=_failure(decoder, width, width_source, tracker.systematic),
         )
         self._emit_metrics(report)
-        if report.anomalies:
+        if report.failure:
+            report.alert_message_id = alerts.publish(
+                build_failure_alert(report), self.sns, self.settings.alerts_topic_arn
+            )
+        elif report.anomalies:
             report.alert_message_id = alerts.publish(
                 build_alert(report), self.sns, self.settings.alerts_topic_arn
             )
         return report
+
+    def _expected_width(
+        self, obj: S3Object, response: dict[str, Any], model: StatsLookup | None
+    ) -> tuple[int | None, str]:
+        """Features per row: FEATURE_DIM, else the model in service's, else the file's dominant width.
+
+        The last needs a first pass over the object (the same version: by VersionId or ETag).
+        """
+        if self.settings.feature_dim is not None:
+            return self.settings.feature_dim, "setting"
+        if model is not None and model.stats is not None and model.stats.feature_dim is not None:
+            return model.stats.feature_dim, "model"
+        request: dict[str, Any] = {"Bucket": obj.bucket, "Key": obj.key}
+        if obj.version_id:
+            request["VersionId"] = obj.version_id
+        elif response.get("ETag"):
+            request["IfMatch"] = response["ETag"]
+        try:
+            body = self.s3.get_object(**request)["Body"]
+            try:
+                width = dominant_width(body, self.settings.max_line_bytes)
+            finally:
+                body.close()
+        except (ClientError, BotoCoreError) as exc:
+            raise CaptureReadError(f"cannot read {obj.uri}: {_error_code(exc)}") from exc
+        return width, "file"
 
     def _open(self, obj: S3Object) -> dict[str, Any]:
         request = {"Bucket": obj.bucket, "Key": obj.key}
@@ -239,7 +293,7 @@ class CaptureScorer:
         try:
             return dict(self.s3.get_object(**request))
         except (ClientError, BotoCoreError) as exc:
-            raise CaptureReadError(f"cannot read {obj.uri}: {exc}") from exc
+            raise CaptureReadError(f"cannot read {obj.uri}: {_error_code(exc)}") from exc
 
     def _pass1(self, body: Any, decoder: CaptureDecoder, pending: IO[str], rejects: IO[bytes]) -> _Pass1:
         settings = self.settings
@@ -290,11 +344,8 @@ class CaptureScorer:
             state.latency_s += outcome.latency_s
         return state
 
-    def _cutoff(self, file_stats: RunningStats) -> Cutoff:
+    def _cutoff(self, file_stats: RunningStats, model: StatsLookup | None) -> Cutoff:
         settings = self.settings
-        model = None
-        if settings.anomaly_threshold is None:
-            model = self.model_stats.lookup(settings.endpoint_name)
         return resolve_cutoff(
             threshold=settings.anomaly_threshold,
             model=model,
@@ -324,8 +375,9 @@ class CaptureScorer:
             if bad is not None:
                 rejected += 1
                 reason = state.endpoint_reasons.get(first + bad, "not scored")
-                detail = f"row {bad + 1}: {reason}"
-                rejects.write(_jsonl(Reject(line, event_id, "endpoint-rejected", detail).to_json("endpoint")))
+                code = ENDPOINT_REJECTED if self.client.tracker.systematic is None else ENDPOINT_FAILED
+                detail = f"row {bad}: {reason}"  # the base of the scores' "row"
+                rejects.write(_jsonl(Reject(line, event_id, code, detail).to_json("endpoint")))
                 continue
             scored += 1
             for row, score in enumerate(row_scores):
@@ -376,6 +428,7 @@ class CaptureScorer:
         metrics.add_metric(name="CaptureRecords", unit=MetricUnit.Count, value=report.records)
         metrics.add_metric(name="RecordsScored", unit=MetricUnit.Count, value=report.scored)
         metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=report.rejected)
+        metrics.add_metric(name="CaptureFilesFailed", unit=MetricUnit.Count, value=int(bool(report.failure)))
         metrics.add_metric(name="Anomalies", unit=MetricUnit.Count, value=report.anomalies)
         metrics.add_metric(name="EndpointCalls", unit=MetricUnit.Count, value=report.calls)
         if report.max_score is not None:
@@ -416,6 +469,55 @@ def build_alert(report: CaptureReport) -> alerts.Alert:
         subject=f"{report.anomalies} anomal{plural} on {report.endpoint} in {stem}",
         body="\n".join(lines),
     )
+
+
+def _failure(
+    decoder: CaptureDecoder, width: int | None, width_source: str, systematic: str | None
+) -> str | None:
+    """Why the file failed as a whole (None when it did not): the endpoint failed every request,
+    or no record has the model's feature count."""
+    if systematic is not None:
+        shape = f"; the file's rows have {width} features" if width is not None else ""
+        return (
+            f"the endpoint failed every request the same way: {systematic}{shape}. "
+            "Check that the model in service expects this file's features and that it is healthy"
+        )
+    if width_source == "model" and decoder.decoded == 0 and decoder.reasons.get(FEATURE_COUNT):
+        found = {w: n for w, n in decoder.widths.items() if w != width}
+        file_width = max(found, key=lambda w: (found[w], w)) if found else None
+        has = f"file has {file_width}" if file_width is not None else "no row matches"
+        return f"model expects {width} features, {has}: send rows of the model's width or retrain"
+    return None
+
+
+def build_failure_alert(report: CaptureReport) -> alerts.Alert:
+    """One critical SNS message for a file that failed as a whole: the reason, counts, URIs."""
+    stem = report.object.rsplit("/", 1)[-1]
+    lines = [
+        f"Capture file {report.object} could not be scored on endpoint {report.endpoint}.",
+        "",
+        f"Reason: {report.failure}",
+        "",
+        f"Records: {report.records}  scored: {report.scored}  rejected: {report.rejected}  "
+        f"endpoint calls: {report.calls}",
+        f"Rejects: {report.rejects_uri or 'none'}",
+        "To score it again once fixed, copy the object onto itself (a new version) or invoke the "
+        "function with the object's event.",
+    ]
+    return alerts.Alert(
+        kind="operational",
+        severity="critical",
+        endpoint=report.endpoint,
+        subject=f"Scoring failed on {report.endpoint} for {stem}",
+        body="\n".join(lines),
+    )
+
+
+def _error_code(exc: BaseException) -> str:
+    """An AWS error's code (never its message), or the exception's type."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    return type(exc).__name__
 
 
 def _jsonl(document: dict[str, Any]) -> bytes:

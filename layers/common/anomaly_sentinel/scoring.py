@@ -7,14 +7,20 @@ and sent with at most ``concurrency`` requests in flight — never more than the
 
 Failures are sorted three ways:
 
-- *transient* (throttling, ModelNotReady, 5xx, a model error with a 5xx original status, network):
-  retried with exponential backoff; when they persist the whole file fails
-  (:class:`EndpointUnavailableError`) so the event is retried and finally dead-lettered;
+- *transient* (throttling, ModelNotReady, 5xx, network): retried with exponential backoff; when
+  they persist the whole file fails (:class:`EndpointUnavailableError`) so the event is retried
+  and finally dead-lettered. A model error with a 5xx original status (the container crashed) is
+  retried too, then bisected like a request-specific error, so one crashing row is rejected
+  alone;
 - *request-specific* (ValidationError, a model error with a 4xx original status, a response
   whose number of scores differs from the rows sent): the request is bisected until only the
-  poison rows are left, and those are rejected with the endpoint's reason while the rest is
-  scored;
+  poison rows are left, and those are rejected with a fixed reason while the rest is scored;
 - *fatal* (unknown endpoint, access denied...): :class:`EndpointError` at once.
+
+A fault that is not about rows (a model expecting another feature count, a crashed container)
+fails every request: :class:`FailureTracker` sees the same error on a run of consecutive calls
+with no success between them, longer than one poison row can cause, and stops every further call.
+Reasons never carry the endpoint's error message: a container may echo the row it refused.
 
 botocore's own retries are switched off on the runtime client (:func:`runtime_config`) so that
 these rules decide, and a call is never retried twice over.
@@ -137,9 +143,52 @@ class BatchOutcome:
 
 
 class _RequestSpecific(Exception):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, signature: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.signature = signature or reason
+
+
+#: Consecutive failures beyond what one poison row causes (its bisection path) before the fault is
+#: taken as systematic: a run of this many poison rows in a row is not told apart from it.
+SYSTEMATIC_EXTRA_FAILURES: Final = 8
+
+
+class FailureTracker:
+    """Decides when failures are systematic; once they are, it stays so (for the file being scored).
+
+    Runs are counted per batch (:class:`Streak`): the bisection of one request is depth first, so
+    one poison row fails at most ``ceil(log2(max_rows)) + 1`` calls in a row there (the batch and
+    each half on its way down) before a sibling succeeds. A run longer than that by
+    :data:`SYSTEMATIC_EXTRA_FAILURES`, all with the same error, is a fault of the endpoint, not of
+    rows. (Counting across batches would let concurrent bisections add up to a false alarm.)
+    """
+
+    def __init__(self, max_rows: int) -> None:
+        self.limit = max(1, max_rows - 1).bit_length() + 1 + SYSTEMATIC_EXTRA_FAILURES
+        self._lock = threading.Lock()
+        self.systematic: str | None = None  # the reason, once systematic
+        self.transient = False
+
+    def failure(self, streak: Streak, signature: str, reason: str, *, transient: bool) -> None:
+        streak.run = streak.run + 1 if signature == streak.last else 1
+        streak.last = signature
+        if streak.run >= self.limit:
+            with self._lock:
+                if self.systematic is None:
+                    self.systematic = reason
+                    self.transient = transient
+
+
+@dataclass(slots=True)
+class Streak:
+    """Consecutive failed calls with the same error within one batch's bisection."""
+
+    last: str | None = None
+    run: int = 0
+
+    def success(self) -> None:
+        self.last, self.run = None, 0
 
 
 class EndpointClient:
@@ -151,6 +200,8 @@ class EndpointClient:
         endpoint_name: str,
         *,
         max_attempts: int = 6,
+        crash_attempts: int = 2,
+        max_rows: int = 500,
         backoff_base_s: float = 0.25,
         backoff_cap_s: float = 8.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -159,6 +210,9 @@ class EndpointClient:
         self.runtime = runtime
         self.endpoint_name = endpoint_name
         self.max_attempts = max_attempts
+        self.crash_attempts = crash_attempts
+        self.max_rows = max_rows
+        self.tracker = FailureTracker(max_rows)
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self.sleep = sleep
@@ -167,14 +221,28 @@ class EndpointClient:
         self.in_flight = 0
         self.peak_in_flight = 0
 
+    def start_file(self) -> FailureTracker:
+        """A fresh failure tracker for the next file (a systematic fault is per file)."""
+        self.tracker = FailureTracker(self.max_rows)
+        return self.tracker
+
     def score(self, batch: Batch) -> BatchOutcome:
         outcome = BatchOutcome(batch.first_seq, [None] * batch.count)
-        self._score_range(batch.body, batch.count, 0, outcome)
+        self._score_range(batch.body, batch.count, 0, outcome, attempts=self.max_attempts, streak=Streak())
         return outcome
 
-    def _score_range(self, body: bytes, count: int, offset: int, outcome: BatchOutcome) -> None:
+    def _score_range(
+        self, body: bytes, count: int, offset: int, outcome: BatchOutcome, *, attempts: int, streak: Streak
+    ) -> None:
+        tracker = self.tracker
+        if tracker.systematic is not None:  # stop: every row left gets the one reason
+            if tracker.transient:
+                raise EndpointUnavailableError(tracker.systematic)
+            for index in range(offset, offset + count):
+                outcome.reasons[index] = tracker.systematic
+            return
         try:
-            scores = self._invoke(body, count, outcome)
+            scores = self._invoke(body, count, outcome, attempts=attempts, streak=streak)
         except _RequestSpecific as fault:
             if count == 1:
                 outcome.reasons[offset] = fault.reason
@@ -182,37 +250,54 @@ class EndpointClient:
             outcome.bisections += 1
             lines = body.split(b"\n")
             half = count // 2
-            self._score_range(b"\n".join(lines[:half]), half, offset, outcome)
-            self._score_range(b"\n".join(lines[half:]), count - half, offset + half, outcome)
+            sub = min(attempts, self.crash_attempts) if fault.signature.startswith(_CRASH) else attempts
+            left, right = b"\n".join(lines[:half]), b"\n".join(lines[half:])
+            self._score_range(left, half, offset, outcome, attempts=sub, streak=streak)
+            self._score_range(right, count - half, offset + half, outcome, attempts=sub, streak=streak)
             return
         outcome.scores[offset : offset + count] = scores
 
-    def _invoke(self, body: bytes, count: int, outcome: BatchOutcome) -> list[float | None]:
+    def _invoke(
+        self, body: bytes, count: int, outcome: BatchOutcome, *, attempts: int, streak: Streak
+    ) -> list[float | None]:
         """One request, retried while transient; raises _RequestSpecific to ask for a bisection."""
-        for attempt in range(1, self.max_attempts + 1):
+        tracker = self.tracker
+        crash: EndpointFault | None = None
+        for attempt in range(1, attempts + 1):
             outcome.calls += 1
             started = time.monotonic()
             try:
                 payload = self._call(body)
             except ClientError as exc:
-                kind, reason = classify(exc, self.endpoint_name)
-                if kind == "request":
-                    raise _RequestSpecific(reason) from None
-                if kind == "fatal":
-                    raise EndpointError(reason) from exc
-                last = reason
+                fault = classify(exc, self.endpoint_name)
+                if fault.kind == "request":
+                    tracker.failure(streak, fault.signature, fault.reason, transient=False)
+                    raise _RequestSpecific(fault.reason, fault.signature) from None
+                if fault.kind == "fatal":
+                    raise EndpointError(fault.reason) from None
+                crash = fault if fault.kind == "crash" else None
+                last = fault.reason
             except BotoCoreError as exc:  # connection reset, read timeout...
-                last = f"{type(exc).__name__}: {exc}"
+                crash, last = None, type(exc).__name__
             else:
                 took = time.monotonic() - started
                 outcome.latency_s += took
                 outcome.latency_max_s = max(outcome.latency_max_s, took)
-                return parse_scores(payload, count)
-            if attempt < self.max_attempts:
+                try:
+                    scores = parse_scores(payload, count)
+                except _RequestSpecific as fault:
+                    tracker.failure(streak, fault.signature, fault.reason, transient=False)
+                    raise
+                streak.success()
+                return scores
+            if attempt < attempts:
                 outcome.retries += 1
                 self.sleep(self.backoff(attempt))
+        if crash is not None:  # the model keeps crashing on this request: find the row(s)
+            tracker.failure(streak, crash.signature, crash.reason, transient=True)
+            raise _RequestSpecific(crash.reason, crash.signature)
         raise EndpointUnavailableError(
-            f"endpoint '{self.endpoint_name}' still failing after {self.max_attempts} attempts: {last}"
+            f"endpoint '{self.endpoint_name}' still failing after {attempts} attempts: {last}"
         )
 
     def _call(self, body: bytes) -> bytes:
@@ -234,25 +319,42 @@ class EndpointClient:
         return step / 2 + self.jitter() * step / 2
 
 
-def classify(exc: ClientError, endpoint_name: str) -> tuple[str, str]:
-    """("transient" | "request" | "fatal", reason) for a SageMaker runtime error."""
+_CRASH: Final = "crash:"
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointFault:
+    """A runtime error sorted: kind, a fixed reason (never the error's message) and its signature."""
+
+    kind: str  # "transient" | "crash" | "request" | "fatal"
+    reason: str
+    signature: str
+
+
+def classify(exc: ClientError, endpoint_name: str) -> EndpointFault:
+    """Sort a SageMaker runtime error by its code and status codes alone.
+
+    The message is left out on purpose: a model container's message may quote the request.
+    """
     response: dict[str, Any] = exc.response
     error = response.get("Error", {})
     code = str(error.get("Code", "Unknown"))
-    message = str(error.get("Message", ""))[:300]
     status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
     if code == "ModelError":
         original = int(response.get("OriginalStatusCode", 0) or 0)
-        reason = f"ModelError (model answered {original or 'an error'}): {message}"
-        return ("transient" if original > HTTP_CLIENT_ERROR_MAX else "request"), reason
-    reason = f"{code}: {message}"
+        reason = f"model error (status {original or 'unknown'}, error code ModelError)"
+        if original > HTTP_CLIENT_ERROR_MAX:
+            return EndpointFault("crash", reason, f"{_CRASH}{original}")
+        return EndpointFault("request", reason, f"ModelError:{original}")
+    reason = f"{code} (status {status})"
     if code in TRANSIENT_CODES or status > HTTP_CLIENT_ERROR_MAX or status == 429:
-        return "transient", reason
+        return EndpointFault("transient", reason, f"{code}:{status}")
     if code == "ValidationError":
-        if "not found" in message.lower() or "could not find" in message.lower():
-            return "fatal", f"endpoint '{endpoint_name}' not found: {message}"
-        return "request", reason
-    return "fatal", f"endpoint '{endpoint_name}' refused the call: {reason}"
+        message = str(error.get("Message", "")).lower()
+        if "not found" in message or "could not find" in message:
+            return EndpointFault("fatal", f"endpoint '{endpoint_name}' not found ({reason})", code)
+        return EndpointFault("request", f"request refused: {reason}", f"{code}:{status}")
+    return EndpointFault("fatal", f"endpoint '{endpoint_name}' refused the call: {reason}", code)
 
 
 def parse_scores(payload: bytes, count: int) -> list[float | None]:

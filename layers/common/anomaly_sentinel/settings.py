@@ -68,6 +68,7 @@ class StartPipelineSettings(OnceSettings):
     """Settings of StartPipelineFunction."""
 
     pipeline_name: str = Field(alias="PIPELINE_NAME", pattern=SAGEMAKER_NAME)
+    training_bucket: str = Field(alias="TRAINING_BUCKET", min_length=3, max_length=63)
     training_prefix: str = Field(alias="TRAINING_PREFIX", pattern=r"^[^/].*/$|^$")
     accepted_suffixes: CommaList = Field(alias="ACCEPTED_SUFFIXES", min_length=1)
 

@@ -25,6 +25,8 @@ class PipelineStarted(BaseModel):
 
 def ignore_reason(obj: S3Object, settings: StartPipelineSettings) -> str | None:
     """Why this object must not start a pipeline, or None when it should."""
+    if obj.bucket != settings.training_bucket:
+        return "not the training bucket"
     if not obj.key.startswith(settings.training_prefix):
         return "outside training prefix"
     if obj.key.endswith("/"):

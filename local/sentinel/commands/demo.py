@@ -20,14 +20,25 @@ def register(subparsers: Any) -> None:
             "writes OUT/summary.json and OUT/scores.png. Exits non-zero if any stage failed."
         ),
     )
-    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("out/demo"),
+        help="output folder, created if missing (default out/demo)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from sentinel.demo import run_demo
+    from sentinel.outputs import OutputPathError, output_folder
     from sentinel.timeline import Timeline
 
+    try:
+        output_folder(args.out, "--out")
+    except OutputPathError as exc:
+        print(f"sentinel demo: error: {exc}", file=sys.stderr)
+        return 2
     timeline = Timeline()
     started = time.perf_counter()
     try:

@@ -66,7 +66,15 @@ def register(subparsers: Any) -> None:
         help="JSON of environment overrides, SAM format {LOGICAL_ID: {VAR: value}, Parameters: {...}}",
     )
     parser.add_argument("--aws", action="store_true", help="run against the deployed stack, not the emulator")
-    parser.add_argument("--stack-name", default="anomaly-sentinel", help="deployed stack name (with --aws)")
+    parser.add_argument(
+        "--stack-name",
+        help="with --aws: the deployed stack's name (default: stack_name of --config-env in samconfig.toml)",
+    )
+    parser.add_argument(
+        "--config-env",
+        help="with --aws: the samconfig.toml environment the stack was deployed with, as in "
+        "`sam deploy --config-env dev` (default: default, i.e. stack anomaly-sentinel)",
+    )
     parser.add_argument(
         "--object",
         type=Path,
@@ -140,6 +148,10 @@ def run(args: argparse.Namespace) -> int:
     overrides = _overrides(env, args.logical_id, fail)
     if args.object is not None and not args.object.is_file():
         fail(f"--object: no such file {args.object}")
+    if not args.aws:
+        for option, value in (("--stack-name", args.stack_name), ("--config-env", args.config_env)):
+            if value is not None:
+                fail(f"{option} only applies with --aws (the emulator names its own stack)")
     if args.aws:
         if args.object is not None:
             fail("--object only applies to the emulator; upload with `aws s3 cp` instead")
@@ -291,18 +303,56 @@ def _invoke_aws(
     import boto3
 
     _check_target(Template(), args.logical_id, fail, aws=True)
-    cloudformation = boto3.client("cloudformation")
-    try:
-        stack = cloudformation.describe_stacks(StackName=args.stack_name)["Stacks"][0]
-        resources = cloudformation.describe_stack_resources(StackName=args.stack_name)["StackResources"]
-    except Exception as exc:  # noqa: BLE001 - credentials, region or stack name: all user errors here
-        fail(f"--stack-name: cannot read stack {args.stack_name!r}: {exc}")
+    config = samconfig(args.config_env or "default", fail)
+    stack_name = args.stack_name or config.get("stack_name")
+    if not stack_name:
+        fail(f"--stack-name: samconfig.toml names no stack_name for --config-env {args.config_env}")
     session = boto3.session.Session()
+    region = session.region_name or config.get("region")
+    if not region:
+        fail("no AWS region: set AWS_REGION (or region in your AWS profile), e.g. AWS_REGION=us-east-1")
+    if session.get_credentials() is None:
+        fail(
+            "no AWS credentials: set AWS_PROFILE (after `aws configure` or `aws sso login`), "
+            "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        )
+    session = boto3.session.Session(region_name=region)
+    cloudformation = session.client("cloudformation")
+    try:
+        stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+        resources = cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
+        account = session.client("sts").get_caller_identity()["Account"]
+    except Exception as exc:  # noqa: BLE001 - credentials, region or stack name: all user errors here
+        fail(f"--stack-name: cannot read stack {stack_name!r} in {region}: {_one_line(exc)}")
     template = Template(
         physical={r["LogicalResourceId"]: PhysicalResource(r["PhysicalResourceId"]) for r in resources},
         parameters={p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])},
-        region=session.region_name or "us-east-1",
-        account=boto3.client("sts").get_caller_identity()["Account"],
-        stack_name=args.stack_name,
+        region=region,
+        account=account,
+        stack_name=stack_name,
     )
-    return _invoke(template, args.logical_id, overrides, event)
+    return _invoke(template, args.logical_id, {"AWS_REGION": region, **overrides}, event)
+
+
+def samconfig(config_env: str, fail: Fail) -> dict[str, str]:
+    """stack_name and region of one samconfig.toml environment (global, then deploy parameters)."""
+    import tomllib
+
+    from sentinel.template import PROJECT_ROOT
+
+    try:
+        loaded = tomllib.loads((PROJECT_ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        fail(f"--config-env: cannot read samconfig.toml ({_one_line(exc)})")
+    if config_env not in loaded:
+        known = ", ".join(sorted(k for k in loaded if isinstance(loaded[k], dict)))
+        fail(f"--config-env: samconfig.toml has no environment {config_env!r} (one of: {known})")
+    found: dict[str, str] = {}
+    for command in ("global", "deploy"):
+        parameters = loaded[config_env].get(command, {}).get("parameters", {})
+        found.update({k: str(v) for k, v in parameters.items() if k in ("stack_name", "region")})
+    return found
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:300] or type(exc).__name__

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sentinel.outputs import OutputPathError, output_file
 
 if TYPE_CHECKING:
     from sentinel.series import Series, Window
@@ -21,10 +24,14 @@ FILE.csv holds one point per line: timestamp,value (a header line is fine), for 
   2014-07-01 00:00:00,10844
 
 The series is cut into overlapping shingles of N consecutive values (default 48: one day of
-half-hours), so the forest judges shapes rather than single values. Each shingle is scored and
-the score is stamped with the shingle's LAST timestamp; the first N-1 points have no full shingle
-and get no score. Points scoring above mean + 3 standard deviations of all scores are anomalies.
+half-hours), so the forest judges shapes rather than single values. Each shingle's score is split
+over its values (per-dimension attribution, as AWS's RCF offers) and attributed to the points
+that make it anomalous: a point's score is the largest share it is given, so a spike is flagged
+at its own timestamp and the normal values after it are not. The cutoff is mean + K standard
+deviations of the shingle scores (--cutoff-k, default 3, like the stack's CutoffK), or a fixed
+--threshold (like AnomalyThreshold); points scoring above it are anomalies.
 
+Output folders are created; an output path that cannot be written exits 2.
 The last line printed is JSON: {"points": scored points, "anomalies": K, "cutoff": x}.
 """
 
@@ -69,7 +76,41 @@ def register(subparsers: Any) -> None:
         "--samples", metavar="S", type=int, default=512, help="sample size per tree (default 512)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed, for repeatable scores (default 0)")
+    parser.add_argument(
+        "--cutoff-k",
+        metavar="K",
+        type=float,
+        default=3.0,
+        help="cutoff = mean + K std of the shingle scores (default 3; the stack's CutoffK)",
+    )
+    parser.add_argument(
+        "--threshold",
+        metavar="X",
+        type=float,
+        default=None,
+        help="a fixed cutoff instead of mean + K std (the stack's AnomalyThreshold)",
+    )
     parser.set_defaults(run=run, parser=parser)
+
+
+def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Numbers in range and output paths writable (parents created), else exit 2 naming the option."""
+    if args.shingle < 1:
+        parser.error(f"--shingle must be at least 1, got {args.shingle}")
+    if not 1 <= args.trees <= 1000:
+        parser.error(f"--trees must be between 1 and 1000, got {args.trees}")
+    if not 1 <= args.samples <= 2048:
+        parser.error(f"--samples must be between 1 and 2048, got {args.samples}")
+    if not (math.isfinite(args.cutoff_k) and args.cutoff_k >= 0):
+        parser.error(f"--cutoff-k must be a number of at least 0, got {args.cutoff_k}")
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        parser.error(f"--threshold must be a finite number, got {args.threshold}")
+    for path, option in ((args.out, "--out"), (args.plot, "--plot")):
+        if path is not None:
+            try:
+                output_file(path, option)
+            except OutputPathError as error:
+                parser.error(str(error))
 
 
 def _check(args: argparse.Namespace) -> tuple[Series, list[Window]]:
@@ -77,12 +118,7 @@ def _check(args: argparse.Namespace) -> tuple[Series, list[Window]]:
     from sentinel.series import SeriesError, load_series, load_windows
 
     parser: argparse.ArgumentParser = args.parser
-    if args.shingle < 1:
-        parser.error(f"--shingle must be at least 1, got {args.shingle}")
-    if not 1 <= args.trees <= 1000:
-        parser.error(f"--trees must be between 1 and 1000, got {args.trees}")
-    if not 1 <= args.samples <= 2048:
-        parser.error(f"--samples must be between 1 and 2048, got {args.samples}")
+    _check_options(parser, args)
     if not args.file.is_file():
         parser.error(f"FILE.csv: {args.file} does not exist or is not a file")
     try:
@@ -103,47 +139,55 @@ def _check(args: argparse.Namespace) -> tuple[Series, list[Window]]:
 
 
 def _write_rows(path: Path, stamps: Any, values: Any, scores: Any, flagged: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["timestamp", "value", "score", "anomaly"])
         for when, value, score, anomaly in zip(stamps, values, scores, flagged, strict=True):
             writer.writerow([str(when).replace("T", " "), f"{value:g}", f"{score:.6f}", int(anomaly)])
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
     from tqdm import tqdm
 
     from sentinel.rcf import RandomCutForest, shingle
-    from sentinel.series import cutoff, shingle_timestamps
+    from sentinel.series import cutoff, point_scores
 
     series, windows = _check(args)
     rows = shingle(series.values, args.shingle)
     forest = RandomCutForest(args.shingle, args.trees, min(args.samples, rows.shape[0]), seed=args.seed)
     with tqdm(total=rows.shape[0], desc="scoring", unit="pt", file=sys.stderr, disable=None) as bar:
         forest.fit(rows)
-        scores = forest.score_array(rows, progress=bar.update)
-    limit = cutoff(scores)
+        shares = forest.attribution_array(rows, progress=bar.update)
+    limit = args.threshold if args.threshold is not None else cutoff(shares.sum(axis=1), args.cutoff_k)
+    scores = point_scores(shares)
     flagged = scores > limit
 
-    if args.out is not None:
-        stamps = shingle_timestamps(series.timestamps, args.shingle)
-        _write_rows(args.out, stamps, series.values[args.shingle - 1 :], scores, flagged)
-        print(f"wrote {args.out}")
-    if args.plot is not None:
-        from sentinel.plot import plot_scores
+    try:
+        if args.out is not None:
+            _write_rows(args.out, series.timestamps, series.values, scores, flagged)
+            print(f"wrote {args.out}")
+        if args.plot is not None:
+            from sentinel.plot import plot_scores
 
-        plot_scores(
-            args.plot,
-            series.timestamps,
-            series.values,
-            np.concatenate([np.full(args.shingle - 1, np.nan), scores]),  # no score before a full shingle
-            limit,
-            windows=windows,
-            title=f"{args.file.name}: RCF scores (shingle {args.shingle}, cutoff mean + 3 std)",
+            rule = (
+                f"cutoff {limit:g}" if args.threshold is not None else f"cutoff mean + {args.cutoff_k:g} std"
+            )
+            plot_scores(
+                args.plot,
+                series.timestamps,
+                series.values,
+                scores,
+                limit,
+                windows=windows,
+                title=f"{args.file.name}: RCF scores (shingle {args.shingle}, {rule})",
+            )
+            print(f"wrote {args.plot}")
+    except OSError as error:
+        print(
+            f"sentinel score: error: cannot write {error.filename}: {error.strerror or error}",
+            file=sys.stderr,
         )
-        print(f"wrote {args.plot}")
+        return 2
     print(
         json.dumps({"points": int(scores.size), "anomalies": int(flagged.sum()), "cutoff": round(limit, 6)})
     )
