@@ -13,7 +13,7 @@ import ast
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -203,32 +203,59 @@ def _aws_namespace(namespace: str) -> bool:
     return namespace.lower().startswith("aws/")
 
 
+#: Metric math operators over single values (comparisons give 1 or 0, as CloudWatch's do).
+_OPERATORS: dict[type[ast.AST], Callable[[float, float], float | None]] = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b if b else None,
+    ast.Gt: lambda a, b: float(a > b),
+    ast.GtE: lambda a, b: float(a >= b),
+    ast.Lt: lambda a, b: float(a < b),
+    ast.LtE: lambda a, b: float(a <= b),
+    ast.Eq: lambda a, b: float(a == b),
+    ast.NotEq: lambda a, b: float(a != b),
+}
+
+
 def evaluate(expression: str, values: Mapping[str, float | None]) -> float | None:
-    """Metric math over single values: ids, numbers, + - * /, FILL(id, n); None when data is missing."""
+    """Metric math over single values: ids, numbers, + - * /, comparisons, FILL(id, n), IF(c, a, b).
+
+    None when data is missing.
+    """
     tree = ast.parse(expression, mode="eval")
 
-    def walk(node: ast.AST) -> float | None:  # noqa: PLR0911 - one return per operator
+    def apply(op: ast.AST, left_node: ast.AST, right_node: ast.AST) -> float | None:
+        operator = _OPERATORS.get(type(op))
+        if operator is None:
+            raise ValueError(f"metric math not drawn offline: {expression!r}")
+        left, right = walk(left_node), walk(right_node)
+        return None if left is None or right is None else operator(left, right)
+
+    def call(name: str, args: list[ast.expr]) -> float | None:
+        if name == "FILL":
+            found = walk(args[0])
+            return found if found is not None else walk(args[1])
+        if name == "IF":
+            condition = walk(args[0])
+            if condition is None:
+                return None
+            return walk(args[1]) if condition else walk(args[2])
+        raise ValueError(f"metric math not drawn offline: {expression!r}")
+
+    def walk(node: ast.AST) -> float | None:
         if isinstance(node, ast.Expression):
             return walk(node.body)
         if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
             return float(node.value)
         if isinstance(node, ast.Name):
             return values.get(node.id)
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "FILL":
-            found = walk(node.args[0])
-            return found if found is not None else walk(node.args[1])
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return call(node.func.id, node.args)
         if isinstance(node, ast.BinOp):
-            left, right = walk(node.left), walk(node.right)
-            if left is None or right is None:
-                return None
-            if isinstance(node.op, ast.Add):
-                return left + right
-            if isinstance(node.op, ast.Sub):
-                return left - right
-            if isinstance(node.op, ast.Mult):
-                return left * right
-            if isinstance(node.op, ast.Div):
-                return left / right if right else None
+            return apply(node.op, node.left, node.right)
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            return apply(node.ops[0], node.left, node.comparators[0])
         raise ValueError(f"metric math not drawn offline: {expression!r}")
 
     return walk(tree)

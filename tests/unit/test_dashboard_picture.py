@@ -113,3 +113,21 @@ def test_the_picture_is_a_png_with_every_widget(template, monkeypatch, tmp_path)
 def test_lines_that_are_not_emf_are_skipped():
     lines = ['{"level":"INFO"}', "plain text", json.dumps({"_aws": {"CloudWatchMetrics": []}}), "{broken"]
     assert read_emf(lines) == []
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"records": 200.0, "rejected": 50.0}, 0.25),
+        ({"records": 0.0, "rejected": 0.0}, 0.0),
+        ({"records": None, "rejected": 3.0}, None),
+    ],
+)
+def test_the_reject_ratio_alarms_if_expression_is_evaluated_like_cloudwatch(values, expected):
+    # GIVEN the reject-ratio alarm's metric math WHEN evaluated offline THEN IF and > act as CloudWatch's
+    assert evaluate("IF(records > 0, rejected / records, 0)", values) == expected
+
+
+def test_unknown_metric_math_is_refused_not_guessed():
+    with pytest.raises(ValueError, match="not drawn offline"):
+        evaluate("RATE(records)", {"records": 1.0})
