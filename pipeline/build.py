@@ -10,11 +10,14 @@ stack deploys (see docs/PIPELINE.md). Beside the definition it writes ``images.j
 RCF, scikit-learn and Spark processing images of every region, read from the SDK's own tables.
 
 SageMaker Pipelines cannot re-join branches after a ConditionStep, nor nest condition steps, so each
-of the four routes (engine Python or Spark x labels or none) is one ConditionStep at the top whose
-``if`` branch holds the whole chain: Preprocess -> Tune (labels) or Train -> Model -> Scores (batch
-transform of the training data) -> ScoreStats -> Baseline -> Register. The conditions are mutually
-exclusive, so exactly one chain runs. "No labels" is ``LabelsUri`` left at its default
-``NO_LABELS``, a non-empty sentinel (SageMaker has rejected ``""`` as a passed parameter value).
+of the two routes (engine Python or Spark) is one ConditionStep at the top whose ``if`` branch holds
+the whole chain: [Preprocess (Spark)] -> Channels -> Tune -> Model -> Scores (batch transform of the
+train channel) -> ScoreStats -> Baseline (the train channel's data-quality baseline in Model
+Monitor's format) -> EvalScores (batch transform of the evaluation set) -> Evaluate (candidate vs the
+model serving the endpoint) -> Register. The conditions are mutually exclusive, so
+exactly one chain runs. Every run tunes: the Channels step makes a labelled validation channel by
+injecting anomalies when no labels come with the data. "No value" of an optional URI parameter is the
+non-empty ``NONE`` (SageMaker has rejected ``""`` as a passed parameter value).
 """
 
 from __future__ import annotations
@@ -40,14 +43,18 @@ BUILD_REGION = "us-east-1"
 SKLEARN_VERSION = "1.4-2"
 SPARK_VERSION = "3.5"
 SPARK_PY_VERSION = "py312"
-#: LabelsUri's default: the labelled routes run only when a labels URI replaces it.
-NO_LABELS = "none"
+#: The value of an optional URI parameter that is not given (LabelsUri, BlendDataUri).
+NONE = "none"
+#: Where the production dataset of the stack's endpoint lives (anomaly_sentinel.dataset's layout):
+#: the default InputDataUri, so a run started with no parameters retrains on recent traffic.
+DATASET_URI = "s3://${DataBucket}/dataset/endpoint=${EndpointName}/"
 
 #: Placeholders the publisher substitutes at deploy time (docs/PIPELINE.md lists their sources).
 PLACEHOLDERS = (
     "DataBucket",
     "SageMakerExecutionRoleArn",
     "ModelPackageGroupName",
+    "EndpointName",
     "CodeDigest",
     "RcfImage",
     "ProcessingImage",
@@ -56,14 +63,16 @@ PLACEHOLDERS = (
 ARTIFACT_PREFIX = "pipeline"
 
 # Local paths inside the processing containers.
-DATA_DIR = "/opt/ml/processing/input/data"
 LABELS_DIR = "/opt/ml/processing/input/labels"
 SCORES_DIR = "/opt/ml/processing/input/scores"
 TRAIN_DIR = "/opt/ml/processing/input/train"
 RULES_DIR = "/opt/ml/processing/input/rules"
+LIB_DIR = "/opt/ml/processing/input/lib"
+ROWS_DIR = "/opt/ml/processing/input/rows"
+INPUT_DIR = "/opt/ml/processing/input"
 OUTPUT_DIR = "/opt/ml/processing/output"
 
-#: Tuning ranges (Bayesian search on test:f1); the untuned route uses NumTrees x NumSamplesPerTree.
+#: Tuning ranges (Bayesian search on test:f1 over the labelled validation channel).
 NUM_TREES_RANGE = (50, 400)
 NUM_SAMPLES_PER_TREE_RANGE = (128, 2048)
 OBJECTIVE_METRIC = "test:f1"
@@ -80,48 +89,47 @@ def placeholder(name: str) -> str:
     return "${" + name + "}"
 
 
-def code_uri(script: str) -> str:
+def code_uri(script: str = "") -> str:
     """Where the publisher puts each job script: a content-addressed prefix, so a new deployment never
     changes the code of a running execution. The file name stays last (the SDK derives the path in
-    the container from it)."""
+    the container from it). No script: the prefix itself (the ``lib`` input: every script)."""
     return f"s3://{placeholder('DataBucket')}/{ARTIFACT_PREFIX}/code/{placeholder('CodeDigest')}/{script}"
 
 
 @dataclass(frozen=True)
 class Route:
-    """One of the four mutually exclusive chains."""
+    """One of the two mutually exclusive chains."""
 
     spark: bool
-    labelled: bool
-
-    @property
-    def engine(self) -> str:
-        return "Spark" if self.spark else "Python"
-
-    @property
-    def mode(self) -> str:
-        return "Labelled" if self.labelled else "Unlabelled"
 
     @property
     def slug(self) -> str:
-        return f"{self.engine}-{self.mode}"
+        return "Spark" if self.spark else "Python"
 
     def step(self, kind: str) -> str:
-        """Step names are ``{Kind}-{Engine}-{Mode}``, e.g. ``Tune-Spark-Labelled``."""
+        """Step names are ``{Kind}-{Engine}``, e.g. ``Tune-Spark``."""
         return f"{kind}-{self.slug}"
 
 
-ROUTES = tuple(Route(spark, labelled) for spark in (False, True) for labelled in (True, False))
+ROUTES = (Route(spark=False), Route(spark=True))
 
 
 class Parameters:
     """Pipeline parameters (names are a contract: StartPipelineFunction sends InputDataUri)."""
 
     def __init__(self) -> None:
-        from sagemaker.workflow.parameters import ParameterBoolean, ParameterInteger, ParameterString
+        from sagemaker.workflow.parameters import (
+            ParameterBoolean,
+            ParameterFloat,
+            ParameterInteger,
+            ParameterString,
+        )
 
-        self.input_data_uri = ParameterString("InputDataUri")
-        self.labels_uri = ParameterString("LabelsUri", default_value=NO_LABELS)
+        self.input_data_uri = ParameterString("InputDataUri", default_value=DATASET_URI)
+        self.window_days = ParameterInteger("WindowDays", default_value=7)
+        self.blend_data_uri = ParameterString("BlendDataUri", default_value=NONE)
+        self.blend_share = ParameterFloat("BlendShare", default_value=0.0)
+        self.labels_uri = ParameterString("LabelsUri", default_value=NONE)
         self.model_approval_status = ParameterString(
             "ModelApprovalStatus",
             default_value="PendingManualApproval",
@@ -136,9 +144,7 @@ class Parameters:
         self.spark_instance_count = ParameterInteger("SparkInstanceCount", default_value=2)
         self.training_instance_type = ParameterString("TrainingInstanceType", default_value="ml.m5.large")
         self.transform_instance_type = ParameterString("TransformInstanceType", default_value="ml.m5.large")
-        self.num_trees = ParameterInteger("NumTrees", default_value=50)
-        self.num_samples_per_tree = ParameterInteger("NumSamplesPerTree", default_value=512)
-        self.tuning_max_jobs = ParameterInteger("TuningMaxJobs", default_value=10)
+        self.tuning_max_jobs = ParameterInteger("TuningMaxJobs", default_value=6)
         self.tuning_max_parallel_jobs = ParameterInteger("TuningMaxParallelJobs", default_value=2)
 
     def all(self) -> list[Any]:
@@ -212,34 +218,24 @@ class Builder:
         ]
 
     # ------------------------------------------------------------------ steps
-    def preprocess(self, route: Route) -> tuple[Any, Any, Any, Any]:
-        """The preprocess step, its train and test channel URIs, and its summary property file."""
+    def channels(self, route: Route) -> tuple[list[Any], Any, Any]:
+        """[Spark preprocess,] the Channels step, and the Channels step's summary property file.
+
+        The Channels step (``channels.py``) reads ``InputDataUri`` itself — an uploaded object, or the
+        recent window of the production dataset, listing only the window's day partitions — and
+        writes train, validation (labelled, for tuning) and evaluation channels. The sibling scripts
+        it imports come as the ``lib`` input (the whole content-addressed code prefix).
+        """
         from sagemaker.processing import ProcessingInput, ProcessingOutput
         from sagemaker.spark.processing import PySparkProcessor
         from sagemaker.workflow.properties import PropertyFile
         from sagemaker.workflow.steps import ProcessingStep
 
-        name = route.step("Preprocess")
-        summary = PropertyFile(name=f"Summary-{route.slug}", output_name="summary", path="summary.json")
-        summary_output = ProcessingOutput(
-            output_name="summary",
-            source=f"{OUTPUT_DIR}/summary",
-            destination=self.run_uri(route, "summary"),
-        )
-        labels = [ProcessingInput(input_name="labels", source=self.p.labels_uri, destination=LABELS_DIR)]
+        steps: list[Any] = []
+        inputs = [ProcessingInput(input_name="lib", source=code_uri(), destination=LIB_DIR)]
+        arguments: list[Any] = ["--input", self.p.input_data_uri]
         if route.spark:
-            train_uri, test_uri = self.run_uri(route, "train"), self.run_uri(route, "test")
-            arguments = ["--input", self.p.input_data_uri, "--train-output", train_uri]
-            arguments += ["--shingle-size", self.p.shingle_size.to_string()]
-            if route.labelled:
-                arguments += [
-                    "--test-output",
-                    test_uri,
-                    "--labels",
-                    LABELS_DIR,
-                    "--labels-uri",
-                    self.p.labels_uri,
-                ]
+            rows_uri = self.run_uri(route, "rows")
             spark = PySparkProcessor(
                 role=self.role,
                 image_uri=placeholder("SparkImage"),
@@ -255,59 +251,62 @@ class Builder:
             rules = ProcessingInput(
                 input_name="rules", source=code_uri("preprocess.py"), destination=RULES_DIR
             )
+            spark_args = ["--input", self.p.input_data_uri, "--train-output", rows_uri]
+            spark_args += ["--shingle-size", self.p.shingle_size.to_string()]
             step_args = spark.run(
                 submit_app=code_uri("preprocess_spark.py"),
                 submit_py_files=[code_uri("preprocess.py")],
-                arguments=arguments,
-                inputs=[rules, *labels] if route.labelled else [rules],
-                outputs=[summary_output],
+                arguments=spark_args,
+                inputs=[rules],
+                outputs=[
+                    ProcessingOutput(
+                        output_name="summary",
+                        source=f"{OUTPUT_DIR}/summary",
+                        destination=self.run_uri(route, "spark-summary"),
+                    )
+                ],
                 # No `configuration=`: the SDK would upload it at build time. The script sets its own.
             )
-            step = ProcessingStep(
-                name=name, step_args=step_args, property_files=[summary], retry_policies=self.retry()
+            spark_step = ProcessingStep(
+                name=route.step("Preprocess"), step_args=step_args, retry_policies=self.retry()
             )
-            return step, train_uri, test_uri, summary
-
-        processor = self.script_processor("sentinel-preprocess")
-        inputs = [ProcessingInput(input_name="data", source=self.p.input_data_uri, destination=DATA_DIR)]
+            steps.append(spark_step)
+            inputs.append(ProcessingInput(input_name="rows", source=rows_uri, destination=ROWS_DIR))
+            arguments += ["--rows", ROWS_DIR]
+        arguments += [
+            "--labels-uri",
+            self.p.labels_uri,
+            "--window-days",
+            self.p.window_days.to_string(),
+            "--blend",
+            self.p.blend_data_uri,
+            "--blend-share",
+            self.p.blend_share.to_string(),
+            "--shingle-size",
+            self.p.shingle_size.to_string(),
+        ]
+        summary = PropertyFile(name=f"Summary-{route.slug}", output_name="summary", path="summary.json")
         outputs = [
             ProcessingOutput(
-                output_name="train", source=f"{OUTPUT_DIR}/train", destination=self.run_uri(route, "train")
-            ),
-            summary_output,
-        ]
-        # An S3Prefix input downloads every key that starts with the URI (x.csv also brings x.csv.gz):
-        # the script reads only the uploaded object, named by the URI itself.
-        arguments = ["--shingle-size", self.p.shingle_size.to_string(), "--input-uri", self.p.input_data_uri]
-        if route.labelled:
-            arguments += ["--labels-uri", self.p.labels_uri]
-            inputs += labels
-            outputs.insert(
-                1,
-                ProcessingOutput(
-                    output_name="test", source=f"{OUTPUT_DIR}/test", destination=self.run_uri(route, "test")
-                ),
+                output_name=name, source=f"{OUTPUT_DIR}/{name}", destination=self.run_uri(route, name)
             )
-            arguments += ["--labels", LABELS_DIR]
-        step_args = processor.run(
-            code=code_uri("preprocess.py"), inputs=inputs, outputs=outputs, arguments=arguments
+            for name in ("train", "validation", "evaluation", "summary")
+        ]
+        step_args = self.script_processor("sentinel-channels").run(
+            code=code_uri("channels.py"), inputs=inputs, outputs=outputs, arguments=arguments
         )
         step = ProcessingStep(
-            name=name, step_args=step_args, property_files=[summary], retry_policies=self.retry()
+            name=route.step("Channels"),
+            step_args=step_args,
+            property_files=[summary],
+            retry_policies=self.retry(),
+            depends_on=steps or None,
         )
-        config = step.properties.ProcessingOutputConfig.Outputs
-        test = config["test"].S3Output.S3Uri if route.labelled else None
-        return step, config["train"].S3Output.S3Uri, test, summary
+        return [*steps, step], step, summary
 
-    def estimator(self, route: Route, feature_dim: Any, *, tuned: bool) -> Any:
+    def estimator(self, route: Route, feature_dim: Any) -> Any:
         from sagemaker.estimator import Estimator
 
-        hyperparameters: dict[str, Any] = {"feature_dim": feature_dim}
-        if not tuned:
-            hyperparameters |= {
-                "num_trees": self.p.num_trees,
-                "num_samples_per_tree": self.p.num_samples_per_tree,
-            }
         return Estimator(
             image_uri=placeholder("RcfImage"),
             role=self.role,
@@ -316,11 +315,36 @@ class Builder:
             output_path=self.run_uri(route, "model"),
             base_job_name="sentinel-rcf",
             max_run=MAX_JOB_SECONDS,
-            hyperparameters=hyperparameters,
+            hyperparameters={"feature_dim": feature_dim},
             # Debugger and Profiler do not apply to the built-in RCF image.
             debugger_hook_config=False,
             disable_profiler=True,
             sagemaker_session=self.session,
+        )
+
+    def transform(self, route: Route, model_name: Any, data: Any, what: str, step: str) -> Any:
+        """A batch transform of ``data`` (feature rows) with the candidate: one score per line."""
+        from sagemaker.transformer import Transformer
+        from sagemaker.workflow.steps import TransformStep
+
+        transformer = Transformer(
+            model_name=model_name,
+            instance_count=1,
+            instance_type=self.p.transform_instance_type,
+            output_path=self.run_uri(route, what),
+            accept=SCORES_ACCEPT,
+            assemble_with="Line",
+            strategy="MultiRecord",
+            max_payload=6,
+            base_transform_job_name="sentinel-scores",
+            sagemaker_session=self.session,
+        )
+        return TransformStep(
+            name=route.step(step),
+            step_args=transformer.transform(
+                data=data, data_type="S3Prefix", content_type=TRAIN_CONTENT_TYPE, split_type="Line"
+            ),
+            retry_policies=self.retry(),
         )
 
     def chain(self, route: Route) -> list[Any]:
@@ -330,82 +354,55 @@ class Builder:
         from sagemaker.model import Model
         from sagemaker.model_metrics import MetricsSource, ModelMetrics
         from sagemaker.processing import ProcessingInput, ProcessingOutput
-        from sagemaker.transformer import Transformer
         from sagemaker.tuner import HyperparameterTuner, IntegerParameter
         from sagemaker.workflow.execution_variables import ExecutionVariables
         from sagemaker.workflow.functions import Join, JsonGet
         from sagemaker.workflow.model_step import ModelStep
         from sagemaker.workflow.properties import PropertyFile
-        from sagemaker.workflow.steps import ProcessingStep, TrainingStep, TransformStep, TuningStep
+        from sagemaker.workflow.steps import ProcessingStep, TuningStep
 
-        preprocess, train_uri, test_uri, summary = self.preprocess(route)
+        first, channels, summary = self.channels(route)
+        outputs = channels.properties.ProcessingOutputConfig.Outputs
+
+        def output(name: str) -> Any:
+            return outputs[name].S3Output.S3Uri
+
         # feature_dim is data-driven (shingle size, or the number of feature columns): read it from
-        # the preprocess summary, as a string as hyperparameters must be.
+        # the channels summary, as a string as hyperparameters must be.
         feature_dim = JsonGet(
-            step_name=preprocess.name, property_file=summary, json_path="feature_dim"
+            step_name=channels.name, property_file=summary, json_path="feature_dim"
         ).to_string()
-        train_channel = TrainingInput(
-            s3_data=train_uri, content_type=TRAIN_CONTENT_TYPE, distribution="ShardedByS3Key"
+        tuner = HyperparameterTuner(
+            estimator=self.estimator(route, feature_dim),
+            objective_metric_name=OBJECTIVE_METRIC,
+            objective_type="Maximize",
+            hyperparameter_ranges={
+                "num_trees": IntegerParameter(*NUM_TREES_RANGE),
+                "num_samples_per_tree": IntegerParameter(*NUM_SAMPLES_PER_TREE_RANGE),
+            },
+            strategy="Bayesian",
+            early_stopping_type="Auto",
+            max_jobs=self.p.tuning_max_jobs,
+            max_parallel_jobs=self.p.tuning_max_parallel_jobs,
+            base_tuning_job_name="sentinel-rcf",
         )
-        metadata: dict[str, Any] = {
-            "pipeline_execution_arn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
-            "route": route.slug,
-            "feature_dim": feature_dim,
-            "shingle_size": self.p.shingle_size.to_string(),
-        }
-        estimator = self.estimator(route, feature_dim, tuned=route.labelled)
-        trainer: Any
-        if route.labelled:
-            tuner = HyperparameterTuner(
-                estimator=estimator,
-                objective_metric_name=OBJECTIVE_METRIC,
-                objective_type="Maximize",
-                hyperparameter_ranges={
-                    "num_trees": IntegerParameter(*NUM_TREES_RANGE),
-                    "num_samples_per_tree": IntegerParameter(*NUM_SAMPLES_PER_TREE_RANGE),
-                },
-                strategy="Bayesian",
-                early_stopping_type="Auto",
-                max_jobs=self.p.tuning_max_jobs,
-                max_parallel_jobs=self.p.tuning_max_parallel_jobs,
-                base_tuning_job_name="sentinel-rcf",
-            )
-            test_channel = TrainingInput(
-                s3_data=test_uri, content_type=TEST_CONTENT_TYPE, distribution="FullyReplicated"
-            )
-            trainer = TuningStep(
-                name=route.step("Tune"),
-                step_args=tuner.fit(
-                    inputs={"train": train_channel, "test": test_channel}, include_cls_metadata=False
-                ),
-                retry_policies=self.retry(),
-                depends_on=[preprocess] if route.spark else None,
-            )
-            best = trainer.properties.BestTrainingJob
-            job_name = best.TrainingJobName
-            model_data = Join(
-                on="/", values=[self.run_uri(route, "model"), job_name, "output", "model.tar.gz"]
-            )
-            metadata |= {
-                "objective_metric": OBJECTIVE_METRIC,
-                "objective_value": best.FinalHyperParameterTuningJobObjectiveMetric.Value.to_string(),
-                "num_trees": best.TunedHyperParameters["num_trees"],
-                "num_samples_per_tree": best.TunedHyperParameters["num_samples_per_tree"],
-            }
-        else:
-            trainer = TrainingStep(
-                name=route.step("Train"),
-                step_args=estimator.fit(inputs={"train": train_channel}),
-                retry_policies=self.retry(),
-                depends_on=[preprocess] if route.spark else None,
-            )
-            job_name = trainer.properties.TrainingJobName
-            model_data = trainer.properties.ModelArtifacts.S3ModelArtifacts
-            metadata |= {
-                "num_trees": self.p.num_trees.to_string(),
-                "num_samples_per_tree": self.p.num_samples_per_tree.to_string(),
-            }
-
+        train_channel = TrainingInput(
+            s3_data=output("train"), content_type=TRAIN_CONTENT_TYPE, distribution="ShardedByS3Key"
+        )
+        # RCF's test channel: the labelled validation set (injected anomalies and any real labels).
+        test_channel = TrainingInput(
+            s3_data=output("validation"), content_type=TEST_CONTENT_TYPE, distribution="FullyReplicated"
+        )
+        tune = TuningStep(
+            name=route.step("Tune"),
+            step_args=tuner.fit(
+                inputs={"train": train_channel, "test": test_channel}, include_cls_metadata=False
+            ),
+            retry_policies=self.retry(),
+        )
+        best = tune.properties.BestTrainingJob
+        job_name = best.TrainingJobName
+        model_data = Join(on="/", values=[self.run_uri(route, "model"), job_name, "output", "model.tar.gz"])
         model = Model(
             image_uri=placeholder("RcfImage"),
             model_data=model_data,
@@ -417,34 +414,16 @@ class Builder:
             step_args=model.create(instance_type=self.p.transform_instance_type),
             retry_policies=self.retry(),
         )
-        transformer = Transformer(
-            model_name=create.properties.ModelName,
-            instance_count=1,
-            instance_type=self.p.transform_instance_type,
-            output_path=self.run_uri(route, "scores"),
-            accept=SCORES_ACCEPT,
-            assemble_with="Line",
-            strategy="MultiRecord",
-            max_payload=6,
-            base_transform_job_name="sentinel-scores",
-            sagemaker_session=self.session,
-        )
-        scores = TransformStep(
-            name=route.step("Scores"),
-            step_args=transformer.transform(
-                data=train_uri, data_type="S3Prefix", content_type=TRAIN_CONTENT_TYPE, split_type="Line"
-            ),
-            retry_policies=self.retry(),
-        )
-        # score_stats.json goes next to model.tar.gz: {model prefix}/{training job}/output/.
+        model_name = create.properties.ModelName
+        scores = self.transform(route, model_name, output("train"), "scores", "Scores")
+        # score_stats.json and evaluation.json go next to model.tar.gz: {model prefix}/{job}/output/.
         model_dir = Join(on="/", values=[self.run_uri(route, "model"), job_name, "output"])
-        stats_processor = self.script_processor("sentinel-score-stats")
         stats_file = PropertyFile(
             name=f"ScoreStats-{route.slug}", output_name="stats", path="score_stats.json"
         )
         stats = ProcessingStep(
             name=route.step("ScoreStats"),
-            step_args=stats_processor.run(
+            step_args=self.script_processor("sentinel-score-stats").run(
                 code=code_uri("score_stats.py"),
                 inputs=[
                     ProcessingInput(
@@ -456,6 +435,8 @@ class Builder:
                 outputs=[
                     ProcessingOutput(output_name="stats", source=f"{OUTPUT_DIR}/stats", destination=model_dir)
                 ],
+                # Recorded in score_stats.json: the scoring function's expected width.
+                arguments=["--feature-dim", feature_dim],
             ),
             property_files=[stats_file],
             retry_policies=self.retry(),
@@ -467,7 +448,6 @@ class Builder:
                 "score_stats.json",
             ],
         )
-        metadata["score_stats_uri"] = stats_uri
         # The data-quality baseline of the train channel (Model Monitor's format) goes beside the
         # model too ({model dir}/baseline/): the drift monitor finds it from the model in service,
         # and the model package records it as its drift-check baseline.
@@ -475,7 +455,7 @@ class Builder:
             name=route.step("Baseline"),
             step_args=self.script_processor("sentinel-baseline").run(
                 code=code_uri("baseline.py"),
-                inputs=[ProcessingInput(input_name="train", source=train_uri, destination=TRAIN_DIR)],
+                inputs=[ProcessingInput(input_name="train", source=output("train"), destination=TRAIN_DIR)],
                 outputs=[
                     ProcessingOutput(
                         output_name="baseline",
@@ -487,6 +467,71 @@ class Builder:
             retry_policies=self.retry(),
         )
         baseline_uri = baseline.properties.ProcessingOutputConfig.Outputs["baseline"].S3Output.S3Uri
+        # The evaluation set's feature rows (evaluation/features.csv), scored by the candidate.
+        eval_scores = self.transform(
+            route,
+            model_name,
+            Join(on="/", values=[output("evaluation"), "features.csv"]),
+            "eval-scores",
+            "EvalScores",
+        )
+        evaluation_file = PropertyFile(
+            name=f"Evaluation-{route.slug}", output_name="evaluation", path="evaluation.json"
+        )
+        evaluate = ProcessingStep(
+            name=route.step("Evaluate"),
+            step_args=self.script_processor("sentinel-evaluate").run(
+                code=code_uri("evaluate.py"),
+                inputs=[
+                    ProcessingInput(input_name="lib", source=code_uri(), destination=LIB_DIR),
+                    ProcessingInput(
+                        input_name="evaluation",
+                        source=output("evaluation"),
+                        destination=f"{INPUT_DIR}/evaluation",
+                    ),
+                    ProcessingInput(
+                        input_name="scores",
+                        source=eval_scores.properties.TransformOutput.S3OutputPath,
+                        destination=f"{INPUT_DIR}/scores",
+                    ),
+                    ProcessingInput(input_name="stats", source=stats_uri, destination=f"{INPUT_DIR}/stats"),
+                    ProcessingInput(
+                        input_name="summary", source=output("summary"), destination=f"{INPUT_DIR}/summary"
+                    ),
+                ],
+                outputs=[
+                    ProcessingOutput(
+                        output_name="evaluation", source=f"{OUTPUT_DIR}/evaluation", destination=model_dir
+                    )
+                ],
+                # The incumbent is whatever serves the stack's endpoint (none yet: the z-score baseline).
+                arguments=["--endpoint", placeholder("EndpointName")],
+            ),
+            property_files=[evaluation_file],
+            retry_policies=self.retry(),
+        )
+        evaluation_uri = Join(
+            on="/",
+            values=[
+                evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri,
+                "evaluation.json",
+            ],
+        )
+        metadata: dict[str, Any] = {
+            "pipeline_execution_arn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
+            "route": route.slug,
+            "feature_dim": feature_dim,
+            "shingle_size": self.p.shingle_size.to_string(),
+            "score_stats_uri": stats_uri,
+            "evaluation_uri": evaluation_uri,
+            "training_data": JsonGet(
+                step_name=channels.name, property_file=summary, json_path="training_data_label"
+            ),
+            "objective_metric": OBJECTIVE_METRIC,
+            "objective_value": best.FinalHyperParameterTuningJobObjectiveMetric.Value.to_string(),
+            "num_trees": best.TunedHyperParameters["num_trees"],
+            "num_samples_per_tree": best.TunedHyperParameters["num_samples_per_tree"],
+        }
         register = ModelStep(
             name=route.step("Register"),
             step_args=model.register(
@@ -497,7 +542,10 @@ class Builder:
                 model_package_group_name=placeholder("ModelPackageGroupName"),
                 approval_status=self.p.model_approval_status,
                 model_metrics=ModelMetrics(
-                    model_statistics=MetricsSource(content_type="application/json", s3_uri=stats_uri)
+                    # Model quality: precision / recall / F1 of candidate, incumbent and baseline.
+                    model_statistics=MetricsSource(content_type="application/json", s3_uri=evaluation_uri),
+                    # Data quality: the statistics of the model's scores on its training data.
+                    model_data_statistics=MetricsSource(content_type="application/json", s3_uri=stats_uri),
                 ),
                 drift_check_baselines=DriftCheckBaselines(
                     model_data_statistics=MetricsSource(
@@ -514,19 +562,15 @@ class Builder:
             ),
             retry_policies=self.retry(),
         )
-        return [preprocess, trainer, create, scores, stats, baseline, register]
+        return [*first, tune, create, scores, stats, baseline, eval_scores, evaluate, register]
 
     def route_condition(self, route: Route, steps: list[Any]) -> Any:
         from sagemaker.workflow.condition_step import ConditionStep
-        from sagemaker.workflow.conditions import ConditionEquals, ConditionNot
+        from sagemaker.workflow.conditions import ConditionEquals
 
-        no_labels = ConditionEquals(left=self.p.labels_uri, right=NO_LABELS)
         return ConditionStep(
             name=route.step("Route"),
-            conditions=[
-                ConditionEquals(left=self.p.use_spark, right=route.spark),
-                ConditionNot(expression=no_labels) if route.labelled else no_labels,
-            ],
+            conditions=[ConditionEquals(left=self.p.use_spark, right=route.spark)],
             if_steps=steps,
             else_steps=[],
         )

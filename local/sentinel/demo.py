@@ -6,10 +6,12 @@ router, which applies the template's rules and runs the real handlers; the RCF e
 local HTTP server answering whatever model the endpoint's current config points to; the pipeline
 executor runs the pipeline's own preprocessing script and trains the local RCF. The story:
 
-training upload → pipeline → model registered → evaluated, approved, deployed → production traffic
-captured as base64 JSONL → decoded and scored → anomaly alert to a subscriber → traffic with a
-level shift → the drift monitor's window raises violations → alert → retraining state machine → a
-new endpoint config in service.
+training upload → pipeline (channels, tuning, evaluation against the z-score baseline) → model
+registered → approved, deployed → production traffic captured as base64 JSONL → decoded, scored and
+kept in the production dataset → anomaly alert to a subscriber → traffic drifts (a level shift) →
+the drift monitor's window raises violations → alert → retraining state machine → the pipeline, with
+the template's defaults, trains on the recent window of that traffic, tunes, and scores candidate
+and incumbent on one labelled set → the better model in a new endpoint config.
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ from sentinel.world import local_world
 DATA = Path(__file__).parent / "data"
 TRAINING_KEY = "training/nyc_taxi.csv"
 SHINGLE = 48  # one day of 30-minute buckets, as the AWS NYC taxi example does
+#: The drift: three weeks of January 2015 (up to the blizzard NAB labels from the 24th), demand up
+#: by half the series mean, replayed as the weeks after the series ends.
+DRIFT_DAYS = 21
+DRIFT_END = np.datetime64("2015-01-24T00:00")
+DRIFT_SHIFT_OF_MEAN = 0.5
+#: Local tuning trials per pipeline run (the real Tune step runs TuningMaxJobs).
+DEMO_TRIALS = 3
 SUBSCRIBER_QUEUE = "sentinel-demo-subscriber"
 
 
@@ -158,10 +167,13 @@ def stage_training(ctx: DemoContext, timeline: Timeline) -> None:
         if run.status != "Succeeded":
             raise RuntimeError(f"pipeline execution failed: {run.failure_reason}")
         stats = run.score_stats
+        candidate, baseline = run.evaluation["candidate"], run.evaluation["baseline"]
         timeline.say(
             stage.name,
-            f"preprocess → train RCF {run.hyperparameters} → score stats mean {stats['mean']:.3f} "
-            f"std {stats['std']:.3f} → registered {(run.model_package_arn or '?').split('/', 1)[-1]}",
+            f"channels ({run.preprocess['train_rows']:,} train rows, injected validation and evaluation "
+            f"sets) → {len(run.trials)} tuning trials → RCF {run.hyperparameters} → score stats mean "
+            f"{stats['mean']:.3f} std {stats['std']:.3f} → evaluation F1 {candidate['f1']:.3f} vs z-score "
+            f"baseline {baseline['f1']:.3f} → registered {(run.model_package_arn or '?').split('/', 1)[-1]}",
         )
 
     with timeline.stage("deploy") as stage:
@@ -249,12 +261,6 @@ def stage_report(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) -
         timeline.say(stage.name, f"plot of {np.isfinite(scores).sum():,} scores → {path}")
 
 
-#: The drift phase's traffic: the series' last four weeks at 1.3x their level (a documented level
-#: shift, as if demand rose 30%), captured in the hour after the replay, so the two are two windows.
-DRIFT_POINTS = 48 * 28
-DRIFT_FACTOR = 1.3
-
-
 def _tick(window_start: datetime) -> dict[str, Any]:
     """The drift monitor's schedule tick for the window from ``window_start`` (15 min after its end)."""
     when = window_start + timedelta(hours=1, minutes=15)
@@ -282,27 +288,32 @@ def _window_violations(result: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def stage_drift(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) -> None:
+    """Traffic after a regime change, in the hour after the replay: scored by the model in service,
+    kept in the production dataset, and compared by the drift monitor with the model's baseline."""
     with timeline.stage("drift") as stage:
         series = scored["series"]
-        values = np.round(series.values[-DRIFT_POINTS:] * DRIFT_FACTOR)  # passengers are whole
+        points = DRIFT_DAYS * 48 + SHINGLE - 1
+        step = np.timedelta64(30, "m")
+        stamps = series.timestamps[-1] + step + step * np.arange(points)
+        end = int(np.searchsorted(series.timestamps, DRIFT_END))
+        values = series.values[end - points : end] + DRIFT_SHIFT_OF_MEAN * float(series.values.mean())
         rows = shingle(values, SHINGLE)
-        stamps = shingle_timestamps(series.timestamps[-DRIFT_POINTS:], SHINGLE)
         traffic_hour = scored["hour"]
         drift_hour = traffic_hour + timedelta(hours=1)
-        key = capture_key(
-            ctx.template.parameters["CapturePrefix"], ctx.endpoint, drift_hour, "shifted-nyc-taxi"
-        )
-        local_client("s3").put_object(
-            Bucket=ctx.bucket, Key=key, Body=capture_file(stamps, rows, broken=False)
-        )
+        key = capture_key(ctx.template.parameters["CapturePrefix"], ctx.endpoint, drift_hour, "replay-drift")
+        body = capture_file(shingle_timestamps(stamps, SHINGLE), rows, broken=False)
+        local_client("s3").put_object(Bucket=ctx.bucket, Key=key, Body=body)
         report = _one(ctx.router.drain(), "ScoreCaptureFunction").result
         _subscriber_messages(ctx)  # the shifted traffic's anomaly alert is not the drift phase's
-        ctx.summary["drift_records_scored"] = report["scored"]
         timeline.say(
             stage.name,
-            f"{len(rows):,} records of the last {DRIFT_POINTS // 48} days at {DRIFT_FACTOR}x the level → "
-            f"scored ({report['anomalies']} anomalies), statistics → {report['statistics_uri']}",
+            f"{DRIFT_DAYS} days after {np.datetime_as_string(series.timestamps[-1], unit='D')} with demand "
+            f"+{DRIFT_SHIFT_OF_MEAN:.0%} of the mean: {report['scored']:,} records scored, "
+            f"{report['anomalies']:,} above the old model's cutoff; {report['dataset_rows']:,} rows kept "
+            f"in s3://{ctx.bucket}/dataset/endpoint={ctx.endpoint}/; statistics → {report['statistics_uri']}",
         )
+        ctx.summary["drift_records"] = report["scored"]
+        ctx.summary["drift_anomalies"] = report["anomalies"]
         monitor = ctx.function("DriftMonitorFunction")
         windows = {}
         for name, hour in (("replay", traffic_hour), ("shifted", drift_hour)):
@@ -345,15 +356,49 @@ def stage_drift(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) ->
         after = _endpoint_config(ctx)
         for alert in _subscriber_messages(ctx):
             timeline.say("alert", f"subscriber received: {alert.get('Subject')}")
+            if str(alert.get("Subject", "")).startswith("Retraining"):
+                ctx.summary["retrain_alert"] = alert.get("Message")
         timeline.say(
             "retrain",
             f"pipeline → evaluate → approve → deploy: endpoint config {before} → {after} "
             f"({_outcome(output)})",
         )
+        _report_retraining(ctx, timeline, output)
         if after == before:
-            raise RuntimeError("retraining finished but the endpoint config did not change")
+            raise RuntimeError(
+                f"retraining finished but the endpoint config did not change: {output.get('evaluation')}"
+            )
         ctx.summary["endpoint_config"] = after
         ctx.summary["retrain_executions"] = _retrain_runs(ctx)
+
+
+def _report_retraining(ctx: DemoContext, timeline: Timeline, output: dict[str, Any]) -> None:
+    """The last retraining run's tuning trials, comparison and training data, on the timeline."""
+    run = ctx.executor.results[-1]
+    evaluation = output.get("evaluation") or {}
+    figures = evaluation.get("figures") or {}
+    for trial in run.trials:
+        timeline.say(
+            "tuning",
+            f"trial {trial['num_trees']} trees x {trial['num_samples_per_tree']} samples: validation F1 "
+            f"{trial['f1']:.3f} (precision {trial['precision']:.3f}, recall {trial['recall']:.3f})",
+        )
+    for line in str(evaluation.get("comparison") or "").splitlines():
+        timeline.say("evaluate", line)
+    timeline.say("trained on", str(evaluation.get("trainingData")))
+    ctx.summary["tuning_trials"] = run.trials
+    ctx.summary["evaluation"] = {
+        "candidate": figures.get("candidate"),
+        "incumbent": figures.get("incumbent"),
+        "approved": bool(evaluation.get("approve")),
+    }
+    ctx.summary["retrain_training_data"] = run.training_data
+    # What the state machine sent the pipeline: nothing beyond the definition's defaults.
+    ctx.summary["retrain_pipeline_parameters"] = (
+        local_client("sagemaker")
+        .list_pipeline_parameters_for_execution(PipelineExecutionArn=run.execution_arn)
+        .get("PipelineParameters", [])
+    )
 
 
 # ---------------------------------------------------------------------------- orchestration
@@ -366,8 +411,7 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     with ExitStack() as stack:
         with timeline.stage("emulator") as stage:
-            # Monitoring-triggered retraining trains on the demo's training upload.
-            retrain_input = f"s3://{local_name('DataBucket')}/{TRAINING_KEY}"
+            # The template's defaults: retraining trains on the recent window of scored traffic.
             # The handlers' own output (Powertools logs, EMF metrics) goes to a log file.
             lambda_log = stack.enter_context((out / "lambda.log").open("w", encoding="utf-8"))
             world = stack.enter_context(
@@ -376,12 +420,12 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
                     run_pipelines=True,
                     serve_endpoint=True,
                     route_events=True,
-                    parameters={"RetrainInputDataUri": retrain_input},
                     function_log=lambda_log,
                     seed=0,
                 )
             )
             os.environ.update(world.endpoint_environ)
+            world.pipelines.max_trials = DEMO_TRIALS
             template, router, endpoint = world.template, world.router, world.endpoint
             assert router is not None
             assert endpoint is not None

@@ -4,15 +4,21 @@ moto records pipeline executions (as "Succeeded", at once) but runs nothing. For
 the executor has not run yet it:
 
 1. reads the execution's definition and parameters (definition defaults, overridden by the
-   execution's own parameters) — hyperparameters come from the definition, not from Python;
-2. downloads ``InputDataUri`` (and ``LabelsUri`` when it is not its "no labels" default) and runs the very
-   ``pipeline/scripts/preprocess.py`` the SageMaker processing job runs;
-3. trains the local Random Cut Forest on the train channel, scores the training rows and writes
-   ``score_stats.json`` (``pipeline/scripts/score_stats.py``) next to ``model.tar.gz`` under
-   ``models/<execution-id>/`` in the data bucket;
-4. registers a model package (RCF image, ModelDataUrl, approval status, score statistics as model
-   metrics and customer metadata);
-5. moves the execution Executing → Succeeded (or Failed with the reason) in moto's backend and
+   execution's own parameters) — hyperparameters, tuning ranges and data locations come from the
+   definition, not from Python;
+2. runs the very ``pipeline/scripts/channels.py`` the Preprocess step runs: an uploaded object
+   (``InputDataUri`` names a file) is cleaned and shingled by ``preprocess.py``; the template's
+   default ``InputDataUri`` (the production dataset prefix) gives the recent window of scored
+   traffic; either way it writes the train, validation (injected, labelled) and evaluation channels;
+3. searches ``num_trees`` x ``num_samples_per_tree`` with the local RCF (``sentinel.tuning``: a small
+   grid within the definition's ranges, at most ``TuningMaxJobs`` and ``max_trials`` trials), keeping
+   the best validation F1, and writes ``score_stats.json`` (``pipeline/scripts/score_stats.py``);
+4. scores the evaluation set with the candidate and with the model serving the endpoint
+   (``pipeline/scripts/evaluate.py``, through the endpoint as the Evaluate step does) and writes
+   ``evaluation.json``; model, statistics and evaluation go under ``models/<execution-id>/``;
+5. registers a model package (RCF image, ModelDataUrl, approval status, evaluation as model-quality
+   metrics, and customer metadata naming the statistics, the evaluation and the training data);
+6. moves the execution Executing → Succeeded (or Failed with the reason) in moto's backend and
    puts one "SageMaker Model Building Pipeline Execution Status Change" event on the default bus
    per change, as SageMaker does, for the event router to deliver.
 """
@@ -35,8 +41,11 @@ import numpy as np
 
 from anomaly_sentinel import drift
 from anomaly_sentinel.contracts import (
+    EVALUATION_FILE,
+    METADATA_EVALUATION,
     METADATA_EXECUTION,
     METADATA_SCORE_STATS,
+    METADATA_TRAINING_DATA,
     MODEL_ARTEFACT_FILE,
     SCORE_STATS_FILE,
     parse_s3_uri,
@@ -52,6 +61,7 @@ from sentinel.moto_patches import (
 )
 from sentinel.rcf import RandomCutForest
 from sentinel.template import PROJECT_ROOT, Template
+from sentinel.tuning import search
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +70,8 @@ STATUS_EVENT = "SageMaker Model Building Pipeline Execution Status Change"
 BASELINE_STATISTICS = drift.STATISTICS_FILE
 BASELINE_CONSTRAINTS = drift.CONSTRAINTS_FILE
 DEFAULT_APPROVAL = "PendingManualApproval"
+#: Trials the local search runs at most, whatever TuningMaxJobs allows (the local RCF is one process).
+LOCAL_MAX_TRIALS = 4
 #: The seeds' settings (50 trees x 512 samples), used when the definition leaves a value to tuning.
 LOCAL_DEFAULTS = {"num_trees": 50, "num_samples_per_tree": 512}
 #: Built-in RCF image registries (sagemaker 2.257.7 image_uri_config/randomcutforest.json), used
@@ -99,6 +111,10 @@ class TrainingPlan:
     model_package_group: str
     approval_status: str
     image_uri: str
+    window_days: int = 7
+    blend_uri: str | None = None
+    blend_share: float = 0.0
+    tuning_max_jobs: int = LOCAL_MAX_TRIALS
 
 
 @dataclass
@@ -109,13 +125,21 @@ class ExecutionResult:
     model_package_arn: str | None = None
     model_data_url: str | None = None
     score_stats_uri: str | None = None
+    evaluation_uri: str | None = None
     hyperparameters: dict[str, int] = field(default_factory=dict)
     score_stats: dict[str, Any] = field(default_factory=dict)
     preprocess: dict[str, Any] = field(default_factory=dict)
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    evaluation: dict[str, Any] = field(default_factory=dict)
     statuses: list[str] = field(default_factory=list)
     #: statistics.json and constraints.json of the data-quality baseline, as written.
     baseline: dict[str, bytes] = field(default_factory=dict)
     baseline_uri: str | None = None
+
+    @property
+    def training_data(self) -> dict[str, Any]:
+        """What the model was trained on (``channels.py``'s ``training_data``)."""
+        return dict(self.preprocess.get("training_data") or {})
 
 
 # ---------------------------------------------------------------------------- definitions
@@ -210,18 +234,40 @@ def hyperparameters(
     return found
 
 
-def labels_uri(definition: Mapping[str, Any], parameters: Mapping[str, str]) -> str | None:
-    """``LabelsUri``, or None while it holds its definition default (the "no labels" route switch)."""
-    default = next(
-        (
-            str(p.get("DefaultValue", ""))
-            for p in definition.get("Parameters", [])
-            if p["Name"] == "LabelsUri"
-        ),
-        "",
-    )
-    value = parameters.get("LabelsUri", "")
-    return None if value in ("", default) else value
+def tuning_ranges(
+    definition: Mapping[str, Any], parameters: Mapping[str, str]
+) -> dict[str, tuple[int, int]] | None:
+    """The Tune step's integer ranges for num_trees / num_samples_per_tree; None without a Tune step."""
+    for step in iter_steps(definition.get("Steps", [])):
+        if step.get("Type") != "Tuning":
+            continue
+        config = step["Arguments"].get("HyperParameterTuningJobConfig", {})
+        ranges: dict[str, tuple[int, int]] = {}
+        for spec in config.get("ParameterRanges", {}).get("IntegerParameterRanges", []) or []:
+            name = spec.get("Name")
+            if name in LOCAL_DEFAULTS:
+                low = _int(resolve_value(spec["MinValue"], parameters), f"{name} MinValue")
+                high = _int(resolve_value(spec["MaxValue"], parameters), f"{name} MaxValue")
+                ranges[name] = (low, high)
+        return ranges
+    return None
+
+
+def evaluation_endpoint(definition: Mapping[str, Any], parameters: Mapping[str, str]) -> str | None:
+    """The endpoint the Evaluate step asks for the incumbent (its ``--endpoint`` argument)."""
+    for step in iter_steps(definition.get("Steps", [])):
+        if step.get("Type") != "Processing":
+            continue
+        arguments = step["Arguments"].get("AppSpecification", {}).get("ContainerArguments") or []
+        for index, value in enumerate(arguments[:-1]):
+            if value == "--endpoint":
+                return _deployed(str(resolve_value(arguments[index + 1], parameters)))
+    return None
+
+
+def _given(value: str | None) -> str | None:
+    """An optional URI parameter, None when it holds the "not given" value (``none``)."""
+    return None if value in (None, "", "none") else value
 
 
 def _deployed(value: Any) -> str | None:
@@ -323,6 +369,7 @@ class PipelineExecutor:
         work_dir: Path | None = None,
         region: str = REGION,
         account: str = ACCOUNT,
+        max_trials: int = LOCAL_MAX_TRIALS,
     ) -> None:
         self.template = template
         self.pipeline_name = pipeline_name or template.parameters["PipelineName"]
@@ -331,7 +378,9 @@ class PipelineExecutor:
         self.work_dir = work_dir
         self.region = region
         self.account = account
+        self.max_trials = max_trials
         self.done: set[str] = set()
+        self.results: list[ExecutionResult] = []
         self._clients: dict[str, Any] = {}
 
     def client(self, service: str) -> Any:
@@ -363,6 +412,7 @@ class PipelineExecutor:
             self._transition(result, "Failed", started, datetime.now(UTC))
         else:
             self._transition(result, "Succeeded", started, datetime.now(UTC))
+        self.results.append(result)
         return result
 
     # ------------------------------------------------------------------ the work
@@ -375,14 +425,14 @@ class PipelineExecutor:
         overrides = {p["Name"]: p["Value"] for p in given.get("PipelineParameters", [])}
         parameters = definition_parameters(definition, overrides)
         input_uri = parameters.get("InputDataUri", "")
-        if not input_uri.startswith("s3://"):
+        if not input_uri.startswith("s3://") or "${" in input_uri:
             raise PipelineExecutionError(f"parameter InputDataUri must be an s3:// URI, got {input_uri!r}")
         register = ("RegisterModel",)
         return TrainingPlan(
             definition=definition,
             parameters=parameters,
             input_uri=input_uri,
-            labels_uri=labels_uri(definition, parameters),
+            labels_uri=_given(parameters.get("LabelsUri")),
             shingle_size=_int(parameters.get("ShingleSize", "1"), "ShingleSize"),
             model_package_group=(
                 _deployed(parameters.get("ModelPackageGroupName"))
@@ -395,20 +445,29 @@ class PipelineExecutor:
                 or DEFAULT_APPROVAL
             ),
             image_uri=rcf_image(definition, parameters, self.region),
+            window_days=_int(parameters.get("WindowDays", "7"), "WindowDays"),
+            blend_uri=_given(parameters.get("BlendDataUri")),
+            blend_share=float(parameters.get("BlendShare", "0") or 0),
+            tuning_max_jobs=_int(parameters.get("TuningMaxJobs", str(LOCAL_MAX_TRIALS)), "TuningMaxJobs"),
         )
 
     def _execute(self, result: ExecutionResult) -> None:
         plan = self.plan(result.execution_arn)
         execution_id = result.execution_arn.rsplit("/", 1)[-1]
+        channels, evaluate = load_script("channels"), load_script("evaluate")
         with tempfile.TemporaryDirectory(dir=self.work_dir, prefix=f"pipeline-{execution_id}-") as tmp:
             work = Path(tmp)
-            input_path = self._download(plan.input_uri, work / "input")
             labels_path = self._download(plan.labels_uri, work / "labels") if plan.labels_uri else None
             output = work / "output"
-            summary = load_script("preprocess").preprocess(
-                input_path, output, shingle_size=plan.shingle_size, labels_path=labels_path
+            spec = channels.RunInput(
+                input=plan.input_uri,
+                shingle_size=plan.shingle_size,
+                window_days=plan.window_days,
+                labels=labels_path,
+                blend=plan.blend_uri,
+                blend_share=plan.blend_share,
             )
-            result.preprocess = dict(summary or {})
+            result.preprocess = dict(channels.run(spec, output, s3_client=self.client("s3")))
             rows = _read_train(output / "train" / "train.csv")
             # The pipeline's Baseline step: Model Monitor's data-quality baseline of the train channel.
             load_script("baseline").write_baseline(output / "train" / "train.csv", work / "baseline")
@@ -416,6 +475,9 @@ class PipelineExecutor:
                 name: (work / "baseline" / name).read_bytes()
                 for name in (BASELINE_STATISTICS, BASELINE_CONSTRAINTS)
             }
+            validation_labels, validation_rows = evaluate.read_set(output / "validation" / "validation.csv")
+            set_labels, set_rows = evaluate.read_set(output / "evaluation" / "evaluation.csv")
+            baseline = json.loads((output / "evaluation" / "baseline.json").read_text(encoding="utf-8"))
 
         found = hyperparameters(plan.definition, plan.parameters, result.preprocess)
         feature_dim = int(found["feature_dim"]) if "feature_dim" in found else int(rows.shape[1])
@@ -423,19 +485,47 @@ class PipelineExecutor:
             raise PipelineExecutionError(
                 f"feature_dim {feature_dim} does not match the {rows.shape[1]} columns of the train channel"
             )
+        ranges = tuning_ranges(plan.definition, plan.parameters)
+        if ranges is None:  # no Tune step: the one setting the Train step names
+            trees = found.get("num_trees", LOCAL_DEFAULTS["num_trees"])
+            samples = found.get("num_samples_per_tree", LOCAL_DEFAULTS["num_samples_per_tree"])
+            ranges, budget = {"num_trees": (trees, trees), "num_samples_per_tree": (samples, samples)}, 1
+        else:
+            budget = max(1, min(plan.tuning_max_jobs, self.max_trials))
+        tuned = search(
+            rows, validation_labels, np.asarray(validation_rows), budget=budget, ranges=ranges, seed=self.seed
+        )
+        forest = tuned.forest
+        result.trials = [trial.as_dict() for trial in tuned.trials]
         result.hyperparameters = {
             "feature_dim": feature_dim,
-            "num_trees": found.get("num_trees", LOCAL_DEFAULTS["num_trees"]),
-            "num_samples_per_tree": found.get("num_samples_per_tree", LOCAL_DEFAULTS["num_samples_per_tree"]),
+            "num_trees": forest.num_trees,
+            "num_samples_per_tree": forest.num_samples_per_tree,
             "shingle_size": plan.shingle_size,
         }
-        forest = RandomCutForest(
-            feature_dim=feature_dim,
-            num_trees=result.hyperparameters["num_trees"],
-            num_samples_per_tree=result.hyperparameters["num_samples_per_tree"],
-            seed=self.seed,
-        ).fit(rows)
-        result.score_stats = score_stats(forest.score_array(rows), feature_dim)
+        result.score_stats = tuned.stats
+        endpoint = evaluation_endpoint(plan.definition, plan.parameters)
+        incumbent = (
+            evaluate.endpoint_incumbent(
+                endpoint, self.client("sagemaker"), self.client("sagemaker-runtime"), self.client("s3")
+            )
+            if endpoint
+            else None
+        )
+        result.evaluation = evaluate.evaluate(
+            set_labels,
+            set_rows,
+            candidate_scores=[float(x) for x in forest.score_array(np.asarray(set_rows))],
+            candidate_stats=tuned.stats,
+            baseline=baseline,
+            incumbent_scores=incumbent.score(set_rows) if incumbent else None,
+            incumbent_stats=incumbent.stats if incumbent else None,
+            incumbent_model=incumbent.model if incumbent else None,
+            set_info={
+                "injected": result.preprocess.get("injected", {}).get("evaluation"),
+                "training_data": result.training_data,
+            },
+        )
         self._publish(result, plan, execution_id, forest)
 
     def _publish(
@@ -458,14 +548,26 @@ class PipelineExecutor:
                 Body=body,
                 ContentType="application/json",
             )
+        result.baseline_uri = f"s3://{self.bucket}/{prefix}/{BASELINE_FOLDER}/"
+        s3.put_object(
+            Bucket=self.bucket,
+            Key=f"{prefix}/{EVALUATION_FILE}",
+            Body=json.dumps(result.evaluation, indent=2).encode(),
+            ContentType="application/json",
+        )
         result.model_data_url = f"s3://{self.bucket}/{prefix}/{MODEL_ARTEFACT_FILE}"
         result.score_stats_uri = f"s3://{self.bucket}/{prefix}/{SCORE_STATS_FILE}"
-        result.baseline_uri = f"s3://{self.bucket}/{prefix}/{BASELINE_FOLDER}/"
+        result.evaluation_uri = f"s3://{self.bucket}/{prefix}/{EVALUATION_FILE}"
         # The same metadata keys the real pipeline's Register step writes (route "Local").
+        best = max(result.trials, key=lambda trial: trial["f1"]) if result.trials else {}
         metadata = {
             METADATA_EXECUTION: result.execution_arn,
             METADATA_SCORE_STATS: result.score_stats_uri,
+            METADATA_EVALUATION: result.evaluation_uri,
+            METADATA_TRAINING_DATA: str(result.preprocess.get("training_data_label", ""))[:256],
             "route": "Local",
+            "objective_metric": "validation:f1",
+            "objective_value": f"{best.get('f1', 0.0):.6g}",
             **{name: str(value) for name, value in result.hyperparameters.items()},
         }
         package = self.client("sagemaker").create_model_package(
@@ -479,8 +581,11 @@ class PipelineExecutor:
             ModelApprovalStatus=plan.approval_status,
             ModelMetrics={
                 "ModelQuality": {
+                    "Statistics": {"ContentType": "application/json", "S3Uri": result.evaluation_uri}
+                },
+                "ModelDataQuality": {
                     "Statistics": {"ContentType": "application/json", "S3Uri": result.score_stats_uri}
-                }
+                },
             },
             # The baseline travels with the model, as the real Register step records it.
             DriftCheckBaselines={

@@ -35,7 +35,7 @@ PREFIX = "pipeline"
 DEFINITION_FILE = "definition.json"
 IMAGES_FILE = "images.json"
 SCRIPTS_DIR = "scripts"
-REQUIRED_SUBSTITUTIONS = ("DataBucket", "SageMakerExecutionRoleArn", "ModelPackageGroupName")
+REQUIRED_SUBSTITUTIONS = ("DataBucket", "SageMakerExecutionRoleArn", "ModelPackageGroupName", "EndpointName")
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 
 

@@ -70,6 +70,35 @@ def test_retraining_ran_and_changed_the_endpoint_config(summary):
     assert summary["endpoint_config"].startswith("anomaly-sentinel-rcf-c-")
 
 
+def test_retraining_ran_on_the_templates_defaults_and_trained_on_recent_production_traffic(summary):
+    # GIVEN the stack deployed with the template's defaults (RetrainInputDataUri empty)
+    # THEN the monitoring-triggered run started the pipeline with no parameter at all: the definition's
+    # defaults, InputDataUri included, are complete
+    assert summary["retrain_pipeline_parameters"] == []
+    # AND it trained on the recent window of scored traffic, not on the upload
+    data = summary["retrain_training_data"]
+    assert data["source"] == "production-window"
+    assert data["uri"].endswith("/dataset/endpoint=anomaly-sentinel-rcf/")
+    assert data["window_days"] == 7
+    assert data["start"] > "2015-02-01"  # the drifted weeks replayed after the series' end
+    assert data["rows_read"] - data["rows_outside_window"] == 7 * 48
+
+
+def test_retraining_tuned_and_the_candidate_beat_the_incumbent_on_the_same_set(summary):
+    trials = summary["tuning_trials"]
+    assert len(trials) >= 2
+    assert all({"num_trees", "num_samples_per_tree", "f1"} <= set(t) for t in trials)
+    evaluation = summary["evaluation"]
+    assert evaluation["approved"] is True
+    assert evaluation["candidate"]["f1"] > evaluation["incumbent"]["f1"]
+    assert set(evaluation["candidate"]) == set(evaluation["incumbent"]) == {"f1", "precision", "recall"}
+    # AND the subscribers' alert says what it trained on and carries the comparison table
+    alert = summary["retrain_alert"]
+    assert "Trained on: production window" in alert
+    assert f"candidate   {evaluation['candidate']['f1']:.3f}" in alert
+    assert f"incumbent   {evaluation['incumbent']['f1']:.3f}" in alert
+
+
 def test_flagged_records_fall_in_the_labelled_nab_windows(demo):
     # GIVEN the scores ScoreCaptureFunction wrote to S3 (the demo keeps a copy as scores.jsonl)
     _, out = demo
@@ -97,7 +126,7 @@ def test_the_dashboard_picture_is_drawn_from_the_metrics_the_run_emitted(demo, s
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the EMF lines the handlers printed hold the same figures as the summary
     points = read_emf((out / "lambda.log").read_text(encoding="utf-8").splitlines())
-    scored = summary["records_scored"] + summary["drift_records_scored"]  # replay + shifted traffic
+    scored = summary["records_scored"] + summary["drift_records"]  # the replay and the drifted weeks
     assert sum(p.value for p in points if p.name == "RecordsScored") == scored
     runs = [dict(p.dimensions)["Status"] for p in points if p.name == "PipelineRuns"]
     assert runs == ["Succeeded", "Succeeded"]  # the upload's run and the retraining run

@@ -13,6 +13,8 @@ from typing import Any
 import boto3
 
 from anomaly_sentinel.contracts import LOCK_PREFIX, METADATA_EXECUTION, METADATA_SCORE_STATS, SCORE_STATS_FILE
+from pipeline.build import DEFINITION_PATH
+from pipeline.publisher.app import render
 from sentinel.emulator import ACCOUNT, REGION
 from sentinel.moto_patches import (
     SageMakerExtras,
@@ -34,17 +36,24 @@ def sagemaker() -> Any:
 
 
 def create_pipeline(stack: Template) -> str:
-    """The pipeline the template names (its definition is not under test here)."""
+    """The pipeline the template names, with the committed definition rendered as the publisher
+    renders it: a run started with no parameters gets exactly the defaults users deploy."""
     name = stack.parameters["PipelineName"]
-    definition = {
-        "Version": "2020-12-01",
-        "Parameters": [{"Name": "InputDataUri", "Type": "String", "DefaultValue": "s3://bucket/training/"}],
-        "Steps": [],
-    }
+    definition = render(
+        DEFINITION_PATH.read_text(encoding="utf-8"),
+        {
+            "DataBucket": stack.ref("DataBucket"),
+            "SageMakerExecutionRoleArn": ROLE,
+            "ModelPackageGroupName": stack.parameters["ModelPackageGroupName"],
+            "EndpointName": stack.parameters["EndpointName"],
+            "CodeDigest": "0" * 16,
+            "RcfImage": RCF_IMAGE,
+            "ProcessingImage": "sklearn-image",
+            "SparkImage": "spark-image",
+        },
+    )
     try:
-        sagemaker().create_pipeline(
-            PipelineName=name, PipelineDefinition=json.dumps(definition), RoleArn=ROLE
-        )
+        sagemaker().create_pipeline(PipelineName=name, PipelineDefinition=definition, RoleArn=ROLE)
     except sagemaker().exceptions.ClientError as error:
         if "already exists" not in str(error):  # the emulator may deploy the pipeline itself
             raise

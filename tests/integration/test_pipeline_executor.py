@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -13,8 +14,9 @@ from sentinel.pipeline_executor import (
     STATUS_EVENT,
     DefinitionError,
     PipelineExecutor,
-    hyperparameters,
+    evaluation_endpoint,
     resolve_value,
+    tuning_ranges,
 )
 from sentinel.rcf import RandomCutForest
 from sentinel.series import NYC_TAXI
@@ -27,32 +29,27 @@ GROUP = "executor-test-group"
 RCF_IMAGE = "382416733822.dkr.ecr.us-east-1.amazonaws.com/randomcutforest:1"
 
 
-def sdk_definition(**hyper: Any) -> dict[str, Any]:
-    """Shaped as sagemaker 2.257.7 writes it: parameters, a ConditionStep with tuning / training
-    branches, and a RegisterModel step (only what the executor reads is filled in)."""
-    training_hyper = {
-        "feature_dim": {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.ShingleSize"}]}},
-        "num_trees": "20",
-        "num_samples_per_tree": "128",
-        **hyper,
-    }
+def sdk_definition(feature_dim: Any = None) -> dict[str, Any]:
+    """Shaped as sagemaker 2.257.7 writes it: parameters, a ConditionStep holding the Tune step, and
+    a RegisterModel step (only what the executor reads is filled in)."""
+    static = feature_dim or {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.ShingleSize"}]}}
     return {
         "Version": "2020-12-01",
         "Metadata": {},
         "Parameters": [
             {"Name": "InputDataUri", "Type": "String", "DefaultValue": "s3://nowhere/data.csv"},
-            {"Name": "LabelsUri", "Type": "String", "DefaultValue": ""},
+            {"Name": "LabelsUri", "Type": "String", "DefaultValue": "none"},
             {"Name": "ShingleSize", "Type": "Integer", "DefaultValue": 48},
             {"Name": "ModelApprovalStatus", "Type": "String", "DefaultValue": "PendingManualApproval"},
         ],
         "Steps": [
-            {"Name": "Preprocess", "Type": "Processing", "Arguments": {}},
             {
-                "Name": "HasLabels",
+                "Name": "Route",
                 "Type": "Condition",
                 "Arguments": {
                     "Conditions": [],
                     "IfSteps": [
+                        {"Name": "Channels", "Type": "Processing", "Arguments": {}},
                         {
                             "Name": "Tune",
                             "Type": "Tuning",
@@ -60,27 +57,23 @@ def sdk_definition(**hyper: Any) -> dict[str, Any]:
                                 "HyperParameterTuningJobConfig": {
                                     "ParameterRanges": {
                                         "IntegerParameterRanges": [
-                                            {"Name": "num_trees", "MinValue": "50", "MaxValue": "400"}
+                                            {"Name": "num_trees", "MinValue": "20", "MaxValue": "100"},
+                                            {
+                                                "Name": "num_samples_per_tree",
+                                                "MinValue": "64",
+                                                "MaxValue": "256",
+                                            },
                                         ]
                                     }
                                 },
                                 "TrainingJobDefinition": {
-                                    "StaticHyperParameters": {"feature_dim": "48"},
+                                    "StaticHyperParameters": {"feature_dim": static},
                                     "AlgorithmSpecification": {"TrainingImage": RCF_IMAGE},
                                 },
                             },
-                        }
+                        },
                     ],
-                    "ElseSteps": [
-                        {
-                            "Name": "Train",
-                            "Type": "Training",
-                            "Arguments": {
-                                "AlgorithmSpecification": {"TrainingImage": RCF_IMAGE},
-                                "HyperParameters": training_hyper,
-                            },
-                        }
-                    ],
+                    "ElseSteps": [],
                 },
             },
             {
@@ -148,7 +141,7 @@ def describe_status(arn: str) -> str:
     )
 
 
-def test_executor_trains_registers_and_succeeds_with_the_definitions_hyperparameters(setup):
+def test_executor_tunes_evaluates_registers_and_succeeds_within_the_definitions_ranges(setup):
     # GIVEN an execution started with InputDataUri and a ShingleSize overriding the default 48
     arn = start(InputDataUri=setup["input"], ShingleSize="24")
     executor = PipelineExecutor(setup["stack"], pipeline_name=PIPELINE)
@@ -158,11 +151,14 @@ def test_executor_trains_registers_and_succeeds_with_the_definitions_hyperparame
     assert result.status == "Succeeded", result.failure_reason
     assert result.statuses == ["Executing", "Succeeded"]
     assert describe_status(arn) == "Succeeded"
-    # AND the model was trained with the definition's training-step hyperparameters and the override
+    # AND it searched the local grid clamped into the Tune step's ranges, keeping the best trial
+    tried = [(t["num_trees"], t["num_samples_per_tree"]) for t in result.trials]
+    assert tried == [(50, 256), (100, 256), (50, 128)]
+    best = max(result.trials, key=lambda t: t["f1"])
     assert result.hyperparameters == {
         "feature_dim": 24,
-        "num_trees": 20,
-        "num_samples_per_tree": 128,
+        "num_trees": best["num_trees"],
+        "num_samples_per_tree": best["num_samples_per_tree"],
         "shingle_size": 24,
     }
     execution_id = arn.rsplit("/", 1)[-1]
@@ -170,16 +166,23 @@ def test_executor_trains_registers_and_succeeds_with_the_definitions_hyperparame
     model_key = f"models/{execution_id}/model.tar.gz"
     assert result.model_data_url == f"s3://{setup['bucket']}/{model_key}"
     model = RandomCutForest.from_bytes(s3.get_object(Bucket=setup["bucket"], Key=model_key)["Body"].read())
-    assert (model.feature_dim, model.num_trees, model.num_samples_per_tree) == (24, 20, 128)
-    # AND score_stats.json sits next to it, computed on the 7*48-24+1 training rows
+    assert (model.feature_dim, model.num_trees) == (24, best["num_trees"])
+    # AND score_stats.json sits next to it, computed on the train channel (the oldest 70 % of rows)
     stats = json.loads(
         s3.get_object(Bucket=setup["bucket"], Key=f"models/{execution_id}/score_stats.json")["Body"].read()
     )
-    assert stats["count"] == 7 * 48 - 24 + 1
-    assert set(stats) >= {"count", "mean", "std", "min", "max", "quantiles"}
+    rows = 7 * 48 - 24 + 1
+    assert stats["count"] == result.preprocess["train_rows"] == rows - 2 * round(rows * 0.15)
     assert set(stats["quantiles"]) >= {"0.5", "0.9", "0.95", "0.99", "0.999"}
-    assert stats["min"] <= stats["mean"] <= stats["max"]
-    # AND a model package is registered pending approval, pointing at the artifact and the statistics
+    # AND evaluation.json judges it against the z-score baseline (nothing serves yet)
+    evaluation = json.loads(
+        s3.get_object(Bucket=setup["bucket"], Key=f"models/{execution_id}/evaluation.json")["Body"].read()
+    )
+    assert evaluation["reference"] == "baseline"
+    assert evaluation["incumbent"] is None
+    assert evaluation["set"]["training_data"]["source"] == "upload"
+    assert set(evaluation["candidate"]) >= {"f1", "precision", "recall", "cutoff"}
+    # AND a model package is registered pending approval, naming statistics, evaluation and data
     package = boto3.client("sagemaker").describe_model_package(ModelPackageName=result.model_package_arn)
     assert package["ModelPackageGroupName"] == GROUP
     assert package["ModelApprovalStatus"] == "PendingManualApproval"
@@ -187,16 +190,13 @@ def test_executor_trains_registers_and_succeeds_with_the_definitions_hyperparame
         "Image": RCF_IMAGE,
         "ModelDataUrl": result.model_data_url,
     }
-    assert package["CustomerMetadataProperties"] == {
-        "pipeline_execution_arn": arn,
-        "score_stats_uri": f"s3://{setup['bucket']}/models/{execution_id}/score_stats.json",
-        "route": "Local",
-        "feature_dim": "24",
-        "num_trees": "20",
-        "num_samples_per_tree": "128",
-        "shingle_size": "24",
-    }
-    assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] == result.score_stats_uri
+    metadata = package["CustomerMetadataProperties"]
+    assert metadata["pipeline_execution_arn"] == arn
+    assert metadata["score_stats_uri"] == f"s3://{setup['bucket']}/models/{execution_id}/score_stats.json"
+    assert metadata["evaluation_uri"] == f"s3://{setup['bucket']}/models/{execution_id}/evaluation.json"
+    assert metadata["training_data"] == f"upload {setup['input']}"
+    assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"] == result.evaluation_uri
+    assert package["ModelMetrics"]["ModelDataQuality"]["Statistics"]["S3Uri"] == result.score_stats_uri
     # AND the data-quality baseline of the train channel sits beside the model, registered with it
     baseline = f"models/{execution_id}/baseline"
     quality = package["DriftCheckBaselines"]["ModelDataQuality"]
@@ -320,6 +320,7 @@ def test_executor_runs_the_real_pipeline_definition_as_deployed(setup, real_defi
             "DataBucket": setup["bucket"],
             "SageMakerExecutionRoleArn": "arn:aws:iam::123456789012:role/sentinel-sagemaker",
             "ModelPackageGroupName": GROUP,
+            "EndpointName": "executor-test-endpoint",
             "CodeDigest": "0" * 12,
             "RcfImage": RCF_IMAGE,
             "ProcessingImage": "sklearn-image",
@@ -334,20 +335,17 @@ def test_executor_runs_the_real_pipeline_definition_as_deployed(setup, real_defi
         PipelineParameters=[
             {"Name": "InputDataUri", "Value": setup["input"]},
             {"Name": "ShingleSize", "Value": "24"},
-            {"Name": "NumTrees", "Value": "20"},
-            {"Name": "NumSamplesPerTree", "Value": "128"},
+            {"Name": "TuningMaxJobs", "Value": "2"},
         ],
     )
     # WHEN the executor runs it
     (result,) = PipelineExecutor(setup["stack"], pipeline_name="real").run_pending()
-    # THEN feature_dim came from the preprocess summary (JsonGet) and the rest from the parameters
+    # THEN feature_dim came from the channels summary (JsonGet), the search from the Tune step's
+    # ranges within TuningMaxJobs, and the Evaluate step's endpoint (none yet) gave no incumbent
     assert result.status == "Succeeded", result.failure_reason
-    assert result.hyperparameters == {
-        "feature_dim": 24,
-        "num_trees": 20,
-        "num_samples_per_tree": 128,
-        "shingle_size": 24,
-    }
+    assert result.hyperparameters["feature_dim"] == 24
+    assert [(t["num_trees"], t["num_samples_per_tree"]) for t in result.trials] == [(50, 256), (50, 512)]
+    assert result.evaluation["reference"] == "baseline"
     # AND the package went to the rendered group, with the rendered image, pending approval
     package = boto3.client("sagemaker").describe_model_package(ModelPackageName=result.model_package_arn)
     assert package["ModelPackageGroupName"] == GROUP
@@ -373,11 +371,69 @@ def test_executor_resolves_sdk_expressions_against_parameters_and_the_summary():
         resolve_value({"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}, {})
 
 
-def test_executor_tuned_hyperparameters_take_the_seeds_default_within_the_range():
-    # GIVEN a definition with only the tuning branch (num_trees tuned in 50..400, feature_dim static)
-    definition = sdk_definition()
-    definition["Steps"][1]["Arguments"]["ElseSteps"] = []
-    # WHEN its hyperparameters are read
-    found = hyperparameters(definition, {"ShingleSize": "48"})
-    # THEN the static value is used and the tuned one is the seeds' 50 clamped into the range
-    assert found == {"feature_dim": 48, "num_trees": 50}
+def test_executor_reads_the_tuning_ranges_and_the_evaluate_steps_endpoint_from_the_definition(
+    real_definition,
+):
+    definition = json.loads(real_definition)
+    # WHEN the definition is read THEN the Tune step's ranges and the Evaluate step's endpoint are found
+    assert tuning_ranges(definition, {}) == {"num_trees": (50, 400), "num_samples_per_tree": (128, 2048)}
+    rendered = json.loads(real_definition.replace("${EndpointName}", "the-endpoint"))
+    assert evaluation_endpoint(rendered, {}) == "the-endpoint"
+    # an unrendered placeholder is not an endpoint name
+    assert evaluation_endpoint(definition, {}) is None
+
+
+@pytest.mark.slow
+def test_a_run_started_with_no_parameters_trains_on_the_recent_window_not_the_upload(setup, real_definition):
+    # GIVEN the real definition as deployed, an upload in the bucket, and 10 days of scored traffic
+    # in the production dataset (rows of 8 features: what clients send the endpoint)
+    from anomaly_sentinel.dataset import DatasetWriter
+    from pipeline.publisher.app import render
+
+    bucket, endpoint = setup["bucket"], "executor-test-endpoint"
+    values = {
+        "DataBucket": bucket,
+        "SageMakerExecutionRoleArn": "arn:aws:iam::123456789012:role/sentinel-sagemaker",
+        "ModelPackageGroupName": GROUP,
+        "EndpointName": endpoint,
+        "CodeDigest": "0" * 12,
+        "RcfImage": RCF_IMAGE,
+        "ProcessingImage": "sklearn-image",
+        "SparkImage": "spark-image",
+    }
+    sagemaker, s3 = boto3.client("sagemaker"), boto3.client("s3")
+    sagemaker.create_pipeline(
+        PipelineName="real",
+        PipelineDefinition=render(real_definition, values),
+        RoleArn="arn:aws:iam::1:role/r",
+    )
+    first = datetime(2026, 11, 1, tzinfo=UTC)
+    for day in range(10):
+        start_of_day = first + timedelta(days=day)
+        with DatasetWriter(
+            endpoint, source_key=f"capture/{day}.jsonl", source_identity=str(day), fallback_time=start_of_day
+        ) as writer:
+            for hour in range(24):
+                moment = start_of_day + timedelta(hours=hour)
+                row = ",".join(f"{10 + day + (hour + j) % 24 / 10:g}" for j in range(8))
+                writer.add(moment.isoformat(), 1.0, row)
+            for file in writer.files():
+                s3.put_object(Bucket=bucket, Key=file.key, Body=file.handle.read())
+    # WHEN the pipeline is started as monitoring-triggered retraining starts it: with no parameters
+    arn = sagemaker.start_pipeline_execution(PipelineName="real")["PipelineExecutionArn"]
+    (result,) = PipelineExecutor(setup["stack"], pipeline_name="real", max_trials=2).run_pending()
+    # THEN it succeeded on the last 7 days of stored traffic, rows as stored (no shingling)
+    assert result.status == "Succeeded", result.failure_reason
+    data = result.training_data
+    assert data["source"] == "production-window"
+    assert data["uri"] == f"s3://{bucket}/dataset/endpoint={endpoint}/"
+    assert (data["start"], data["end"]) == ("2026-11-03T23:00:00Z", "2026-11-10T23:00:00Z")
+    assert data["rows_read"] - data["rows_outside_window"] == 7 * 24
+    assert result.hyperparameters["feature_dim"] == 8
+    # AND the package says so
+    package = sagemaker.describe_model_package(ModelPackageName=result.model_package_arn)
+    assert package["CustomerMetadataProperties"]["training_data"].startswith(
+        f"production window 2026-11-03T23:00:00Z..2026-11-10T23:00:00Z (7 days) of s3://{bucket}/dataset/"
+    )
+    assert "upload" not in package["CustomerMetadataProperties"]["training_data"]
+    assert arn == result.execution_arn

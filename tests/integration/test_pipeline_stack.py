@@ -100,12 +100,12 @@ def test_deploying_the_stack_creates_the_named_pipeline_from_the_built_definitio
     assert described["RoleArn"] == stack.get_att("SageMakerExecutionRole", "Arn")
     assert "${" not in text
     definition = json.loads(text)
-    assert [s["Name"] for s in definition["Steps"]] == [
-        "Route-Python-Labelled",
-        "Route-Python-Unlabelled",
-        "Route-Spark-Labelled",
-        "Route-Spark-Unlabelled",
-    ]
+    assert [s["Name"] for s in definition["Steps"]] == ["Route-Python", "Route-Spark"]
+    # the default InputDataUri names this stack's bucket and endpoint: the production dataset
+    (default_input,) = [p["DefaultValue"] for p in definition["Parameters"] if p["Name"] == "InputDataUri"]
+    assert default_input == (
+        f"s3://{stack.ref('DataBucket')}/dataset/endpoint={stack.parameters['EndpointName']}/"
+    )
     assert f'"ModelPackageGroupName": "{stack.parameters["ModelPackageGroupName"]}"' in text
     assert stack.get_att("SageMakerExecutionRole", "Arn") in text
 
@@ -115,6 +115,8 @@ def test_every_script_the_deployed_definition_runs_is_in_the_data_bucket(stack):
     bucket = stack.ref("DataBucket")
     uris = set(re.findall(r"s3://([^/\"]+)/(pipeline/code/[0-9a-f]{16}/[a-z_]+\.py)", text))
     assert {key.rsplit("/", 1)[1] for _, key in uris} == {
+        "channels.py",
+        "evaluate.py",
         "preprocess.py",
         "preprocess_spark.py",
         "score_stats.py",

@@ -342,6 +342,29 @@ def test_the_files_feature_statistics_are_stored_beside_its_scores_for_the_drift
     assert len(stored["features"]) == 7
     assert stored["features"][0]["max"] == 500.0
     assert stored["features"][0]["counts"] is None
+def test_accepted_records_join_the_production_dataset_with_time_score_and_features(function, bucket):
+    # GIVEN the capture file (46 good records, one of which the endpoint refuses, and a broken line)
+    event = put_capture(bucket)
+    # WHEN the function handles it
+    result = function(MIN_RECORDS_FOR_FILE_CUTOFF="20")(event)
+    # THEN the 46 scored records, and only they, are in the dataset's day partition, as sent
+    s3 = boto3.client("s3")
+    prefix = "dataset/endpoint=anomaly-sentinel-rcf/date=2026-11-21/"
+    (key,) = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]]
+    assert key.startswith(prefix + "05-00-123-abc-")
+    lines = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode().splitlines()
+    assert lines[0] == "timestamp,score,x1,x2,x3,x4,x5,x6,x7"
+    rows = [line.split(",") for line in lines[1:]]
+    assert len(rows) == result["scored"] == result["dataset_rows"] == 46
+    assert result["dataset_files"] == 1
+    scores = {r["eventId"]: r for r in read_jsonl(result["scores_uri"])}
+    assert {float(r[1]) for r in rows} == {r["score"] for r in scores.values()}
+    assert ["500"] * 7 in [r[2:] for r in rows]  # the anomalous records are kept too: they were scored
+    assert all(r[2:] != ["-999", "1", "2", "3", "4", "5", "6"] for r in rows)  # the refused one is not
+    assert all(r[0].startswith("2026-11-21T") and r[0].endswith("Z") for r in rows)
+    # AND handling the same object again rewrites the same key, adding nothing
+    function(MIN_RECORDS_FOR_FILE_CUTOFF="20")(event)
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="dataset/")["Contents"]] == [key]
 
 
 def test_a_duplicate_arriving_while_the_first_is_running_is_acknowledged(lambda_function, stack, bucket):

@@ -19,7 +19,7 @@ from sentinel.template import PROJECT_ROOT
 
 DEFINITION = json.loads(build.DEFINITION_PATH.read_text(encoding="utf-8"))
 IMAGES = json.loads((build.PIPELINE_DIR / build.IMAGES_FILE).read_text(encoding="utf-8"))
-ROUTES = {f"{e}-{m}": (e, m) for e, m in itertools.product(("Python", "Spark"), ("Labelled", "Unlabelled"))}
+ROUTES = ("Python", "Spark")
 
 
 def route_steps(route: str) -> dict[str, dict[str, Any]]:
@@ -34,10 +34,12 @@ def step(route: str, kind: str) -> dict[str, Any]:
 
 
 def channels(route: str) -> dict[str, dict[str, Any]]:
-    kind = "Tune" if route.endswith("-Labelled") else "Train"
-    arguments = step(route, kind)["Arguments"]
-    config = arguments["TrainingJobDefinition"] if kind == "Tune" else arguments
+    config = step(route, "Tune")["Arguments"]["TrainingJobDefinition"]
     return {c["ChannelName"]: c for c in config["InputDataConfig"]}
+
+
+def channels_output(route: str, name: str) -> dict[str, str]:
+    return {"Get": f"Steps.Channels-{route}.ProcessingOutputConfig.Outputs['{name}'].S3Output.S3Uri"}
 
 
 def evaluate(condition: dict[str, Any], parameters: dict[str, Any]) -> bool:
@@ -90,8 +92,18 @@ def test_check_mode_reports_a_stale_file_and_leaves_it_alone(tmp_path, monkeypat
 
 def test_parameters_are_the_contract_with_their_defaults():
     parameters = {p["Name"]: p for p in DEFINITION["Parameters"]}
-    assert "DefaultValue" not in parameters["InputDataUri"]  # always sent by StartPipelineFunction
-    assert parameters["LabelsUri"]["DefaultValue"] == build.NO_LABELS
+    # a run started with no parameters at all (monitoring-triggered retraining with the template's
+    # defaults) trains on the recent window of the endpoint's production dataset
+    assert (
+        parameters["InputDataUri"]["DefaultValue"] == "s3://${DataBucket}/dataset/endpoint=${EndpointName}/"
+    )
+    assert (parameters["WindowDays"]["Type"], parameters["WindowDays"]["DefaultValue"]) == ("Integer", 7)
+    assert (parameters["BlendShare"]["Type"], parameters["BlendShare"]["DefaultValue"]) == ("Float", 0.0)
+    # "not given" is a non-empty value: SageMaker has rejected "" as a passed parameter value
+    assert parameters["LabelsUri"]["DefaultValue"] == build.NONE
+    assert parameters["BlendDataUri"]["DefaultValue"] == build.NONE
+    assert all(p.get("DefaultValue") != "" for p in parameters.values())
+    assert all("DefaultValue" in p for p in parameters.values())
     assert parameters["ModelApprovalStatus"]["DefaultValue"] == "PendingManualApproval"
     assert set(parameters["ModelApprovalStatus"]["EnumValues"]) == {
         "PendingManualApproval",
@@ -100,8 +112,6 @@ def test_parameters_are_the_contract_with_their_defaults():
     }
     assert (parameters["ShingleSize"]["Type"], parameters["ShingleSize"]["DefaultValue"]) == ("Integer", 48)
     assert (parameters["UseSpark"]["Type"], parameters["UseSpark"]["DefaultValue"]) == ("Boolean", False)
-    assert parameters["NumTrees"]["DefaultValue"] == 50
-    assert parameters["NumSamplesPerTree"]["DefaultValue"] == 512
     assert parameters["TuningMaxJobs"]["Type"] == "Integer"
     for name in (
         "ProcessingInstanceType",
@@ -113,38 +123,31 @@ def test_parameters_are_the_contract_with_their_defaults():
 
 
 @pytest.mark.parametrize(
-    ("use_spark", "labels"), list(itertools.product((False, True), (None, "s3://b/l.json")))
+    ("use_spark", "labels"), list(itertools.product((False, True), (build.NONE, "s3://b/l.json")))
 )
 def test_exactly_one_route_runs_for_every_parameter_combination(use_spark, labels):
-    # GIVEN parameters as a start request sends them (LabelsUri left out: its default applies)
-    defaults = {p["Name"]: p.get("DefaultValue") for p in DEFINITION["Parameters"]}
-    parameters = {**defaults, "UseSpark": use_spark} | ({"LabelsUri": labels} if labels else {})
-    # WHEN the four top-level ConditionSteps are evaluated
+    # GIVEN parameters WHEN the top-level ConditionSteps are evaluated
+    parameters = {"UseSpark": use_spark, "LabelsUri": labels}
     chosen = [
         s["Name"]
         for s in DEFINITION["Steps"]
         if all(evaluate(c, parameters) for c in s["Arguments"]["Conditions"])
     ]
-    # THEN exactly one chain runs: Spark iff UseSpark, tuning iff labels
-    engine = "Spark" if use_spark else "Python"
-    mode = "Labelled" if labels else "Unlabelled"
-    assert chosen == [f"Route-{engine}-{mode}"]
+    # THEN exactly one chain runs: Spark iff UseSpark (labels or not, every run tunes)
+    assert chosen == [f"Route-{'Spark' if use_spark else 'Python'}"]
 
 
-def test_the_labels_switch_uses_only_forms_the_sdk_documents_and_never_an_empty_string():
-    # SageMaker has rejected "" as a passed parameter value: the "no labels" route compares a
-    # String parameter with its non-empty default (ParameterString + ConditionEquals).
+def test_route_conditions_use_only_forms_the_sdk_documents_and_never_an_empty_string():
+    # SageMaker has rejected "" as a passed parameter value: optional URIs default to "none", and the
+    # only route switch is the Boolean UseSpark (ParameterBoolean + ConditionEquals)
     text = build.DEFINITION_PATH.read_text(encoding="utf-8")
     assert '"DefaultValue": ""' not in text
     assert '"RightValue": ""' not in text
-    labels = next(p for p in DEFINITION["Parameters"] if p["Name"] == "LabelsUri")
-    assert labels == {"Name": "LabelsUri", "Type": "String", "DefaultValue": build.NO_LABELS}
     for condition_step in DEFINITION["Steps"]:
-        for condition in condition_step["Arguments"]["Conditions"]:
-            inner = condition.get("Condition", condition)
-            assert inner["Type"] == "Equals"
-            if inner["LeftValue"] == {"Get": "Parameters.LabelsUri"}:
-                assert inner["RightValue"] == build.NO_LABELS
+        (condition,) = condition_step["Arguments"]["Conditions"]
+        assert condition["Type"] == "Equals"
+        assert condition["LeftValue"] == {"Get": "Parameters.UseSpark"}
+        assert isinstance(condition["RightValue"], bool)
 
 
 def test_no_experiment_tracking_the_role_has_no_permission_for():
@@ -154,49 +157,45 @@ def test_no_experiment_tracking_the_role_has_no_permission_for():
 
 
 def test_every_route_is_one_condition_with_the_whole_chain_in_order():
-    assert [s["Type"] for s in DEFINITION["Steps"]] == ["Condition"] * 4
-    for route, (_, mode) in ROUTES.items():
-        kinds = [name.removesuffix(f"-{route}").split(f"-{route}")[0] for name in route_steps(route)]
-        trainer = "Tune" if mode == "Labelled" else "Train"
-        assert kinds == ["Preprocess", trainer, "Model", "Scores", "ScoreStats", "Baseline", "Register"]
+    assert [s["Type"] for s in DEFINITION["Steps"]] == ["Condition"] * 2
+    chain = ["Channels", "Tune", "Model", "Scores", "ScoreStats", "Baseline", "EvalScores", "Evaluate", "Register"]
+    for route in ROUTES:
+        kinds = [name.split(f"-{route}")[0] for name in route_steps(route)]
+        assert kinds == (["Preprocess", *chain] if route == "Spark" else chain)
         assert (
             next(s for s in DEFINITION["Steps"] if s["Name"] == f"Route-{route}")["Arguments"]["ElseSteps"]
             == []
         )
 
 
-# ---------------------------------------------------------------------------- preprocess
+# ---------------------------------------------------------------------------- channels
 
 
-@pytest.mark.parametrize("route", ["Python-Labelled", "Python-Unlabelled"])
-def test_python_preprocess_reads_the_upload_and_labels_only_when_labelled(route):
-    arguments = step(route, "Preprocess")["Arguments"]
+@pytest.mark.parametrize("route", ROUTES)
+def test_channels_read_the_data_themselves_and_write_train_validation_and_evaluation(route):
+    arguments = step(route, "Channels")["Arguments"]
     inputs = {i["InputName"]: i["S3Input"] for i in arguments["ProcessingInputs"]}
     outputs = {o["OutputName"] for o in arguments["ProcessingOutputConfig"]["Outputs"]}
     app = arguments["AppSpecification"]
-    assert inputs["data"]["S3Uri"] == {"Get": "Parameters.InputDataUri"}
-    assert app["ContainerEntrypoint"] == ["python3", "/opt/ml/processing/input/code/preprocess.py"]
-    assert app["ImageUri"] == "${ProcessingImage}"
     args = app["ContainerArguments"]
-    assert args[:2] == [
-        "--shingle-size",
-        {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.ShingleSize"}]}},
-    ]
-    # S3Prefix inputs bring every key that starts with the URI: the script is told which object to read
-    assert inputs["data"]["S3DataType"] == "S3Prefix"
-    assert args[args.index("--input-uri") + 1] == {"Get": "Parameters.InputDataUri"}
-    if route.endswith("-Labelled"):
-        assert inputs["labels"]["S3Uri"] == {"Get": "Parameters.LabelsUri"}
-        assert args[args.index("--labels-uri") + 1] == {"Get": "Parameters.LabelsUri"}
-        assert outputs == {"train", "test", "summary"}
-    else:
-        assert "labels" not in inputs  # the "no labels" sentinel must never reach a processing input
-        assert outputs == {"train", "summary"}
+    assert app["ContainerEntrypoint"] == ["python3", "/opt/ml/processing/input/code/channels.py"]
+    assert app["ImageUri"] == "${ProcessingImage}"
+    # the data is never a processing input: a dataset prefix would download every day ever stored
+    assert "data" not in inputs
+    assert args[args.index("--input") + 1] == {"Get": "Parameters.InputDataUri"}
+    assert args[args.index("--labels-uri") + 1] == {"Get": "Parameters.LabelsUri"}
+    assert args[args.index("--blend") + 1] == {"Get": "Parameters.BlendDataUri"}
+    assert join_values(args[args.index("--window-days") + 1]) == [{"Get": "Parameters.WindowDays"}]
+    # the sibling scripts it imports (preprocess.py, inject.py) come as the whole code prefix
+    assert inputs["lib"]["S3Uri"] == "s3://${DataBucket}/pipeline/code/${CodeDigest}/"
+    assert outputs == {"train", "validation", "evaluation", "summary"}
+    if route == "Spark":
+        assert args[args.index("--rows") + 1] == "/opt/ml/processing/input/rows"
+        assert step(route, "Channels")["DependsOn"] == ["Preprocess-Spark"]
 
 
-@pytest.mark.parametrize("route", ["Spark-Labelled", "Spark-Unlabelled"])
-def test_spark_preprocess_runs_the_spark_script_with_the_row_rules_as_py_files(route):
-    arguments = step(route, "Preprocess")["Arguments"]
+def test_spark_preprocess_runs_the_spark_script_with_the_row_rules_as_py_files():
+    arguments = step("Spark", "Preprocess")["Arguments"]
     app = arguments["AppSpecification"]
     assert app["ImageUri"] == "${SparkImage}"
     assert app["ContainerEntrypoint"][0] == "smspark-submit"
@@ -207,42 +206,39 @@ def test_spark_preprocess_runs_the_spark_script_with_the_row_rules_as_py_files(r
     assert app["ContainerEntrypoint"][-1] == "/opt/ml/processing/input/code/preprocess_spark.py"
     inputs = {i["InputName"]: i["S3Input"] for i in arguments["ProcessingInputs"]}
     assert inputs["rules"]["S3Uri"] == "s3://${DataBucket}/pipeline/code/${CodeDigest}/preprocess.py"
-    assert inputs["rules"]["LocalPath"] == "/opt/ml/processing/input/rules"
     args = app["ContainerArguments"]
     assert args[args.index("--input") + 1] == {"Get": "Parameters.InputDataUri"}
-    assert ("--labels" in args) is route.endswith("-Labelled")
-    assert ("--labels-uri" in args) is route.endswith("-Labelled")
     assert arguments["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == {
         "Get": "Parameters.SparkInstanceCount"
     }
-    # the trainer waits for Spark explicitly: its channels are S3 paths, not step properties
-    trainer = step(route, "Tune" if route.endswith("-Labelled") else "Train")
-    assert trainer["DependsOn"] == [f"Preprocess-{route}"]
+    # its cleaned rows are the Spark route's Channels input
+    rows = {i["InputName"]: i["S3Input"] for i in step("Spark", "Channels")["Arguments"]["ProcessingInputs"]}
+    assert rows["rows"]["S3Uri"] == args[args.index("--train-output") + 1]
 
 
-# ---------------------------------------------------------------------------- training and tuning
+# ---------------------------------------------------------------------------- tuning
 
 
-@pytest.mark.parametrize("route", list(ROUTES))
-def test_train_channel_is_csv_sharded_by_key_and_test_channel_is_labelled_csv(route):
+@pytest.mark.parametrize("route", ROUTES)
+def test_every_run_tunes_on_the_labelled_validation_channel(route):
     found = channels(route)
     assert found["train"]["ContentType"] == "text/csv"
     assert found["train"]["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "ShardedByS3Key"
-    if route.endswith("-Labelled"):
-        assert found["test"]["ContentType"] == "text/csv;label_size=1"
-        assert found["test"]["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "FullyReplicated"
-    else:
-        assert set(found) == {"train"}
+    assert found["train"]["DataSource"]["S3DataSource"]["S3Uri"] == channels_output(route, "train")
+    assert found["test"]["ContentType"] == "text/csv;label_size=1"
+    assert found["test"]["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "FullyReplicated"
+    assert found["test"]["DataSource"]["S3DataSource"]["S3Uri"] == channels_output(route, "validation")
 
 
-@pytest.mark.parametrize("route", ["Python-Labelled", "Spark-Labelled"])
-def test_tuning_maximises_test_f1_with_bayesian_search_and_auto_early_stopping(route):
+@pytest.mark.parametrize("route", ROUTES)
+def test_tuning_maximises_test_f1_with_bayesian_search_within_a_bounded_budget(route):
     arguments = step(route, "Tune")["Arguments"]
     config = arguments["HyperParameterTuningJobConfig"]
     assert config["HyperParameterTuningJobObjective"] == {"MetricName": "test:f1", "Type": "Maximize"}
     assert config["Strategy"] == "Bayesian"
     assert config["TrainingJobEarlyStoppingType"] == "Auto"
     assert config["ResourceLimits"]["MaxNumberOfTrainingJobs"] == {"Get": "Parameters.TuningMaxJobs"}
+    assert config["ResourceLimits"]["MaxParallelTrainingJobs"] == {"Get": "Parameters.TuningMaxParallelJobs"}
     ranges = {
         r["Name"]: (int(r["MinValue"]), int(r["MaxValue"]))
         for r in config["ParameterRanges"]["IntegerParameterRanges"]
@@ -253,57 +249,32 @@ def test_tuning_maximises_test_f1_with_bayesian_search_and_auto_early_stopping(r
     }
     definition = arguments["TrainingJobDefinition"]
     assert definition["AlgorithmSpecification"]["TrainingImage"] == "${RcfImage}"
-    assert set(definition["StaticHyperParameters"]) == {"feature_dim"}
-
-
-@pytest.mark.parametrize("route", list(ROUTES))
-def test_feature_dim_comes_from_the_same_routes_preprocess_summary(route):
-    trainer = step(route, "Tune" if route.endswith("-Labelled") else "Train")["Arguments"]
-    hyper = trainer.get("HyperParameters") or trainer["TrainingJobDefinition"]["StaticHyperParameters"]
-    (json_get,) = hyper["feature_dim"]["Std:Join"]["Values"]
+    (json_get,) = definition["StaticHyperParameters"]["feature_dim"]["Std:Join"]["Values"]
     assert json_get == {
         "Std:JsonGet": {
             "Path": "feature_dim",
-            "PropertyFile": {"Get": f"Steps.Preprocess-{route}.PropertyFiles.Summary-{route}"},
+            "PropertyFile": {"Get": f"Steps.Channels-{route}.PropertyFiles.Summary-{route}"},
         }
     }
-    summary_file = step(route, "Preprocess")["PropertyFiles"][0]
-    assert (summary_file["OutputName"], summary_file["FilePath"]) == ("summary", "summary.json")
 
 
-@pytest.mark.parametrize("route", ["Python-Unlabelled", "Spark-Unlabelled"])
-def test_untuned_training_uses_the_num_trees_and_samples_parameters(route):
-    hyper = step(route, "Train")["Arguments"]["HyperParameters"]
-    assert hyper["num_trees"] == {"Std:Join": {"On": "", "Values": [{"Get": "Parameters.NumTrees"}]}}
-    assert hyper["num_samples_per_tree"] == {
-        "Std:Join": {"On": "", "Values": [{"Get": "Parameters.NumSamplesPerTree"}]}
-    }
-
-
-# ------------------------------------------------------------------------ scores, statistics, registration
+# ------------------------------------------------------------------------ scores, evaluation, registration
 
 
 def join_values(value: dict[str, Any]) -> list[Any]:
     return value["Std:Join"]["Values"]
 
 
-@pytest.mark.parametrize("route", list(ROUTES))
-def test_score_stats_are_written_next_to_the_model_artifact(route):
+@pytest.mark.parametrize("route", ROUTES)
+def test_score_stats_and_evaluation_are_written_next_to_the_model_artifact(route):
     model = step(route, "Model")["Arguments"]["PrimaryContainer"]["ModelDataUrl"]
-    stats = step(route, "ScoreStats")["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"][
-        "S3Uri"
-    ]
-    if route.endswith("-Labelled"):
-        assert join_values(model)[-2:] == ["output", "model.tar.gz"]
-        assert join_values(stats) == join_values(model)[:-1]  # same directory
-    else:
-        assert model == {"Get": f"Steps.Train-{route}.ModelArtifacts.S3ModelArtifacts"}
-        assert join_values(stats)[1:] == [{"Get": f"Steps.Train-{route}.TrainingJobName"}, "output"]
-        train_output = step(route, "Train")["Arguments"]["OutputDataConfig"]["S3OutputPath"]
-        assert join_values(stats)[0] == train_output
+    assert join_values(model)[-2:] == ["output", "model.tar.gz"]
+    for kind in ("ScoreStats", "Evaluate"):
+        output = step(route, kind)["Arguments"]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+        assert join_values(output) == join_values(model)[:-1]  # same directory
 
 
-@pytest.mark.parametrize("route", list(ROUTES))
+@pytest.mark.parametrize("route", ROUTES)
 def test_the_data_quality_baseline_of_the_train_channel_goes_beside_the_model_and_is_registered(route):
     # GIVEN the Baseline step of the route
     arguments = step(route, "Baseline")["Arguments"]
@@ -315,7 +286,7 @@ def test_the_data_quality_baseline_of_the_train_channel_goes_beside_the_model_an
         "python3",
         "/opt/ml/processing/input/code/baseline.py",
     ]
-    assert source["S3Uri"] == channels(route)["train"]["DataSource"]["S3DataSource"]["S3Uri"]
+    assert source["S3Uri"] == channels_output(route, "train")
     assert source["LocalPath"] == "/opt/ml/processing/input/train"
     # AND writes to {model dir}/baseline, the folder the drift monitor reads beside model.tar.gz
     assert output["S3Output"]["LocalPath"] == "/opt/ml/processing/output/baseline"
@@ -327,42 +298,69 @@ def test_the_data_quality_baseline_of_the_train_channel_goes_beside_the_model_an
     assert join_values(quality["Constraints"]["S3Uri"]) == [written, "constraints.json"]
 
 
-@pytest.mark.parametrize("route", list(ROUTES))
-def test_scores_come_from_a_batch_transform_of_the_training_channel(route):
-    transform = step(route, "Scores")["Arguments"]
-    source = transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
-    assert source == channels(route)["train"]["DataSource"]["S3DataSource"]["S3Uri"]
-    assert transform["TransformInput"]["ContentType"] == "text/csv"
-    assert transform["TransformInput"]["SplitType"] == "Line"
-    assert transform["TransformOutput"]["Accept"] == "application/jsonlines"
+@pytest.mark.parametrize("route", ROUTES)
+def test_the_candidate_scores_its_train_channel_and_the_evaluation_set_by_batch_transform(route):
+    for kind, source in (
+        ("Scores", channels_output(route, "train")),
+        (
+            "EvalScores",
+            {"Std:Join": {"On": "/", "Values": [channels_output(route, "evaluation"), "features.csv"]}},
+        ),
+    ):
+        transform = step(route, kind)["Arguments"]
+        assert transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == source
+        assert transform["TransformInput"]["ContentType"] == "text/csv"
+        assert transform["TransformInput"]["SplitType"] == "Line"
+        assert transform["TransformOutput"]["Accept"] == "application/jsonlines"
     stats_input = step(route, "ScoreStats")["Arguments"]["ProcessingInputs"][0]["S3Input"]["S3Uri"]
     assert stats_input == {"Get": f"Steps.Scores-{route}.TransformOutput.S3OutputPath"}
 
 
-@pytest.mark.parametrize("route", list(ROUTES))
-def test_registration_carries_status_metrics_and_the_metadata_retraining_looks_for(route):
+@pytest.mark.parametrize("route", ROUTES)
+def test_evaluate_compares_the_candidate_with_the_model_serving_the_stacks_endpoint(route):
+    arguments = step(route, "Evaluate")["Arguments"]
+    app = arguments["AppSpecification"]
+    assert app["ContainerEntrypoint"] == ["python3", "/opt/ml/processing/input/code/evaluate.py"]
+    assert app["ContainerArguments"] == ["--endpoint", "${EndpointName}"]
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in arguments["ProcessingInputs"]}
+    assert inputs["evaluation"] == channels_output(route, "evaluation")
+    assert inputs["scores"] == {"Get": f"Steps.EvalScores-{route}.TransformOutput.S3OutputPath"}
+    assert inputs["summary"] == channels_output(route, "summary")
+    assert join_values(inputs["stats"])[-1] == "score_stats.json"
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_registration_carries_the_evaluation_as_metrics_and_the_metadata_retraining_reads(route):
     arguments = step(route, "Register")["Arguments"]
     metadata = arguments["CustomerMetadataProperties"]
     stats_uri = {"Std:Join": {"On": "/", "Values": [
         {"Get": f"Steps.ScoreStats-{route}.ProcessingOutputConfig.Outputs['stats'].S3Output.S3Uri"},
         "score_stats.json",
     ]}}  # fmt: skip
+    evaluation_uri = {"Std:Join": {"On": "/", "Values": [
+        {"Get": f"Steps.Evaluate-{route}.ProcessingOutputConfig.Outputs['evaluation'].S3Output.S3Uri"},
+        "evaluation.json",
+    ]}}  # fmt: skip
     assert arguments["ModelPackageGroupName"] == "${ModelPackageGroupName}"
     assert arguments["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert metadata["pipeline_execution_arn"] == {"Get": "Execution.PipelineExecutionArn"}
     assert metadata["score_stats_uri"] == stats_uri
-    assert arguments["ModelMetrics"]["ModelQuality"]["Statistics"] == {
+    assert metadata["evaluation_uri"] == evaluation_uri
+    assert metadata["training_data"]["Std:JsonGet"]["Path"] == "training_data_label"
+    metrics = arguments["ModelMetrics"]
+    assert metrics["ModelQuality"]["Statistics"] == {
+        "ContentType": "application/json",
+        "S3Uri": evaluation_uri,
+    }
+    assert metrics["ModelDataQuality"]["Statistics"] == {
         "ContentType": "application/json",
         "S3Uri": stats_uri,
     }
     assert "text/csv" in arguments["InferenceSpecification"]["SupportedContentTypes"]
-    if route.endswith("-Labelled"):
-        assert metadata["objective_metric"] == "test:f1"
-        assert join_values(metadata["objective_value"]) == [
-            {"Get": f"Steps.Tune-{route}.BestTrainingJob.FinalHyperParameterTuningJobObjectiveMetric.Value"}
-        ]
-    else:
-        assert "objective_metric" not in metadata
+    assert metadata["objective_metric"] == "test:f1"
+    assert join_values(metadata["objective_value"]) == [
+        {"Get": f"Steps.Tune-{route}.BestTrainingJob.FinalHyperParameterTuningJobObjectiveMetric.Value"}
+    ]
 
 
 # ---------------------------------------------------------------------------- placeholders and scripts
@@ -380,7 +378,14 @@ def test_placeholders_are_exactly_what_the_publisher_fills():
 def test_every_script_the_definition_runs_exists_in_pipeline_scripts():
     text = build.DEFINITION_PATH.read_text(encoding="utf-8")
     scripts = set(re.findall(r"pipeline/code/\$\{CodeDigest\}/([a-z_]+\.py)", text))
-    assert scripts == {"preprocess.py", "preprocess_spark.py", "score_stats.py", "baseline.py"}
+    assert scripts == {
+        "baseline.py",
+        "channels.py",
+        "evaluate.py",
+        "preprocess.py",
+        "preprocess_spark.py",
+        "score_stats.py",
+    }
     for name in scripts:
         assert (PROJECT_ROOT / "pipeline" / "scripts" / name).is_file()
 

@@ -20,6 +20,7 @@ SUBSTITUTIONS = {
     "DataBucket": BUCKET,
     "SageMakerExecutionRoleArn": "arn:aws:iam::123456789012:role/sentinel-sagemaker",
     "ModelPackageGroupName": "anomaly-sentinel-rcf",
+    "EndpointName": "anomaly-sentinel-rcf",
 }
 
 

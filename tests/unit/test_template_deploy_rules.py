@@ -96,7 +96,7 @@ def test_the_sagemaker_role_can_commit_spark_output_under_the_run_prefix_only():
     # s3:ListMultipartUploadParts on the objects and s3:ListBucketMultipartUploads on the bucket
     # (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html).
     found = statements(template(), "SageMakerExecutionRole")
-    run_object = f"arn:aws:s3:::{DATA_BUCKET}/pipeline/runs/exec-1/Spark-Labelled/train/_temporary/0/part-0"
+    run_object = f"arn:aws:s3:::{DATA_BUCKET}/pipeline/runs/exec-1/Spark/rows/_temporary/0/part-0"
     for action in ("s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"):
         assert allows(found, action, run_object), action
     assert allows(found, "s3:ListBucketMultipartUploads", f"arn:aws:s3:::{DATA_BUCKET}")
@@ -112,7 +112,7 @@ def test_every_spark_output_the_definition_writes_is_under_the_prefix_the_role_m
         s
         for route in definition["Steps"]
         for s in route["Arguments"]["IfSteps"]
-        if s["Name"].startswith("Preprocess-Spark-")
+        if s["Name"] == "Preprocess-Spark"
     ]
     assert spark_steps
     for step in spark_steps:

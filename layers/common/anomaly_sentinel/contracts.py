@@ -18,6 +18,8 @@ from anomaly_sentinel.exceptions import SentinelError
 
 #: Written by the pipeline's ScoreStats step next to ``model.tar.gz``.
 SCORE_STATS_FILE = "score_stats.json"
+#: Written by the pipeline's Evaluate step next to ``model.tar.gz``.
+EVALUATION_FILE = "evaluation.json"
 MODEL_ARTEFACT_FILE = "model.tar.gz"
 
 #: CustomerMetadataProperties keys of a registered model package.
@@ -25,6 +27,9 @@ METADATA_EXECUTION = "pipeline_execution_arn"
 METADATA_SCORE_STATS = "score_stats_uri"
 METADATA_METRIC = "objective_metric"
 METADATA_VALUE = "objective_value"
+#: evaluation.json (candidate, incumbent and baseline on one labelled set) and the training data.
+METADATA_EVALUATION = "evaluation_uri"
+METADATA_TRAINING_DATA = "training_data"
 
 #: Id of the retraining lock item in the idempotency table (one lock per endpoint).
 LOCK_PREFIX = "retrain-lock#"

@@ -24,14 +24,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from anomaly_sentinel.contracts import (
     LOCK_PREFIX,
+    METADATA_EVALUATION,
     METADATA_METRIC,
     METADATA_SCORE_STATS,
+    METADATA_TRAINING_DATA,
     METADATA_VALUE,
     S3UriError,
     ScoreStats,
     parse_s3_uri,
     served_model,
 )
+from anomaly_sentinel.evaluation import EvaluationFileError, Judgement, judge_in_service, read_report
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
 from anomaly_sentinel.settings import RetrainStepsSettings
 
@@ -173,7 +176,7 @@ class InService(BaseModel):
 class Verdict(BaseModel):
     approve: bool
     reason: str
-    rule: Literal["nothing-in-service", "same-model", "objective", "score-stats", "unmeasured"]
+    rule: Literal["nothing-in-service", "same-model", "evaluation", "objective", "score-stats", "unmeasured"]
 
 
 def package_info(description: dict[str, Any]) -> PackageInfo:
@@ -366,9 +369,13 @@ def evaluate(
         raise EventParseError("evaluate needs pipelineExecutionArn")
     candidate = find_candidate(sagemaker, execution_arn, settings)
     current = in_service(sagemaker, settings)
-    candidate_stats = read_score_stats(s3, candidate.score_stats_uri)
-    current_stats = read_score_stats(s3, current.package.score_stats_uri if current.package else None)
-    verdict = compare(candidate, current, settings, candidate_stats, current_stats)
+    judgement = judge_evaluation(candidate, current, settings, s3)
+    if judgement is not None:
+        verdict = Verdict(approve=judgement.approve, reason=judgement.reason, rule="evaluation")
+    else:
+        candidate_stats = read_score_stats(s3, candidate.score_stats_uri)
+        current_stats = read_score_stats(s3, current.package.score_stats_uri if current.package else None)
+        verdict = compare(candidate, current, settings, candidate_stats, current_stats)
     # UpdateModelPackage adds these keys to the package's metadata (AWS keeps the others).
     metadata: dict[str, str] = {}
     if verdict.approve:
@@ -385,7 +392,28 @@ def evaluate(
         "previousEndpointConfig": current.endpoint_config_name or NONE,
         "previousModelDataUrl": current.model_data_url or NONE,
         "previousModelPackageArn": current.package.arn if current.package else NONE,
+        "evaluation": judgement.summary if judgement is not None else {},
+        "comparison": judgement.table if judgement is not None else NONE,
+        "trainingData": candidate.metadata.get(METADATA_TRAINING_DATA, NONE),
     }
+
+
+def judge_evaluation(
+    candidate: PackageInfo, current: InService, settings: RetrainStepsSettings, s3: Any
+) -> Judgement | None:
+    """The evaluation-set rule (:mod:`anomaly_sentinel.evaluation`) when the candidate has an
+    evaluation.json; None for packages registered without one (the older rules apply).
+
+    A candidate whose model data already serves is a duplicate run: :func:`compare` rejects it.
+    """
+    uri = candidate.metadata.get(METADATA_EVALUATION)
+    if not uri or (current.model_data_url is not None and current.model_data_url == candidate.model_data_url):
+        return None
+    try:
+        report = read_report(s3, uri)
+    except EvaluationFileError as exc:
+        return Judgement(approve=False, reason=str(exc)[:APPROVAL_DESCRIPTION_MAX], table="", summary={})
+    return judge_in_service(report, current.model_data_url, settings.min_improvement)
 
 
 # ---------------------------------------------------------------------------- the use case

@@ -30,6 +30,8 @@ from anomaly_sentinel import alerts, drift
 from anomaly_sentinel.capture import FEATURE_COUNT, CaptureDecoder, Reject, dominant_width, read_lines
 from anomaly_sentinel.cutoff import Cutoff, ModelStatsSource, RunningStats, StatsLookup, resolve_cutoff
 from anomaly_sentinel.drift_monitor import BaselineSource, statistics_key
+from anomaly_sentinel.dataset import CONTENT_TYPE as DATASET_CONTENT_TYPE
+from anomaly_sentinel.dataset import DatasetWriter
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import CaptureReadError, ScoringInvariantError
 from anomaly_sentinel.scoring import Batch, EndpointClient, RequestPacker, score_batches
@@ -75,6 +77,8 @@ class CaptureReport(BaseModel):
     scores_uri: str
     rejects_uri: str | None
     statistics_uri: str | None = None
+    dataset_rows: int = 0
+    dataset_files: int = 0
     calls: int
     retries: int
     bisections: int
@@ -183,10 +187,19 @@ class CaptureScorer:
         # the model in service (none yet: counts and moments only).
         baseline = self.baselines.lookup(self.settings.endpoint_name, score_stats=False).baseline
         statistics = drift.FileStatisticsBuilder(baseline, seed=obj.identity)
+        fallback = _capture_hour(obj.key) or response.get("LastModified") or _now()
         with (
             tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.tmp_dir) as pending,
             tempfile.TemporaryFile("w+b", dir=self.tmp_dir) as rejects,
             tempfile.TemporaryFile("w+b", dir=self.tmp_dir) as scored_out,
+            DatasetWriter(
+                self.settings.endpoint_name,
+                source_key=obj.key,
+                source_identity=obj.identity,
+                fallback_time=fallback,
+                prefix=self.settings.dataset_prefix,
+                tmp_dir=self.tmp_dir,
+            ) as dataset,
         ):
             try:
                 state = self._pass1(response["Body"], decoder, pending, rejects, statistics)
@@ -195,7 +208,7 @@ class CaptureScorer:
             finally:
                 response["Body"].close()
             cutoff = self._cutoff(state.file_stats, model)
-            totals = self._pass2(state, cutoff, pending, rejects, scored_out)
+            totals = self._pass2(state, cutoff, pending, rejects, scored_out, dataset=dataset)
             scored, rejected, anomalies, top, scored_rows = totals
             rejected += decoder.rejected + state.too_large
             if scored + rejected != decoder.records:
@@ -213,6 +226,10 @@ class CaptureScorer:
                 Body=statistics.finish(summary, source=obj.uri).to_bytes(),
                 ContentType="application/json",
             )
+            dataset_files, dataset_rows = 0, dataset.rows
+            for day in dataset.files():
+                self._upload(day.handle, day.key, DATASET_CONTENT_TYPE)
+                dataset_files += 1
             rejects_uri = None
             if rejected:
                 self._upload(rejects, rejects_key)
@@ -238,6 +255,8 @@ class CaptureScorer:
             scores_uri=f"s3://{self.settings.output_bucket}/{scores_key}",
             rejects_uri=rejects_uri,
             statistics_uri=f"s3://{self.settings.output_bucket}/{stats_key}",
+            dataset_rows=dataset_rows,
+            dataset_files=dataset_files,
             calls=state.calls,
             retries=state.retries,
             bisections=state.bisections,
@@ -319,7 +338,8 @@ class CaptureScorer:
                     rejects.write(_jsonl(Reject(item.line, item.event_id, ROW_TOO_LARGE, detail).to_json()))
                     continue
                 meta = [item.line, item.event_id, item.inference_id, item.inference_time]
-                pending.write(json.dumps([*meta, packer.next_seq, len(item.rows)]) + "\n")
+                # The rows go along (to a temporary file): accepted ones join the production dataset.
+                pending.write(json.dumps([*meta, packer.next_seq, len(item.rows), item.rows]) + "\n")
                 for row in item.rows:
                     sealed = packer.add(row)
                     if sealed is not None:
@@ -362,14 +382,21 @@ class CaptureScorer:
         )
 
     def _pass2(
-        self, state: _Pass1, cutoff: Cutoff, pending: IO[str], rejects: IO[bytes], out: IO[bytes]
+        self,
+        state: _Pass1,
+        cutoff: Cutoff,
+        pending: IO[str],
+        rejects: IO[bytes],
+        out: IO[bytes],
+        *,
+        dataset: DatasetWriter,
     ) -> tuple[int, int, int, list[TopAnomaly], int]:
         scored = rejected = anomalies = scored_rows = 0
         top: list[tuple[float, int, int, str | None, str | None]] = []
         keep = self.settings.top_anomalies
         pending.seek(0)
         for entry in pending:
-            line, event_id, inference_id, inference_time, first, count = json.loads(entry)
+            line, event_id, inference_id, inference_time, first, count, rows = json.loads(entry)
             row_scores = state.scores[first : first + count]
             bad = next((offset for offset, score in enumerate(row_scores) if isnan(score)), None)
             if bad is not None:
@@ -382,6 +409,7 @@ class CaptureScorer:
             scored += 1
             scored_rows += count
             for row, score in enumerate(row_scores):
+                dataset.add(inference_time, score, rows[row])
                 anomaly = cutoff.flags(score)
                 out.write(
                     _jsonl(
@@ -410,14 +438,14 @@ class CaptureScorer:
         ]
         return scored, rejected, anomalies, ranked, scored_rows
 
-    def _upload(self, handle: IO[bytes], key: str) -> None:
+    def _upload(self, handle: IO[bytes], key: str, content_type: str = "application/jsonlines") -> None:
         handle.flush()
         handle.seek(0)
         self.s3.put_object(
             Bucket=self.settings.output_bucket,
             Key=key,
             Body=handle,
-            ContentType="application/jsonlines",
+            ContentType=content_type,
         )
 
     def _emit_metrics(self, report: CaptureReport) -> None:
@@ -522,6 +550,18 @@ def _error_code(exc: BaseException) -> str:
 
 def _jsonl(document: dict[str, Any]) -> bytes:
     return (json.dumps(document, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _capture_hour(key: str) -> datetime | None:
+    """The hour data capture filed the object under (``…/yyyy/mm/dd/hh/file.jsonl``), UTC."""
+    found = _DATED_KEY.search(key)
+    if not found:
+        return None
+    year, month, day, hour = (int(part) for part in found.groups())
+    try:
+        return datetime(year, month, day, hour, tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _now() -> datetime:

@@ -109,6 +109,8 @@ class ScoreCaptureSettings(AlertingSettings):
     scores_prefix: str = Field(default="scores/", alias="SCORES_PREFIX", pattern=r"^[^/\s*]\S*/$")
     rejects_prefix: str = Field(default="rejects/", alias="REJECTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
     statistics_prefix: str = Field(default="statistics/", alias="STATISTICS_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    #: Accepted records (features, time, score) for retraining: anomaly_sentinel.dataset's layout.
+    dataset_prefix: str = Field(default="dataset/", alias="DATASET_PREFIX", pattern=r"^[^/\s*]\S*/$")
     #: Features per row the model expects; unset: the first good row of each file decides.
     feature_dim: OptionalPositiveInt = Field(default=None, alias="FEATURE_DIM")
     #: Explicit cutoff: when set, it wins over the model's score statistics and the file's own.
@@ -140,6 +142,7 @@ class ScoreCaptureSettings(AlertingSettings):
                 ("SCORES_PREFIX", self.scores_prefix),
                 ("REJECTS_PREFIX", self.rejects_prefix),
                 ("STATISTICS_PREFIX", self.statistics_prefix),
+                ("DATASET_PREFIX", self.dataset_prefix),
             ):
                 if prefix.startswith(self.capture_prefix) or self.capture_prefix.startswith(prefix):
                     problems.append(
@@ -149,8 +152,8 @@ class ScoreCaptureSettings(AlertingSettings):
         if problems:
             raise SettingsError(f"invalid settings for {type(self).__name__}: {'; '.join(problems)}")
 
-    def output_prefixes(self) -> tuple[str, str, str]:
-        return self.scores_prefix, self.rejects_prefix, self.statistics_prefix
+    def output_prefixes(self) -> tuple[str, str, str, str]:
+        return self.scores_prefix, self.rejects_prefix, self.statistics_prefix, self.dataset_prefix
 
 
 # --- MonitoringAlertSettings ---
@@ -167,7 +170,8 @@ class MonitoringAlertSettings(AlertingSettings):
     retrain_check_types: CommaList = Field(default=(), alias="RETRAIN_CHECK_TYPES")
     retrain_min_violations: int = Field(default=1, alias="RETRAIN_MIN_VIOLATIONS", ge=1)
     retrain_on_alarm: bool = Field(default=True, alias="RETRAIN_ON_ALARM")
-    #: Training data for retraining runs; empty lets the pipeline use its own InputDataUri default.
+    #: Training data for retraining runs; empty lets the pipeline use its own InputDataUri default:
+    #: the recent window of the endpoint's production dataset.
     retrain_input_data_uri: str = Field(
         default="", alias="RETRAIN_INPUT_DATA_URI", pattern=r"^$|^s3://[^/]+/"
     )

@@ -1,0 +1,147 @@
+"""The production dataset: every record ScoreCaptureFunction accepted and scored, kept for retraining.
+
+Layout (the pipeline's ``channels.py`` reads exactly this; docs/PIPELINE.md describes it)::
+
+    s3://{DataBucket}/dataset/endpoint={endpoint}/date=YYYY-MM-DD/{capture stem}-{digest}.csv
+
+One file per capture object and UTC day of its records. Each file has the header
+``timestamp,score,x1,…,xN`` and one line per scored feature row: the record's ``inferenceTime``
+(UTC, ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``; the capture file's hour when the record has none), the
+score the endpoint returned, and the features exactly as they were sent. Day partitions let a
+retraining run list a window of days with one ``ListObjectsV2`` per day (``Delimiter="/"`` lists
+the days themselves), Athena reads the same layout as Hive partitions, and the file name derives
+from the capture object's identity, so scoring a file again overwrites, never adds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import IO
+
+DATASET_PREFIX = "dataset/"
+HEADER_TIME = "timestamp"
+HEADER_SCORE = "score"
+CONTENT_TYPE = "text/csv"
+_DIGEST_CHARS = 12
+
+
+class DatasetError(ValueError):
+    """A row does not fit the dataset file it is written to (a bug upstream: never swallowed)."""
+
+
+def endpoint_prefix(endpoint: str, prefix: str = DATASET_PREFIX) -> str:
+    """``dataset/endpoint={endpoint}/``: everything recorded for one endpoint."""
+    return f"{prefix}endpoint={endpoint}/"
+
+
+def partition_prefix(endpoint: str, day: date, prefix: str = DATASET_PREFIX) -> str:
+    """``dataset/endpoint={endpoint}/date=YYYY-MM-DD/``: one UTC day."""
+    return f"{endpoint_prefix(endpoint, prefix)}date={day.isoformat()}/"
+
+
+def header(width: int) -> str:
+    return ",".join([HEADER_TIME, HEADER_SCORE, *(f"x{i}" for i in range(1, width + 1))])
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """A capture ``inferenceTime`` as an aware UTC datetime; None when absent or not ISO 8601.
+
+    A value without an offset is taken as UTC (data capture writes ``…Z``).
+    """
+    if not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def format_time(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}"
+    return text + "Z"
+
+
+def file_name(source_key: str, source_identity: str) -> str:
+    """``{stem}-{digest}.csv``: readable, and unique per capture object version."""
+    stem = source_key.rsplit("/", 1)[-1].removesuffix(".jsonl") or "capture"
+    digest = hashlib.sha256(source_identity.encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
+    return f"{stem}-{digest}.csv"
+
+
+@dataclass
+class DayFile:
+    """The rows of one capture object falling on one UTC day, spooled to a temporary file."""
+
+    key: str
+    handle: IO[bytes]
+    width: int
+    rows: int = 0
+
+
+class DatasetWriter:
+    """Collects one capture object's scored rows by day; :meth:`files` yields what to upload.
+
+    Rows arrive as the validated CSV text the endpoint was sent (``"1.0,2,3.5"``), so a row is
+    stored as scored, byte for byte. Memory stays bounded: each day spools to its own temporary file.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        source_key: str,
+        source_identity: str,
+        fallback_time: datetime,
+        prefix: str = DATASET_PREFIX,
+        tmp_dir: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.prefix = prefix
+        self.name = file_name(source_key, source_identity)
+        self.fallback_time = fallback_time.astimezone(UTC)
+        self.tmp_dir = tmp_dir
+        self._days: dict[date, DayFile] = {}
+
+    def add(self, inference_time: str | None, score: float, row: str) -> None:
+        moment = parse_time(inference_time) or self.fallback_time
+        width = row.count(",") + 1
+        day = self._days.get(moment.date())
+        if day is None:
+            handle = tempfile.TemporaryFile("w+b", dir=self.tmp_dir)  # noqa: SIM115 - closed in close()
+            handle.write((header(width) + "\n").encode("utf-8"))
+            key = partition_prefix(self.endpoint, moment.date(), self.prefix) + self.name
+            day = self._days[moment.date()] = DayFile(key=key, handle=handle, width=width)
+        if width != day.width:
+            raise DatasetError(f"{day.key}: a row of {width} features among rows of {day.width}")
+        day.handle.write(f"{format_time(moment)},{score!r},{row}\n".encode())
+        day.rows += 1
+
+    @property
+    def rows(self) -> int:
+        return sum(day.rows for day in self._days.values())
+
+    def files(self) -> Iterator[DayFile]:
+        """Each day's file, rewound, oldest day first."""
+        for _, day in sorted(self._days.items()):
+            day.handle.flush()
+            day.handle.seek(0)
+            yield day
+
+    def close(self) -> None:
+        for day in self._days.values():
+            day.handle.close()
+        self._days.clear()
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
