@@ -29,7 +29,7 @@ import numpy as np
 
 from anomaly_sentinel.contracts import parse_s3_uri
 from sentinel.dashboard import write_dashboard
-from sentinel.emulator import ACCOUNT, REGION, local_client, local_name
+from sentinel.emulator import ACCOUNT, REGION, local_client
 from sentinel.moto_patches import SageMakerExtras
 from sentinel.pipeline_executor import PipelineExecutor
 from sentinel.plot import plot_scores
@@ -287,6 +287,33 @@ def _window_violations(result: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
+def _monitor_windows(
+    ctx: DemoContext, timeline: Timeline, hours: dict[str, datetime]
+) -> dict[str, list[dict[str, str]]]:
+    """The drift monitor's run for each hour's window; the replay must not drift, the shift must."""
+    monitor = ctx.function("DriftMonitorFunction")
+    windows = {}
+    for name, hour in hours.items():
+        result = monitor(_tick(hour))
+        found = _window_violations(result)
+        windows[name] = found
+        kinds = sorted({v["constraint_check_type"] for v in found})
+        features = sorted({v["feature_name"] for v in found}, key=lambda f: (len(f), f))
+        shown = ", ".join(features[:4]) + (", …" if len(features) > 4 else "")
+        timeline.say(
+            "monitor",
+            f"window {result['window_start']} ({name}): {result['records']:,} rows from "
+            f"{result['files']} file(s) → {len(found)} violation(s) {kinds or ''} {shown}".rstrip(),
+        )
+    if any(v["constraint_check_type"] == "baseline_drift_check" for v in windows["replay"]):
+        raise RuntimeError(
+            f"the replayed training traffic drifted from its own baseline: {windows['replay']}"
+        )
+    if not any(v["constraint_check_type"] == "baseline_drift_check" for v in windows["shifted"]):
+        raise RuntimeError(f"the shifted traffic raised no baseline drift: {windows['shifted']}")
+    return windows
+
+
 def stage_drift(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) -> None:
     """Traffic after a regime change, in the hour after the replay: scored by the model in service,
     kept in the production dataset, and compared by the drift monitor with the model's baseline."""
@@ -314,26 +341,7 @@ def stage_drift(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) ->
         )
         ctx.summary["drift_records"] = report["scored"]
         ctx.summary["drift_anomalies"] = report["anomalies"]
-        monitor = ctx.function("DriftMonitorFunction")
-        windows = {}
-        for name, hour in (("replay", traffic_hour), ("shifted", drift_hour)):
-            result = monitor(_tick(hour))
-            found = _window_violations(result)
-            windows[name] = found
-            kinds = sorted({v["constraint_check_type"] for v in found})
-            features = sorted({v["feature_name"] for v in found}, key=lambda f: (len(f), f))
-            shown = ", ".join(features[:4]) + (", …" if len(features) > 4 else "")
-            timeline.say(
-                "monitor",
-                f"window {result['window_start']} ({name}): {result['records']:,} rows from "
-                f"{result['files']} file(s) → {len(found)} violation(s) {kinds or ''} {shown}".rstrip(),
-            )
-        if any(v["constraint_check_type"] == "baseline_drift_check" for v in windows["replay"]):
-            raise RuntimeError(
-                f"the replayed training traffic drifted from its own baseline: {windows['replay']}"
-            )
-        if not any(v["constraint_check_type"] == "baseline_drift_check" for v in windows["shifted"]):
-            raise RuntimeError(f"the shifted traffic raised no baseline drift: {windows['shifted']}")
+        windows = _monitor_windows(ctx, timeline, {"replay": traffic_hour, "shifted": drift_hour})
         ctx.summary["drift_violations"] = windows["shifted"]
         ctx.summary["drift_violations_replay"] = windows["replay"]
         before = _endpoint_config(ctx)

@@ -342,6 +342,8 @@ def test_the_files_feature_statistics_are_stored_beside_its_scores_for_the_drift
     assert len(stored["features"]) == 7
     assert stored["features"][0]["max"] == 500.0
     assert stored["features"][0]["counts"] is None
+
+
 def test_accepted_records_join_the_production_dataset_with_time_score_and_features(function, bucket):
     # GIVEN the capture file (46 good records, one of which the endpoint refuses, and a broken line)
     event = put_capture(bucket)

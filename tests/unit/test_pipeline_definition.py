@@ -158,7 +158,17 @@ def test_no_experiment_tracking_the_role_has_no_permission_for():
 
 def test_every_route_is_one_condition_with_the_whole_chain_in_order():
     assert [s["Type"] for s in DEFINITION["Steps"]] == ["Condition"] * 2
-    chain = ["Channels", "Tune", "Model", "Scores", "ScoreStats", "Baseline", "EvalScores", "Evaluate", "Register"]
+    chain = [
+        "Channels",
+        "Tune",
+        "Model",
+        "Scores",
+        "ScoreStats",
+        "Baseline",
+        "EvalScores",
+        "Evaluate",
+        "Register",
+    ]
     for route in ROUTES:
         kinds = [name.split(f"-{route}")[0] for name in route_steps(route)]
         assert kinds == (["Preprocess", *chain] if route == "Spark" else chain)

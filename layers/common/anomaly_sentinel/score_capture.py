@@ -29,9 +29,9 @@ from pydantic import BaseModel
 from anomaly_sentinel import alerts, drift
 from anomaly_sentinel.capture import FEATURE_COUNT, CaptureDecoder, Reject, dominant_width, read_lines
 from anomaly_sentinel.cutoff import Cutoff, ModelStatsSource, RunningStats, StatsLookup, resolve_cutoff
-from anomaly_sentinel.drift_monitor import BaselineSource, statistics_key
 from anomaly_sentinel.dataset import CONTENT_TYPE as DATASET_CONTENT_TYPE
 from anomaly_sentinel.dataset import DatasetWriter
+from anomaly_sentinel.drift_monitor import BaselineSource, statistics_key
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import CaptureReadError, ScoringInvariantError
 from anomaly_sentinel.scoring import Batch, EndpointClient, RequestPacker, score_batches
