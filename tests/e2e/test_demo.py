@@ -133,10 +133,11 @@ def test_the_dashboard_picture_is_drawn_from_the_metrics_the_run_emitted(demo, s
 
 
 def test_shifted_traffic_raises_drift_violations_from_the_drift_monitor(summary):
-    # GIVEN the replayed training traffic and the same series' last four weeks at 1.3x its level
+    # GIVEN the replayed training traffic and three weeks of January with demand up by half the mean
     shifted = {(v["feature_name"], v["constraint_check_type"]) for v in summary["drift_violations"]}
     replay = {(v["feature_name"], v["constraint_check_type"]) for v in summary["drift_violations_replay"]}
     # THEN the shifted window drifts on every one of the 48 shingle features (no Model Monitor involved)
     assert {f"_c{i}" for i in range(48)} == {f for f, kind in shifted if kind == "baseline_drift_check"}
-    # AND the replay window does not drift; its one broken value (column 3) shows as completeness
-    assert replay == {("_c2", "completeness_check")}
+    # AND the replay window's features do not drift; its one broken value (column 3) shows as
+    # completeness. (Its anomaly rate may: the model was trained on part of the series only.)
+    assert {(f, kind) for f, kind in replay if f.startswith("_c")} == {("_c2", "completeness_check")}

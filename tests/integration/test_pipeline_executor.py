@@ -205,7 +205,7 @@ def test_executor_tunes_evaluates_registers_and_succeeds_within_the_definitions_
     statistics = json.loads(
         s3.get_object(Bucket=setup["bucket"], Key=f"{baseline}/statistics.json")["Body"].read()
     )
-    assert statistics["dataset"]["item_count"] == 7 * 48 - 24 + 1
+    assert statistics["dataset"]["item_count"] == result.preprocess["train_rows"]  # the train channel
     assert [f["name"] for f in statistics["features"]] == [f"_c{i}" for i in range(24)]
 
 
