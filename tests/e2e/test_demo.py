@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import boto3
@@ -97,6 +98,8 @@ def test_retraining_tuned_and_the_candidate_beat_the_incumbent_on_the_same_set(s
     assert "Trained on: production window" in alert
     assert f"candidate   {evaluation['candidate']['f1']:.3f}" in alert
     assert f"incumbent   {evaluation['incumbent']['f1']:.3f}" in alert
+    # AND the run's time and estimated cost (the local executor runs no billed job: $0.00)
+    assert re.search(r"Run time and cost: pipeline run [0-9.]+ min, \d+ steps, .* estimated \$0\.00", alert)
 
 
 def test_flagged_records_fall_in_the_labelled_nab_windows(demo):

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from moto.events.models import EventPattern
 
-from anomaly_sentinel.pipeline_runs import INSTANCE_PRICES_USD_PER_HOUR
+from anomaly_sentinel.pipeline_runs import INSTANCE_PRICES_USD_PER_HOUR, cost_line
 from sentinel.moto_patches import backend, record_pipeline_steps
 from tests.integration.retrain_support import AlertsInbox
 from tests.support import ensure_pipeline, load_event
@@ -196,6 +196,25 @@ def test_a_failed_run_is_metered_costed_and_alerted_with_its_failed_step(
         "severity": "critical",
         "endpoint": stack.parameters["EndpointName"],
     }
+
+
+def test_the_retraining_reports_cost_line_sums_the_runs_billed_jobs(stack, extras):
+    # GIVEN a run whose processing job billed 120 s on ml.m5.xlarge and tuning 660 s on ml.m5.large
+    execution = failed_run(stack, extras)
+    # WHEN the retraining report asks for its line
+    line = cost_line(boto3.client("sagemaker"), execution)
+    # THEN it names the steps, the billed training seconds and the estimated cost from the price table
+    usd = 120 / 3600 * INSTANCE_PRICES_USD_PER_HOUR["ml.m5.xlarge"]
+    usd += 660 / 3600 * INSTANCE_PRICES_USD_PER_HOUR["ml.m5.large"]
+    assert ", 2 steps, training/tuning billed 660 s, " in line
+    assert f"estimated ${usd:.2f} (on-demand list prices)" in line
+
+
+def test_a_run_the_report_cannot_read_is_said_not_hidden(stack):
+    # GIVEN an execution SageMaker does not know WHEN the report asks THEN the line says why
+    pipeline = f"arn:aws:sagemaker:us-east-1:123456789012:pipeline/{stack.parameters['PipelineName']}"
+    line = cost_line(boto3.client("sagemaker"), f"{pipeline}/execution/unknown")
+    assert line.startswith("not available (")
 
 
 def test_the_same_run_end_delivered_twice_alerts_once(stack, extras, handler, inbox):

@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
 from anomaly_sentinel.alerts import Alert
@@ -223,6 +224,26 @@ def report_section(
         "unpricedJobs": list(cost.unpriced),
         "costBasis": "on-demand us-east-1 list prices per instance-hour (anomaly_sentinel.pipeline_runs)",
     }
+
+
+def cost_line(sagemaker: Any, execution_arn: str) -> str:
+    """The retraining report's run time and estimated cost, in one line.
+
+    Cost is information, not a decision: when SageMaker cannot be read the line says why and the
+    retraining goes on.
+    """
+    try:
+        section = report_section(collect(sagemaker, execution_arn))
+    except (ClientError, BotoCoreError) as exc:
+        code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+        return f"not available ({code or type(exc).__name__})"
+    minutes = f"{section['durationSeconds'] / 60:.1f} min" if section["durationSeconds"] is not None else "-"
+    unpriced = f"; unpriced: {', '.join(section['unpricedJobs'])}" if section["unpricedJobs"] else ""
+    return (
+        f"pipeline run {minutes}, {len(section['steps'])} steps, training/tuning billed "
+        f"{section['trainingBillableSeconds']:.0f} s, estimated ${section['estimatedCostUsd']:.2f} "
+        f"(on-demand list prices){unpriced}"
+    )
 
 
 def failure_alert(run: PipelineRun, endpoint: str) -> Alert:

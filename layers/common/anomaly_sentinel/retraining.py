@@ -36,6 +36,7 @@ from anomaly_sentinel.contracts import (
 )
 from anomaly_sentinel.evaluation import EvaluationFileError, Judgement, judge_in_service, read_report
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
+from anomaly_sentinel.pipeline_runs import cost_line
 from anomaly_sentinel.settings import RetrainStepsSettings
 
 __all__ = ["InService", "PackageInfo", "ScoreStats", "Verdict", "compare", "evaluate", "prepare"]
@@ -395,6 +396,7 @@ def evaluate(
         "evaluation": judgement.summary if judgement is not None else {},
         "comparison": judgement.table if judgement is not None else NONE,
         "trainingData": candidate.metadata.get(METADATA_TRAINING_DATA, NONE),
+        "runCost": cost_line(sagemaker, execution_arn),
     }
 
 
