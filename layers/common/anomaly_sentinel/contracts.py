@@ -79,6 +79,16 @@ def s3_uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
+def read_at_most(body: Any, limit: int) -> bytes:
+    """Up to ``limit + 1`` bytes of an S3 object's body, then closed: callers refuse what is longer
+    without holding a huge object in memory."""
+    try:
+        raw: bytes = body.read(limit + 1)
+    finally:
+        body.close()
+    return raw
+
+
 def score_stats_uri(model_data_url: str) -> str:
     """``s3://b/p/model.tar.gz`` → ``s3://b/p/score_stats.json``."""
     return model_data_url.rsplit("/", 1)[0] + "/" + SCORE_STATS_FILE

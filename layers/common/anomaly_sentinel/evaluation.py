@@ -17,7 +17,7 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from anomaly_sentinel.contracts import S3UriError, parse_s3_uri
+from anomaly_sentinel.contracts import S3UriError, parse_s3_uri, read_at_most
 
 EVALUATION_MAX_BYTES = 1024 * 1024
 
@@ -100,11 +100,7 @@ def read_report(s3: Any, uri: str) -> EvaluationReport:
     except S3UriError as exc:
         raise EvaluationFileError(f"evaluation URI: {exc}") from None
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-        try:
-            raw = body.read(EVALUATION_MAX_BYTES + 1)
-        finally:
-            body.close()
+        raw = read_at_most(s3.get_object(Bucket=bucket, Key=key)["Body"], EVALUATION_MAX_BYTES)
     except ClientError as exc:
         raise EvaluationFileError(f"cannot read {uri}: {exc.response.get('Error', {}).get('Code')}") from exc
     return parse_report(raw)

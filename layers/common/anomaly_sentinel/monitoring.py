@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_fie
 
 from anomaly_sentinel import alerts, drift_monitor, storms
 from anomaly_sentinel.alerts import Alert
-from anomaly_sentinel.contracts import S3UriError, parse_s3_uri, s3_uri
+from anomaly_sentinel.contracts import S3UriError, parse_s3_uri, read_at_most, s3_uri
 from anomaly_sentinel.exceptions import EventParseError, RetrainStartError, ViolationsFileError
 from anomaly_sentinel.settings import MonitoringAlertSettings
 
@@ -523,11 +523,7 @@ def read_violations(s3: Any, report_uri: str) -> tuple[Violation, ...]:
             if code in _UNREADABLE_CODES:
                 raise ViolationsFileError(f"unreadable: {s3_uri(bucket, key)} ({code})") from None
             raise
-        body = response["Body"]
-        try:
-            raw = body.read(VIOLATIONS_MAX_BYTES + 1)
-        finally:
-            body.close()
+        raw = read_at_most(response["Body"], VIOLATIONS_MAX_BYTES)
         if len(raw) > VIOLATIONS_MAX_BYTES:
             raise ViolationsFileError(f"malformed: larger than {VIOLATIONS_MAX_BYTES} bytes")
         return parse_violations(raw)

@@ -32,6 +32,7 @@ from anomaly_sentinel.contracts import (
     S3UriError,
     ScoreStats,
     parse_s3_uri,
+    read_at_most,
     served_model,
 )
 from anomaly_sentinel.evaluation import EvaluationFileError, Judgement, judge_in_service, read_report
@@ -345,11 +346,7 @@ def read_score_stats(s3: Any, uri: str | None) -> ScoreStats | None:
     except S3UriError:
         return None
     try:
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-        try:
-            raw = body.read(SCORE_STATS_MAX_BYTES + 1)
-        finally:
-            body.close()
+        raw = read_at_most(s3.get_object(Bucket=bucket, Key=key)["Body"], SCORE_STATS_MAX_BYTES)
         if len(raw) > SCORE_STATS_MAX_BYTES:
             return None
         return ScoreStats.model_validate(json.loads(raw))
