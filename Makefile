@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 BUILT := .aws-sam/build/template.yaml
 BUILD_INPUTS := $(shell find layers functions pipeline -type f -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
 
-.PHONY: help venv test lint typecheck cfn-lint sam-validate checkov build-check pytest demo bench build pipeline clean
+.PHONY: help venv test lint typecheck cfn-lint sam-validate checkov build-check pytest demo bench mutation build pipeline clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -66,6 +66,18 @@ demo: venv  ## run the whole loop offline on the embedded emulator
 bench: venv  ## benchmarks side by side; writes docs/BENCHMARKS.md
 	$(BIN)/python -m bench.run --out docs/BENCHMARKS.md
 
+$(VENV)/.mutation-installed: $(VENV)/.installed requirements/mutation.txt
+	$(BIN)/pip install $(PIP_FLAGS) -c requirements/dev.txt -r requirements/mutation.txt
+	touch $@
+
+# Slow (every mutant of the runtime package against the tests that reach it): not part of `test`.
+# Starts from scratch each time, so no verdict survives a change of code or tests.
+MUTATION_CHILDREN ?= 2
+mutation: $(VENV)/.mutation-installed  ## mutation testing of the runtime package; writes docs/MUTATION.md
+	rm -rf mutants
+	$(BIN)/python scripts/mutation.py mutmut run --max-children $(MUTATION_CHILDREN)
+	$(BIN)/python scripts/mutation.py report --out docs/MUTATION.md
+
 pipeline: venv  ## regenerate the SageMaker pipeline definition (build time)
 	$(BIN)/python -m pipeline.build --out pipeline/definition.json
 
@@ -84,4 +96,4 @@ build-check: venv $(BUILT)  ## every function imports on Lambda's search path; s
 	$(BIN)/python -m sentinel.build_check .aws-sam/build
 
 clean:  ## remove virtualenvs and build output
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam out .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .aws-sam out mutants .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ template says and the two cannot drift apart.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,7 +53,11 @@ class TemplateError(LocalError):
     """The template does not say what the caller asked for, or uses something we cannot resolve."""
 
 
-class _CfnLoader(yaml.SafeLoader):
+#: libyaml's parser when PyYAML was built with it (about 7 times faster here), else pure Python.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CfnLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """SafeLoader that turns CloudFormation short-form tags into their long form."""
 
 
@@ -76,12 +81,21 @@ for _short, _long in _TAGS.items():
     _CfnLoader.add_constructor(f"!{_short}", _construct(_long))
 
 
+#: Parsed templates by (path, mtime, size): every emulated test deploys the template, and parsing it
+#: was a large part of each test's set-up. Callers get a deep copy, so none can alter another's.
+_PARSED: dict[tuple[Path, int, int], dict[str, Any]] = {}
+
+
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as handle:
-        loaded = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
-    if not isinstance(loaded, dict):
-        raise TemplateError(f"{path} is not a CloudFormation template")
-    return loaded
+    status = path.stat()
+    key = (path.resolve(), status.st_mtime_ns, status.st_size)
+    if key not in _PARSED:
+        with path.open(encoding="utf-8") as handle:
+            loaded = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        if not isinstance(loaded, dict):
+            raise TemplateError(f"{path} is not a CloudFormation template")
+        _PARSED[key] = loaded
+    return copy.deepcopy(_PARSED[key])
 
 
 @dataclass(frozen=True)

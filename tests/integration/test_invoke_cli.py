@@ -60,6 +60,7 @@ def test_training_event_starts_the_pipeline(capsys: pytest.CaptureFixture[str]) 
     assert '"UploadsAccepted":[1.0]' in err
 
 
+@pytest.mark.slow  # trains, serves and scores end to end (≈15 s)
 def test_capture_event_with_the_sample_is_scored_by_a_served_model(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -150,6 +151,7 @@ def test_drift_alarm_event_alerts_and_starts_retraining(capsys: pytest.CaptureFi
     assert result["execution"]["execution_name"].startswith("alarm-anomaly-sentinel-drift-value-")
 
 
+@pytest.mark.slow  # trains, serves and scores end to end (≈15 s)
 def test_retrain_start_input_runs_the_state_machine_to_a_deployment(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

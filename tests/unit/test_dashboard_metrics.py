@@ -27,6 +27,8 @@ SEARCH = re.compile(r"SEARCH\('\{(?P<schema>[^}]*)\}(?P<terms>[^']*)'")
 
 Emitted = dict[str, set[frozenset[str]]]
 
+pytestmark = pytest.mark.source_scan
+
 
 def _literal(node: ast.AST | None) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None

@@ -1,0 +1,324 @@
+"""``make mutation``: mutmut 3 over the runtime package, then the per-module table in docs/MUTATION.md.
+
+    python scripts/mutation.py mutmut run [--max-children N] [MUTANT_GLOB ...]
+    python scripts/mutation.py mutmut show MUTANT_NAME
+    python scripts/mutation.py report --out docs/MUTATION.md
+
+mutmut names a mutant after its file's path (``layers/common/anomaly_sentinel/x.py`` →
+``layers.common.anomaly_sentinel.x``) but records test hits under the module's import name
+(``anomaly_sentinel.x``), which is what the layer's layout makes it: it only strips a ``src/``
+prefix. ``mutmut`` strips the layer's folder the same way before handing over to mutmut's own CLI.
+
+``report`` classes every mutant by mutmut's verdict, except two documented kinds of survivor that
+do not count as tried:
+- *wording*: the mutant changes nothing but the text of an exception's message or of a log
+  message (a string inside ``raise …`` or the first argument of ``logger.<level>(…)``); what the
+  code does is unchanged, and tests that pinned such text would mirror the implementation.
+- *equivalent*: listed in ``scripts/mutation_equivalents.toml`` with the mutated line and the
+  reason no test can tell it apart; an entry whose line no longer matches its mutant fails the
+  report, so the list cannot go stale silently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = Path("layers/common/anomaly_sentinel")
+LAYER_PREFIX = "layers.common."
+EQUIVALENTS = ROOT / "scripts" / "mutation_equivalents.toml"
+TARGET = 0.85
+#: The runtime modules the target applies to (the rest of the package is reported too).
+RUNTIME_MODULES = (
+    "capture",
+    "cutoff",
+    "scoring",
+    "score_capture",
+    "monitoring",
+    "retraining",
+    "drift",
+    "contracts",
+    "settings",
+    "idempotency",
+)
+LOG_LEVELS = {"debug", "info", "warning", "error", "exception", "critical"}
+SURVIVED = 0
+#: mutmut's exit codes (mutmut/stats.py) → Tally fields; None = not run yet.
+BY_EXIT_CODE: dict[int | None, str] = {
+    None: "not_checked",
+    **dict.fromkeys((1, 3, 37), "killed"),
+    **dict.fromkeys((36, -24, 24, 152, 255), "timeout"),
+    **dict.fromkeys((5, 33), "no_tests"),
+}
+
+
+def _adapt_mutmut() -> None:
+    """Two adjustments to mutmut 3, made before its CLI runs (its workers are forked after this).
+
+    - Names: mutmut's path-derived names become the import names the layer gives the modules.
+    - Order: a mutant's tests run fastest first, so a mutant a unit test kills never waits for an
+      emulated stack to be set up (pytest stops at the first failure).
+    """
+    from mutmut import __main__ as mutmut_main
+    from mutmut.mutation import file_mutation
+    from mutmut.runners.harness import PytestRunner
+    from mutmut.state import state
+    from mutmut.utils import format_utils
+
+    path_derived = format_utils.get_mutant_name
+
+    def layer_mutant_name(relative_source_path: Path, mutant_method_name: str) -> str:
+        name = path_derived(relative_source_path, mutant_method_name)
+        return name.removeprefix(LAYER_PREFIX)
+
+    for module in (format_utils, file_mutation, mutmut_main):
+        module.get_mutant_name = layer_mutant_name  # type: ignore[attr-defined]
+
+    unordered = PytestRunner._pytest_args_regular_run
+
+    def fastest_first(self: Any, tests: Any) -> list[str]:
+        durations = state().duration_by_test
+        return unordered(self, sorted(tests, key=lambda test: (durations.get(test, 0.0), test)))
+
+    PytestRunner._pytest_args_regular_run = fastest_first  # type: ignore[method-assign]
+
+
+def mutmut(args: list[str]) -> int:
+    """mutmut's own CLI (``run``, ``show``, ``results``, …) with the adjustments above."""
+    _adapt_mutmut()
+    from mutmut.__main__ import cli
+
+    try:
+        cli.main(args=args, prog_name="mutmut", standalone_mode=False)
+    except SystemExit as stop:
+        return int(stop.code or 0)
+    return 0
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    killed: int = 0
+    survived: int = 0
+    timeout: int = 0
+    no_tests: int = 0
+    not_checked: int = 0
+    wording: int = 0
+    equivalent: int = 0
+
+    @property
+    def tried(self) -> int:
+        return self.killed + self.survived + self.timeout + self.no_tests
+
+    @property
+    def score(self) -> float:
+        # A timeout is a kill: the mutant made the code loop (mutmut's own rule).
+        return (self.killed + self.timeout) / self.tried if self.tried else 1.0
+
+
+def _function_sources(mutant_name: str, path: Path) -> tuple[str, str]:
+    from mutmut.mutation.diff_apply import (
+        read_mutant_function,
+        read_mutants_module,
+        read_original_function,
+    )
+
+    module = read_mutants_module(path)
+    original = read_original_function(module, mutant_name)
+    mutant = read_mutant_function(module, mutant_name)
+    return module.code_for_node(original), module.code_for_node(mutant)
+
+
+def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    return {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+
+
+def _in_message(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """True when a string node is the text of a raised exception or a log call's message."""
+    child, parent = node, parents.get(node)
+    while parent is not None:
+        if isinstance(parent, ast.Raise):
+            return True
+        if (
+            isinstance(parent, ast.Call)
+            and isinstance(parent.func, ast.Attribute)
+            and parent.func.attr in LOG_LEVELS
+            and parent.args
+            and child is parent.args[0]
+        ):
+            return True
+        if isinstance(parent, ast.stmt):
+            return False
+        child, parent = parent, parents.get(parent)
+    return False
+
+
+def is_wording_only(original: str, mutant: str) -> bool:
+    """The two functions differ only in message strings (see the module docstring)."""
+    before = ast.parse(_dedent(original))
+    after = ast.parse(_dedent(mutant))
+    parents = _parents(before)
+    changed = False
+    for old, new in zip(ast.walk(before), ast.walk(after), strict=False):
+        if type(old) is not type(new):
+            return False
+        if isinstance(old, ast.Constant) and isinstance(new, ast.Constant):
+            if old.value == new.value:
+                continue
+            if not (isinstance(old.value, str) and isinstance(new.value, str) and _in_message(old, parents)):
+                return False
+            changed = True
+            continue
+        if _fields(old) != _fields(new):
+            return False
+    return changed and len(list(ast.walk(before))) == len(list(ast.walk(after)))
+
+
+def _fields(node: ast.AST) -> tuple[Any, ...]:
+    """The node's own non-node fields (names, operators, counts of children)."""
+    values: list[Any] = []
+    for name, value in ast.iter_fields(node):
+        if name == "name" and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue  # mutmut renames each mutant's function
+        if isinstance(value, ast.AST):
+            values.append(type(value).__name__)
+        elif isinstance(value, list):
+            values.append(tuple(type(v).__name__ if isinstance(v, ast.AST) else v for v in value))
+        else:
+            values.append(value)
+    return tuple(values)
+
+
+def _dedent(source: str) -> str:
+    lines = source.splitlines()
+    indent = min((len(line) - len(line.lstrip()) for line in lines if line.strip()), default=0)
+    return "\n".join(line[indent:] for line in lines)
+
+
+def _load_equivalents() -> dict[str, dict[str, str]]:
+    if not EQUIVALENTS.exists():
+        return {}
+    data = tomllib.loads(EQUIVALENTS.read_text(encoding="utf-8"))
+    return {entry["mutant"]: entry for entry in data.get("equivalent", [])}
+
+
+def _mutated_lines(original: str, mutant: str) -> set[str]:
+    return {line.strip() for line in mutant.splitlines()} - {line.strip() for line in original.splitlines()}
+
+
+def _verdict(name: str, code: int | None, path: Path, equivalents: dict[str, dict[str, str]]) -> str:
+    """One of Tally's fields for a mutant, from mutmut's exit code and, for a survivor, its diff."""
+    if code != SURVIVED:
+        # segfaults and "suspicious" exits fail the tests too: kills
+        return BY_EXIT_CODE.get(code, "killed")
+    original, mutant = _function_sources(name, Path("mutants") / path)
+    if name in equivalents:
+        line = equivalents[name]["line"].strip()
+        if line not in _mutated_lines(original, mutant):
+            raise SystemExit(f"{EQUIVALENTS.name}: {name} no longer mutates {line!r}")
+        return "equivalent"
+    return "wording" if is_wording_only(original, mutant) else "survived"
+
+
+def collect() -> tuple[dict[str, Tally], dict[str, list[str]]]:
+    from mutmut.__main__ import SourceFileMutationData
+
+    equivalents = _load_equivalents()
+    seen: Counter[str] = Counter()
+    tallies: dict[str, Tally] = {}
+    survivors: dict[str, list[str]] = {}
+    for source in sorted((ROOT / PACKAGE_DIR).glob("*.py")):
+        path = PACKAGE_DIR / source.name
+        data = SourceFileMutationData(path=path)
+        data.load()
+        tally = tallies.setdefault(source.stem, Tally())
+        for name, code in sorted(data.exit_code_by_key.items()):
+            verdict = _verdict(name, code, path, equivalents)
+            setattr(tally, verdict, getattr(tally, verdict) + 1)
+            seen[name] += verdict == "equivalent"
+            if verdict == "survived":
+                survivors.setdefault(source.stem, []).append(name)
+    stale = sorted(name for name in equivalents if not seen[name])
+    if stale:
+        raise SystemExit(f"{EQUIVALENTS.name}: not surviving any more, remove: {stale}")
+    return tallies, survivors
+
+
+def render(tallies: dict[str, Tally], survivors: dict[str, list[str]]) -> str:
+    rows = [
+        "| module | tried | killed | timeout | survived | no tests | score | target |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    totals: Counter[str] = Counter()
+    excluded: Counter[str] = Counter()
+    for module, tally in sorted(tallies.items()):
+        if not tally.tried and not tally.not_checked:
+            continue
+        runtime = module in RUNTIME_MODULES
+        verdict = ("met" if tally.score >= TARGET else "NOT met") if runtime else "-"
+        if tally.not_checked:
+            verdict += f" ({tally.not_checked} not run)"
+        rows.append(
+            f"| {module} | {tally.tried} | {tally.killed} | {tally.timeout} | {tally.survived} | "
+            f"{tally.no_tests} | {tally.score:.0%} | {verdict} |"
+        )
+        totals.update(tried=tally.tried, killed=tally.killed + tally.timeout)
+        excluded.update(wording=tally.wording, equivalent=tally.equivalent)
+    score = totals["killed"] / totals["tried"] if totals["tried"] else 1.0
+    lines = [
+        "# Mutation testing",
+        "",
+        "Written by `make mutation` (`scripts/mutation.py`, mutmut 3). Do not edit by hand.",
+        "",
+        "Every mutant of the runtime package (`layers/common/anomaly_sentinel/`) is run against the unit",
+        "and integration tests that reach the mutated function. Score = (killed + timeout) / tried;",
+        "a mutant no test reaches counts as tried and not killed. Target: every runtime module",
+        f"({', '.join(RUNTIME_MODULES)}) at {TARGET:.0%} or more.",
+        "",
+        *rows,
+        "",
+        f"All modules: {totals['killed']} of {totals['tried']} killed ({score:.0%}). Not counted as tried: "
+        f"{excluded['wording']} wording-only survivors (exception and log message text) and "
+        f"{excluded['equivalent']} equivalent mutants (`scripts/mutation_equivalents.toml`, each with its "
+        "reason) — the rules are in `scripts/mutation.py`.",
+    ]
+    if survivors:
+        lines += [
+            "",
+            "## Survivors",
+            "",
+            "`mutmut show NAME` (from the project root) prints a mutant's diff.",
+            "",
+        ]
+        for module, names in sorted(survivors.items()):
+            lines.append(f"- {module}: " + ", ".join(f"`{n.rpartition('.')[2]}`" for n in names))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    passthrough = commands.add_parser("mutmut", help="any mutmut command: run, show NAME, results, …")
+    passthrough.add_argument("args", nargs=argparse.REMAINDER)
+    report_parser = commands.add_parser("report", help="write the per-module table")
+    report_parser.add_argument("--out", type=Path, default=ROOT / "docs" / "MUTATION.md")
+    args = parser.parse_args(argv)
+    if args.command == "mutmut":
+        return mutmut(args.args)
+    tallies, survivors = collect()
+    args.out.write_text(render(tallies, survivors), encoding="utf-8")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
