@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from anomaly_sentinel import alerts, aws, pipeline_runs
+from anomaly_sentinel import aws, pipeline_runs
 from anomaly_sentinel.idempotency import Once
 from anomaly_sentinel.observability import ignored
 from anomaly_sentinel.pipeline_runs import RunEnded
@@ -29,6 +29,8 @@ def account_once(ended: RunEnded) -> dict[str, Any]:
     cost = pipeline_runs.publish_metrics(run, metrics, settings.pipeline_name)
     alerted = None
     if run.status == "Failed":
+        from anomaly_sentinel import alerts  # failed runs only: not loaded at cold start
+
         alert = pipeline_runs.failure_alert(run, settings.endpoint_name)
         alerted = alerts.publish(alert, sns, settings.alerts_topic_arn)
     return {

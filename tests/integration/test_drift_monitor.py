@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from anomaly_sentinel import drift
-from anomaly_sentinel.drift_monitor import EVENT_DETAIL_TYPE, EVENT_SOURCE
+from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
 from pipeline.scripts import baseline as baseline_script
 from tests.integration.retrain_support import serve
 
@@ -81,7 +81,7 @@ def drift_events(stack):
     sqs, events = boto3.client("sqs"), boto3.client("events")
     url = sqs.create_queue(QueueName="drift-events")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="drift-events", EventPattern=json.dumps({"source": [EVENT_SOURCE]}))
+    events.put_rule(Name="drift-events", EventPattern=json.dumps({"source": [DRIFT_EVENT_SOURCE]}))
     events.put_targets(Rule="drift-events", Targets=[{"Id": "q", "Arn": arn}])
 
     def received() -> list[dict]:
@@ -117,7 +117,7 @@ def test_a_shifted_feature_in_the_last_window_is_reported_as_model_monitor_would
     assert [f["name"] for f in statistics["features"]] == [f"_c{i}" for i in range(FEATURES)]
     # AND one event says so, pointing at the report
     (event,) = drift_events()
-    assert (event["source"], event["detail-type"]) == (EVENT_SOURCE, EVENT_DETAIL_TYPE)
+    assert (event["source"], event["detail-type"]) == (DRIFT_EVENT_SOURCE, DRIFT_EVENT_DETAIL_TYPE)
     assert (
         event["detail"]["report_uri"]
         == f"s3://{deployment.bucket}/drift-reports/{deployment.endpoint}/{HOUR}/"

@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from anomaly_sentinel import drift
-from anomaly_sentinel.drift_monitor import EVENT_DETAIL_TYPE, EVENT_SOURCE
+from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
 from tests.integration.retrain_support import (
     AlertsInbox,
     drift_alarm_event,
@@ -68,8 +68,8 @@ def drift_event(stack, hour: str = "2026/11/30/01", report_uri: str | None = Non
     return {
         "version": "0",
         "id": f"drift-{start}",
-        "detail-type": EVENT_DETAIL_TYPE,
-        "source": EVENT_SOURCE,
+        "detail-type": DRIFT_EVENT_DETAIL_TYPE,
+        "source": DRIFT_EVENT_SOURCE,
         "account": "123456789012",
         "time": "2026-11-30T02:15:07Z",
         "region": "us-east-1",

@@ -160,13 +160,13 @@ def test_input_transformer_quotes_like_eventbridge(template, expected):
 
 
 def drift_event(status="CompletedWithViolations", endpoint=None):
-    from anomaly_sentinel.drift_monitor import EVENT_DETAIL_TYPE, EVENT_SOURCE
+    from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
 
     return {
         "version": "0",
         "id": "4f6d1c8e-2b1a-4c3d-9e8f-0a1b2c3d4e5f",
-        "detail-type": EVENT_DETAIL_TYPE,
-        "source": EVENT_SOURCE,
+        "detail-type": DRIFT_EVENT_DETAIL_TYPE,
+        "source": DRIFT_EVENT_SOURCE,
         "account": "123456789012",
         "time": "2026-11-30T02:15:07Z",
         "region": "us-east-1",
@@ -197,8 +197,8 @@ def test_clean_windows_and_other_endpoints_do_not_invoke_it(event):
 
 
 def test_the_drift_monitors_events_are_what_the_rule_expects():
-    from anomaly_sentinel.drift_monitor import EVENT_DETAIL_TYPE, EVENT_SOURCE
+    from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
 
     spec = TEMPLATE.rule("MonitoringAlertFunctionDriftMonitorRun").pattern
-    assert spec["source"] == [EVENT_SOURCE]
-    assert spec["detail-type"] == [EVENT_DETAIL_TYPE]
+    assert spec["source"] == [DRIFT_EVENT_SOURCE]
+    assert spec["detail-type"] == [DRIFT_EVENT_DETAIL_TYPE]

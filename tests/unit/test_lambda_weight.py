@@ -42,3 +42,19 @@ def test_layer_requirements_pin_no_heavy_package():
 def test_every_function_is_scanned():
     scanned = {p.parent.name for p in _shipped_sources()}
     assert {"start_pipeline", "score_capture", "monitoring_alert"} <= scanned
+
+
+@pytest.mark.parametrize("logical_id", Template().function_ids())
+def test_pydantic_skips_its_plugin_scan_in_every_function(logical_id, monkeypatch):
+    # GIVEN the function's environment from the template (no pydantic plugin ships in the layer)
+    from pydantic.plugin import _loader
+
+    environment = Template().function(logical_id).environment
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", environment.get("PYDANTIC_DISABLE_PLUGINS", ""))
+    monkeypatch.setattr(_loader, "_plugins", None)
+    scanned = []
+    monkeypatch.setattr(_loader, "entry_points", lambda **kwargs: scanned.append(kwargs) or [])
+    # WHEN pydantic looks for plugins, as it does when the first model is built at cold start
+    plugins = _loader.get_plugins()
+    # THEN it reads no package's entry points: the cold start does not scan every installed package
+    assert (list(plugins), scanned) == ([], [])

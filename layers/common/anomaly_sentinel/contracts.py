@@ -34,6 +34,10 @@ METADATA_TRAINING_DATA = "training_data"
 #: Id of the retraining lock item in the idempotency table (one lock per endpoint).
 LOCK_PREFIX = "retrain-lock#"
 
+#: The EventBridge event the drift monitor puts after each window; the monitoring responder reads it.
+DRIFT_EVENT_SOURCE = "anomaly-sentinel.drift-monitor"
+DRIFT_EVENT_DETAIL_TYPE = "Drift Monitoring Execution Status Change"
+
 #: Serverless inference rejects request payloads over 4 MB; stay just under it (MB and MiB alike).
 SERVERLESS_PAYLOAD_LIMIT = 4_000_000
 

@@ -29,13 +29,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, computed_field
 
 from anomaly_sentinel import drift
-from anomaly_sentinel.contracts import parse_s3_uri
+from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE, parse_s3_uri
 from anomaly_sentinel.cutoff import ModelStatsSource
 from anomaly_sentinel.exceptions import BaselineError, DriftReportError
 from anomaly_sentinel.settings import DriftMonitorSettings
 
-EVENT_SOURCE: Final = "anomaly-sentinel.drift-monitor"
-EVENT_DETAIL_TYPE: Final = "Drift Monitoring Execution Status Change"
 BASELINE_FOLDER: Final = "baseline"
 STATISTICS_SUFFIX: Final = ".json"
 
@@ -308,8 +306,8 @@ class DriftMonitor:
         response = self.events.put_events(
             Entries=[
                 {
-                    "Source": EVENT_SOURCE,
-                    "DetailType": EVENT_DETAIL_TYPE,
+                    "Source": DRIFT_EVENT_SOURCE,
+                    "DetailType": DRIFT_EVENT_DETAIL_TYPE,
                     "Detail": json.dumps(report.event_detail()),
                     "Resources": [],
                     "EventBusName": self.settings.event_bus_name,

@@ -24,9 +24,9 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
-from anomaly_sentinel import alerts, drift_monitor, storms
+from anomaly_sentinel import alerts, storms
 from anomaly_sentinel.alerts import Alert
-from anomaly_sentinel.contracts import S3UriError, parse_s3_uri, read_at_most, s3_uri
+from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, S3UriError, parse_s3_uri, read_at_most, s3_uri
 from anomaly_sentinel.exceptions import EventParseError, RetrainStartError, ViolationsFileError
 from anomaly_sentinel.settings import MonitoringAlertSettings
 
@@ -35,7 +35,6 @@ Source = Literal["processing-job", "alarm", "drift-monitor"]
 
 PROCESSING_JOB_EVENT = "SageMaker Processing Job State Change"
 ALARM_EVENT = "CloudWatch Alarm State Change"
-DRIFT_MONITOR_EVENT = drift_monitor.EVENT_DETAIL_TYPE
 #: The schedule name alerts show for the drift monitor's windows.
 DRIFT_MONITOR_SCHEDULE = "drift-monitor"
 #: Model Monitor writes this name; one documentation page spells it the other way: read both.
@@ -186,7 +185,7 @@ def signal_from_event(event: dict[str, Any]) -> MonitoringSignal:
         return MonitoringSignal(
             source="processing-job", name=name, arn=arn, status=str(detail.get("ProcessingJobStatus", ""))
         )
-    if detail_type == DRIFT_MONITOR_EVENT:
+    if detail_type == DRIFT_EVENT_DETAIL_TYPE:
         execution, endpoint = detail.get("execution"), detail.get("endpoint")
         if not isinstance(execution, str) or not isinstance(endpoint, str):
             raise EventParseError("drift monitor event without execution/endpoint")

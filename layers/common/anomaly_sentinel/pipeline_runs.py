@@ -15,14 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
-from anomaly_sentinel.alerts import Alert
 from anomaly_sentinel.exceptions import EventParseError
+
+if TYPE_CHECKING:
+    from anomaly_sentinel.alerts import Alert
 
 #: On-demand USD per instance-hour of SageMaker training, processing and batch transform in
 #: us-east-1 (AWS price list as of 2026-11; the same rate applies to the three job kinds for these
@@ -248,6 +250,10 @@ def cost_line(sagemaker: Any, execution_arn: str) -> str:
 
 def failure_alert(run: PipelineRun, endpoint: str) -> Alert:
     """The alert for a failed run: which step failed, why, and where its logs are."""
+    # Imported here: only failed runs alert, so the alert model is not built at every cold start
+    # (nor in RetrainSteps, which imports this module for the cost line only).
+    from anomaly_sentinel.alerts import Alert
+
     failed = run.failed_steps()
     lines = [
         f"Pipeline {run.pipeline} execution {run.execution_id} ended {run.status}.",

@@ -31,9 +31,13 @@ SAGEMAKER_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$"
 
 
 class EnvSettings(BaseModel):
-    """Base: fields are declared with ``alias=<ENV_VAR>``; unknown variables are ignored."""
+    """Base: fields are declared with ``alias=<ENV_VAR>``; unknown variables are ignored.
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    Every handler imports this module but validates one class at import (``from_env``): a class's
+    validator is built then, still in the cold start, so the other functions' classes cost nothing.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from anomaly_sentinel.retraining import LOCK_PREFIX
+from anomaly_sentinel.contracts import LOCK_PREFIX
 
 DIGEST_PREFIX: Final = "alert-digest#"
 
