@@ -14,9 +14,10 @@ do not count as tried:
 - *wording*: the mutant changes nothing but the text of an exception's message or of a log
   message (a string inside ``raise …`` or the first argument of ``logger.<level>(…)``); what the
   code does is unchanged, and tests that pinned such text would mirror the implementation.
-- *equivalent*: listed in ``scripts/mutation_equivalents.toml`` with the mutated line and the
-  reason no test can tell it apart; an entry whose line no longer matches its mutant fails the
-  report, so the list cannot go stale silently.
+- *equivalent*: listed in ``scripts/mutation-equivalents/<module>.toml`` (``[[equivalent]]`` tables
+  with ``mutant``, ``line`` — the mutated line as ``mutmut show`` prints it — and ``reason``: why no
+  test can tell it apart). An entry whose line no longer matches its mutant, or that no longer
+  survives, fails the report, so the lists cannot go stale silently.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_DIR = Path("layers/common/anomaly_sentinel")
 LAYER_PREFIX = "layers.common."
-EQUIVALENTS = ROOT / "scripts" / "mutation_equivalents.toml"
+EQUIVALENTS = ROOT / "scripts" / "mutation-equivalents"
 TARGET = 0.85
 #: The runtime modules the target applies to (the rest of the package is reported too).
 RUNTIME_MODULES = (
@@ -205,10 +206,13 @@ def _dedent(source: str) -> str:
 
 
 def _load_equivalents() -> dict[str, dict[str, str]]:
-    if not EQUIVALENTS.exists():
-        return {}
-    data = tomllib.loads(EQUIVALENTS.read_text(encoding="utf-8"))
-    return {entry["mutant"]: entry for entry in data.get("equivalent", [])}
+    entries: dict[str, dict[str, str]] = {}
+    for listing in sorted(EQUIVALENTS.glob("*.toml")):
+        for entry in tomllib.loads(listing.read_text(encoding="utf-8")).get("equivalent", []):
+            if not {"mutant", "line", "reason"} <= entry.keys():
+                raise SystemExit(f"{listing.name}: an entry needs mutant, line and reason: {entry}")
+            entries[entry["mutant"]] = entry
+    return entries
 
 
 def _mutated_lines(original: str, mutant: str) -> set[str]:
@@ -288,7 +292,7 @@ def render(tallies: dict[str, Tally], survivors: dict[str, list[str]]) -> str:
         "",
         f"All modules: {totals['killed']} of {totals['tried']} killed ({score:.0%}). Not counted as tried: "
         f"{excluded['wording']} wording-only survivors (exception and log message text) and "
-        f"{excluded['equivalent']} equivalent mutants (`scripts/mutation_equivalents.toml`, each with its "
+        f"{excluded['equivalent']} equivalent mutants (`scripts/mutation-equivalents/`, each with its "
         "reason) — the rules are in `scripts/mutation.py`.",
     ]
     if survivors:
