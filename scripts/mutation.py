@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import sys
 import tomllib
 from collections import Counter
@@ -240,7 +241,11 @@ def _load_equivalents() -> dict[str, dict[str, str]]:
 
 
 def _mutated_lines(original: str, mutant: str) -> set[str]:
-    return {line.strip() for line in mutant.splitlines()} - {line.strip() for line in original.splitlines()}
+    """The mutant's lines that differ from the original at their place (not merely anywhere)."""
+    before = [line.strip() for line in original.splitlines()[1:]]  # past the (renamed) def line
+    after = [line.strip() for line in mutant.splitlines()[1:]]
+    changed = difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes()
+    return {line for tag, _, _, start, end in changed if tag != "equal" for line in after[start:end]}
 
 
 def _verdict(name: str, code: int | None, path: Path, equivalents: dict[str, dict[str, str]]) -> str:
