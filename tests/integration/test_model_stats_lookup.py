@@ -74,7 +74,11 @@ def test_statistics_beside_the_served_models_artefact_are_read_once_per_model(cl
 
 @pytest.mark.parametrize(
     ("body", "why"),
-    [(None, "(NoSuchKey)"), ("not json", "(JSONDecodeError)"), ({"count": 0, "mean": 1}, "(ValidationError)")],
+    [
+        (None, "(NoSuchKey)"),
+        ("not json", "(JSONDecodeError)"),
+        ({"count": 0, "mean": 1}, "(ValidationError)"),
+    ],
     ids=["missing", "garbage", "invalid"],
 )
 def test_unreadable_statistics_are_a_note_that_says_why(clients, body, why):

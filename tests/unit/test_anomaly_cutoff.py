@@ -8,7 +8,9 @@ import pytest
 
 from anomaly_sentinel.cutoff import Cutoff, RunningStats, ScoreStats, StatsLookup, resolve_cutoff
 
-MODEL = StatsLookup(ScoreStats(count=1000, mean=1.0, std=0.2, min=0.5, max=2.5), "s3://b/m/score_stats.json", "read")
+MODEL = StatsLookup(
+    ScoreStats(count=1000, mean=1.0, std=0.2, min=0.5, max=2.5), "s3://b/m/score_stats.json", "read"
+)
 MISSING = StatsLookup(None, "s3://b/m/score_stats.json", "s3://b/m/score_stats.json unreadable (NoSuchKey)")
 
 

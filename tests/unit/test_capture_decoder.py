@@ -564,7 +564,11 @@ def test_a_row_of_the_wrong_width_is_located_by_its_row(payload, content_type):
 
 
 def test_a_json_lines_payload_names_its_line_that_is_not_json():
-    rec = record('{"features": [1, 2]}\n{"features": [3, 4]}\n{oops', encoding="JSON", content_type="application/jsonlines")
+    rec = record(
+        '{"features": [1, 2]}\n{"features": [3, 4]}\n{oops',
+        encoding="JSON",
+        content_type="application/jsonlines",
+    )
     item = only(decode_bytes(jsonl([rec])))
     assert item.reason == capture.NOT_JSON
     assert re.search(r"\bline 3\b", item.detail)
@@ -631,8 +635,17 @@ def test_more_json_payload_shapes(payload, rows):
         ('{"features": {"values": [1]}}', capture.NON_NUMERIC),
         ("[" * 100_000 + "]" * 100_000, capture.NOT_JSON),
     ],
-    ids=["empty", "instances-not-array", "string", "bool", "string-row", "no-features", "data-not-rcf",
-         "features-not-array", "too-deep"],
+    ids=[
+        "empty",
+        "instances-not-array",
+        "string",
+        "bool",
+        "string-row",
+        "no-features",
+        "data-not-rcf",
+        "features-not-array",
+        "too-deep",
+    ],
 )
 def test_json_payloads_without_usable_rows_are_rejected(payload, reason):
     rec = record(payload, encoding="JSON", content_type="application/json", event_id="evt-j")
@@ -654,7 +667,12 @@ def test_the_base64_encoding_is_recognised_in_any_letter_case(encoding):
 
 @pytest.mark.parametrize(
     ("encoding", "payload", "rows"),
-    [("csv", "1,2", ["1,2"]), ("Csv", "1,2", ["1,2"]), ("json", "[1, 2]", ["1.0,2.0"]), ("JSON", "[1, 2]", ["1.0,2.0"])],
+    [
+        ("csv", "1,2", ["1,2"]),
+        ("Csv", "1,2", ["1,2"]),
+        ("json", "[1, 2]", ["1.0,2.0"]),
+        ("JSON", "[1, 2]", ["1.0,2.0"]),
+    ],
 )
 def test_a_csv_or_json_encoding_decides_the_payload_kind_whatever_the_content_type(encoding, payload, rows):
     # GIVEN a payload captured as CSV or JSON text under a content type that says neither

@@ -121,7 +121,10 @@ class SageMakerDescribes:
         return table[name]
 
     def describe_endpoint(self, *, EndpointName):
-        return {"EndpointName": EndpointName, "EndpointConfigName": self._find(self.endpoints, EndpointName, "DescribeEndpoint")}
+        return {
+            "EndpointName": EndpointName,
+            "EndpointConfigName": self._find(self.endpoints, EndpointName, "DescribeEndpoint"),
+        }
 
     def describe_endpoint_config(self, *, EndpointConfigName):
         return self._find(self.configs, EndpointConfigName, "DescribeEndpointConfig")
@@ -163,7 +166,15 @@ def test_a_config_without_variants_serves_no_model(config):
 @pytest.mark.parametrize(
     ("model", "url"),
     [
-        ({"Containers": [{"ModelDataUrl": "s3://b/first.tar.gz"}, {"ModelDataUrl": "s3://b/second.tar.gz"}]}, "s3://b/first.tar.gz"),
+        (
+            {
+                "Containers": [
+                    {"ModelDataUrl": "s3://b/first.tar.gz"},
+                    {"ModelDataUrl": "s3://b/second.tar.gz"},
+                ]
+            },
+            "s3://b/first.tar.gz",
+        ),
         ({"PrimaryContainer": {"Image": "rcf:1"}}, None),
         ({"PrimaryContainer": {"ModelDataUrl": ""}}, None),
         ({"Containers": []}, None),
