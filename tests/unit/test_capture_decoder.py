@@ -183,6 +183,8 @@ SECRET = "9731.4159"  # appears in payloads that must be rejected; must never ap
         (b'{"captureData": ', capture.NOT_JSON, None),
         (b'{"captureData": {}} {"captureData": {}}', capture.NOT_JSON, None),  # two values, one line
         (b"[" * 100_000 + b"]" * 100_000, capture.NOT_JSON, None),  # nests deeper than any parser goes
+        (b" \x0c" + json.dumps(record("1,2")).encode(), capture.NOT_JSON, None),  # not JSON whitespace
+        (b" X" + json.dumps(record("1,2")).encode(), capture.NOT_JSON, None),
         (b"[1, 2, 3]", capture.NO_CAPTURE_DATA, None),
         (b'{"eventMetadata": {"eventId": "e1"}}', capture.NO_CAPTURE_DATA, "e1"),
         (b'{"eventMetadata": {"eventId": 7}, "captureData": 5}', capture.NO_CAPTURE_DATA, None),
@@ -836,14 +838,16 @@ def test_a_gzip_stream_of_several_members_is_read_whole():
 
 def test_a_bom_is_dropped_only_at_the_start_of_a_gzip_stream():
     # GIVEN a gzip stream starting with a UTF-8 BOM, and a BOM inside a later line (a JSON string
-    # may hold U+FEFF) at a chunk boundary
+    # may hold U+FEFF) at decompressed offset 128, where a 64-byte decompression step starts
     bom = "\ufeff".encode()
+    first = b'{"pad": "' + b"a" * 106 + b'"}'
     second = b'{"a": "' + bom + b'"}'
-    data = bom + b"0123456\n" + second + b"\n"
-    # WHEN read in 8-byte steps (the second line's BOM starts the third step's output)
-    lines = list(read_lines(io.BytesIO(gzip.compress(data)), chunk_bytes=8))
+    data = bom + first + b"\n" + second + b"\n"
+    assert data.index(bom, 1) == 128
+    # WHEN read in 64-byte steps
+    lines = list(read_lines(io.BytesIO(gzip.compress(data)), chunk_bytes=64))
     # THEN only the leading BOM is gone
-    assert lines == [b"0123456", second]
+    assert lines == [first, second]
 
 
 def test_data_after_a_gzip_member_that_is_not_gzip_is_corrupt():
