@@ -232,6 +232,7 @@ def test_broken_lines_are_rejected_with_a_reason(line, reason, event_id):
         ("", "CSV", "text/csv", capture.EMPTY_PAYLOAD),
         ("  \n \n", "CSV", "text/csv", capture.EMPTY_PAYLOAD),
         ("", "BASE64", "text/csv", capture.EMPTY_PAYLOAD),
+        (" \n ", "JSON", "application/json", capture.EMPTY_PAYLOAD),
         ("1,2", "BASE64", "image/png", capture.UNSUPPORTED_CONTENT),
         ("1,2", "PROTOBUF", "application/x-protobuf", capture.UNSUPPORTED_CONTENT),
     ],
@@ -385,6 +386,8 @@ def test_quoted_csv_fields_follow_rfc_4180_and_non_numbers_are_rejected_with_a_r
     # THEN it is rejected (never split on the quoted comma), with a reason and no payload value
     assert isinstance(item, Reject)
     assert item.reason == reason
+    assert isinstance(item.detail, str)
+    assert item.detail
     assert "1,000" not in item.detail
     assert "abc" not in item.detail
 
@@ -579,13 +582,23 @@ def test_a_json_lines_payload_names_its_line_that_is_not_json():
 @pytest.mark.parametrize(
     ("payload", "rows"),
     [
+        ("1, 2", ["1,2"]),
+        ("1, 2\n3,\t4", ["1,2", "3,4"]),
         ("1\t,2", ["1,2"]),
         ("1,\t2", ["1,2"]),
         ("1,2\n\n3,4\n", ["1,2", "3,4"]),
         ('"1",2\n\n"3",4', ["1,2", "3,4"]),
         ('" 1.5 ", 2', ["1.5,2"]),
     ],
-    ids=["tab", "tab-before", "blank-line", "quoted-blank-line", "quoted-spaces"],
+    ids=[
+        "space",
+        "rows-with-spaces",
+        "tab",
+        "tab-before",
+        "blank-line",
+        "quoted-blank-line",
+        "quoted-spaces",
+    ],
 )
 def test_csv_rows_are_kept_without_blank_lines_or_whitespace_around_values(payload, rows):
     assert only(decode_bytes(jsonl([record(payload)]))).rows == rows
@@ -605,6 +618,8 @@ def test_quoted_csv_values_are_checked_like_unquoted_ones(payload, reason):
     item = only(decode_bytes(jsonl([record(payload)])))
     assert isinstance(item, Reject)
     assert item.reason == reason
+    assert isinstance(item.detail, str)
+    assert item.detail
 
 
 @pytest.mark.parametrize(
