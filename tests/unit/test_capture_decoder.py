@@ -159,6 +159,23 @@ def test_without_an_expected_width_every_width_is_counted_and_the_dominant_one_w
     assert capture.dominant_width(io.BytesIO(jsonl(lines))) == 3
 
 
+def test_without_an_expected_width_each_record_counts_its_width_once():
+    # GIVEN a 3-row and two 1-row records of width 2, and one 4-row record of width 3
+    data = jsonl(
+        [record("1,2\n3,4\n5,6"), record("7,8"), record("9,1"), record("1,2,3\n4,5,6\n7,8,9\n1,1,1")]
+    )
+    decoder = CaptureDecoder()
+    # WHEN decoded THEN widths count records, not rows: width 2 dominates
+    decode_bytes(data, decoder)
+    assert decoder.widths == {2: 3, 3: 1}
+    assert decoder.dominant_width == 2
+
+
+def test_without_an_expected_width_the_rows_of_one_record_must_agree():
+    item = only(decode_bytes(jsonl([record("1,2\n3,4,5")])))
+    assert item.reason == capture.FEATURE_COUNT
+
+
 def test_a_short_first_row_does_not_poison_the_file_once_the_dominant_width_is_expected():
     # GIVEN one 2-feature row then 1,000 good 3-feature rows
     data = jsonl([record("1,2"), *(record(f"{i},2,3") for i in range(1000))])
