@@ -278,7 +278,10 @@ def test_bad_base64_is_rejected():
 def test_base64_that_is_not_utf8_is_rejected():
     rec = record("1,2")
     rec["captureData"]["endpointInput"].update(encoding="BASE64", data="//79")  # b"\xff\xfe\xfd"
-    assert only(decode_bytes(jsonl([rec]))).reason == capture.NOT_UTF8
+    item = only(decode_bytes(jsonl([rec])))
+    assert item.reason == capture.NOT_UTF8
+    assert isinstance(item.detail, str)
+    assert item.detail
 
 
 def test_over_long_line_is_rejected_and_the_next_line_still_decodes():
@@ -769,6 +772,13 @@ def test_an_unsupported_content_type_is_named_in_the_reject_without_its_paramete
     assert item.reason == capture.UNSUPPORTED_CONTENT
     assert "'image/png'" in item.detail
     assert SECRET not in item.detail
+
+
+def test_the_detail_of_an_unsupported_content_type_stays_short_however_long_the_type():
+    rec = record("1,2", encoding="BASE64", content_type="application/" + "x" * 1000)
+    item = only(decode_bytes(jsonl([rec])))
+    assert item.reason == capture.UNSUPPORTED_CONTENT
+    assert 0 < len(item.detail) <= 120
 
 
 @pytest.mark.parametrize("indent", [b" ", b"\t", b" \t  "])
