@@ -41,8 +41,9 @@ lint: venv  ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: venv  ## mypy on the runtime and local packages
+typecheck: venv  ## mypy on the runtime and local packages and the mutation script
 	$(BIN)/mypy
+	$(BIN)/mypy scripts/mutation.py
 
 TEMPLATES := template.yaml observability/monitoring-account.yaml
 
