@@ -259,6 +259,8 @@ def _kind_of(content_type: object) -> str | None:
 
 def _loads(text: str) -> Any:
     """``json.loads`` without its wrapper layers (this is the decoder's hot path)."""
+    if text.startswith((" ", "\t")):  # JSON allows whitespace before the value; raw_decode does not
+        text = text.lstrip(" \t")
     value, end = _JSON.raw_decode(text)
     if end != len(text) and text[end:].strip():
         raise ValueError("extra data after the JSON value")
