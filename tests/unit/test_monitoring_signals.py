@@ -314,7 +314,9 @@ def test_long_signal_names_are_cut_to_exactly_the_step_functions_limit_without_d
     assert len(execution) == monitoring.EXECUTION_NAME_MAX
     # AND where the cut falls just after a hyphen, that hyphen goes: one character less, no "--"
     head = len("monitor-model-monitoring-")
-    cut_at_hyphen = "model-monitoring-" + "a" * (monitoring.EXECUTION_NAME_MAX - 13 - head - 1) + "-" + "b" * 40
+    cut_at_hyphen = (
+        "model-monitoring-" + "a" * (monitoring.EXECUTION_NAME_MAX - 13 - head - 1) + "-" + "b" * 40
+    )
     trimmed = monitoring.execution_name(monitoring.signal_from_event(processing_job_event(cut_at_hyphen)))
     assert "--" not in trimmed
     assert len(trimmed) == monitoring.EXECUTION_NAME_MAX - 1
