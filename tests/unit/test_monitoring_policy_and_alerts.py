@@ -89,6 +89,16 @@ def test_runs_without_violations_never_retrain_whatever_their_source(status):
         assert monitoring.decide(found, policy) == Decision(retrain=False, reason=f"status {status}")
 
 
+def test_a_run_whose_violations_could_not_be_read_never_retrains():
+    # GIVEN a run that reported violations whose file is unreadable, under a policy counting anything
+    policy = RetrainingPolicy(check_types=("baseline_drift_check",), min_violations=1)
+    unreadable = outcome(violations=(violation(),), violations_problem="malformed: not JSON")
+    # WHEN / THEN it does not retrain, saying why
+    assert monitoring.decide(unreadable, policy) == Decision(
+        retrain=False, reason="violations unreadable (malformed: not JSON)"
+    )
+
+
 def test_drift_alarm_decisions_say_why():
     alarm = outcome(source="alarm", violations=(violation(),))
     assert monitoring.decide(alarm, RetrainingPolicy()) == Decision(

@@ -359,3 +359,29 @@ def test_retrain_input_names_the_trigger_the_signal_and_the_endpoint(source, tri
 def test_retrain_input_reason_is_capped_at_1000_characters():
     payload = monitoring.retrain_input(outcome(), Decision(retrain=True, reason="x" * 2000), "")
     assert payload["reason"] == "x" * 1000
+
+
+def test_an_alarm_without_any_time_occurs_at_no_time():
+    event = alarm_event(Endpoint=OURS)
+    del event["detail"]["state"]["timestamp"]
+    del event["time"]
+    signal = monitoring.signal_from_event(event)
+    assert signal.occurred == ""
+    assert signal.identity == f"{event['resources'][0]}#"
+
+
+def test_an_alarm_signal_without_its_state_is_ours_by_its_name():
+    # GIVEN an alarm signal that carries no parsed alarm state (nothing names an endpoint)
+    signal = monitoring.MonitoringSignal(
+        source="alarm", name="anomaly-sentinel-drift-value", arn="alarm:x", status="ALARM"
+    )
+    # WHEN / THEN it is ours by its name alone
+    assert monitoring.ignore_reason(signal, settings()) is None
+
+
+def test_execution_names_keep_every_letter_of_the_signals_name():
+    # GIVEN a job name starting and ending in capital letters WHEN named THEN none is trimmed
+    execution = monitoring.execution_name(
+        monitoring.signal_from_event(processing_job_event("model-monitoring-RUN-X"))
+    )
+    assert re.fullmatch(r"monitor-model-monitoring-RUN-X-[0-9a-f]{12}", execution)
