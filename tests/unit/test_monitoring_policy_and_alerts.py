@@ -320,9 +320,10 @@ def test_an_alarm_on_another_metric_is_one_violation_carrying_the_latest_value()
     assert (found.endpoint, found.schedule) == (OURS, None)
 
 
-def test_an_alarms_long_reason_is_cut_to_1000_characters_in_its_violations():
-    found = monitoring.outcome_from_alarm(
-        alarm_signal(AlarmMetric(name="feature_baseline_drift_a"), reason="r" * 1500), OURS
-    )
+@pytest.mark.parametrize("metric", ["feature_baseline_drift_a", "CPUUtilization"])
+def test_an_alarms_reason_is_its_violations_description_cut_to_1000_characters(metric):
+    short = monitoring.outcome_from_alarm(alarm_signal(AlarmMetric(name=metric), reason="too high"), OURS)
+    assert short.violations[0].description == "too high"
+    found = monitoring.outcome_from_alarm(alarm_signal(AlarmMetric(name=metric), reason="r" * 1500), OURS)
     assert found.violations[0].description == "r" * 1000
     assert found.detail == "r" * 1500

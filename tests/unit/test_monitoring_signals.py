@@ -385,3 +385,18 @@ def test_execution_names_keep_every_letter_of_the_signals_name():
         monitoring.signal_from_event(processing_job_event("model-monitoring-RUN-X"))
     )
     assert re.fullmatch(r"monitor-model-monitoring-RUN-X-[0-9a-f]{12}", execution)
+
+
+def test_a_metric_math_alarms_expression_names_no_metric_and_no_reason_is_empty():
+    # GIVEN a metric-math drift alarm: one metric and one expression entry (no metricStat), no reason
+    event = alarm_event(Endpoint=OURS)
+    event["detail"]["configuration"]["metrics"].append({"id": "e1", "expression": "MAX(METRICS())"})
+    del event["detail"]["state"]["reason"]
+    # WHEN read THEN the expression is a metric with no name, and the reason is empty
+    alarm = monitoring.signal_from_event(event).alarm
+    assert alarm is not None
+    assert alarm.metrics == (
+        monitoring.AlarmMetric(name="feature_baseline_drift_value", endpoint=OURS),
+        monitoring.AlarmMetric(),
+    )
+    assert alarm.reason == ""
