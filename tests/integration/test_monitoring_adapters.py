@@ -46,6 +46,7 @@ def put(s3, key: str, body: bytes) -> None:
         (f"s3://{BUCKET}/monitoring/run-1/", "monitoring/run-1/constraint_violations.json"),
         (f"s3://{BUCKET}", "constraint_violations.json"),
         (f"s3://{BUCKET}/", "constraint_violations.json"),
+        (f"s3://{BUCKET}/reports/RUN-X", "reports/RUN-X/constraint_violations.json"),
     ],
 )
 def test_the_violations_file_is_read_in_the_report_folder_wherever_it_is(s3, report_uri, key):
@@ -212,9 +213,36 @@ def test_a_clean_run_reads_no_violations_file(world, s3):
     arn = monitoring_job(world, s3, status="Completed")
     job = monitoring.describe_monitoring_job(job_signal(arn), boto3.client("sagemaker"))
     assert job is not None
-    # WHEN / THEN the outcome is clean: the file is not read, so nothing is said about it
+    # WHEN / THEN the outcome is clean, as listed: the file is not read, so nothing is said about it
     found = monitoring.outcome_from_job(job, s3)
     assert (found.status, found.violations, found.violations_problem) == ("Completed", (), None)
+    assert found.status_source == "ListMonitoringExecutions"
+
+
+def test_a_stopped_run_is_stopped_as_listed(world, s3):
+    arn = monitoring_job(world, s3, status="Stopped")
+    job = monitoring.describe_monitoring_job(job_signal(arn, "Stopped"), boto3.client("sagemaker"))
+    assert job is not None
+    found = monitoring.outcome_from_job(job, s3)
+    assert (found.status, found.status_source, found.violations_problem) == (
+        "Stopped",
+        "ListMonitoringExecutions",
+        None,
+    )
+
+
+def test_a_job_nothing_says_has_finished_is_taken_as_clean_and_nothing_is_read():
+    # GIVEN a job still stopping, with no ExitMessage and no listing (nothing to read either)
+    job = monitoring.MonitoringJob(
+        job_arn="arn:aws:sagemaker:us-east-1:123456789012:processing-job/model-monitoring-1",
+        schedule=SCHEDULE,
+        endpoint=None,
+        processing_status="Stopping",
+        report_uri="s3://nowhere/at-all",
+    )
+    # WHEN its outcome is read THEN it is a clean run on no named endpoint; S3 is never asked
+    found = monitoring.outcome_from_job(job, s3=None)
+    assert (found.status, found.status_source, found.endpoint) == ("Completed", "processing job", "")
 
 
 def test_a_run_reporting_violations_whose_file_lists_none_is_an_empty_report(world, s3):
@@ -268,6 +296,7 @@ def test_a_failed_run_is_failed_with_its_reason_and_no_report_read(world, s3):
         "AlgorithmError: see the job logs",
         None,
     )
+    assert found.status_source == "ListMonitoringExecutions"
 
 
 # ---------------------------------------------------------------------------- drift windows
@@ -302,6 +331,11 @@ def test_a_drift_window_with_violations_reads_them_from_its_report(s3):
     )
     assert [v.feature_name for v in found.violations] == ["a"]
     assert found.report_uri == signal.report_uri
+
+
+def test_a_drift_window_naming_no_endpoint_has_an_empty_endpoint(s3):
+    signal = drift_signal("Completed", None).model_copy(update={"endpoint": None})
+    assert monitoring.outcome_from_drift(signal, s3).endpoint == ""
 
 
 def test_a_clean_drift_window_reads_nothing(s3):
