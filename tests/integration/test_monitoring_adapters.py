@@ -7,6 +7,7 @@ error cannot be provoked on moto, botocore's Stubber answers on the same client.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -22,6 +23,7 @@ BUCKET = "monitoring-reports"
 ENDPOINT = "anomaly-sentinel-rcf"
 SCHEDULE = "anomaly-sentinel-data-quality"
 JOB = "model-monitoring-202611300100-0a1b2c3d4e5f"
+SCHEDULE_ARN = f"arn:aws:sagemaker:us-east-1:123456789012:monitoring-schedule/{SCHEDULE}"
 ONE = b'{"violations": [{"feature_name": "a", "constraint_check_type": "data_type_check"}]}'
 
 
@@ -159,6 +161,8 @@ def test_a_monitoring_job_is_described_with_its_schedule_endpoint_report_and_lis
     assert job.exit_message is not None
     assert job.exit_message.startswith("CompletedWithViolations")
     assert job.listed_status == "CompletedWithViolations"
+    # AND without a FailureReason, the ExitMessage is the detail an alert shows
+    assert job.failure_reason == job.exit_message
 
 
 def test_a_failed_monitoring_job_carries_its_failure_reason(world, s3):
@@ -167,6 +171,61 @@ def test_a_failed_monitoring_job_carries_its_failure_reason(world, s3):
     assert job is not None
     assert job.processing_status == "Failed"
     assert job.failure_reason == "AlgorithmError: see the job logs"
+
+
+def test_a_job_whose_environment_names_nothing_takes_endpoint_and_failure_from_the_listing(aws):
+    # GIVEN a monitoring job described without Environment, ExitMessage or FailureReason, whose
+    # listing names the endpoint and the failure
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:processing-job/{JOB}"
+    sagemaker = boto3.client("sagemaker")
+    with Stubber(sagemaker) as stub:
+        stub.add_response(
+            "describe_processing_job",
+            {
+                "ProcessingJobName": JOB,
+                "ProcessingJobArn": arn,
+                "ProcessingJobStatus": "Failed",
+                "ProcessingResources": {
+                    "ClusterConfig": {
+                        "InstanceCount": 1,
+                        "InstanceType": "ml.m5.xlarge",
+                        "VolumeSizeInGB": 20,
+                    }
+                },
+                "AppSpecification": {"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/monitor:1"},
+                "CreationTime": datetime(2026, 11, 30, 1, 0, tzinfo=UTC),
+                "MonitoringScheduleArn": SCHEDULE_ARN,
+            },
+            expected_params={"ProcessingJobName": JOB},
+        )
+        stub.add_response(
+            "list_monitoring_executions",
+            {
+                "MonitoringExecutionSummaries": [
+                    {
+                        "MonitoringScheduleName": SCHEDULE,
+                        "ScheduledTime": datetime(2026, 11, 30, 1, 0, tzinfo=UTC),
+                        "CreationTime": datetime(2026, 11, 30, 1, 0, tzinfo=UTC),
+                        "LastModifiedTime": datetime(2026, 11, 30, 1, 5, tzinfo=UTC),
+                        "MonitoringExecutionStatus": "Failed",
+                        "ProcessingJobArn": arn,
+                        "EndpointName": ENDPOINT,
+                        "FailureReason": "ClientError: no captured data",
+                    }
+                ]
+            },
+        )
+        # WHEN described
+        job = monitoring.describe_monitoring_job(job_signal(arn, "Failed"), sagemaker)
+    # THEN the endpoint and the failure come from the listing, the schedule from its ARN
+    assert job is not None
+    assert (job.schedule, job.endpoint, job.failure_reason, job.listed_status) == (
+        SCHEDULE,
+        ENDPOINT,
+        "ClientError: no captured data",
+        "Failed",
+    )
+    assert (job.report_uri, job.exit_message) == (None, None)
 
 
 def test_the_listing_finds_only_the_job_asked_about(world, s3):
