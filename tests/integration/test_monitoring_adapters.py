@@ -476,3 +476,29 @@ def test_retrain_input_reaches_the_execution_as_json(state_machine):
     started = monitoring.start_retraining(sfn, arn, "drift-x-0123456789ab", payload)
     described = sfn.describe_execution(executionArn=started["execution_arn"])
     assert json.loads(described["input"])["inputDataUri"] == "s3://b/training/"
+
+
+def test_a_run_is_found_among_its_schedules_hundred_newest_whatever_other_schedules_did(world, s3):
+    # GIVEN our run, then ten newer runs of its schedule and a hundred newer runs of another schedule
+    ours = monitoring_job(world, s3)
+    for i in range(10):
+        world.extras.monitoring_execution(
+            job_name=f"model-monitoring-newer-{i}",
+            schedule_name=SCHEDULE,
+            endpoint_name=ENDPOINT,
+            report_uri=f"s3://{BUCKET}/newer/{i}",
+        )
+    for i in range(100):
+        world.extras.monitoring_execution(
+            job_name=f"model-monitoring-other-{i}",
+            schedule_name="other-schedule",
+            endpoint_name=ENDPOINT,
+            report_uri=f"s3://{BUCKET}/other/{i}",
+        )
+    # WHEN the listing is asked about our run THEN it is found, with its status
+    summary = monitoring.monitoring_execution_status(boto3.client("sagemaker"), SCHEDULE, ours)
+    assert summary is not None
+    assert (summary["ProcessingJobArn"], summary["MonitoringExecutionStatus"]) == (
+        ours,
+        "CompletedWithViolations",
+    )
