@@ -215,10 +215,14 @@ def test_a_job_whose_environment_names_nothing_takes_endpoint_and_failure_from_t
                 ]
             },
         )
-        # WHEN described
-        job = monitoring.describe_monitoring_job(job_signal(arn, "Failed"), sagemaker)
-    # THEN the endpoint and the failure come from the listing, the schedule from its ARN
+        # WHEN described for an event that spells the job's ARN in another case
+        event_arn = arn.replace(JOB, JOB.upper())
+        signal = MonitoringSignal(source="processing-job", name=JOB, arn=event_arn, status="Failed")
+        job = monitoring.describe_monitoring_job(signal, sagemaker)
+    # THEN the job is its described ARN (the one the listing knows), the endpoint and the failure
+    # come from the listing, the schedule from its ARN
     assert job is not None
+    assert job.job_arn == arn
     assert (job.schedule, job.endpoint, job.failure_reason, job.listed_status) == (
         SCHEDULE,
         ENDPOINT,
