@@ -12,9 +12,10 @@ ThreadedMotoServer alike):
 
 - ``UpdateEndpoint`` (added): switches the endpoint to the new config in moto's backend, so the
   local endpoint serves the new model; ``SageMakerExtras.update_outcome`` injects a failed rollout.
-- ``ListMonitoringExecutions`` (added): the jobs registered with
-  :meth:`SageMakerExtras.monitoring_execution`, which also shapes a processing job like a Model
-  Monitor run (moto's CreateProcessingJob drops MonitoringScheduleArn, ExitMessage, Environment).
+- ``ListMonitoringExecutions`` (added, with SageMaker's sort and page-size checks and defaults): the
+  jobs registered with :meth:`SageMakerExtras.monitoring_execution`, which also shapes a processing
+  job like a Model Monitor run (moto's CreateProcessingJob drops MonitoringScheduleArn, ExitMessage,
+  Environment).
 - ``ListPipelineExecutionSteps`` (added): the steps recorded by :func:`record_pipeline_steps` (the
   local pipeline executor records its RegisterModel step, as SageMaker does).
 - ``ListTrainingJobsForHyperParameterTuningJob`` (added): the training jobs named ``<tuning job>-…``,
@@ -206,6 +207,17 @@ class SageMakerExtras:
         ]
 
     def list_monitoring_executions(self, sm: SageMakerModelBackend, **filters: Any) -> list[dict[str, Any]]:
+        # SageMaker's own checks and defaults: SortBy/SortOrder enums, MaxResults 1-100 (default 10).
+        sort_by = filters.get("SortBy") or "CreationTime"
+        if sort_by not in ("CreationTime", "ScheduledTime", "Status"):
+            raise ValidationError(message=f"Value '{sort_by}' at 'sortBy' failed to satisfy constraint")
+        if filters.get("SortOrder") not in (None, "Ascending", "Descending"):
+            raise ValidationError(
+                message=f"Value '{filters['SortOrder']}' at 'sortOrder' failed to satisfy constraint"
+            )
+        limit = int(filters.get("MaxResults") or 10)
+        if not 1 <= limit <= 100:
+            raise ValidationError(message=f"Value '{limit}' at 'maxResults' failed to satisfy constraint")
         found = []
         for job_arn, summary in self.monitoring.items():
             if filters.get("MonitoringScheduleName") not in (None, summary["MonitoringScheduleName"]):
@@ -215,8 +227,9 @@ class SageMakerExtras:
             if filters.get("StatusEquals") not in (None, summary["MonitoringExecutionStatus"]):
                 continue
             found.append({**summary, "ProcessingJobArn": job_arn})
-        found.sort(key=lambda s: s["CreationTime"], reverse=filters.get("SortOrder") != "Ascending")
-        return found[: int(filters.get("MaxResults") or 100)]
+        key = "MonitoringExecutionStatus" if sort_by == "Status" else sort_by
+        found.sort(key=lambda s: s[key], reverse=filters.get("SortOrder") != "Ascending")
+        return found[:limit]
 
     # ------------------------------------------------------------------ fixtures
     def monitoring_execution(
@@ -371,7 +384,14 @@ def sagemaker_extras(update_outcome: UpdateOutcome = "InService") -> Iterator[Sa
         return ActionResult({"EndpointArn": endpoint.arn})
 
     def response_list_monitoring_executions(self: SageMakerResponse) -> ActionResult | EmptyResult:
-        names = ("MonitoringScheduleName", "EndpointName", "StatusEquals", "SortOrder", "MaxResults")
+        names = (
+            "MonitoringScheduleName",
+            "EndpointName",
+            "StatusEquals",
+            "SortBy",
+            "SortOrder",
+            "MaxResults",
+        )
         filters = {name: self._get_param(name) for name in names}
         summaries = extras.list_monitoring_executions(self.sagemaker_backend, **filters)
         return ActionResult({"MonitoringExecutionSummaries": summaries})

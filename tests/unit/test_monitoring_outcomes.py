@@ -338,6 +338,7 @@ def test_drift_alarm_naming_another_endpoint_is_not_ours():
         ("other", "concerns endpoint other, not anomaly-sentinel-rcf"),
         (None, "the monitoring job names no endpoint"),
         ({"anomaly-sentinel-rcf", "other"}, "concerns endpoint other, not anomaly-sentinel-rcf"),
+        ({"b-endpoint", "a-endpoint"}, "concerns endpoint a-endpoint, b-endpoint, not anomaly-sentinel-rcf"),
     ],
 )
 def test_only_signals_about_our_endpoint_are_ours(endpoints, expected):
