@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import functools
 import sys
 import tomllib
 from collections import Counter
@@ -151,17 +152,23 @@ class Tally:
         return (self.killed + self.timeout) / self.tried if self.tried else 1.0
 
 
-def _function_sources(mutant_name: str, path: Path) -> tuple[str, str]:
-    from mutmut.mutation.diff_apply import (
-        read_mutant_function,
-        read_mutants_module,
-        read_original_function,
-    )
+@functools.cache
+def _functions(path: Path) -> dict[str, str]:
+    """Every function and method in a mutated file, by name (mutmut gives each mutant its own)."""
+    text = (ROOT / "mutants" / path).read_text(encoding="utf-8")
+    lines = text.splitlines()
+    return {
+        node.name: "\n".join(lines[node.lineno - 1 : node.end_lineno])
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno is not None
+    }
 
-    module = read_mutants_module(path)
-    original = read_original_function(module, mutant_name)
-    mutant = read_mutant_function(module, mutant_name)
-    return module.code_for_node(original), module.code_for_node(mutant)
+
+def _function_sources(mutant_name: str, path: Path) -> tuple[str, str]:
+    """The original function and the mutant, as mutmut keeps them side by side in mutants/."""
+    name = mutant_name.rpartition(".")[2]
+    functions = _functions(path)
+    return functions[name.partition("__mutmut_")[0] + "__mutmut_orig"], functions[name]
 
 
 def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
@@ -253,7 +260,7 @@ def _verdict(name: str, code: int | None, path: Path, equivalents: dict[str, dic
     if code != SURVIVED:
         # segfaults and "suspicious" exits fail the tests too: kills
         return BY_EXIT_CODE.get(code, "killed")
-    original, mutant = _function_sources(name, Path("mutants") / path)
+    original, mutant = _function_sources(name, path)  # mutmut reads it under mutants/
     if name in equivalents:
         line = equivalents[name]["line"].strip()
         if line not in _mutated_lines(original, mutant):
