@@ -115,7 +115,10 @@ def test_errors_are_classified(error, kind):
 
 @pytest.mark.parametrize(
     "error",
-    [client_error("AccessDeniedException", 400), client_error("ValidationError", 400, "Endpoint rcf not found.")],
+    [
+        client_error("AccessDeniedException", 400),
+        client_error("ValidationError", 400, "Endpoint rcf not found."),
+    ],
     ids=["denied", "not-found"],
 )
 def test_fatal_reasons_name_the_endpoint(error):
