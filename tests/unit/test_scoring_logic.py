@@ -495,6 +495,8 @@ class FakeRuntime:
             self.requests.append(request)
         time.sleep(self.delay_s)
         scores = self.answer(request["Body"].decode("ascii").split("\n"))
+        if isinstance(scores, bytes):  # a raw answer
+            return {"Body": io.BytesIO(scores)}
         return {"Body": io.BytesIO(json.dumps({"scores": [{"score": s} for s in scores]}).encode())}
 
 
@@ -621,3 +623,20 @@ def test_a_dropped_connection_is_retried_and_a_lasting_one_fails_the_file_naming
     drops.extend([ConnectionClosedError(endpoint_url="http://x")] * 2)
     with pytest.raises(EndpointUnavailableError, match="ConnectionClosedError"):
         client.score(one_batch(["1,3"]))
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"<html>bad gateway</html>", "endpoint returned a malformed response"),
+        (b'{"scores":[{"score":"Infinity"}]}', "endpoint returned a non-finite score"),
+        (b'{"scores":[]}', "endpoint returned 0 scores for 1 rows"),
+    ],
+    ids=["garbage", "infinite", "missing"],
+)
+def test_a_row_whose_answer_is_unusable_is_rejected_saying_what_was_wrong(payload, reason):
+    # GIVEN a runtime that answers a single row with something that is not one finite score
+    client = EndpointClient(FakeRuntime(lambda _: payload), "x", sleep=lambda _: None)
+    # WHEN scored THEN the row is rejected with a reason that says what the answer lacked
+    outcome = client.score(one_batch(["1,2"]))
+    assert (outcome.scores, outcome.reasons) == ([None], {0: reason})
