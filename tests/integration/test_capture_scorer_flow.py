@@ -9,13 +9,17 @@ The handler's own end-to-end tests are in test_score_capture_handler.py.
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC
 from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from anomaly_sentinel import scoring
 from anomaly_sentinel.events import S3Object
@@ -484,3 +488,74 @@ def test_the_summary_keeps_counts_and_locations_and_states_the_status():
     assert "top_anomalies" not in scored
     assert scored["scores_uri"] == "s3://b/s.jsonl"
     assert report_of(failure="broken").summary()["status"] == "failed"
+
+
+def test_stored_lines_are_compact_json(endpoint, topic):
+    # GIVEN a file with a scored and a rejected record WHEN processed
+    arn, _ = topic
+    flow, _ = scorer(endpoint, arn)
+    report = flow.process(upload(jsonl([record("1,2,3", event_id="e1")]) + b"not json\n"))
+    # THEN each stored line is one JSON document without padding, newline-terminated
+    for uri in (report.scores_uri, report.rejects_uri):
+        body, _ = read(uri)
+        assert body.endswith(b"}\n")
+        assert b", " not in body
+        assert b'": ' not in body
+
+
+def test_undated_records_of_a_dated_key_are_filed_under_its_utc_hour(endpoint, topic):
+    # GIVEN a machine in another time zone and a record without inference time in a dated key
+    arn, _ = topic
+    flow, _ = scorer(endpoint, arn)
+    obj = upload(jsonl([record("1,2,3", inference_time="")]))
+    with local_zone("Asia/Kolkata"):
+        report = flow.process(obj)
+    # WHEN processed THEN its dataset row is dated by the key's hour, in UTC
+    assert report.dataset_rows == 1
+    listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="dataset/")["Contents"]
+    (dataset_key,) = [o["Key"] for o in listed]
+    row = read(f"s3://{BUCKET}/{dataset_key}")[0].decode().splitlines()[1]
+    assert row.startswith("2026-11-21T10:00:00Z,")
+
+
+@contextmanager
+def local_zone(name: str) -> Iterator[None]:
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+
+
+class Unreachable:
+    """An S3 client whose every read fails the way ``error`` says."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def get_object(self, **_: Any) -> Any:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "named"),
+    [
+        (EndpointConnectionError(endpoint_url="https://s3"), "EndpointConnectionError"),
+        (ClientError({}, "GetObject"), "ClientError"),
+    ],
+    ids=["network", "no-code"],
+)
+def test_a_read_failure_without_an_error_code_is_named_by_its_kind(endpoint, topic, error, named):
+    # GIVEN S3 failing with a network error or an error without code
+    arn, _ = topic
+    flow, _ = scorer(endpoint, arn)
+    flow.s3 = Unreachable(error)
+    # WHEN / THEN processing fails naming the object and the kind of failure
+    with pytest.raises(CaptureReadError, match=rf"cannot read s3://{BUCKET}/{KEY}: {named}$"):
+        flow.process(S3Object(bucket=BUCKET, key=KEY, size=10, version_id="v1"))
