@@ -248,3 +248,18 @@ def test_a_systematic_endpoint_failure_states_the_rows_width_when_known():
     assert without.startswith(
         "the endpoint failed every request the same way: ModelError (status 400). Check"
     )
+
+
+def test_alert_paragraphs_say_when_there_is_no_cutoff_score_or_rejects_file():
+    # GIVEN a report with no cutoff, no max score and no rejects file
+    bare = report(cutoff=None, cutoff_detail="no statistics", max_score=None, rejects_uri=None)
+    # WHEN its alert is built THEN each paragraph says what is missing instead of failing
+    paragraphs = build_alert(bare).body.split("\n\n")
+    assert [p.splitlines()[0] for p in paragraphs] == [
+        "Capture file s3://b/capture/" + "x" * 150 + ".jsonl was scored on endpoint anomaly-sentinel-rcf.",
+        "Records: 1000  scored: 990  rejected: 10  anomalies: 3",
+        "Top 2 anomalies (eventId, inferenceTime, score):",
+        "Scores:  s3://b/scores/a.jsonl",
+    ]
+    assert paragraphs[1].splitlines()[1:] == ["Cutoff: none (no statistics)", "Max score: -"]
+    assert paragraphs[3].splitlines()[1:] == ["Rejects: none"]
