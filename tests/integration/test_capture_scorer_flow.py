@@ -9,10 +9,7 @@ The handler's own end-to-end tests are in test_score_capture_handler.py.
 from __future__ import annotations
 
 import json
-import os
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC
 from typing import Any
 
@@ -24,10 +21,11 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from anomaly_sentinel import scoring
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import CaptureReadError
-from anomaly_sentinel.score_capture import CaptureReport, CaptureScorer
+from anomaly_sentinel.score_capture import CaptureScorer
 from anomaly_sentinel.settings import ScoreCaptureSettings
 from sentinel.endpoint import EndpointServer, Faults, FaultyScorer, MeanScorer, static_resolver
 from tests.unit.capture_samples import jsonl, record
+from tests.unit.test_score_capture_logic import local_zone
 
 NAME = "anomaly-sentinel-rcf"
 BUCKET = "sentinel-data"
@@ -455,41 +453,6 @@ def test_the_expected_width_is_read_from_the_version_named_by_the_event(endpoint
     assert (report.expected_width, report.width_source, report.scored) == (3, "file", 2)
 
 
-def report_of(**changes: Any) -> CaptureReport:
-    base: dict[str, Any] = {
-        "object": "s3://b/k.jsonl",
-        "endpoint": NAME,
-        "records": 1,
-        "scored": 1,
-        "rejected": 0,
-        "rows": 1,
-        "anomalies": 0,
-        "max_score": 1.0,
-        "cutoff": None,
-        "cutoff_source": "none",
-        "cutoff_detail": "d",
-        "scores_uri": "s3://b/s.jsonl",
-        "rejects_uri": None,
-        "calls": 1,
-        "retries": 0,
-        "bisections": 0,
-        "mean_latency_ms": 1.0,
-        "reasons": {},
-        "top_anomalies": [],
-    }
-    return CaptureReport(**{**base, **changes})
-
-
-def test_the_summary_keeps_counts_and_locations_and_states_the_status():
-    # GIVEN a scored and a failed report WHEN summarised THEN the status leads, the lists are left out
-    scored = report_of().summary()
-    assert scored["status"] == "scored"
-    assert "cutoff_detail" not in scored
-    assert "top_anomalies" not in scored
-    assert scored["scores_uri"] == "s3://b/s.jsonl"
-    assert report_of(failure="broken").summary()["status"] == "failed"
-
-
 def test_stored_lines_are_compact_json(endpoint, topic):
     # GIVEN a file with a scored and a rejected record WHEN processed
     arn, _ = topic
@@ -516,21 +479,6 @@ def test_undated_records_of_a_dated_key_are_filed_under_its_utc_hour(endpoint, t
     (dataset_key,) = [o["Key"] for o in listed]
     row = read(f"s3://{BUCKET}/{dataset_key}")[0].decode().splitlines()[1]
     assert row.startswith("2026-11-21T10:00:00Z,")
-
-
-@contextmanager
-def local_zone(name: str) -> Iterator[None]:
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = name
-    time.tzset()
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = saved
-        time.tzset()
 
 
 class Unreachable:

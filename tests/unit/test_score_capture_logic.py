@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -31,6 +35,22 @@ BASE = {
     "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
     "IDEMPOTENCY_TABLE": "idempotency",
 }
+
+
+@contextmanager
+def local_zone(name: str) -> Iterator[None]:
+    """The process's local time zone set to ``name`` for the duration."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
 
 
 def make(**env: str) -> ScoreCaptureSettings:
@@ -90,8 +110,12 @@ def test_output_keys_take_the_hour_from_the_capture_key():
 
 
 def test_output_keys_fall_back_to_last_modified_in_utc():
+    # GIVEN a flat key modified at 23:30 in UTC-2, on a machine in UTC+5:30
     obj = S3Object(bucket="data-bucket", key="capture/flat.jsonl")
-    scores, _ = output_keys(obj, datetime.fromisoformat("2026-11-21T23:30:00-02:00"), make())
+    modified = datetime.fromisoformat("2026-11-21T23:30:00-02:00")
+    with local_zone("Asia/Kolkata"):
+        scores, _ = output_keys(obj, modified, make())
+    # THEN the output is filed under the UTC hour
     assert scores == "scores/anomaly-sentinel-rcf/2026/11/22/01/flat.jsonl"
 
 
@@ -177,9 +201,14 @@ def test_alert_for_one_anomaly_is_singular():
 
 
 def test_handler_summary_leaves_out_the_lists():
+    # GIVEN a scored and a failed report WHEN summarised THEN the status leads, the lists and the
+    # cutoff's long explanation are left out, counts and locations kept
     summary = report().summary()
     assert summary["status"] == "scored"
     assert "top_anomalies" not in summary
+    assert "cutoff_detail" not in summary
+    assert (summary["scored"], summary["scores_uri"]) == (990, "s3://b/scores/a.jsonl")
+    assert report(failure="broken").summary()["status"] == "failed"
 
 
 def test_failure_alert_is_critical_names_the_reason_and_says_how_to_score_again():

@@ -307,6 +307,9 @@ def test_a_row_that_exactly_fills_the_byte_limit_joins_the_request():
     # GIVEN two 4-byte rows and a 9-byte limit (4 + separator + 4 = 9)
     # WHEN packed THEN they travel together: the limit is inclusive
     assert [b.body for b in pack(["1,23", "4,56"], max_bytes=9, max_rows=10)] == [b"1,23\n4,56"]
+    # AND after a sealed request the next one fills up to the limit as well
+    rows = ["1,23", "4,56", "7,89", "0,12"]
+    assert [b.count for b in pack(rows, max_bytes=9, max_rows=10)] == [2, 2]
     # AND one byte less seals the first request
     assert [b.body for b in pack(["1,23", "4,56"], max_bytes=8, max_rows=10)] == [b"1,23", b"4,56"]
 
