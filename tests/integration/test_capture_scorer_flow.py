@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -507,3 +507,31 @@ def test_a_read_failure_without_an_error_code_is_named_by_its_kind(endpoint, top
     # WHEN / THEN processing fails naming the object and the kind of failure
     with pytest.raises(CaptureReadError, match=rf"cannot read s3://{BUCKET}/{KEY}: {named}$"):
         flow.process(S3Object(bucket=BUCKET, key=KEY, size=10, version_id="v1"))
+
+
+class WithoutLastModified:
+    """The S3 client, its GetObject answers stripped of LastModified (as a proxy might leave them)."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+
+    def get_object(self, **request: Any) -> Any:
+        return {k: v for k, v in self.s3.get_object(**request).items() if k != "LastModified"}
+
+    def put_object(self, **request: Any) -> Any:
+        return self.s3.put_object(**request)
+
+
+def test_without_a_modification_time_a_flat_key_is_filed_under_the_current_hour(endpoint, topic):
+    # GIVEN a flat capture key whose GetObject answer carries no LastModified
+    arn, _ = topic
+    flow, _ = scorer(endpoint, arn)
+    flow.s3 = WithoutLastModified(flow.s3)
+    obj = upload(jsonl([record("1,2,3")]), key="capture/flat.jsonl")
+    # WHEN processed
+    before = datetime.now(UTC)
+    report = flow.process(obj)
+    after = datetime.now(UTC)
+    # THEN it is filed under the hour it was scored in (UTC)
+    hours = {f"{moment:%Y/%m/%d/%H}" for moment in (before, after)}
+    assert any(report.scores_uri.endswith(f"/{hour}/flat~{obj.version_id}.jsonl") for hour in hours)

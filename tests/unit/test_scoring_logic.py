@@ -167,6 +167,9 @@ def test_backoff_grows_and_is_capped():
     # GIVEN a 0.25 s base, a 2 s cap and full jitter WHEN attempts repeat THEN waits double, then cap
     client = EndpointClient(None, "x", backoff_base_s=0.25, backoff_cap_s=2.0, jitter=lambda: 1.0)
     assert [client.backoff(a) for a in range(1, 6)] == [0.25, 0.5, 1.0, 2.0, 2.0]
+    # AND by default waits start at 0.25 s and are capped at 8 s
+    default = EndpointClient(None, "x", jitter=lambda: 1.0)
+    assert [default.backoff(a) for a in (1, 6, 7)] == [0.25, 8.0, 8.0]
     # AND with no jitter a wait is still half its step
     client.jitter = lambda: 0.0
     assert client.backoff(3) == 0.5  # equal jitter: at least half the step
@@ -523,17 +526,15 @@ def test_a_row_that_crashes_the_model_costs_the_batch_its_attempts_then_each_par
         return mean(rows)
 
     sleeps: list[float] = []
-    client = EndpointClient(
-        FakeRuntime(answer), "x", max_attempts=4, crash_attempts=2, sleep=sleeps.append, jitter=lambda: 1.0
-    )
-    # WHEN the batch is scored
+    client = EndpointClient(FakeRuntime(answer), "x", sleep=sleeps.append, jitter=lambda: 1.0)
+    # WHEN the batch is scored (default attempts: 6, then 2 per part once bisected)
     outcome = client.score(one_batch(["-7,7", "1,3", "2,4", "3,5"]))
-    # THEN only the crashing row is rejected, after 4 calls for the batch, 2 for its half, 2 for it
+    # THEN only the crashing row is rejected, after 6 calls for the batch, 2 for its half, 2 for it
     # alone, and 1 for each healthy part, with a growing backoff restarting at each part
     assert outcome.scores == [None, 2.0, 3.0, 4.0]
     assert outcome.reasons == {0: "model error (status 500, error code ModelError)"}
-    assert (outcome.calls, outcome.retries, outcome.bisections) == (10, 5, 2)
-    assert sleeps == [0.25, 0.5, 1.0, 0.25, 0.25]
+    assert (outcome.calls, outcome.retries, outcome.bisections) == (12, 7, 2)
+    assert sleeps == [0.25, 0.5, 1.0, 2.0, 4.0, 0.25, 0.25]
 
 
 @pytest.mark.parametrize("rows", [16, 17, 1000])
