@@ -582,6 +582,7 @@ def test_calls_carry_csv_rows_ask_for_json_and_are_counted_while_in_flight():
 
     runtime = FakeRuntime(answer)
     client = EndpointClient(runtime, "rcf", sleep=lambda _: None)
+    assert (client.in_flight, client.peak_in_flight) == (0, 0)
     # WHEN 3 batches are scored with a concurrency of 3
     batches = [Batch(i, 1, f"{i},{i}".encode()) for i in range(3)]
     outcomes = list(score_batches(batches, client, concurrency=3, max_inflight_bytes=10**6))
