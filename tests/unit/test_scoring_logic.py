@@ -556,20 +556,73 @@ def test_a_model_refusing_every_row_is_stopped_right_after_the_longest_run_one_p
     assert (client.tracker.systematic, client.tracker.transient) == (outcome.reasons[0], False)
 
 
-def test_failures_of_different_kinds_do_not_add_up_to_a_systematic_fault():
-    # GIVEN 16 rows, each refused by the model, with a status that alternates row by row
-    def answer(rows):
-        raise model_error(400 if int(rows[0].split(",")[0]) % 2 == 0 else 415)
+def garbage(rows: list[str]) -> bytes:
+    return b"<html>bad gateway</html>"
 
-    client = EndpointClient(FakeRuntime(answer), "x", max_rows=16, sleep=lambda _: None)
+
+def infinite(rows: list[str]) -> bytes:
+    return b'{"scores":[{"score":"Infinity"}]}'
+
+
+def refused_400(rows: list[str]) -> bytes:
+    raise model_error(400)
+
+
+def refused_415(rows: list[str]) -> bytes:
+    raise model_error(415)
+
+
+def crash_500(rows: list[str]) -> bytes:
+    raise model_error(500)
+
+
+def crash_503(rows: list[str]) -> bytes:
+    raise model_error(503)
+
+
+@pytest.mark.parametrize(
+    ("even", "odd"),
+    [(refused_400, refused_415), (crash_500, crash_503), (garbage, infinite)],
+    ids=["refusals", "crashes", "answers"],
+)
+def test_failures_of_different_kinds_do_not_add_up_to_a_systematic_fault(even, odd):
+    # GIVEN 16 rows, each failing, the kind of failure alternating with the request's first row
+    def answer(rows):
+        return (even if int(rows[0].split(",")[0]) % 2 == 0 else odd)(rows)
+
+    client = EndpointClient(FakeRuntime(answer), "x", max_rows=16, crash_attempts=1, sleep=lambda _: None)
     # WHEN scored THEN every row is rejected for its own reason: no run of one error was long enough
     outcome = client.score(one_batch([f"{i},1" for i in range(16)]))
-    assert outcome.calls == 31  # the whole bisection tree
     assert client.tracker.systematic is None
-    assert {outcome.reasons[i][:25] for i in (0, 1)} == {
-        "model error (status 400, ",
-        "model error (status 415, ",
-    }
+    assert outcome.scores == [None] * 16
+    assert outcome.reasons[0] != outcome.reasons[1]
+
+
+def test_an_endpoint_answering_garbage_to_every_request_is_stopped_with_that_reason():
+    # GIVEN an endpoint whose every answer is unreadable
+    runtime = FakeRuntime(garbage)
+    client = EndpointClient(runtime, "x", max_rows=64, sleep=lambda _: None)
+    # WHEN 64 rows are scored THEN it stops after the run one poison row cannot cause, every row
+    # rejected with that reason, and the file is not retried (the endpoint answers)
+    outcome = client.score(one_batch(["1,2"] * 64))
+    assert len(runtime.requests) == 6 + 1 + SYSTEMATIC_EXTRA_FAILURES
+    assert set(outcome.reasons.values()) == {"endpoint returned a malformed response"}
+    assert (client.tracker.systematic, client.tracker.transient) == (outcome.reasons[0], False)
+
+
+def test_rows_scored_before_a_systematic_fault_keep_their_scores_and_no_reason():
+    # GIVEN 64 rows of which the endpoint refuses every request holding one of the last 32
+    def answer(rows):
+        if any(int(row.split(",")[0]) >= 32 for row in rows):
+            raise model_error(400)
+        return mean(rows)
+
+    client = EndpointClient(FakeRuntime(answer), "x", max_rows=64, sleep=lambda _: None)
+    # WHEN scored THEN the first 32 are scored, and only the others carry the systematic reason
+    outcome = client.score(one_batch([f"{i},{i}" for i in range(64)]))
+    assert client.tracker.systematic is not None
+    assert outcome.scores[:32] == [float(i) for i in range(32)]
+    assert set(outcome.reasons) == set(range(32, 64))
 
 
 def test_calls_carry_csv_rows_ask_for_json_and_are_counted_while_in_flight():
