@@ -698,3 +698,20 @@ def test_a_row_whose_answer_is_unusable_is_rejected_saying_what_was_wrong(payloa
     # WHEN scored THEN the row is rejected with a reason that says what the answer lacked
     outcome = client.score(one_batch(["1,2"]))
     assert (outcome.scores, outcome.reasons) == ([None], {0: reason})
+
+
+def test_the_parts_of_a_request_split_for_a_poison_row_keep_every_retry():
+    # GIVEN a poison row (400) beside a healthy one, and throttling on the healthy part's first 3 calls
+    throttles = [client_error("ThrottlingException", 400)] * 3
+
+    def answer(rows):
+        if "-1,1" in rows:
+            raise model_error(400)
+        if throttles:
+            raise throttles.pop()
+        return mean(rows)
+
+    client = EndpointClient(FakeRuntime(answer), "x", max_attempts=4, sleep=lambda _: None)
+    # WHEN scored THEN the healthy row is scored on its 4th attempt (crash attempts are for crashes)
+    outcome = client.score(one_batch(["-1,1", "1,3"]))
+    assert (outcome.scores, outcome.retries) == ([None, 2.0], 3)
