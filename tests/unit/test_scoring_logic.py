@@ -572,6 +572,14 @@ def refused_415(rows: list[str]) -> bytes:
     raise model_error(415)
 
 
+def invalid_400(rows: list[str]) -> bytes:
+    raise client_error("ValidationError", 400, "bad request")
+
+
+def invalid_413(rows: list[str]) -> bytes:
+    raise client_error("ValidationError", 413, "payload too large")
+
+
 def crash_500(rows: list[str]) -> bytes:
     raise model_error(500)
 
@@ -582,8 +590,8 @@ def crash_503(rows: list[str]) -> bytes:
 
 @pytest.mark.parametrize(
     ("even", "odd"),
-    [(refused_400, refused_415), (crash_500, crash_503), (garbage, infinite)],
-    ids=["refusals", "crashes", "answers"],
+    [(refused_400, refused_415), (invalid_400, invalid_413), (crash_500, crash_503), (garbage, infinite)],
+    ids=["model-refusals", "invalid-requests", "crashes", "answers"],
 )
 def test_failures_of_different_kinds_do_not_add_up_to_a_systematic_fault(even, odd):
     # GIVEN 16 rows, each failing, the kind of failure alternating with the request's first row
