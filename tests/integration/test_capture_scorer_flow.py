@@ -307,28 +307,6 @@ def test_outputs_land_in_the_output_bucket_beside_each_other(endpoint, topic):
     assert report.alert_message_id is None
 
 
-def test_a_flat_key_is_filed_under_the_objects_hour_and_undated_rows_under_it_too(endpoint, topic):
-    # GIVEN a capture object outside the dated layout whose records carry no inference time
-    arn, _ = topic
-    flow, _ = scorer(endpoint, arn)
-    obj = upload(
-        jsonl([with_inference_id(record("1,2,3", inference_time=""), "i")]), key="capture/flat.jsonl"
-    )
-    modified = boto3.client("s3").head_object(Bucket=BUCKET, Key=obj.key)["LastModified"].astimezone(UTC)
-    # WHEN processed
-    report = flow.process(obj)
-    # THEN its outputs are filed under the hour S3 last modified it
-    assert (
-        report.scores_uri == f"s3://{BUCKET}/scores/{NAME}/{modified:%Y/%m/%d/%H}/flat~{obj.version_id}.jsonl"
-    )
-    # AND its dataset row is dated by that moment
-    listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="dataset/")["Contents"]
-    (dataset_key,) = [o["Key"] for o in listed]
-    assert f"date={modified:%Y-%m-%d}/" in dataset_key
-    row = read(f"s3://{BUCKET}/{dataset_key}")[0].decode().splitlines()[1]
-    assert row.startswith(f"{modified:%Y-%m-%dT%H:%M:%S}Z,")
-
-
 def test_only_the_highest_anomalies_are_kept_ties_going_to_the_earlier_record(endpoint, topic):
     # GIVEN five anomalous rows, two of them tied, and room for three in the alert
     arn, _ = topic
@@ -535,3 +513,133 @@ def test_without_a_modification_time_a_flat_key_is_filed_under_the_current_hour(
     # THEN it is filed under the hour it was scored in (UTC)
     hours = {f"{moment:%Y/%m/%d/%H}" for moment in (before, after)}
     assert any(report.scores_uri.endswith(f"/{hour}/flat~{obj.version_id}.jsonl") for hour in hours)
+
+
+def deploy_model(feature_dim: int) -> None:
+    """The endpoint's model on the emulator, its score_stats.json (mean 10, std 5) beside the artefact."""
+    sagemaker = boto3.client("sagemaker")
+    sagemaker.create_model(
+        ModelName="rcf-1",
+        PrimaryContainer={"Image": "rcf:1", "ModelDataUrl": f"s3://{BUCKET}/models/rcf-1/model.tar.gz"},
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/sentinel-sagemaker",
+    )
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="rcf-config-1",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": "rcf-1",
+                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 2},
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=NAME, EndpointConfigName="rcf-config-1")
+    stats = {"count": 1000, "mean": 10.0, "std": 5.0, "min": 0, "max": 40, "feature_dim": feature_dim}
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="models/rcf-1/score_stats.json", Body=json.dumps(stats))
+
+
+def test_with_a_threshold_set_the_models_width_still_decides_which_rows_are_sent(endpoint, topic):
+    # GIVEN a model published as taking 3 features, ANOMALY_THRESHOLD set and FEATURE_DIM unset
+    arn, _ = topic
+    deploy_model(feature_dim=3)
+    flow, _ = scorer(endpoint, arn, FEATURE_DIM="")
+    # WHEN a file whose rows mostly have 2 features is processed
+    report = flow.process(upload(jsonl([record("1,2"), record("3,4"), record("1,2,3")])))
+    # THEN the model's width decides (the 3-feature row is scored), the threshold the cutoff
+    assert (report.expected_width, report.width_source, report.scored) == (3, "model", 1)
+    assert report.cutoff_source == "threshold"
+
+
+def test_with_feature_dim_set_the_models_statistics_still_set_the_cutoff(endpoint, topic):
+    # GIVEN FEATURE_DIM set, no threshold, and a model whose training scores had mean 10 and std 5
+    arn, _ = topic
+    deploy_model(feature_dim=3)
+    flow, _ = scorer(endpoint, arn, ANOMALY_THRESHOLD="")
+    # WHEN a file is processed THEN its cutoff is the model's mean + 3 std
+    report = flow.process(upload(jsonl([record("1,2,3"), record("30,30,30")])))
+    assert (report.cutoff, report.cutoff_source, report.anomalies) == (25.0, "model-stats", 1)
+
+
+class Recording:
+    """The S3 client, recording every GetObject request; LastModified replaced when given."""
+
+    def __init__(self, s3: Any, last_modified: datetime | None = None) -> None:
+        self.s3 = s3
+        self.last_modified = last_modified
+        self.gets: list[dict[str, Any]] = []
+
+    def get_object(self, **request: Any) -> Any:
+        self.gets.append(request)
+        answer = dict(self.s3.get_object(**request))
+        if self.last_modified is not None:
+            answer["LastModified"] = self.last_modified
+        return answer
+
+    def put_object(self, **request: Any) -> Any:
+        return self.s3.put_object(**request)
+
+
+@pytest.mark.parametrize("versioned", [True, False], ids=["version", "etag"])
+def test_both_reads_of_a_file_read_the_same_version(endpoint, topic, versioned):
+    # GIVEN FEATURE_DIM unset (the file's dominant width is read in a first pass)
+    arn, _ = topic
+    flow, _ = scorer(endpoint, arn, FEATURE_DIM="")
+    recording = flow.s3 = Recording(flow.s3)
+    put = upload(jsonl([record("1,2,3")]))
+    obj = put if versioned else put.model_copy(update={"version_id": None})
+    # WHEN processed THEN the width pass reads the version the event names, or, without a
+    # version, only the object the scoring pass read (If-Match its ETag)
+    flow.process(obj)
+    first, second = recording.gets
+    assert first == {"Bucket": BUCKET, "Key": KEY, **({"VersionId": put.version_id} if versioned else {})}
+    expected = {"VersionId": put.version_id} if versioned else {"IfMatch": f'"{put.etag}"'}
+    assert second == {"Bucket": BUCKET, "Key": KEY, **expected}
+
+
+def test_a_flat_key_is_filed_under_the_utc_hour_s3_gives_and_undated_rows_at_that_moment(endpoint, topic):
+    # GIVEN S3 saying a flat capture object was last modified at 05:17 UTC+2 on 1 January 2020
+    arn, _ = topic
+    flow, _ = scorer(endpoint, arn)
+    modified = datetime.fromisoformat("2020-01-01T05:17:09+02:00")
+    flow.s3 = Recording(flow.s3, last_modified=modified)
+    obj = upload(jsonl([record("1,2,3", inference_time="")]), key="capture/flat.jsonl")
+    # WHEN processed
+    report = flow.process(obj)
+    # THEN its outputs are filed under that hour in UTC, its undated row at that moment
+    assert report.scores_uri == f"s3://{BUCKET}/scores/{NAME}/2020/01/01/03/flat~{obj.version_id}.jsonl"
+    listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="dataset/")["Contents"]
+    (dataset_key,) = [o["Key"] for o in listed]
+    assert (
+        read(f"s3://{BUCKET}/{dataset_key}")[0].decode().splitlines()[1].startswith("2020-01-01T03:17:09Z,")
+    )
+
+
+def test_lines_over_the_line_limit_are_rejected_and_do_not_decide_the_width(endpoint, topic):
+    # GIVEN MAX_LINE_BYTES=1024, FEATURE_DIM unset, and two over-long 2-feature records beside one
+    # 3-feature record
+    arn, _ = topic
+    flow, _ = scorer(endpoint, arn, FEATURE_DIM="", MAX_LINE_BYTES="1024")
+    long = [record("1,2", event_id="x" * 1100), record("3,4", event_id="y" * 1100)]
+    # WHEN processed THEN the over-long lines are rejected, and the width is that of the line kept
+    report = flow.process(upload(jsonl([*long, record("1,2,3")])))
+    assert (report.expected_width, report.scored, report.rejected) == (3, 1, 2)
+
+
+def test_a_refused_row_inside_a_record_is_named_and_latency_averages_every_call(faults, topic):
+    # GIVEN an endpoint taking at least 30 ms a call, and a record whose second row is poison,
+    # scored in requests of 2 rows
+    arn, _ = topic
+    faults.latency_s = 0.03
+    with EndpointServer(static_resolver({NAME: FaultyScorer(MeanScorer(feature_dim=3), faults)})) as server:
+        flow, _ = scorer(server, arn, MAX_REQUEST_ROWS="2")
+        report = flow.process(upload(jsonl([record("1,1,1"), record("1,2,3\n-999,1,1\n4,5,6")])))
+    # WHEN processed THEN the record is rejected naming its refused row; the other is scored
+    (rejected,) = read_jsonl(report.rejects_uri)
+    assert (rejected["line"], rejected["detail"]) == (
+        2,
+        "row 1: model error (status 400, error code ModelError)",
+    )
+    # AND the mean latency is over every call, each of which took 30 ms or more
+    assert report.calls > 2
+    assert report.mean_latency_ms is not None
+    assert report.mean_latency_ms >= 30
