@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import io
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 
+from anomaly_sentinel.capture import CaptureDecoder, read_lines
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import SettingsError
-from anomaly_sentinel.score_capture import CaptureReport, TopAnomaly, build_alert, ignore_reason, output_keys
+from anomaly_sentinel.score_capture import (
+    CaptureReport,
+    TopAnomaly,
+    _failure,
+    build_alert,
+    build_failure_alert,
+    ignore_reason,
+    output_keys,
+)
 from anomaly_sentinel.settings import ScoreCaptureSettings
+from tests.unit.capture_samples import record
 
 BASE = {
     "ENDPOINT_NAME": "anomaly-sentinel-rcf",
@@ -19,6 +35,22 @@ BASE = {
     "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
     "IDEMPOTENCY_TABLE": "idempotency",
 }
+
+
+@contextmanager
+def local_zone(name: str) -> Iterator[None]:
+    """The process's local time zone set to ``name`` for the duration."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
 
 
 def make(**env: str) -> ScoreCaptureSettings:
@@ -78,8 +110,12 @@ def test_output_keys_take_the_hour_from_the_capture_key():
 
 
 def test_output_keys_fall_back_to_last_modified_in_utc():
+    # GIVEN a flat key modified at 23:30 in UTC-2, on a machine in UTC+5:30
     obj = S3Object(bucket="data-bucket", key="capture/flat.jsonl")
-    scores, _ = output_keys(obj, datetime.fromisoformat("2026-11-21T23:30:00-02:00"), make())
+    modified = datetime.fromisoformat("2026-11-21T23:30:00-02:00")
+    with local_zone("Asia/Kolkata"):
+        scores, _ = output_keys(obj, modified, make())
+    # THEN the output is filed under the UTC hour
     assert scores == "scores/anomaly-sentinel-rcf/2026/11/22/01/flat.jsonl"
 
 
@@ -165,6 +201,94 @@ def test_alert_for_one_anomaly_is_singular():
 
 
 def test_handler_summary_leaves_out_the_lists():
+    # GIVEN a scored and a failed report WHEN summarised THEN the status leads, the lists and the
+    # cutoff's long explanation are left out, counts and locations kept
     summary = report().summary()
     assert summary["status"] == "scored"
     assert "top_anomalies" not in summary
+    assert "cutoff_detail" not in summary
+    assert (summary["scored"], summary["scores_uri"]) == (990, "s3://b/scores/a.jsonl")
+    assert report(failure="broken").summary()["status"] == "failed"
+
+
+def test_failure_alert_is_critical_names_the_reason_and_says_how_to_score_again():
+    # GIVEN a report of a file that failed as a whole
+    failed = report(object="s3://b/capture/x/f.jsonl", failure="the endpoint failed", rejects_uri=None)
+    # WHEN its alert is built
+    alert = build_failure_alert(failed)
+    # THEN it is a critical operational alert about that file, the reason in its own paragraph
+    assert (alert.kind, alert.severity, alert.endpoint) == ("operational", "critical", "anomaly-sentinel-rcf")
+    assert alert.subject == "Scoring failed on anomaly-sentinel-rcf for f.jsonl"
+    assert "\n\nReason: the endpoint failed\n\n" in alert.body
+    assert "Records: 1000  scored: 990  rejected: 10  endpoint calls: 2" in alert.body
+    assert "Rejects: none" in alert.body.splitlines()
+    assert alert.body.endswith(
+        "To score it again once fixed, copy the object onto itself (a new version) or invoke the "
+        "function with the object's event."
+    )
+
+
+def decoded(lines: list[bytes], feature_dim: int | None) -> CaptureDecoder:
+    decoder = CaptureDecoder(feature_dim=feature_dim)
+    for _ in decoder.decode(read_lines(io.BytesIO(b"\n".join(lines) + b"\n"))):
+        pass
+    return decoder
+
+
+def rows_of(*widths: int) -> list[bytes]:
+    return [json.dumps(record(",".join(["1"] * w))).encode() for w in widths]
+
+
+@pytest.mark.parametrize(
+    ("widths", "found"),
+    [((5, 5, 5, 7), "file has 5"), ((5, 7), "file has 7"), ((7, 5), "file has 7")],
+    ids=["most-rows", "tie-wider", "tie-order"],
+)
+def test_a_file_the_model_cannot_take_names_its_most_common_width(widths, found):
+    # GIVEN a model taking 48 features and a file whose rows all have other widths
+    decoder = decoded(rows_of(*widths), feature_dim=48)
+    # WHEN the file's failure is stated THEN it names the width most rows have (the wider on a tie)
+    assert _failure(decoder, 48, "model", None) == (
+        f"model expects 48 features, {found}: send rows of the model's width or retrain"
+    )
+
+
+def test_rows_refused_by_a_feature_dim_setting_or_partly_are_rejections_not_a_failed_file():
+    # GIVEN FEATURE_DIM=48 refusing every row, and a model of 48 features refusing only some
+    every = decoded(rows_of(5, 7), feature_dim=48)
+    some = decoded(rows_of(5, 48), feature_dim=48)
+    # WHEN / THEN neither is a failed file: each refused record was rejected with its reason
+    assert _failure(every, 48, "setting", None) is None
+    assert _failure(some, 48, "model", None) is None
+
+
+def test_a_systematic_endpoint_failure_states_the_rows_width_when_known():
+    # GIVEN an endpoint that failed every request WHEN the failure is stated THEN it gives the
+    # endpoint's reason and, when known, the width of the file's rows (the likely mismatch)
+    decoder = decoded(rows_of(3), feature_dim=None)
+    with_width = _failure(decoder, 3, "file", "ModelError (status 400)")
+    assert with_width is not None
+    assert with_width.startswith(
+        "the endpoint failed every request the same way: ModelError (status 400); "
+        "the file's rows have 3 features. Check that"
+    )
+    without = _failure(decoder, None, "none", "ModelError (status 400)")
+    assert without is not None
+    assert without.startswith(
+        "the endpoint failed every request the same way: ModelError (status 400). Check"
+    )
+
+
+def test_alert_paragraphs_say_when_there_is_no_cutoff_score_or_rejects_file():
+    # GIVEN a report with no cutoff, no max score and no rejects file
+    bare = report(cutoff=None, cutoff_detail="no statistics", max_score=None, rejects_uri=None)
+    # WHEN its alert is built THEN each paragraph says what is missing instead of failing
+    paragraphs = build_alert(bare).body.split("\n\n")
+    assert [p.splitlines()[0] for p in paragraphs] == [
+        "Capture file s3://b/capture/" + "x" * 150 + ".jsonl was scored on endpoint anomaly-sentinel-rcf.",
+        "Records: 1000  scored: 990  rejected: 10  anomalies: 3",
+        "Top 2 anomalies (eventId, inferenceTime, score):",
+        "Scores:  s3://b/scores/a.jsonl",
+    ]
+    assert paragraphs[1].splitlines()[1:] == ["Cutoff: none (no statistics)", "Max score: -"]
+    assert paragraphs[3].splitlines()[1:] == ["Rejects: none"]
