@@ -30,7 +30,9 @@ def summary(**kw) -> drift.FeatureSummary:
     return drift.FeatureSummary(**{**fields, "counts": None, **kw})
 
 
-def stats(rows: int = 10, sampled: int | None = None, baseline_id: str | None = "b1", **kw) -> drift.FileStatistics:
+def stats(
+    rows: int = 10, sampled: int | None = None, baseline_id: str | None = "b1", **kw
+) -> drift.FileStatistics:
     features = kw.pop("features", [summary(present=rows, integral=rows, counts=[rows, 0])])
     return drift.FileStatistics(
         rows=rows,
@@ -145,7 +147,13 @@ def test_a_files_statistics_summarise_every_column_of_its_rows():
     assert (stats.rows, stats.sampled, stats.missing_rows) == (3, 3, 1)
     assert (c0.present, c0.missing, c1.present, c1.missing) == (3, 0, 3, 1)
     # AND each column has its mean, squared deviations, extremes and whole-number count
-    assert (c0.mean, c0.m2, c0.min, c0.max, c0.integral) == (pytest.approx(13 / 3), pytest.approx(104 / 3), 1.0, 9.0, 3)
+    assert (c0.mean, c0.m2, c0.min, c0.max, c0.integral) == (
+        pytest.approx(13 / 3),
+        pytest.approx(104 / 3),
+        1.0,
+        9.0,
+        3,
+    )
     assert (c1.min, c1.max, c1.integral) == (0.5, 4.0, 1)
     # AND _c0 (1, 3, 9) is counted on the baseline's edges 1…8 and above; _c1, beyond it, is not
     assert c0.counts == [1, 0, 1, 0, 0, 0, 0, 0, 1]
@@ -289,7 +297,9 @@ def test_stored_statistics_without_optional_fields_read_as_empty():
     stats_read = drift.FileStatistics.from_json(document)
     assert (stats_read.missing_rows, stats_read.source, stats_read.scores) == (0, "", drift.ScoreSummary())
     assert stats_read.features == [
-        drift.FeatureSummary(present=5, missing=0, mean=0.0, m2=0.0, min=None, max=None, integral=0, counts=None)
+        drift.FeatureSummary(
+            present=5, missing=0, mean=0.0, m2=0.0, min=None, max=None, integral=0, counts=None
+        )
     ]
 
 
@@ -391,7 +401,9 @@ def test_only_rows_classified_on_the_models_cutoff_count_for_score_drift():
         stats(rows=n, scores=drift.ScoreSummary(scored=n, anomalies=a, cutoff=c, cutoff_source=s))
         for s, c, n, a in sources
     ]
-    files.append(stats(scores=drift.ScoreSummary(scored=10, anomalies=1, cutoff=None, cutoff_source="threshold")))
+    files.append(
+        stats(scores=drift.ScoreSummary(scored=10, anomalies=1, cutoff=None, cutoff_source="threshold"))
+    )
     window = drift.merge_window(files, "b1")
     # THEN the model's and the threshold's rows and anomalies count, with their cutoffs
     assert (window.scored, window.anomalies, window.cutoffs) == (160, 8, {1.5, 2.0})
