@@ -490,3 +490,37 @@ def test_a_score_statistics_bucket_that_cannot_be_read_is_a_fault(clients):
     _, s3 = clients
     with pytest.raises(s3.exceptions.ClientError, match="NoSuchBucket"):
         retraining.read_score_stats(s3, "s3://no-such-bucket-here/score_stats.json")
+
+
+def test_a_reason_longer_than_an_approval_description_is_cut_to_its_limit(clients):
+    # GIVEN an objective metric so long that the "unmeasured" reason naming it exceeds 1,024 characters
+    sagemaker, s3 = clients
+    serve(sagemaker, register(sagemaker, url=model_url("old"))["url"])
+    run = new_run()
+    register(sagemaker, url=model_url("new"), run=run)
+    settings = SETTINGS.model_copy(update={"objective_metric": "m" * 2_000})
+    # WHEN evaluated THEN the reason fits ModelApprovalDescription (1,024 characters)
+    result = retraining.evaluate({"pipelineExecutionArn": run}, settings, sagemaker, s3)
+    assert (result["approve"], result["rule"]) == (False, "unmeasured")
+    assert result["reason"] == f"no comparable {'m' * 2_000}"[:1_024]
+
+
+@pytest.mark.parametrize("code", ["NoSuchKey", "404", "NotFound"])
+def test_every_way_s3_says_not_found_counts_as_no_statistics(code):
+    # GIVEN GetObject answering not-found in each of the forms S3 uses (stubbed: moto uses one)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    with Stubber(s3) as stub:
+        stub.add_client_error("get_object", service_error_code=code, http_status_code=404)
+        assert retraining.read_score_stats(s3, "s3://b/m/score_stats.json") is None
+
+
+def test_score_statistics_are_read_from_the_bucket_and_key_of_the_uri():
+    s3 = boto3.client("s3", region_name="us-east-1")
+    with Stubber(s3) as stub:
+        stub.add_client_error(
+            "get_object",
+            service_error_code="NoSuchKey",
+            expected_params={"Bucket": "b", "Key": "m/score_stats.json"},
+        )
+        assert retraining.read_score_stats(s3, "s3://b/m/score_stats.json") is None
+        stub.assert_no_pending_responses()

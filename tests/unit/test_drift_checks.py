@@ -409,3 +409,8 @@ def test_written_files_are_indented_json():
     }
     assert text.splitlines()[1] == '  "violations": ['
     assert drift.violations_document([]) == {"violations": []}
+
+
+def test_a_single_row_window_is_compared_when_the_minimum_allows():
+    result = drift.compare(window([1, 0, 0, 0, 0], rows=1), baseline(comparison_method="Simple"), min_records=1)
+    assert result.distances == {"_c0": 0.75}
