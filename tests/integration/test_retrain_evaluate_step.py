@@ -524,3 +524,17 @@ def test_score_statistics_are_read_from_the_bucket_and_key_of_the_uri():
         )
         assert retraining.read_score_stats(s3, "s3://b/m/score_stats.json") is None
         stub.assert_no_pending_responses()
+
+
+def test_the_entry_evaluates_with_its_s3_client(clients):
+    # GIVEN a candidate naming an evaluation.json that is missing from the bucket
+    sagemaker, s3 = clients
+    run = new_run()
+    register(
+        sagemaker, url=model_url("new"), run=run, metadata={"evaluation_uri": f"s3://{BUCKET}/missing.json"}
+    )
+    steps = retraining.RetrainSteps(SETTINGS, sagemaker=sagemaker, s3=s3)
+    # WHEN the entry evaluates THEN the file was looked for in S3 (and its absence is the reason)
+    result = steps.run({"step": "evaluate", "pipelineExecutionArn": run}, now=1)
+    assert (result["rule"], result["approve"]) == ("evaluation", False)
+    assert "NoSuchKey" in result["reason"]

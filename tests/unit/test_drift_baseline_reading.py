@@ -262,3 +262,43 @@ def test_baseline_edges_are_computed_per_feature_in_column_order():
     baseline = drift.Baseline.from_documents(*real_documents())
     assert baseline.edges == [feature.edges() for feature in baseline.features]
     assert baseline.edges[0] == (1.0, 2.0, 3.0)
+
+
+def test_completeness_is_the_constraints_when_it_has_one():
+    # GIVEN _c0 fully present in the statistics but constrained to 0.9 completeness
+    statistics, constraints = real_documents()
+    constraints["features"][0]["completeness"] = 0.9
+    assert drift.Baseline.from_documents(statistics, constraints).features[0].completeness == 0.9
+
+
+def test_completeness_of_as_many_missing_as_present_values_is_one_half():
+    statistics, constraints = real_documents()
+    statistics["features"][0]["numerical_statistics"]["common"] = {"num_present": 50, "num_missing": 50}
+    del constraints["features"][0]["completeness"]
+    assert drift.Baseline.from_documents(statistics, constraints).features[0].completeness == 0.5
+
+
+@pytest.mark.parametrize("data", [5, None, "", {}])
+def test_sketch_data_that_is_not_a_list_of_levels_is_a_baseline_error(data):
+    with pytest.raises(BaselineError, match="KLL sketch"):
+        drift.sketch_cdf_points({"data": data})
+
+
+@pytest.mark.parametrize(
+    ("sketch", "names"),
+    [
+        ({"data": [[1.0], "2"]}, "level 1"),
+        ({"data": [[1.0], [2.0, "x"]]}, "level 1"),
+        ({"data": [[]]}, "empty"),
+    ],
+)
+def test_sketch_errors_say_where_the_sketch_is_wrong(sketch, names):
+    with pytest.raises(BaselineError, match=names):
+        drift.sketch_cdf_points(sketch)
+
+
+def test_a_malformed_baseline_error_names_the_kind_of_fault():
+    statistics, constraints = real_documents()
+    del statistics["features"][0]["name"]
+    with pytest.raises(BaselineError, match="KeyError"):
+        drift.Baseline.from_documents(statistics, constraints)

@@ -412,5 +412,43 @@ def test_written_files_are_indented_json():
 
 
 def test_a_single_row_window_is_compared_when_the_minimum_allows():
-    result = drift.compare(window([1, 0, 0, 0, 0], rows=1), baseline(comparison_method="Simple"), min_records=1)
+    result = drift.compare(
+        window([1, 0, 0, 0, 0], rows=1), baseline(comparison_method="Simple"), min_records=1
+    )
     assert result.distances == {"_c0": 0.75}
+
+
+def test_buckets_start_at_the_first_edge_when_every_value_is_above_it():
+    # GIVEN a window whose values all lie between the second and third edges
+    window_stats = window([0, 0, 100, 0, 0])
+    window_stats.features[0].min, window_stats.features[0].max = 2.5, 2.75
+    buckets = drift.statistics_document(window_stats, baseline())["features"][0]["numerical_statistics"][
+        "distribution"
+    ]["kll"]["buckets"]
+    # THEN the first bucket still closes at the first edge, the last at the last edge
+    assert [(b["lower_bound"], b["upper_bound"]) for b in buckets] == [
+        (1.0, 1.0),
+        (1.0, 2.0),
+        (2.0, 3.0),
+        (3.0, 4.0),
+        (4.0, 4.0),
+    ]
+
+
+def test_a_cutoff_at_a_minimum_many_training_scores_share_predicts_the_share_above_it():
+    # GIVEN half the training scores are exactly the minimum, 0
+    stats = {"count": 999, "min": 0.0, "max": 10.0, "quantiles": {"0.5": 0.0}}
+    # THEN a cutoff at 0 predicts the half above it
+    assert drift.predicted_rate(stats, 0.0) == pytest.approx(0.5)
+
+
+def test_a_cutoff_at_a_repeated_quantile_predicts_the_share_above_its_last_repeat():
+    # GIVEN the median and the 0.9 quantile are the same score, 1
+    stats = {"count": 999, "min": 0.0, "max": 10.0, "quantiles": {"0.5": 1.0, "0.9": 1.0}}
+    # THEN a cutoff at 1 predicts the 10% above it
+    assert drift.predicted_rate(stats, 1.0) == pytest.approx(0.1)
+
+
+def test_a_single_anomalous_row_where_almost_none_are_expected_is_score_drift():
+    stats = {"count": 1_000_000, "min": 0.0, "max": 3.0, "quantiles": {"0.9999": 2.0}}
+    assert drift.score_drift(scored((1, 1, 2.0, "threshold")), stats) is not None

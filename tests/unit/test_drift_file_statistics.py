@@ -407,3 +407,33 @@ def test_only_rows_classified_on_the_models_cutoff_count_for_score_drift():
     window = drift.merge_window(files, "b1")
     # THEN the model's and the threshold's rows and anomalies count, with their cutoffs
     assert (window.scored, window.anomalies, window.cutoffs) == (160, 8, {1.5, 2.0})
+
+
+def test_file_statistics_are_stored_compactly():
+    data = stats(features=[summary(counts=[10, 0]), summary(counts=[4, 6])]).to_bytes()
+    assert b": " not in data
+    assert b", " not in data
+
+
+def test_stored_statistics_of_another_version_name_it():
+    document = json.loads(stats().to_bytes())
+    with pytest.raises(ValueError, match="version 7 "):
+        drift.FileStatistics.from_json({**document, "version": 7})
+
+
+def test_summarise_capture_samples_a_large_file_by_its_seed():
+    # GIVEN a capture file of 5,000 rows, more than the sample
+    lines = [
+        json.dumps({"captureData": {"endpointInput": {"data": f"{i},{i % 7}", "encoding": "CSV"}}})
+        for i in range(5_000)
+    ]
+    body = "\n".join(lines).encode()
+
+    def summarised(seed: str) -> drift.FileStatistics:
+        return drift.summarise_capture(io.BytesIO(body), None, seed=seed)[0]
+
+    # THEN its summary depends on the seed (the object's identity), and repeats with it
+    first = summarised("s3://b/capture/a.jsonl")
+    assert first.sampled == drift.SAMPLE_ROWS
+    assert summarised("s3://b/capture/a.jsonl") == first
+    assert summarised("s3://b/capture/b.jsonl").features != first.features

@@ -430,3 +430,42 @@ def test_the_entry_refuses_an_unknown_step(step):
     steps = retraining.RetrainSteps(SETTINGS, sagemaker=None, s3=None)
     with pytest.raises(EventParseError, match="unknown retraining step"):
         steps.run({"step": step, "executionName": "run-1", "input": {}}, now=1)
+
+
+def test_a_trigger_is_slugged_before_it_is_lower_cased():
+    # GIVEN a trigger starting with a capital X (a slug strips only dashes from its ends)
+    assert re.fullmatch(
+        r"retrain-xmas-run-[0-9a-f]{8}", prepare({"trigger": "Xmas run"})["start"]["displayName"]
+    )
+
+
+def test_deployment_names_of_the_longest_endpoint_name_fit_sagemakers_63_characters():
+    # GIVEN the longest endpoint name the settings accept
+    settings = RetrainStepsSettings.from_env({**ENV, "ENDPOINT_NAME": "e" * 48})
+    deployment = prepare({}, settings=settings)["deployment"]
+    # THEN model and endpoint-config names stay within SageMaker's limit, and differ
+    assert {len(deployment["modelName"]), len(deployment["endpointConfigName"])} == {63}
+    assert deployment["modelName"] != deployment["endpointConfigName"]
+
+
+def test_a_wider_spread_says_it_is_wider():
+    verdict = retraining.compare(package(), serving(), SETTINGS, score_stats(1.0, 0.3), score_stats(1.0, 0.1))
+    assert "0.3 > 0.1 in service" in verdict.reason
+
+
+def test_the_first_two_rules_say_why():
+    nothing = retraining.compare(package(), InService(), SETTINGS, None, None)
+    same = retraining.compare(
+        package(),
+        serving().model_copy(update={"model_data_url": "s3://b/new/model.tar.gz"}),
+        SETTINGS,
+        None,
+        None,
+    )
+    assert nothing.reason == "nothing in service on the endpoint"
+    assert same.reason == "the candidate already serves on the endpoint"
+
+
+def test_input_that_is_not_an_object_is_refused_as_such():
+    with pytest.raises(EventParseError, match="JSON object"):
+        prepare("adopt please")
