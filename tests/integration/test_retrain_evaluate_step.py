@@ -549,3 +549,12 @@ def test_the_entry_evaluates_with_its_s3_client(clients):
     result = steps.run({"step": "evaluate", "pipelineExecutionArn": run}, now=1)
     assert (result["rule"], result["approve"]) == ("evaluation", False)
     assert "NoSuchKey" in result["reason"]
+
+
+def test_a_page_without_steps_has_no_candidate():
+    sagemaker = boto3.client("sagemaker", region_name="us-east-1")
+    with Stubber(sagemaker) as stub:
+        stub.add_response(
+            "list_pipeline_execution_steps", {}, {"PipelineExecutionArn": "arn:run", "SortOrder": "Ascending"}
+        )
+        assert retraining.registered_package(sagemaker, "arn:run") is None
