@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import statistics as pystats
@@ -282,7 +283,7 @@ def test_baseline_that_is_not_json_is_a_named_error():
 @pytest.mark.parametrize("method", ["Robust", "Simple"])
 def test_a_shifted_feature_is_a_violation_on_that_feature_only(gaussian_baseline, method):
     # GIVEN a window of 5,000 rows whose _c2 moved by half a standard deviation
-    baseline = drift.Baseline(**{**gaussian_baseline.__dict__, "comparison_method": method})
+    baseline = dataclasses.replace(gaussian_baseline, comparison_method=method)
     rows = gaussian_rows(5_000, 6, random.Random(5), shift=(0, 0, 0.5))
     # WHEN compared
     result = drift.compare(window_of(baseline, rows[:2_500], rows[2_500:]), baseline, min_records=1_000)

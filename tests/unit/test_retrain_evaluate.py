@@ -209,3 +209,263 @@ def test_endpoint_names_too_long_for_deployment_names_fail_at_start():
     # GIVEN an endpoint name too long to prefix deployment names WHEN settings load THEN they fail naming it
     with pytest.raises(SettingsError, match="ENDPOINT_NAME"):
         RetrainStepsSettings.from_env({**ENV, "ENDPOINT_NAME": "e" * 49})
+
+
+# ---------------------------------------------------------------------------- the rule, edges
+
+
+@pytest.mark.parametrize(
+    "current",
+    [
+        InService(endpoint_exists=True, endpoint_config_name="c"),
+        InService(endpoint_exists=False, model_data_url="s3://b/old/model.tar.gz"),
+    ],
+)
+def test_an_endpoint_serving_no_model_data_counts_as_nothing_in_service(current):
+    # GIVEN an endpoint without model data, or model data without an endpoint
+    # WHEN a candidate is compared THEN it is approved: nothing serves to be beaten
+    verdict = retraining.compare(package(objective=0.1), current, SETTINGS, None, None)
+    assert (verdict.approve, verdict.rule) == (True, "nothing-in-service")
+
+
+def test_objective_verdicts_say_which_beat_which():
+    # GIVEN test:f1 0.7 against 0.5 in service, and the reverse
+    better = retraining.compare(package(objective=0.7), serving(0.5), SETTINGS, None, None)
+    worse = retraining.compare(package(objective=0.5), serving(0.7), SETTINGS, None, None)
+    # THEN the reason says so, with the metric, the goal and the minimum improvement
+    assert better.reason == "test:f1 0.7 beats 0.5 in service (Maximize, min improvement 0)"
+    assert worse.reason == "test:f1 0.5 does not beat 0.7 in service (Maximize, min improvement 0)"
+
+
+def test_a_minimising_goal_needs_the_minimum_decrease():
+    settings = SETTINGS.model_copy(update={"objective_goal": "Minimize", "min_improvement": 0.1})
+    assert retraining.compare(package(objective=0.4), serving(0.5), settings, None, None).approve is False
+    assert retraining.compare(package(objective=0.35), serving(0.5), settings, None, None).approve is True
+
+
+@pytest.mark.parametrize("current", [serving(None), serving(0.5).model_copy(update={"package": None})])
+def test_an_objective_on_one_side_only_falls_back_to_score_statistics(current):
+    # GIVEN a candidate with an objective and a model in service without one (or without a package)
+    verdict = retraining.compare(package(objective=0.9), current, SETTINGS, score_stats(1.0, 0.1), None)
+    # THEN score statistics decide
+    assert (verdict.approve, verdict.rule) == (True, "score-stats")
+
+
+def test_equal_score_spreads_approve_the_candidate():
+    verdict = retraining.compare(package(), serving(), SETTINGS, score_stats(2.0, 0.2), score_stats(1.0, 0.1))
+    assert (verdict.approve, verdict.rule) == (True, "score-stats")
+    assert "0.1 <= 0.1 in service" in verdict.reason
+
+
+def test_a_model_in_service_with_invalid_statistics_loses_to_a_measured_candidate():
+    verdict = retraining.compare(package(), serving(), SETTINGS, score_stats(1.0, 0.5), score_stats(0.0, 0.1))
+    assert (verdict.approve, verdict.rule) == (True, "score-stats")
+    assert "no score statistics" in verdict.reason
+
+
+# ---------------------------------------------------------------------------- package metadata
+
+
+def test_an_objective_without_a_metric_name_counts_for_any_metric():
+    info = PackageInfo(arn="a", model_data_url="u", image="i", metadata={"objective_value": "0.75"})
+    assert info.objective("test:f1") == 0.75
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_an_objective_that_is_not_finite_counts_as_absent(value):
+    info = PackageInfo(arn="a", model_data_url="u", image="i", metadata={"objective_value": value})
+    assert info.objective("test:f1") is None
+
+
+def test_an_objective_without_a_value_counts_as_absent():
+    info = PackageInfo(arn="a", model_data_url="u", image="i", metadata={"objective_metric": "test:f1"})
+    assert info.objective("test:f1") is None
+
+
+def test_package_description_is_read_into_its_deployable_parts():
+    # GIVEN DescribeModelPackage's answer with a container, a status and metadata
+    info = retraining.package_info(
+        {
+            "ModelPackageArn": "arn:aws:sagemaker:us-east-1:123456789012:model-package/g/3",
+            "InferenceSpecification": {"Containers": [{"Image": "rcf:1", "ModelDataUrl": "s3://b/m.tar.gz"}]},
+            "ModelApprovalStatus": "Approved",
+            "CustomerMetadataProperties": {
+                "score_stats_uri": "s3://b/score_stats.json",
+                "objective_value": "1",
+            },
+        }
+    )
+    assert info == PackageInfo(
+        arn="arn:aws:sagemaker:us-east-1:123456789012:model-package/g/3",
+        model_data_url="s3://b/m.tar.gz",
+        image="rcf:1",
+        status="Approved",
+        metadata={"score_stats_uri": "s3://b/score_stats.json", "objective_value": "1"},
+    )
+    assert info.score_stats_uri == "s3://b/score_stats.json"
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        {"ModelPackageArn": "arn:p"},
+        {"ModelPackageArn": "arn:p", "InferenceSpecification": None, "CustomerMetadataProperties": None},
+        {"ModelPackageArn": "arn:p", "InferenceSpecification": {"Containers": []}},
+        {"ModelPackageArn": "arn:p", "InferenceSpecification": {"Containers": [{"Image": None}]}},
+    ],
+)
+def test_a_package_without_containers_or_metadata_reads_as_empty(description):
+    info = retraining.package_info(description)
+    assert (info.arn, info.model_data_url, info.image, info.status, info.metadata) == (
+        "arn:p",
+        "",
+        "",
+        "",
+        {},
+    )
+    assert info.score_stats_uri is None
+
+
+# ---------------------------------------------------------------------------- prepare, more
+
+
+def test_prepare_needs_the_execution_name():
+    with pytest.raises(EventParseError, match="executionName"):
+        retraining.prepare({"step": "prepare", "input": {}}, SETTINGS, 1)
+
+
+def test_prepare_without_an_execution_arn_derives_the_request_token_from_the_name():
+    # GIVEN the same execution name with and without its ARN
+    bare = retraining.prepare({"input": {}, "executionName": "run-1"}, SETTINGS, 1)
+    named_arn = retraining.prepare(
+        {"input": {}, "executionName": "run-1", "executionArn": "run-1"}, SETTINGS, 1
+    )
+    real_arn = prepare({}, name="run-1")
+    # THEN without an ARN the name is the run's identity
+    assert bare["start"] == named_arn["start"]
+    assert bare["start"]["clientRequestToken"] != real_arn["start"]["clientRequestToken"]
+
+
+def test_prepare_passes_trigger_and_reason_through_and_names_the_run_by_trigger():
+    # GIVEN a trigger with spaces and punctuation
+    prepared = prepare({"trigger": "Drift alarm: _c0!", "reason": "feature _c0 drifted"})
+    # THEN the run's display name carries it in slug form; the trigger and reason travel as given
+    assert re.fullmatch(r"retrain-drift-alarm-c0-[0-9a-f]{8}", prepared["start"]["displayName"])
+    assert (prepared["trigger"], prepared["reason"]) == ("Drift alarm: _c0!", "feature _c0 drifted")
+    assert prepared["start"]["description"] == "Retraining (Drift alarm: _c0!): feature _c0 drifted"
+
+
+def test_a_trigger_with_no_letters_or_digits_names_the_run_manual():
+    assert re.fullmatch(r"retrain-manual-[0-9a-f]{8}", prepare({"trigger": "!!"})["start"]["displayName"])
+
+
+def test_the_longest_trigger_keeps_the_display_name_within_pipelines_limit():
+    display = prepare({"trigger": "A" * 64})["start"]["displayName"]
+    assert len(display) <= 82
+    assert display.startswith("retrain-" + "a" * 64)
+
+
+def test_prepare_tells_start_from_adopt_and_gives_the_deployment_and_limits():
+    # GIVEN a start input and an adopt input
+    start, adopt = prepare({}), prepare({"pipelineExecutionArn": RUN})
+    # THEN a start carries no execution to adopt; an adoption carries its execution
+    assert (start["mode"], start["pipelineExecutionArn"]) == ("start", "none")
+    assert (adopt["mode"], adopt["pipelineExecutionArn"]) == ("adopt", RUN)
+    # AND both deploy on the endpoint's AllTraffic variant and poll within the configured limits
+    assert start["deployment"]["endpointName"] == "anomaly-sentinel-rcf"
+    assert start["deployment"]["variantName"] == "AllTraffic"
+    assert start["limits"] == {
+        "pipelinePollSeconds": SETTINGS.pipeline_poll_seconds,
+        "pipelineMaxPolls": SETTINGS.pipeline_max_polls,
+        "endpointPollSeconds": SETTINGS.endpoint_poll_seconds,
+        "endpointMaxPolls": SETTINGS.endpoint_max_polls,
+    }
+
+
+def test_request_tokens_differ_between_executions_and_repeat_within_one():
+    assert prepare({}, name="a")["start"] == prepare({}, name="a")["start"]
+    assert (
+        prepare({}, name="a")["start"]["clientRequestToken"]
+        != prepare({}, name="b")["start"]["clientRequestToken"]
+    )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"trigger": "t" * 65}, {"reason": "r" * 1001}, {"inputDataUri": "s3://"}, {"pipelineExecutionArn": 5}],
+)
+def test_prepare_refuses_fields_out_of_bounds(payload):
+    with pytest.raises(EventParseError, match="invalid retraining input"):
+        prepare(payload)
+
+
+def test_prepare_accepts_the_longest_trigger_and_reason():
+    prepared = prepare({"trigger": "t" * 64, "reason": "r" * 1000})
+    assert (len(prepared["trigger"]), len(prepared["reason"])) == (64, 1000)
+
+
+# ---------------------------------------------------------------------------- the entry
+
+
+def test_the_entry_runs_prepare_and_logs_identities_only():
+    steps = retraining.RetrainSteps(SETTINGS, sagemaker=None, s3=None)
+    event = {"step": "prepare", "input": {"reason": "secret-ish text"}, "executionName": "run-1"}
+    result = steps.run(event, now=100)
+    assert result["lock"]["now"] == "100"
+    assert steps.log_fields(event, result) == {"step": "prepare", "execution": "run-1", "mode": "start"}
+
+
+def test_the_entry_logs_the_evaluate_decision():
+    result = {"modelPackageArn": "arn:p", "approve": False, "rule": "objective", "reason": "r"}
+    assert retraining.RetrainSteps.log_fields({"step": "evaluate"}, result) == {
+        "step": "evaluate",
+        "package": "arn:p",
+        "approve": False,
+        "rule": "objective",
+    }
+
+
+@pytest.mark.parametrize("step", [None, "deploy", "Prepare"])
+def test_the_entry_refuses_an_unknown_step(step):
+    steps = retraining.RetrainSteps(SETTINGS, sagemaker=None, s3=None)
+    with pytest.raises(EventParseError, match="unknown retraining step"):
+        steps.run({"step": step, "executionName": "run-1", "input": {}}, now=1)
+
+
+def test_a_trigger_is_slugged_before_it_is_lower_cased():
+    # GIVEN a trigger starting with a capital X (a slug strips only dashes from its ends)
+    assert re.fullmatch(
+        r"retrain-xmas-run-[0-9a-f]{8}", prepare({"trigger": "Xmas run"})["start"]["displayName"]
+    )
+
+
+def test_deployment_names_of_the_longest_endpoint_name_fit_sagemakers_63_characters():
+    # GIVEN the longest endpoint name the settings accept
+    settings = RetrainStepsSettings.from_env({**ENV, "ENDPOINT_NAME": "e" * 48})
+    deployment = prepare({}, settings=settings)["deployment"]
+    # THEN model and endpoint-config names stay within SageMaker's limit, and differ
+    assert {len(deployment["modelName"]), len(deployment["endpointConfigName"])} == {63}
+    assert deployment["modelName"] != deployment["endpointConfigName"]
+
+
+def test_a_wider_spread_says_it_is_wider():
+    verdict = retraining.compare(package(), serving(), SETTINGS, score_stats(1.0, 0.3), score_stats(1.0, 0.1))
+    assert "0.3 > 0.1 in service" in verdict.reason
+
+
+def test_the_first_two_rules_say_why():
+    nothing = retraining.compare(package(), InService(), SETTINGS, None, None)
+    same = retraining.compare(
+        package(),
+        serving().model_copy(update={"model_data_url": "s3://b/new/model.tar.gz"}),
+        SETTINGS,
+        None,
+        None,
+    )
+    assert nothing.reason == "nothing in service on the endpoint"
+    assert same.reason == "the candidate already serves on the endpoint"
+
+
+def test_input_that_is_not_an_object_is_refused_as_such():
+    with pytest.raises(EventParseError, match="JSON object"):
+        prepare("adopt please")
