@@ -260,7 +260,7 @@ def _verdict(name: str, code: int | None, path: Path, equivalents: dict[str, dic
     if code != SURVIVED:
         # segfaults and "suspicious" exits fail the tests too: kills
         return BY_EXIT_CODE.get(code, "killed")
-    original, mutant = _function_sources(name, path)  # mutmut reads it under mutants/
+    original, mutant = _function_sources(name, path)
     if name in equivalents:
         line = equivalents[name]["line"].strip()
         if line not in _mutated_lines(original, mutant):
@@ -273,7 +273,7 @@ def collect() -> tuple[dict[str, Tally], dict[str, list[str]]]:
     from mutmut.__main__ import SourceFileMutationData
 
     equivalents = _load_equivalents()
-    seen: Counter[str] = Counter()
+    verdicts: dict[str, str] = {}
     tallies: dict[str, Tally] = {}
     survivors: dict[str, list[str]] = {}
     for module in RUNTIME_MODULES:
@@ -282,14 +282,17 @@ def collect() -> tuple[dict[str, Tally], dict[str, list[str]]]:
         data.load()
         tally = tallies.setdefault(module, Tally())
         for name, code in sorted(data.exit_code_by_key.items()):
-            verdict = _verdict(name, code, path, equivalents)
+            verdict = verdicts[name] = _verdict(name, code, path, equivalents)
             setattr(tally, verdict, getattr(tally, verdict) + 1)
-            seen[name] += verdict == "equivalent"
             if verdict == "survived":
                 survivors.setdefault(module, []).append(name)
-    stale = sorted(name for name in equivalents if not seen[name])
+    # An entry is stale when its mutant is gone (renumbered) or a test or mypy now kills it;
+    # one not run yet says nothing either way.
+    stale = sorted(
+        name for name in equivalents if verdicts.get(name, "gone") not in ("equivalent", "not_checked")
+    )
     if stale:
-        raise SystemExit(f"{EQUIVALENTS.name}: not surviving any more, remove: {stale}")
+        raise SystemExit(f"{EQUIVALENTS.name}: gone or killed now, remove: {stale}")
     return tallies, survivors
 
 
