@@ -27,6 +27,17 @@ def sketch_of(statistics: dict, index: int = 0) -> dict:
 # ---------------------------------------------------------------------------- features
 
 
+def _settings_of(baseline: drift.Baseline) -> tuple[object, ...]:
+    """What the constraints' monitoring_config and the statistics' dataset set on a baseline."""
+    return (
+        baseline.comparison_method,
+        baseline.comparison_threshold,
+        baseline.perform_comparison,
+        baseline.datatype_check_threshold,
+        baseline.item_count,
+    )
+
+
 def test_feature_count_and_completeness_come_from_the_statistics_counts():
     # GIVEN _c0 of the real baseline reports 80 present and 20 missing values, with no completeness
     # constraint of its own
@@ -98,13 +109,7 @@ def test_monitoring_config_settings_are_read():
     )
     # WHEN read THEN the baseline carries them, and the dataset's item count
     baseline = drift.Baseline.from_documents(statistics, constraints)
-    assert (
-        baseline.comparison_method,
-        baseline.comparison_threshold,
-        baseline.perform_comparison,
-        baseline.datatype_check_threshold,
-        baseline.item_count,
-    ) == ("Simple", 0.3, False, 0.5, 100)
+    assert _settings_of(baseline) == ("Simple", 0.3, False, 0.5, 100)
 
 
 def test_constraints_without_monitoring_config_use_model_monitors_defaults():
@@ -114,13 +119,7 @@ def test_constraints_without_monitoring_config_use_model_monitors_defaults():
     del statistics["dataset"]
     # WHEN read THEN Robust at 0.1, comparison on, every value must have the type, no item count
     baseline = drift.Baseline.from_documents(statistics, constraints)
-    assert (
-        baseline.comparison_method,
-        baseline.comparison_threshold,
-        baseline.perform_comparison,
-        baseline.datatype_check_threshold,
-        baseline.item_count,
-    ) == ("Robust", 0.1, True, 1.0, 0)
+    assert _settings_of(baseline) == ("Robust", 0.1, True, 1.0, 0)
 
 
 def test_distribution_constraints_without_settings_use_the_defaults():
