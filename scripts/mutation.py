@@ -103,16 +103,19 @@ def _adapt_mutmut() -> None:
         name = path_derived(relative_source_path, mutant_method_name)
         return name.removeprefix(LAYER_PREFIX)
 
-    for module in (format_utils, file_mutation, mutmut_main):
-        module.get_mutant_name = layer_mutant_name  # type: ignore[attr-defined]
+    # Typed as Any: mypy sees mutmut's types only where ``make mutation`` installed it.
+    patched: tuple[Any, ...] = (format_utils, file_mutation, mutmut_main)
+    for module in patched:
+        module.get_mutant_name = layer_mutant_name
 
-    unordered = PytestRunner._pytest_args_regular_run
+    runner: Any = PytestRunner
+    unordered = runner._pytest_args_regular_run
 
     def fastest_first(self: Any, tests: Any) -> list[str]:
         durations = state().duration_by_test
         return unordered(self, sorted(tests, key=lambda test: (durations.get(test, 0.0), test)))
 
-    PytestRunner._pytest_args_regular_run = fastest_first  # type: ignore[method-assign]
+    runner._pytest_args_regular_run = fastest_first
     config().type_check_command = TYPE_CHECK
     config().only_mutate = [f"{PACKAGE_DIR / module}.py" for module in RUNTIME_MODULES]
 
