@@ -301,23 +301,24 @@ def collect() -> tuple[dict[str, Tally], dict[str, list[str]]]:
 
 def render(tallies: dict[str, Tally], survivors: dict[str, list[str]]) -> str:
     rows = [
-        "| module | tried | killed | timeout | survived | no tests | score | target |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| module | tried | killed | timeout | survived | no tests | not run | score | target |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     totals: Counter[str] = Counter()
     excluded: Counter[str] = Counter()
     for module, tally in sorted(tallies.items()):
         if not tally.tried and not tally.not_checked:
             continue
-        runtime = module in RUNTIME_MODULES
-        verdict = ("met" if tally.score >= TARGET else "NOT met") if runtime else "-"
+        # A score over part of a module's mutants says nothing of the module: no verdict then.
+        verdict = "met" if tally.score >= TARGET else "NOT met"
+        score = f"{tally.score:.0%}"
         if tally.not_checked:
-            verdict += f" ({tally.not_checked} not run)"
+            verdict, score = "not all run", f"({score} of those run)" if tally.tried else "-"
         rows.append(
             f"| {module} | {tally.tried} | {tally.killed} | {tally.timeout} | {tally.survived} | "
-            f"{tally.no_tests} | {tally.score:.0%} | {verdict} |"
+            f"{tally.no_tests} | {tally.not_checked} | {score} | {verdict} |"
         )
-        totals.update(tried=tally.tried, killed=tally.killed + tally.timeout)
+        totals.update(tried=tally.tried, killed=tally.killed + tally.timeout, not_run=tally.not_checked)
         excluded.update(wording=tally.wording, equivalent=tally.equivalent)
     score = totals["killed"] / totals["tried"] if totals["tried"] else 1.0
     lines = [
@@ -333,8 +334,17 @@ def render(tallies: dict[str, Tally], survivors: dict[str, list[str]]) -> str:
         "",
         *rows,
         "",
-        f"All modules: {totals['killed']} of {totals['tried']} killed ({score:.0%}). Not counted as tried: "
-        f"{excluded['wording']} wording-only survivors (exception and log message text) and "
+        *(
+            [
+                f"**Incomplete run: {totals['not_run']} mutants not run yet** (`make mutation` was stopped "
+                "or is still running); the modules with mutants not run have no verdict.",
+                "",
+            ]
+            if totals["not_run"]
+            else []
+        ),
+        f"All modules: {totals['killed']} of {totals['tried']} tried killed ({score:.0%}). "
+        f"Not counted as tried: {excluded['wording']} wording-only survivors (exception and log message text) and "
         f"{excluded['equivalent']} equivalent mutants (`scripts/mutation-equivalents/`, each with its "
         "reason) — the rules are in `scripts/mutation.py`.",
     ]
