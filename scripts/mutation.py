@@ -344,9 +344,9 @@ def render(tallies: dict[str, Tally], survivors: dict[str, list[str]]) -> str:
             else []
         ),
         f"All modules: {totals['killed']} of {totals['tried']} tried killed ({score:.0%}). "
-        f"Not counted as tried: {excluded['wording']} wording-only survivors (exception and log message text) and "
-        f"{excluded['equivalent']} equivalent mutants (`scripts/mutation-equivalents/`, each with its "
-        "reason) — the rules are in `scripts/mutation.py`.",
+        f"Not counted as tried: {excluded['wording']} wording-only survivors (exception and log "
+        f"message text) and {excluded['equivalent']} equivalent mutants "
+        "(`scripts/mutation-equivalents/`, each with its reason) — the rules are in `scripts/mutation.py`.",
     ]
     if survivors:
         lines += [
