@@ -311,12 +311,12 @@ def render(tallies: dict[str, Tally], survivors: dict[str, list[str]]) -> str:
             continue
         # A score over part of a module's mutants says nothing of the module: no verdict then.
         verdict = "met" if tally.score >= TARGET else "NOT met"
-        score = f"{tally.score:.0%}"
+        shown = f"{tally.score:.0%}"
         if tally.not_checked:
-            verdict, score = "not all run", f"({score} of those run)" if tally.tried else "-"
+            verdict, shown = "not all run", f"({shown} of those run)" if tally.tried else "-"
         rows.append(
             f"| {module} | {tally.tried} | {tally.killed} | {tally.timeout} | {tally.survived} | "
-            f"{tally.no_tests} | {tally.not_checked} | {score} | {verdict} |"
+            f"{tally.no_tests} | {tally.not_checked} | {shown} | {verdict} |"
         )
         totals.update(tried=tally.tried, killed=tally.killed + tally.timeout, not_run=tally.not_checked)
         excluded.update(wording=tally.wording, equivalent=tally.equivalent)
