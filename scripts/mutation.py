@@ -16,8 +16,9 @@ do not count as tried:
   code does is unchanged, and tests that pinned such text would mirror the implementation.
 - *equivalent*: listed in ``scripts/mutation-equivalents/<module>.toml`` (``[[equivalent]]`` tables
   with ``mutant``, ``line`` — the mutated line as ``mutmut show`` prints it — and ``reason``: why no
-  test can tell it apart). An entry whose line no longer matches its mutant, or that no longer
-  survives, fails the report, so the lists cannot go stale silently.
+  test can tell it apart). An entry whose line no longer matches its mutant, whose mutant is gone
+  (renumbered) or now killed by a test or by mypy fails the report, so the lists cannot go stale
+  silently. A mypy-rejected mutant counts as killed: ``make test`` type-checks too.
 """
 
 from __future__ import annotations
