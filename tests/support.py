@@ -10,6 +10,15 @@ from urllib.parse import quote_plus
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+#: One RetrainSteps environment for the unit and integration tests of the evaluation step.
+RETRAIN_STEPS_ENV = {
+    "ENDPOINT_NAME": "anomaly-sentinel-rcf",
+    "MODEL_PACKAGE_GROUP_NAME": "anomaly-sentinel-rcf",
+    "PIPELINE_NAME": "anomaly-sentinel-rcf",
+    "SERVERLESS_MEMORY_SIZE_MB": "2048",
+    "SERVERLESS_MAX_CONCURRENCY": "20",
+}
+
 
 def fixture_path(name: str) -> Path:
     """``name`` is relative to tests/fixtures, e.g. ``capture/capture.jsonl``."""

@@ -14,14 +14,9 @@ from anomaly_sentinel import retraining
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
 from anomaly_sentinel.settings import RetrainStepsSettings
 from sentinel.moto_patches import record_pipeline_steps, registered_step
+from tests.support import RETRAIN_STEPS_ENV
 
-ENV = {
-    "ENDPOINT_NAME": "anomaly-sentinel-rcf",
-    "MODEL_PACKAGE_GROUP_NAME": "anomaly-sentinel-rcf",
-    "PIPELINE_NAME": "anomaly-sentinel-rcf",
-    "SERVERLESS_MEMORY_SIZE_MB": "2048",
-    "SERVERLESS_MAX_CONCURRENCY": "20",
-}
+ENV = RETRAIN_STEPS_ENV
 SETTINGS = RetrainStepsSettings.from_env(ENV)
 BUCKET = "retrain-models"
 IMAGE = "382416733822.dkr.ecr.us-east-1.amazonaws.com/randomcutforest:1"

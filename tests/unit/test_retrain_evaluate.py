@@ -10,14 +10,9 @@ from anomaly_sentinel import retraining
 from anomaly_sentinel.exceptions import EventParseError, SettingsError
 from anomaly_sentinel.retraining import InService, PackageInfo, ScoreStats
 from anomaly_sentinel.settings import RetrainStepsSettings
+from tests.support import RETRAIN_STEPS_ENV
 
-ENV = {
-    "ENDPOINT_NAME": "anomaly-sentinel-rcf",
-    "MODEL_PACKAGE_GROUP_NAME": "anomaly-sentinel-rcf",
-    "PIPELINE_NAME": "anomaly-sentinel-rcf",
-    "SERVERLESS_MEMORY_SIZE_MB": "2048",
-    "SERVERLESS_MAX_CONCURRENCY": "20",
-}
+ENV = RETRAIN_STEPS_ENV
 SETTINGS = RetrainStepsSettings.from_env(ENV)
 RUN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/anomaly-sentinel-rcf/execution/p4jn9xou8a8s"
 
