@@ -376,6 +376,19 @@ def test_transient_failures_are_retried_as_configured(endpoint, faults, topic):
         flow.process(upload(jsonl([record("1,1,1")])))
 
 
+def test_the_mean_latency_is_that_of_the_answered_calls_not_of_the_refused_ones(endpoint, faults, topic):
+    # GIVEN an endpoint taking at least 30 ms a call that throttles the next two calls
+    arn, _ = topic
+    faults.latency_s, faults.throttle = 0.03, 2
+    flow, _ = scorer(endpoint, arn, ENDPOINT_MAX_ATTEMPTS="3")
+    # WHEN a one-request file is processed (3 calls, the last one answered)
+    report = flow.process(upload(jsonl([record("1,1,1")])))
+    # THEN the mean latency is the answered call's, not spread over the two refused ones
+    assert (report.scored, report.calls) == (1, 3)
+    assert report.mean_latency_ms is not None
+    assert report.mean_latency_ms >= 30
+
+
 def test_a_file_whose_every_record_is_rejected_before_the_endpoint_makes_no_call(endpoint, topic):
     # GIVEN a file of broken lines only
     arn, _ = topic
@@ -625,7 +638,7 @@ def test_lines_over_the_line_limit_are_rejected_and_do_not_decide_the_width(endp
     assert (report.expected_width, report.scored, report.rejected) == (3, 1, 2)
 
 
-def test_a_refused_row_inside_a_record_is_named_and_latency_averages_every_call(faults, topic):
+def test_a_refused_row_inside_a_record_is_named_and_latency_averages_every_answered_call(faults, topic):
     # GIVEN an endpoint taking at least 30 ms a call, and a record whose second row is poison,
     # scored in requests of 2 rows
     arn, _ = topic
@@ -638,7 +651,7 @@ def test_a_refused_row_inside_a_record_is_named_and_latency_averages_every_call(
     (rejected,) = read_jsonl(report.rejects_uri)
     assert rejected["line"] == 2
     assert rejected["detail"] == "row 1: model error (status 400, error code ModelError)"
-    # AND for a file of 3 requests the mean latency is over all of them, each 30 ms or more
+    # AND for a file of 3 answered requests the mean latency is over all of them, each 30 ms or more
     assert clean.calls == 3
     assert clean.mean_latency_ms is not None
     assert clean.mean_latency_ms >= 30

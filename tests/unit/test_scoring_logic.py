@@ -535,6 +535,8 @@ def test_a_row_that_crashes_the_model_costs_the_batch_its_attempts_then_each_par
     assert outcome.reasons == {0: "model error (status 500, error code ModelError)"}
     assert (outcome.calls, outcome.retries, outcome.bisections) == (12, 7, 2)
     assert sleeps == [0.25, 0.5, 1.0, 2.0, 4.0, 0.25, 0.25]
+    # AND only the 2 healthy parts' calls were answered (they alone carry a latency)
+    assert outcome.answered == 2
 
 
 @pytest.mark.parametrize("rows", [16, 17, 1000])
@@ -667,7 +669,7 @@ def test_latency_is_summed_over_every_answered_call_and_its_maximum_kept():
     # WHEN a 2-row batch is scored (the bad answer makes it split: 3 answered calls)
     outcome = client.score(one_batch(["1,3", "2,4"]))
     # THEN the latency is the sum of the three, the maximum one of them
-    assert (outcome.scores, outcome.calls, outcome.bisections) == ([2.0, 3.0], 3, 1)
+    assert (outcome.scores, outcome.calls, outcome.answered, outcome.bisections) == ([2.0, 3.0], 3, 3, 1)
     assert outcome.latency_s >= 3 * 0.02
     assert 0.02 <= outcome.latency_max_s < outcome.latency_s < 60
 

@@ -82,7 +82,7 @@ class CaptureReport(BaseModel):
     calls: int
     retries: int
     bisections: int
-    mean_latency_ms: float | None
+    mean_latency_ms: float | None  # over the calls the endpoint answered
     reasons: dict[str, int]
     top_anomalies: list[TopAnomaly]
     expected_width: int | None = None
@@ -138,7 +138,7 @@ class _Pass1:
         self.scores = array("d")
         self.endpoint_reasons: dict[int, str] = {}
         self.file_stats = RunningStats()
-        self.calls = self.retries = self.bisections = 0
+        self.calls = self.retries = self.bisections = self.answered = 0
         self.latency_s = 0.0
         self.too_large = 0
 
@@ -260,7 +260,7 @@ class CaptureScorer:
             calls=state.calls,
             retries=state.retries,
             bisections=state.bisections,
-            mean_latency_ms=(1000 * state.latency_s / state.calls) if state.calls else None,
+            mean_latency_ms=(1000 * state.latency_s / state.answered) if state.answered else None,
             reasons=reasons,
             top_anomalies=top,
             expected_width=width,
@@ -368,6 +368,7 @@ class CaptureScorer:
             state.calls += outcome.calls
             state.retries += outcome.retries
             state.bisections += outcome.bisections
+            state.answered += outcome.answered
             state.latency_s += outcome.latency_s
         return state
 

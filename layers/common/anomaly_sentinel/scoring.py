@@ -138,7 +138,8 @@ class BatchOutcome:
     calls: int = 0
     retries: int = 0
     bisections: int = 0
-    latency_s: float = 0.0  # summed over successful calls
+    answered: int = 0  # calls the endpoint answered: the latency is theirs
+    latency_s: float = 0.0  # summed over answered calls
     latency_max_s: float = 0.0
 
 
@@ -281,6 +282,7 @@ class EndpointClient:
                 crash, last = None, type(exc).__name__
             else:
                 took = time.monotonic() - started
+                outcome.answered += 1
                 outcome.latency_s += took
                 outcome.latency_max_s = max(outcome.latency_max_s, took)
                 try:
