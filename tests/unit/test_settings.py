@@ -181,3 +181,44 @@ def test_window_lengths_that_divide_the_day_are_accepted(hours):
 def test_window_lengths_that_do_not_divide_the_day_fail(hours):
     with pytest.raises(SettingsError, match="WINDOW_HOURS"):
         DriftMonitorSettings.from_env({**DRIFT_MONITOR, "WINDOW_HOURS": str(hours)})
+
+
+@pytest.mark.parametrize(
+    ("cls", "env", "problems"),
+    [
+        (
+            StartPipelineSettings,
+            {
+                "PIPELINE_NAME": "p",
+                "TRAINING_BUCKET": "b",
+                "TRAINING_PREFIX": "t/",
+                "ACCEPTED_SUFFIXES": ".csv",
+            },
+            "IDEMPOTENCY_TABLE: Field required; TRAINING_BUCKET: String should have at least 3 characters",
+        ),
+        (
+            DriftMonitorSettings,
+            {**DRIFT_MONITOR, "WINDOW_HOURS": "5"},
+            "WINDOW_HOURS (5) must divide 24",
+        ),
+        (
+            RetrainStepsSettings,
+            {**RETRAIN_STEPS, "RETRAIN_LOCK_TTL_SECONDS": "6599"},
+            "RETRAIN_LOCK_TTL_SECONDS (6599) is shorter than the longest bounded wait (6600 s)",
+        ),
+        (
+            ScoreCaptureSettings,
+            {**SCORE_CAPTURE, "SCORES_PREFIX": "capture/s/", "REJECTS_PREFIX": "capture/r/"},
+            "SCORES_PREFIX (capture/s/) overlaps CAPTURE_PREFIX (capture/) in the same bucket: the function"
+            " would trigger itself; REJECTS_PREFIX (capture/r/) overlaps CAPTURE_PREFIX (capture/) in the"
+            " same bucket: the function would trigger itself",
+        ),
+    ],
+)
+def test_a_settings_error_names_the_function_settings_and_lists_each_problem(cls, env, problems):
+    # GIVEN an environment a function cannot start with
+    # WHEN its settings load THEN the one error says whose settings they are and every problem,
+    # separated by "; ", so the cold-start log line alone tells the operator what to fix
+    with pytest.raises(SettingsError) as raised:
+        cls.from_env(env)
+    assert str(raised.value) == f"invalid settings for {cls.__name__}: {problems}"
