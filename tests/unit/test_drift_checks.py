@@ -145,8 +145,13 @@ def test_only_the_columns_both_have_are_compared():
     assert sorted(wide.distances) == sorted(narrow.distances) == ["_c0", "_c1"]
     assert checks(wide)[0] == ("_c2", "extra_column_check")
     assert checks(narrow)[0] == ("_c2", "missing_column_check")
-    assert wide.violations[0].description.startswith("There are extra columns.")
-    assert narrow.violations[0].description.startswith("There are missing columns.")
+    # AND each says so in Model Monitor's words, with both widths
+    assert wide.violations[0].description == (
+        "There are extra columns. Number of columns in current dataset: 3, in baseline constraints: 2"
+    )
+    assert narrow.violations[0].description == (
+        "There are missing columns. Number of columns in current dataset: 2, in baseline constraints: 3"
+    )
 
 
 # ---------------------------------------------------------------------------- completeness and type
@@ -181,6 +186,9 @@ def test_a_column_with_no_values_is_neither_incomplete_nor_mistyped():
         ("Integral", 59, 0.6, 0.59),
         ("Fractional", 0, 1.0, None),
         ("String", 100, 1.0, 0.0),
+        # a threshold above 1 (a hand-edited constraints file) cannot be met, as in Deequ
+        ("Fractional", 0, 1.5, 1.0),
+        ("Integral", 100, 1.5, 1.0),
     ],
 )
 def test_values_of_another_type_than_the_baselines_are_a_data_type_violation(
@@ -219,6 +227,13 @@ def test_linf_distance_without_edges_is_zero():
 @pytest.mark.parametrize(("n", "m"), [(0, 100), (100, 0), (-1, 100)])
 def test_robust_distance_without_both_samples_is_zero(n, m):
     assert drift.robust_distance(0.9, n, m) == 0.0
+
+
+@pytest.mark.parametrize(("n", "m"), [(1, 100), (100, 1)])
+def test_a_sample_of_one_on_either_side_is_still_compared(n, m):
+    # GIVEN a noise allowance small enough for one row to count (c = 0.5)
+    # WHEN one side holds a single row THEN the distance is the L-inf less the noise of both sizes
+    assert drift.robust_distance(0.9, n, m, c_alpha=0.5) == pytest.approx(0.9 - 0.5 * math.sqrt(101 / 100))
 
 
 def test_robust_distance_is_never_negative():
