@@ -257,6 +257,13 @@ def test_edges_of_a_heavy_value_repeat_it_once():
     assert feature.edges(2) == (1.0, 2.0)
 
 
+def test_a_largest_value_holding_most_of_the_weight_is_every_quantile_so_the_only_edge():
+    # GIVEN values 1, 2, 3 where 3 holds 98 of 100 weights
+    feature = drift.BaselineFeature("_c0", "Fractional", 1.0, 100, (1.0, 2.0, 3.0), (1.0, 2.0, 100.0))
+    # THEN every decile is 3, so 3 is the one edge: the small values do not get edges of their own
+    assert feature.edges(10) == (3.0,)
+
+
 def test_baseline_edges_are_computed_per_feature_in_column_order():
     baseline = drift.Baseline.from_documents(*real_documents())
     assert baseline.edges == [feature.edges() for feature in baseline.features]

@@ -170,6 +170,17 @@ def test_completeness_below_the_baselines_is_a_violation_and_equal_is_not():
     assert checks(equal) == []
 
 
+def test_with_comparison_disabled_every_column_is_still_checked_for_completeness():
+    # GIVEN two columns each 90% complete against a baseline wanting 95%, with no distance measured
+    result = drift.compare(
+        window(rows=90, missing=10, columns=2),
+        baseline(2, completeness=0.95, perform_comparison=False),
+        min_records=1,
+    )
+    # THEN both columns are reported, not only the first
+    assert checks(result) == [("_c0", "completeness_check"), ("_c1", "completeness_check")]
+
+
 def test_a_column_with_no_values_is_neither_incomplete_nor_mistyped():
     # GIVEN a window whose file has rows in the minimum but none in the column's counts
     empty = drift.WindowStatistics(rows=10, features=[drift.WindowFeature()], widths={1: 10})
