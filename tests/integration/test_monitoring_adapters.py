@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 
 from anomaly_sentinel import monitoring
@@ -469,6 +469,47 @@ def test_a_refused_start_is_a_retrain_start_error(state_machine):
         stub.add_client_error("start_execution", service_error_code="StateMachineDoesNotExist")
         with pytest.raises(RetrainStartError, match="StateMachineDoesNotExist"):
             monitoring.start_retraining(sfn, arn, "monitor-x-0123456789ab", {})
+
+
+class RefusingStepFunctions:
+    """Step Functions whose StartExecution fails with the given error (shapes moto cannot give)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def start_execution(self, **_: object) -> dict[str, str]:
+        raise self.error
+
+
+MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:retrain"
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        (
+            ClientError(
+                {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}, "StartExecution"
+            ),
+            "AccessDeniedException: not allowed",
+        ),
+        (
+            ClientError({"Error": {"Code": "ExecutionLimitExceeded"}}, "StartExecution"),
+            "ExecutionLimitExceeded: ",
+        ),
+        (ClientError({}, "StartExecution"), "Unknown: "),
+        (
+            EndpointConnectionError(endpoint_url="https://states.us-east-1.amazonaws.com/"),
+            'Could not connect to the endpoint URL: "https://states.us-east-1.amazonaws.com/"',
+        ),
+    ],
+)
+def test_a_failed_start_names_the_execution_the_state_machine_and_the_cause(error, cause):
+    # GIVEN Step Functions refusing the start, or unreachable
+    # WHEN a retraining is started THEN the error says what could not start where, and why
+    with pytest.raises(RetrainStartError) as raised:
+        monitoring.start_retraining(RefusingStepFunctions(error), MACHINE, "monitor-x-0123456789ab", {})
+    assert str(raised.value) == f"cannot start retraining 'monitor-x-0123456789ab' on {MACHINE}: {cause}"
 
 
 def test_retrain_input_reaches_the_execution_as_json(state_machine):

@@ -59,6 +59,16 @@ def test_merging_moments_into_empty_ones_takes_them_and_merging_empty_ones_chang
     assert total.std == pytest.approx(math.sqrt(2 / 3))
 
 
+@pytest.mark.parametrize(("left", "right"), [([1.0, 2.0], [6.0]), ([1.0], [2.0, 6.0])])
+def test_a_single_value_merges_like_any_other(left, right):
+    # GIVEN the moments of one value on either side WHEN merged THEN they are those of all three
+    total = drift.Moments.of(left)
+    total.merge(drift.Moments.of(right))
+    assert total.weight == 3.0
+    assert total.mean == pytest.approx(3.0)
+    assert total.std == pytest.approx(pystats.pstdev([1.0, 2.0, 6.0]))
+
+
 def test_merged_moments_equal_those_of_all_values():
     left, right = [1.0, 2.0, 6.0], [10.0, 11.0]
     total = drift.Moments.of(left)
@@ -369,9 +379,10 @@ def test_a_sampled_files_spread_is_its_samples():
     ],
 )
 def test_a_file_not_on_the_windows_baseline_counts_rows_but_no_distribution(window_baseline, file):
-    window = drift.merge_window([file], window_baseline)
-    assert window.rows == 10
-    assert window.files_without_distribution == 1
+    # GIVEN two such files WHEN merged THEN their rows count, each is counted without distribution
+    window = drift.merge_window([file, file], window_baseline)
+    assert window.rows == 20
+    assert window.files_without_distribution == 2
     assert (window.distribution_rows, window.effective_rows) == (0.0, 0.0)
     assert window.features[0].counts is None
 
@@ -385,6 +396,16 @@ def test_a_file_with_rows_but_no_sample_adds_no_distribution():
 def test_an_empty_file_is_not_counted_as_missing_its_distribution():
     window = drift.merge_window([stats(rows=0, baseline_id="b2")], "b1")
     assert (window.files, window.files_without_distribution) == (1, 0)
+
+
+def test_a_narrower_file_after_a_wider_one_adds_to_the_columns_it_has():
+    # GIVEN a file of 2 columns then a file of 1 column, on one baseline
+    wide = stats(features=[summary(counts=[10, 0]), summary(counts=[0, 10])])
+    narrow = stats(rows=5, features=[summary(present=5, integral=5, counts=[5, 0])])
+    # WHEN merged THEN the first column holds both files' values, the second only the first file's
+    window = drift.merge_window([wide, narrow], "b1")
+    assert (window.rows, window.width) == (15, 2)
+    assert [(f.present, f.counts) for f in window.features] == [(15, [15.0, 0.0]), (10, [0.0, 10.0])]
 
 
 def test_files_on_one_baseline_with_different_edges_are_an_error():
