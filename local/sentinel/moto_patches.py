@@ -30,6 +30,16 @@ Step Functions and Lambda:
 - :func:`lambda_invoke`: moto's ``lambda:invoke`` (which echoes the payload without Docker) calls
   a given function instead — the template's real handlers (``sentinel.stepfunctions``).
 - :func:`instant_waits`: Wait states and Retry back-off return at once instead of sleeping.
+
+Speed (:func:`shared_parsing`; the same answers, less work per emulated world — a test's world
+cost ≈ 1 s before, most of it parsing the same files again):
+
+- botocore: every session shares one data loader, so each service model and endpoint ruleset is
+  read from its JSON once per process (``mock_aws`` gives every world a new default session).
+- Step Functions: a definition moto already parsed without error is not parsed again (moto parses
+  every definition with its ANTLR grammar on CreateStateMachine only to validate it).
+- KMS: every ``SYMMETRIC_DEFAULT`` key shares one RSA key pair (moto makes a 2048-bit one per key
+  for asymmetric signing, which a symmetric key never does).
 """
 
 from __future__ import annotations
@@ -43,12 +53,16 @@ from datetime import datetime
 from typing import Any, Literal
 from unittest import mock
 
+import botocore.loaders
+import botocore.session
 import moto
+import moto.kms.models
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 from sentinel.emulator import ACCOUNT, REGION, local_client
 from sentinel.errors import LocalError
@@ -505,6 +519,53 @@ def instant_waits(on_wait: Callable[[float], None], on_retry: Callable[[float], 
         [
             Patch(WaitFunction, "_wait_interval", wait_interval, parameters=("self", "env", "wait_seconds")),
             Patch(retrier_decl, "time", _NoSleep),
+        ]
+    ):
+        yield
+
+
+# ---------------------------------------------------------------------------- speed
+
+_loaders: dict[str | None, botocore.loaders.Loader] = {}
+_valid_definitions: set[str] = set()
+_symmetric_key: list[Any] = []
+_parse_definition = StepFunctionsParserBackend._validate_definition
+_generate_private_key = moto.kms.models.generate_private_key
+
+
+def _shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+    if search_path_string not in _loaders:
+        _loaders[search_path_string] = botocore.loaders.create_loader(search_path_string)
+    return _loaders[search_path_string]
+
+
+def _validate_definition_once(definition: str) -> None:
+    if definition not in _valid_definitions:
+        _parse_definition(definition=definition)  # raises InvalidDefinition: not remembered
+        _valid_definitions.add(definition)
+
+
+def _private_key(key_spec: str) -> Any:
+    if key_spec != "SYMMETRIC_DEFAULT":
+        return _generate_private_key(key_spec)
+    if not _symmetric_key:
+        _symmetric_key.append(_generate_private_key(key_spec))
+    return _symmetric_key[0]
+
+
+@contextmanager
+def shared_parsing() -> Iterator[None]:
+    """What every world parses or generates alike is done once per process (see the module doc)."""
+    with _guarded(
+        [
+            Patch(botocore.session, "create_loader", _shared_loader, parameters=("search_path_string",)),
+            Patch(
+                StepFunctionsParserBackend,
+                "_validate_definition",
+                staticmethod(_validate_definition_once),
+                parameters=("definition",),
+            ),
+            Patch(moto.kms.models, "generate_private_key", _private_key, parameters=("key_spec",)),
         ]
     ):
         yield

@@ -30,7 +30,13 @@ from botocore.exceptions import ClientError
 from anomaly_sentinel.contracts import parse_s3_uri
 from sentinel.emulator import LOCAL_ENV, local_client
 from sentinel.errors import LocalError
-from sentinel.moto_patches import MonitoringStatus, SageMakerExtras, sagemaker_extras, start_as_executing
+from sentinel.moto_patches import (
+    MonitoringStatus,
+    SageMakerExtras,
+    sagemaker_extras,
+    shared_parsing,
+    start_as_executing,
+)
 from sentinel.pipeline_executor import ExecutionResult, PipelineExecutor
 from sentinel.stepfunctions import run_execution
 from sentinel.template import Template
@@ -148,6 +154,7 @@ def local_world(*, deploy: bool = True, **options: Any) -> Iterator[World]:
 
     twin = Twin(**options)
     with ExitStack() as stack:
+        stack.enter_context(shared_parsing())
         url = None
         if twin.server:
             url = stack.enter_context(moto_server(step_functions=twin.execute_state_machines))

@@ -7,12 +7,18 @@ handlers and the state machine do, so an upgrade of moto that breaks a patch fai
 from __future__ import annotations
 
 import json
+import uuid
+from unittest import mock
 
 import boto3
 import moto
 import pytest
+from botocore.exceptions import ClientError
+from moto.kms.models import kms_backends
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 from sentinel import moto_patches
+from sentinel.emulator import ACCOUNT, REGION
 from sentinel.moto_patches import (
     MotoPatchError,
     Patch,
@@ -236,3 +242,54 @@ def test_instant_waits_replace_wait_states_and_retry_sleeps(aws):
     assert described["status"] == "FAILED"
     assert waits == [3600]
     assert retries == [600]
+
+
+# ---------------------------------------------------------------------------- speed
+
+
+def test_every_session_in_a_world_shares_one_data_loader(aws):
+    # GIVEN two sessions made in a world (mock_aws makes a new default session per world)
+    first, second = boto3.session.Session(), boto3.session.Session()
+    # THEN they read service models through one loader: each JSON file is parsed once per process
+    loader = first._session.get_component("data_loader")
+    assert loader is second._session.get_component("data_loader")
+    # AND it is a real loader: the clients it serves work
+    assert "Buckets" in boto3.client("s3").list_buckets()
+
+
+def test_a_valid_definition_is_parsed_once_and_an_invalid_one_every_time(aws):
+    # GIVEN a definition no state machine had before, and one that is not valid ASL
+    sfn = boto3.client("stepfunctions")
+    valid = json.dumps(
+        {"Comment": str(uuid.uuid4()), "StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
+    )
+    invalid = json.dumps({"StartAt": "Missing", "States": {"Done": {"Type": "Nope"}}})
+    # WHEN each is used for two machines
+    with mock.patch.object(
+        AmazonStateLanguageParser, "parse", wraps=AmazonStateLanguageParser.parse
+    ) as parse:
+        for name in ("a", "b"):
+            sfn.create_state_machine(name=name, definition=valid, roleArn=ROLE)
+        # THEN the valid one was parsed once; the invalid one is refused both times, as AWS does
+        assert parse.call_count == 1
+        for name in ("c", "d"):
+            with pytest.raises(ClientError, match="ASLParserException"):
+                sfn.create_state_machine(name=name, definition=invalid, roleArn=ROLE)
+        assert parse.call_count == 3
+
+
+def test_symmetric_keys_share_one_key_pair_and_asymmetric_keys_get_their_own(aws):
+    # GIVEN two symmetric keys and one RSA signing key
+    kms = boto3.client("kms")
+    ids = [kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(2)]
+    rsa = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    keys = kms_backends[ACCOUNT][REGION].keys
+    # THEN the symmetric keys carry one (unused) key pair and the signing key its own
+    assert keys[ids[0]].private_key is keys[ids[1]].private_key
+    assert keys[rsa].private_key is not keys[ids[0]].private_key
+    # AND both kinds still do their job
+    blob = kms.encrypt(KeyId=ids[0], Plaintext=b"secret")["CiphertextBlob"]
+    assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"secret"
+    signed = kms.sign(KeyId=rsa, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+    verified = kms.verify(KeyId=rsa, Message=b"m", Signature=signed, SigningAlgorithm="RSASSA_PSS_SHA_256")
+    assert verified["SignatureValid"]
