@@ -186,6 +186,7 @@ def test_alert_subject_fits_sns_and_body_has_counts_cutoff_source_top_and_uris()
     assert alert.subject.startswith("3 anomalies on anomaly-sentinel-rcf")
     assert "Records: 1000  scored: 990  rejected: 10  anomalies: 3" in alert.body
     assert "Cutoff: 1.6 (source: model-stats; s3://b/models/1/score_stats.json" in alert.body
+    assert "\nMax score: 3.2\n" in alert.body
     assert "  e-1  2026-11-21T10:00:00Z  3.2" in alert.body
     assert "  line 9  -  2" in alert.body  # no eventId: the line number identifies it
     assert "s3://b/scores/a.jsonl" in alert.body
