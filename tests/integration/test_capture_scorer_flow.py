@@ -276,10 +276,10 @@ def test_every_record_of_a_mixed_file_is_scored_or_rejected_with_its_reason(endp
 
 
 def test_outputs_land_in_the_output_bucket_beside_each_other(endpoint, topic):
-    # GIVEN a clean file
+    # GIVEN a clean file whose records were captured 42 minutes into its key's hour
     arn, _ = topic
     flow, _ = scorer(endpoint, arn)
-    obj = upload(jsonl([record(f"{i},1,1", inference_time="2026-11-21T10:00:00Z") for i in range(3)]))
+    obj = upload(jsonl([record(f"{i},1,1", inference_time="2026-11-21T10:42:07Z") for i in range(3)]))
     # WHEN processed
     report = flow.process(obj)
     # THEN scores, statistics and the dataset are stored under the output prefixes, named after
@@ -298,10 +298,11 @@ def test_outputs_land_in_the_output_bucket_beside_each_other(endpoint, topic):
     (dataset_key,) = [o["Key"] for o in listed]
     body, content_type = read(f"s3://{BUCKET}/{dataset_key}")
     assert content_type == "text/csv"
+    # AND each dataset row is dated by its record's inference time, not the key's hour
     assert body.decode().splitlines()[1:] == [
-        "2026-11-21T10:00:00Z,0.6666666666666666,0,1,1",
-        "2026-11-21T10:00:00Z,1.0,1,1,1",
-        "2026-11-21T10:00:00Z,1.3333333333333333,2,1,1",
+        "2026-11-21T10:42:07Z,0.6666666666666666,0,1,1",
+        "2026-11-21T10:42:07Z,1.0,1,1,1",
+        "2026-11-21T10:42:07Z,1.3333333333333333,2,1,1",
     ]
     # AND a file with no anomaly sends no alert
     assert report.alert_message_id is None
