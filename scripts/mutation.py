@@ -12,8 +12,9 @@ prefix. ``mutmut`` strips the layer's folder the same way before handing over to
 ``report`` classes every mutant by mutmut's verdict, except two documented kinds of survivor that
 do not count as tried:
 - *wording*: the mutant changes nothing but the text of an exception's message or of a log
-  message (a string inside ``raise …`` or the first argument of ``logger.<level>(…)``); what the
-  code does is unchanged, and tests that pinned such text would mirror the implementation.
+  message (a string inside ``raise …`` or the first argument of ``logger.<level>(…)``, or that
+  whole first argument replaced by ``None``); what the code does is unchanged, and tests that
+  pinned such text would mirror the implementation.
 - *equivalent*: listed in ``scripts/mutation-equivalents/<module>.toml`` (``[[equivalent]]`` tables
   with ``mutant``, ``line`` — the mutated line as ``mutmut show`` prints it — and ``reason``: why no
   test can tell it apart). An entry whose line no longer matches its mutant, whose mutant is gone
@@ -199,8 +200,46 @@ def _in_message(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
     return False
 
 
+def _message_calls(tree: ast.AST) -> list[ast.Call]:
+    """Calls whose first argument is a message: a raised exception's, or a log call's."""
+    found: list[ast.Call] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+            found.append(node.exc)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in LOG_LEVELS
+        ):
+            found.append(node)
+    return [call for call in found if call.args]
+
+
+def _unnamed_dump(tree: ast.AST) -> str:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.name = ""  # mutmut renames each mutant's function
+    return ast.dump(tree)
+
+
+def _message_dropped(original: str, mutant: str) -> bool:
+    """The mutant replaced one message (a whole first argument, see above) by ``None``."""
+    target = _unnamed_dump(ast.parse(_dedent(mutant)))
+    for index in range(len(_message_calls(ast.parse(_dedent(original))))):
+        before = ast.parse(_dedent(original))
+        call = _message_calls(before)[index]
+        if isinstance(call.args[0], ast.Constant) and call.args[0].value is None:
+            continue
+        call.args[0] = ast.Constant(None)
+        if _unnamed_dump(before) == target:
+            return True
+    return False
+
+
 def is_wording_only(original: str, mutant: str) -> bool:
     """The two functions differ only in message strings (see the module docstring)."""
+    if _message_dropped(original, mutant):
+        return True
     before = ast.parse(_dedent(original))
     after = ast.parse(_dedent(mutant))
     parents = _parents(before)

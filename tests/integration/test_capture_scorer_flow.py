@@ -8,6 +8,7 @@ The handler's own end-to-end tests are in test_score_capture_handler.py.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -377,17 +378,39 @@ def test_transient_failures_are_retried_as_configured(endpoint, faults, topic):
         flow.process(upload(jsonl([record("1,1,1")])))
 
 
-def test_the_mean_latency_is_that_of_the_answered_calls_not_of_the_refused_ones(endpoint, faults, topic):
-    # GIVEN an endpoint taking at least 30 ms a call that throttles the next two calls
+def test_the_mean_latency_is_over_the_answered_calls_of_every_batch_not_refused_ones(endpoint, faults, topic):
+    # GIVEN a clock on which every call takes 250 ms, an endpoint throttling the next two calls,
+    # and requests of one row sent one at a time
     arn, _ = topic
-    faults.latency_s, faults.throttle = 0.03, 2
-    flow, _ = scorer(endpoint, arn, ENDPOINT_MAX_ATTEMPTS="3")
-    # WHEN a one-request file is processed (3 calls, the last one answered)
-    report = flow.process(upload(jsonl([record("1,1,1")])))
-    # THEN the mean latency is the answered call's, not spread over the two refused ones
-    assert (report.scored, report.calls) == (1, 3)
-    assert report.mean_latency_ms is not None
-    assert report.mean_latency_ms >= 30
+    faults.throttle = 2
+    flow, _ = scorer(endpoint, arn, ENDPOINT_MAX_ATTEMPTS="3", MAX_REQUEST_ROWS="1", SCORING_CONCURRENCY="1")
+    flow.client.clock = itertools.count(step=0.25).__next__
+    # WHEN a file of three records is processed (3 batches, 5 calls: 3 answered, 2 refused)
+    report = flow.process(upload(jsonl([record(f"{i},1,1") for i in range(3)])))
+    # THEN the mean latency is that of the three answered calls, whatever batch they were in
+    assert (report.scored, report.calls, report.retries) == (3, 5, 2)
+    assert report.mean_latency_ms == 250.0
+
+
+def test_every_record_with_a_row_over_the_request_limit_is_counted(endpoint, topic):
+    # GIVEN a 64-byte request limit and two records each holding a row longer than that
+    arn, _ = topic
+    flow, _ = scorer(endpoint, arn, MAX_REQUEST_BYTES="64")
+    wide = ",".join(["1." + "0" * 24] * 3)
+    big = [record(f"{wide}\n1,1,1"), record("2,2,2"), record(f"1,1,1\n{wide}")]
+    # WHEN processed THEN both are rejected for it and counted: the small one is scored
+    report = flow.process(upload(jsonl(big)))
+    assert (report.scored, report.rejected, report.reasons) == (1, 2, {"row-too-large": 2})
+
+
+def test_bisections_add_up_over_the_batches_of_a_file(endpoint, topic):
+    # GIVEN requests of 2 rows, each holding one poison row
+    arn, _ = topic
+    flow, _ = scorer(endpoint, arn, MAX_REQUEST_ROWS="2")
+    rows = ["1,1,1", "-999,1,1", "2,1,1", "-999,2,2"]
+    # WHEN processed THEN each request was split once: 2 bisections, the 2 poison records rejected
+    report = flow.process(upload(jsonl([record(row) for row in rows])))
+    assert (report.scored, report.rejected, report.bisections) == (2, 2, 2)
 
 
 def test_a_file_whose_every_record_is_rejected_before_the_endpoint_makes_no_call(endpoint, topic):
@@ -637,6 +660,7 @@ def test_lines_over_the_line_limit_are_rejected_and_do_not_decide_the_width(endp
     # WHEN processed THEN the over-long lines are rejected, and the width is that of the line kept
     report = flow.process(upload(jsonl([*long, record("1,2,3")])))
     assert (report.expected_width, report.scored, report.rejected) == (3, 1, 2)
+    assert report.reasons == {"line-too-long": 2}
 
 
 def test_a_refused_row_inside_a_record_is_named_and_latency_averages_every_answered_call(faults, topic):

@@ -35,8 +35,16 @@ def _wording_only(report: ModuleType, original: str, mutant: str) -> bool:
         ("raise ValueError('bad row')", "raise ValueError('XXbad rowXX')"),
         ("raise ValueError(f'bad {x}')", "raise ValueError(f'XXbad {x}')"),
         ("logger.warning('skipped', extra={'key': x})", "logger.warning('SKIPPED', extra={'key': x})"),
+        ("raise ValueError(f'cannot read {x}: {x.code}') from x", "raise ValueError(None) from x"),
+        ("logger.warning(f'skipped {x}', extra={'key': x})", "logger.warning(None, extra={'key': x})"),
     ],
-    ids=["exception", "exception-f-string", "log-message"],
+    ids=[
+        "exception",
+        "exception-f-string",
+        "log-message",
+        "exception-message-dropped",
+        "log-message-dropped",
+    ],
 )
 def test_message_text_alone_is_wording(report: ModuleType, original: str, mutant: str) -> None:
     # GIVEN a function whose mutant changes only the text of a raised or logged message
@@ -59,6 +67,9 @@ def test_message_text_alone_is_wording(report: ModuleType, original: str, mutant
         ),
         ("return x + 1", "return x - 1"),
         ("raise ValueError('bad row')", "raise ValueError('bad row')"),
+        ("return f(x)", "return f(None)"),
+        ("raise ValueError('bad row', x)", "raise ValueError('bad row', None)"),
+        ("raise ValueError(None)", "raise ValueError(None)"),
     ],
     ids=[
         "returned-string",
@@ -67,6 +78,9 @@ def test_message_text_alone_is_wording(report: ModuleType, original: str, mutant
         "logic-in-message",
         "arithmetic",
         "unchanged",
+        "argument-dropped",
+        "second-exception-argument-dropped",
+        "no-message-unchanged",
     ],
 )
 def test_anything_else_is_behaviour(report: ModuleType, original: str, mutant: str) -> None:

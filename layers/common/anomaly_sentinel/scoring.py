@@ -207,6 +207,7 @@ class EndpointClient:
         backoff_cap_s: float = 8.0,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.runtime = runtime
         self.endpoint_name = endpoint_name
@@ -218,6 +219,7 @@ class EndpointClient:
         self.backoff_cap_s = backoff_cap_s
         self.sleep = sleep
         self.jitter = jitter
+        self.clock = clock  # times the answered calls (their latency)
         self._lock = threading.Lock()
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -266,7 +268,7 @@ class EndpointClient:
         crash: EndpointFault | None = None
         for attempt in range(1, attempts + 1):
             outcome.calls += 1
-            started = time.monotonic()
+            started = self.clock()
             try:
                 payload = self._call(body)
             except ClientError as exc:
@@ -281,7 +283,7 @@ class EndpointClient:
             except BotoCoreError as exc:  # connection reset, read timeout...
                 crash, last = None, type(exc).__name__
             else:
-                took = time.monotonic() - started
+                took = self.clock() - started
                 outcome.answered += 1
                 outcome.latency_s += took
                 outcome.latency_max_s = max(outcome.latency_max_s, took)
