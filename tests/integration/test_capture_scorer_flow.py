@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -479,6 +480,45 @@ def test_stored_lines_are_compact_json(endpoint, topic):
         assert body.endswith(b"}\n")
         assert b", " not in body
         assert b'": ' not in body
+
+
+def test_a_files_row_sample_is_drawn_by_its_identity(endpoint, topic):
+    # GIVEN one body of 5,000 distinct rows (more than the 4,096 sampled) uploaded under two keys
+    arn, _ = topic
+    flow, _ = scorer(endpoint, arn, MAX_REQUEST_ROWS="1000")
+    body = jsonl([record(f"{i},1,1") for i in range(5_000)])
+    first, other = upload(body), upload(body, key=KEY.replace("abc", "def"))
+
+    def sample_mean(obj: S3Object) -> float:
+        stored = json.loads(read(flow.process(obj).statistics_uri)[0])
+        assert stored["sampled"] == 4_096
+        return stored["features"][0]["mean"]
+
+    # WHEN each is summarised, the first twice
+    # THEN a retry of a file draws the same sample, another file another one (no file position is
+    # favoured in every file of a window)
+    assert sample_mean(first) == sample_mean(first)
+    assert sample_mean(first) != sample_mean(other)
+
+
+def test_every_spool_file_of_a_pass_is_made_in_the_given_directory(endpoint, topic, tmp_path, monkeypatch):
+    # GIVEN a scorer told to spool under a directory of its own (Lambda: /tmp is the writable place)
+    arn, _ = topic
+    flow, _ = scorer(endpoint, arn)
+    flow.tmp_dir = str(tmp_path)
+    made: list[str | None] = []
+    original = tempfile.TemporaryFile
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        made.append(kwargs.get("dir"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", recording)
+    # WHEN a file with a rejected record and scored rows is processed
+    report = flow.process(upload(jsonl([record("1,1,1")]) + b"{\n"))
+    # THEN its pending rows, rejects, scores and dataset day were all spooled there
+    assert (report.scored, report.rejected, report.dataset_files) == (1, 1, 1)
+    assert made == [str(tmp_path)] * 4
 
 
 def test_undated_records_of_a_dated_key_are_filed_under_its_utc_hour(endpoint, topic):
