@@ -482,6 +482,25 @@ def test_stored_lines_are_compact_json(endpoint, topic):
         assert b'": ' not in body
 
 
+def test_each_output_goes_under_its_configured_prefix(endpoint, topic):
+    # GIVEN output prefixes of the operator's choosing
+    arn, _ = topic
+    prefixes = {
+        "SCORES_PREFIX": "o/s/",
+        "REJECTS_PREFIX": "o/r/",
+        "STATISTICS_PREFIX": "o/st/",
+        "DATASET_PREFIX": "o/d/",
+    }
+    flow, _ = scorer(endpoint, arn, **prefixes)
+    # WHEN a file with a scored and a rejected record is processed
+    report = flow.process(upload(jsonl([record("1,1,1")]) + b"{\n"))
+    # THEN every output was written under its own prefix, and nothing under the defaults
+    listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]
+    written = sorted(o["Key"] for o in listed if not o["Key"].startswith("capture/"))
+    assert [key.split("/")[1] for key in written] == ["d", "r", "s", "st"]
+    assert report.scores_uri.startswith(f"s3://{BUCKET}/o/s/")
+
+
 def test_a_files_row_sample_is_drawn_by_its_identity(endpoint, topic):
     # GIVEN one body of 5,000 distinct rows (more than the 4,096 sampled) uploaded under two keys
     arn, _ = topic
