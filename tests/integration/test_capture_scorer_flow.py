@@ -501,6 +501,20 @@ def test_each_output_goes_under_its_configured_prefix(endpoint, topic):
     assert report.scores_uri.startswith(f"s3://{BUCKET}/o/s/")
 
 
+def test_records_of_two_days_join_the_dataset_in_one_file_per_day(endpoint, topic):
+    # GIVEN a file whose records were captured either side of midnight
+    arn, _ = topic
+    flow, _ = scorer(endpoint, arn)
+    times = ["2026-11-21T23:59:59Z", "2026-11-22T00:00:01Z", "2026-11-22T00:00:02Z"]
+    # WHEN processed
+    report = flow.process(upload(jsonl([record("1,1,1", inference_time=t) for t in times])))
+    # THEN the dataset has one file per day, each with that day's rows
+    assert (report.dataset_rows, report.dataset_files) == (3, 2)
+    listed = boto3.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="dataset/")["Contents"]
+    rows = [len(read(f"s3://{BUCKET}/{o['Key']}")[0].decode().splitlines()) - 1 for o in listed]
+    assert sorted(rows) == [1, 2]
+
+
 def test_a_files_row_sample_is_drawn_by_its_identity(endpoint, topic):
     # GIVEN one body of 5,000 distinct rows (more than the 4,096 sampled) uploaded under two keys
     arn, _ = topic
