@@ -92,7 +92,11 @@ def settings(topic_arn: str, **env: str) -> ScoreCaptureSettings:
 
 
 def scorer(
-    endpoint: EndpointServer, topic_arn: str, metrics: Recorder | None = None, **env: str
+    endpoint: EndpointServer,
+    topic_arn: str,
+    metrics: Recorder | None = None,
+    tmp_dir: str | None = None,
+    **env: str,
 ) -> tuple[CaptureScorer, list[float]]:
     sleeps: list[float] = []
     runtime = boto3.client("sagemaker-runtime", endpoint_url=endpoint.url, config=scoring.runtime_config(2))
@@ -104,6 +108,7 @@ def scorer(
         sns=boto3.client("sns"),
         metrics=metrics,
         sleep=sleeps.append,
+        tmp_dir=tmp_dir,
     )
     return built, sleeps
 
@@ -334,6 +339,20 @@ def test_only_the_highest_anomalies_are_kept_ties_going_to_the_earlier_record(en
     assert [(a.line, a.row) for a in ranked] == [(1, 0), (1, 1)]
 
 
+def test_refusals_are_judged_systematic_by_the_depth_of_the_configured_request_size(topic):
+    # GIVEN a model refusing every row, and requests of at most 8 rows: one poison row fails at
+    # most 4 calls in a row (8, 4, 2, 1 rows), so 12 same refusals in a row are the endpoint's fault
+    arn, _ = topic
+    wide = FaultyScorer(MeanScorer(feature_dim=5), Faults())
+    with EndpointServer(static_resolver({NAME: wide})) as server:
+        flow, _ = scorer(server, arn, FEATURE_DIM="", MAX_REQUEST_ROWS="8")
+        # WHEN one request of 8 records is processed (bisecting it all would take 15 calls)
+        report = flow.process(upload(jsonl([record(f"{i},2,3") for i in range(8)])))
+    # THEN the file failed as a whole at the 12th refusal, before bisecting down to every row
+    assert (report.rejected, report.reasons, report.calls) == (8, {"endpoint-failed": 8}, 12)
+    assert report.status == "failed"
+
+
 def test_an_endpoint_that_refuses_everything_fails_the_file_with_a_critical_alert(topic):
     # GIVEN a model that expects 5 features, FEATURE_DIM unset and a file of 3-feature rows
     arn, queue = topic
@@ -537,8 +556,7 @@ def test_a_files_row_sample_is_drawn_by_its_identity(endpoint, topic):
 def test_every_spool_file_of_a_pass_is_made_in_the_given_directory(endpoint, topic, tmp_path, monkeypatch):
     # GIVEN a scorer told to spool under a directory of its own (Lambda: /tmp is the writable place)
     arn, _ = topic
-    flow, _ = scorer(endpoint, arn)
-    flow.tmp_dir = str(tmp_path)
+    flow, _ = scorer(endpoint, arn, tmp_dir=str(tmp_path))
     made: list[str | None] = []
     original = tempfile.TemporaryFile
 
