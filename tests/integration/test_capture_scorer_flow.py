@@ -20,12 +20,13 @@ import pytest
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from anomaly_sentinel import scoring
+from anomaly_sentinel import drift, scoring
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import CaptureReadError
 from anomaly_sentinel.score_capture import CaptureScorer
 from anomaly_sentinel.settings import ScoreCaptureSettings
 from sentinel.endpoint import EndpointServer, Faults, FaultyScorer, MeanScorer, static_resolver
+from tests.support import fixture_path
 from tests.unit.capture_samples import jsonl, record
 from tests.unit.test_score_capture_logic import local_zone
 
@@ -686,6 +687,29 @@ def test_with_feature_dim_set_the_models_statistics_still_set_the_cutoff(endpoin
     # WHEN a file is processed THEN its cutoff is the model's mean + 3 std
     report = flow.process(upload(jsonl([record("1,2,3"), record("30,30,30")])))
     assert (report.cutoff, report.cutoff_source, report.anomalies) == (25.0, "model-stats", 1)
+
+
+def test_a_files_statistics_are_summarised_on_the_models_baseline(topic):
+    # GIVEN the endpoint's 6-feature model with its data-quality baseline beside it
+    arn, _ = topic
+    deploy_model(feature_dim=6)
+    documents = {
+        "statistics.json": fixture_path("capture/data-quality/statistics.json"),
+        "constraints.json": fixture_path("capture/data-quality/good_cases/constraints.json"),
+    }
+    for name, path in documents.items():
+        key = f"models/rcf-1/baseline/{name}"
+        boto3.client("s3").put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
+    model = FaultyScorer(MeanScorer(feature_dim=6), Faults())
+    with EndpointServer(static_resolver({NAME: model})) as server:
+        flow, _ = scorer(server, arn, FEATURE_DIM="6")
+        # WHEN a file of 6-feature records is processed
+        report = flow.process(upload(jsonl([record(f"{i},1,2,3,4,5") for i in range(10)])))
+    # THEN its statistics name that baseline and count every column on the baseline's edges
+    stored = json.loads(read(report.statistics_uri)[0])
+    baseline = json.loads(documents["statistics.json"].read_bytes())
+    assert stored["baseline_id"] == drift.baseline_identity(baseline)
+    assert [sum(f["counts"]) for f in stored["features"]] == [10] * 6
 
 
 class Recording:
