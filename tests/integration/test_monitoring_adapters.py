@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import boto3
 import pytest
@@ -173,31 +174,45 @@ def test_a_failed_monitoring_job_carries_its_failure_reason(world, s3):
     assert job.failure_reason == "AlgorithmError: see the job logs"
 
 
+def bare_job(arn: str, status: str) -> dict[str, Any]:
+    """DescribeProcessingJob of a monitoring run without Environment, ExitMessage or FailureReason."""
+    return {
+        "ProcessingJobName": JOB,
+        "ProcessingJobArn": arn,
+        "ProcessingJobStatus": status,
+        "ProcessingResources": {
+            "ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.xlarge", "VolumeSizeInGB": 20}
+        },
+        "AppSpecification": {"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/monitor:1"},
+        "CreationTime": datetime(2026, 11, 30, 1, 0, tzinfo=UTC),
+        "MonitoringScheduleArn": SCHEDULE_ARN,
+    }
+
+
+def test_a_job_described_and_listed_with_no_details_has_no_endpoint_and_no_failure(aws):
+    # GIVEN a completed monitoring job described without details and missing from the listing,
+    # and an event about it that still says it is stopping
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:processing-job/{JOB}"
+    sagemaker = boto3.client("sagemaker")
+    with Stubber(sagemaker) as stub:
+        stub.add_response("describe_processing_job", bare_job(arn, "Completed"), {"ProcessingJobName": JOB})
+        stub.add_response("list_monitoring_executions", {"MonitoringExecutionSummaries": []})
+        signal = MonitoringSignal(source="processing-job", name=JOB, arn=arn, status="Stopping")
+        # WHEN it is described
+        job = monitoring.describe_monitoring_job(signal, sagemaker)
+    # THEN nothing is made up: no endpoint, no failure, no listed status; the job's own status wins
+    assert job is not None
+    assert (job.endpoint, job.failure_reason, job.listed_status) == (None, None, None)
+    assert (job.schedule, job.processing_status) == (SCHEDULE, "Completed")
+
+
 def test_a_job_whose_environment_names_nothing_takes_endpoint_and_failure_from_the_listing(aws):
     # GIVEN a monitoring job described without Environment, ExitMessage or FailureReason, whose
     # listing names the endpoint and the failure
     arn = f"arn:aws:sagemaker:us-east-1:123456789012:processing-job/{JOB}"
     sagemaker = boto3.client("sagemaker")
     with Stubber(sagemaker) as stub:
-        stub.add_response(
-            "describe_processing_job",
-            {
-                "ProcessingJobName": JOB,
-                "ProcessingJobArn": arn,
-                "ProcessingJobStatus": "Failed",
-                "ProcessingResources": {
-                    "ClusterConfig": {
-                        "InstanceCount": 1,
-                        "InstanceType": "ml.m5.xlarge",
-                        "VolumeSizeInGB": 20,
-                    }
-                },
-                "AppSpecification": {"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/monitor:1"},
-                "CreationTime": datetime(2026, 11, 30, 1, 0, tzinfo=UTC),
-                "MonitoringScheduleArn": SCHEDULE_ARN,
-            },
-            expected_params={"ProcessingJobName": JOB},
-        )
+        stub.add_response("describe_processing_job", bare_job(arn, "Failed"), {"ProcessingJobName": JOB})
         stub.add_response(
             "list_monitoring_executions",
             {

@@ -104,6 +104,27 @@ def test_a_sample_needs_room_for_one_row():
     assert len(one.sample()) == 1
 
 
+def test_the_row_after_a_full_sample_has_the_same_chance_as_the_others():
+    # GIVEN a one-row sample offered two rows, under 400 seeds
+    kept = []
+    for seed in range(400):
+        sample = drift.RowSample(1, seed=seed)
+        sample.offer(["a", "b"])
+        kept.append(sample.sample()[0])
+    # THEN each row is kept about half the time (binomial sd 10): none is favoured
+    assert 150 < kept.count("b") < 250
+
+
+def test_a_draw_so_close_to_one_that_the_weight_rounds_to_one_skips_a_single_row():
+    # GIVEN a sampler whose random draws are the largest float below 1 (log1p(-1) is undefined)
+    sample = drift.RowSample(2, seed=0)
+    sample._random.random = lambda: 1.0 - 2.0**-53
+    # WHEN more rows than it holds are offered THEN it keeps sampling, row by row
+    sample.offer(["a", "b", "c", "d"])
+    assert len(sample.sample()) == 2
+    assert sample.rows == 4
+
+
 def test_fewer_rows_than_the_sample_are_all_kept_in_order():
     sample = drift.RowSample(5, seed=3)
     sample.offer(["a", "b"])
