@@ -290,10 +290,18 @@ def _load_equivalents() -> dict[str, dict[str, str]]:
     return entries
 
 
+def _plain_def(line: str) -> str:
+    """A def line under the function's own name (mutmut renames the original and each mutant)."""
+    head, paren, rest = line.strip().partition("(")
+    keyword, _, mangled = head.rpartition(" ")
+    name = mangled.partition("__mutmut_")[0].rpartition("ǁ")[2].removeprefix("x_")
+    return f"{keyword} {name}{paren}{rest}"
+
+
 def _mutated_lines(original: str, mutant: str) -> set[str]:
     """The mutant's lines that differ from the original at their place (not merely anywhere)."""
-    before = [line.strip() for line in original.splitlines()[1:]]  # past the (renamed) def line
-    after = [line.strip() for line in mutant.splitlines()[1:]]
+    before = [_plain_def(original.splitlines()[0])] + [line.strip() for line in original.splitlines()[1:]]
+    after = [_plain_def(mutant.splitlines()[0])] + [line.strip() for line in mutant.splitlines()[1:]]
     changed = difflib.SequenceMatcher(a=before, b=after, autojunk=False).get_opcodes()
     return {line for tag, _, _, start, end in changed if tag != "equal" for line in after[start:end]}
 

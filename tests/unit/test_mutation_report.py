@@ -94,10 +94,20 @@ def test_anything_else_is_behaviour(report: ModuleType, original: str, mutant: s
 
 def test_an_equivalent_entry_names_the_line_changed_at_its_place(report: ModuleType) -> None:
     # GIVEN a mutant whose changed line also appears, unchanged, further down the function
-    original = "def f(x):\n    seen = False\n    if x:\n        seen = True\n    return seen\n"
-    mutant = "def g(x):\n    seen = True\n    if x:\n        seen = True\n    return seen\n"
+    original = "def x_f__mutmut_orig(x):\n    seen = False\n    if x:\n        seen = True\n    return seen\n"
+    mutant = "def x_f__mutmut_1(x):\n    seen = True\n    if x:\n        seen = True\n    return seen\n"
     # WHEN the report looks for the mutated line
     changed = report._mutated_lines(original, mutant)
     # THEN it finds that line (and only it): an entry naming it is recognised
     assert changed == {"seen = True"}
     assert report._mutated_lines(original, original) == set()
+
+
+def test_a_mutated_default_is_named_by_its_def_line_under_the_functions_own_name(report: ModuleType) -> None:
+    # GIVEN mutmut's original and mutant of a method, renamed, whose parameter default changed
+    original = "def xǁBǁfinish__mutmut_orig(self, source: str = ''):\n    return source\n"
+    mutant = "def xǁBǁfinish__mutmut_1(self, source: str = 'XXXX'):\n    return source\n"
+    # WHEN the report looks for the mutated line THEN it is the def line, under the plain name
+    assert report._mutated_lines(original, mutant) == {"def finish(self, source: str = 'XXXX'):"}
+    # AND a renaming alone is no change
+    assert report._mutated_lines(original, original.replace("orig", "2")) == set()
