@@ -115,14 +115,16 @@ def test_the_row_after_a_full_sample_has_the_same_chance_as_the_others():
     assert 150 < kept.count("b") < 250
 
 
-def test_a_draw_so_close_to_one_that_the_weight_rounds_to_one_skips_a_single_row():
-    # GIVEN a sampler whose random draws are the largest float below 1 (log1p(-1) is undefined)
+def test_a_draw_so_close_to_one_that_the_weight_rounds_to_one_takes_the_next_row():
+    # GIVEN a two-row sampler whose random draws are the largest float below 1: its weight rounds
+    # to 1, where the skip formula is undefined (log1p(-1))
     sample = drift.RowSample(2, seed=0)
     sample._random.random = lambda: 1.0 - 2.0**-53
-    # WHEN more rows than it holds are offered THEN it keeps sampling, row by row
-    sample.offer(["a", "b", "c", "d"])
+    # WHEN three rows are offered THEN it keeps sampling and takes the next row, the third
+    sample.offer(["a", "b", "c"])
+    assert sample.rows == 3
     assert len(sample.sample()) == 2
-    assert sample.rows == 4
+    assert "c" in sample.sample()
 
 
 def test_fewer_rows_than_the_sample_are_all_kept_in_order():

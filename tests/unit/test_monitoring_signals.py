@@ -113,10 +113,14 @@ def test_processing_job_event_without_name_or_arn_is_a_parse_error(missing):
         monitoring.signal_from_event(event)
 
 
-def test_event_whose_detail_is_not_an_object_is_a_parse_error():
+def test_event_whose_detail_is_not_an_object_is_a_parse_error_naming_the_event():
     event = processing_job_event("model-monitoring-7")
     event["detail"] = "not an object"
-    with pytest.raises(EventParseError):
+    with pytest.raises(EventParseError, match=f"^event {event['id']} has no detail object$"):
+        monitoring.signal_from_event(event)
+    # AND an event without an id is named by a placeholder
+    del event["id"]
+    with pytest.raises(EventParseError, match=r"^event \? has no detail object$"):
         monitoring.signal_from_event(event)
 
 
