@@ -102,6 +102,8 @@ def test_a_missing_evaluation_file_is_a_rejection_with_the_reason(s3):
     assert judgement is not None
     assert not judgement.approve
     assert "NoSuchKey" in judgement.reason
+    # AND there is no comparison to show, nor figures to report
+    assert (judgement.table, judgement.summary) == ("", {})
 
 
 def test_a_package_without_an_evaluation_falls_back_to_the_older_rules(s3):
