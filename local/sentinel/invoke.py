@@ -10,9 +10,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext, redirect_stdout
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from time import monotonic
 from types import ModuleType
@@ -64,6 +65,39 @@ def environment(variables: Mapping[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
+class SharedStdout:
+    """``redirect_stdout`` for handlers running on several threads at once.
+
+    ``redirect_stdout`` saves and restores ``sys.stdout`` per block, so two overlapping blocks on
+    two threads (a state machine's Lambda task beside the router) can restore each other's target:
+    the process was left writing to a function log closed at the end of the run. Here the first
+    block to enter swaps ``sys.stdout``, the last to leave restores it; blocks entered meanwhile
+    write where the first one pointed (one pool, one log).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: TextIO | None = None
+
+    @contextmanager
+    def to(self, target: TextIO) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._saved, sys.stdout = sys.stdout, target
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._saved is not None:
+                    sys.stdout, self._saved = self._saved, None
+
+
+_STDOUT = SharedStdout()
+
+
 class LocalFunction:
     """One function of the template, imported once and invoked many times."""
 
@@ -77,7 +111,7 @@ class LocalFunction:
         self._module: ModuleType | None = None
 
     def _output(self) -> AbstractContextManager[object]:
-        return redirect_stdout(self.stdout) if self.stdout is not None else nullcontext()
+        return _STDOUT.to(self.stdout) if self.stdout is not None else nullcontext()
 
     @property
     def module(self) -> ModuleType:
