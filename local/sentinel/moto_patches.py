@@ -4,7 +4,7 @@ moto is the offline emulator; where it lacks an API or behaves unlike AWS, the e
 behaviour here so that production code never has an emulator branch. Nothing is patched at import:
 each patch is applied by a context manager, and before applying it :func:`_guarded` checks that the
 target still exists with the parameters the replacement expects (or, for an added API, that moto
-still lacks it), failing loudly with moto's version otherwise. ``tests/unit/test_moto_patches.py``
+still lacks it), failing loudly with moto's version otherwise. ``tests/integration/test_moto_patches.py``
 has one test per patch that fails when the patch stops having its effect.
 
 SageMaker (:func:`sagemaker_extras`; class attributes, so in-process ``mock_aws`` and
