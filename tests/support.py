@@ -69,3 +69,16 @@ def ensure_pipeline(stack: Any) -> str:
             RoleArn="arn:aws:iam::123456789012:role/sentinel-pipeline",
         )
     return name
+
+
+class Failing:
+    """An AWS client every call of which fails with ``error`` (answers moto cannot give)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __getattr__(self, operation: str) -> Any:
+        def fail(**_: Any) -> Any:
+            raise self.error
+
+        return fail

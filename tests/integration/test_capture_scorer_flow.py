@@ -26,7 +26,7 @@ from anomaly_sentinel.exceptions import CaptureReadError
 from anomaly_sentinel.score_capture import CaptureScorer
 from anomaly_sentinel.settings import ScoreCaptureSettings
 from sentinel.endpoint import EndpointServer, Faults, FaultyScorer, MeanScorer, static_resolver
-from tests.support import fixture_path
+from tests.support import Failing, fixture_path
 from tests.unit.capture_samples import jsonl, record
 from tests.unit.test_score_capture_logic import local_zone
 
@@ -588,16 +588,6 @@ def test_undated_records_of_a_dated_key_are_filed_under_its_utc_hour(endpoint, t
     assert row.startswith("2026-11-21T10:00:00Z,")
 
 
-class Unreachable:
-    """An S3 client whose every read fails the way ``error`` says."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    def get_object(self, **_: Any) -> Any:
-        raise self.error
-
-
 @pytest.mark.parametrize(
     ("error", "named"),
     [
@@ -610,7 +600,7 @@ def test_a_read_failure_without_an_error_code_is_named_by_its_kind(endpoint, top
     # GIVEN S3 failing with a network error or an error without code
     arn, _ = topic
     flow, _ = scorer(endpoint, arn)
-    flow.s3 = Unreachable(error)
+    flow.s3 = Failing(error)
     # WHEN / THEN processing fails naming the object and the kind of failure
     with pytest.raises(CaptureReadError, match=rf"cannot read s3://{BUCKET}/{KEY}: {named}$"):
         flow.process(S3Object(bucket=BUCKET, key=KEY, size=10, version_id="v1"))

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from anomaly_sentinel.contracts import ScoreStats
 from anomaly_sentinel.cutoff import ModelStatsSource
+from tests.support import Failing
 
 ROLE = "arn:aws:iam::123456789012:role/sentinel-sagemaker"
 BUCKET = "sentinel-models"
@@ -123,16 +124,6 @@ def test_a_model_without_an_artefact_is_a_note_naming_the_endpoint(clients):
     assert "ModelDataUrl" in found.note
 
 
-class FailingS3:
-    """An S3 client whose GetObject fails with ``error``."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    def get_object(self, **_: Any) -> Any:
-        raise self.error
-
-
 @pytest.mark.parametrize(
     ("error", "why"),
     [
@@ -145,6 +136,6 @@ class FailingS3:
 def test_an_s3_failure_is_a_note_naming_its_code_or_kind(clients, error, why):
     sagemaker, _ = clients
     serve(sagemaker, "rcf", {"ModelDataUrl": f"s3://{BUCKET}/m/model.tar.gz"})
-    found = ModelStatsSource(sagemaker, FailingS3(error)).lookup("rcf")
+    found = ModelStatsSource(sagemaker, Failing(error)).lookup("rcf")
     assert (found.stats, found.uri) == (None, f"s3://{BUCKET}/m/score_stats.json")
     assert found.note.endswith(why)

@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 from anomaly_sentinel import monitoring
 from anomaly_sentinel.exceptions import RetrainStartError, ViolationsFileError
 from anomaly_sentinel.monitoring import Decision, MonitoringSignal
-from tests.support import fixture_path
+from tests.support import Failing, fixture_path
 
 BUCKET = "monitoring-reports"
 ENDPOINT = "anomaly-sentinel-rcf"
@@ -486,16 +486,6 @@ def test_a_refused_start_is_a_retrain_start_error(state_machine):
             monitoring.start_retraining(sfn, arn, "monitor-x-0123456789ab", {})
 
 
-class RefusingStepFunctions:
-    """Step Functions whose StartExecution fails with the given error (shapes moto cannot give)."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    def start_execution(self, **_: object) -> dict[str, str]:
-        raise self.error
-
-
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:retrain"
 
 
@@ -523,7 +513,7 @@ def test_a_failed_start_names_the_execution_the_state_machine_and_the_cause(erro
     # GIVEN Step Functions refusing the start, or unreachable
     # WHEN a retraining is started THEN the error says what could not start where, and why
     with pytest.raises(RetrainStartError) as raised:
-        monitoring.start_retraining(RefusingStepFunctions(error), MACHINE, "monitor-x-0123456789ab", {})
+        monitoring.start_retraining(Failing(error), MACHINE, "monitor-x-0123456789ab", {})
     assert str(raised.value) == f"cannot start retraining 'monitor-x-0123456789ab' on {MACHINE}: {cause}"
 
 

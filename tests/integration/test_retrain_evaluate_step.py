@@ -15,7 +15,7 @@ from anomaly_sentinel import retraining
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
 from anomaly_sentinel.settings import RetrainStepsSettings
 from sentinel.moto_patches import record_pipeline_steps, registered_step
-from tests.support import RETRAIN_STEPS_ENV
+from tests.support import RETRAIN_STEPS_ENV, Failing
 
 ENV = RETRAIN_STEPS_ENV
 SETTINGS = RetrainStepsSettings.from_env(ENV)
@@ -556,20 +556,10 @@ def test_a_page_without_steps_has_no_candidate():
         assert retraining.registered_package(sagemaker, "arn:run") is None
 
 
-class Refusing:
-    """S3 whose GetObject fails with the given error (a response moto cannot give)."""
-
-    def __init__(self, error: Exception) -> None:
-        self.error = error
-
-    def get_object(self, **_: object) -> None:
-        raise self.error
-
-
 def test_an_s3_error_without_a_code_is_a_fault_raised_as_it_came():
     # GIVEN S3 failing with an error response that carries no error details
     error = ClientError({}, "GetObject")
     # WHEN the statistics are read THEN that error is raised: it is not "no statistics"
     with pytest.raises(ClientError) as raised:
-        retraining.read_score_stats(Refusing(error), f"s3://{BUCKET}/m/score_stats.json")
+        retraining.read_score_stats(Failing(error), f"s3://{BUCKET}/m/score_stats.json")
     assert raised.value is error
