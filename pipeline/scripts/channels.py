@@ -34,6 +34,7 @@ import io
 import json
 import sys
 import tempfile
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -507,17 +508,41 @@ def run(spec: RunInput, output: Path, *, s3_client: Any = None) -> dict[str, Any
 
 
 def describe_source(source: dict[str, Any]) -> str:
-    """One line, at most 256 characters (model package metadata): what the model learned from."""
+    """One line for the model package's ``training_data`` metadata: what the model learned from.
+
+    SageMaker refuses a metadata value outside ``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]``, 1-256 characters
+    (botocore ``CustomerMetadataValue``): a refused value fails the Register step, so the line is
+    made to fit (:func:`metadata_value`). The exact locations stay in the run summary's
+    ``training_data`` and in ``evaluation.json``, which the package's metadata also names.
+    """
     if source.get("source") == "production-window":
         text = (
-            f"production window {source.get('start')}..{source.get('end')} "
-            f"({source.get('window_days')} days) of {source.get('uri')}"
+            f"production {source.get('window_days')}-day window {source.get('start')}..{source.get('end')} "
+            f"of {source.get('uri')}"
         )
     else:
         text = f"upload {source.get('uri')}"
     if source.get("blend"):
         text += f" + {source.get('blended_rows')} rows of {source['blend']['uri']}"
-    return text[:256]
+    return metadata_value(text)
+
+
+#: Characters a model package metadata value may hold besides letters, separators and numbers.
+METADATA_MARKS = frozenset("_.:/=+-@")
+METADATA_MAX = 256
+METADATA_GAP = "..."
+
+
+def metadata_value(text: str, replacement: str = "_") -> str:
+    """``text`` as SageMaker accepts a metadata value: others characters become ``replacement``,
+    and a text over 256 characters keeps its start and its end (a file name is at the end)."""
+    allowed = "".join(
+        ch if ch in METADATA_MARKS or unicodedata.category(ch)[0] in "LZN" else replacement for ch in text
+    )
+    if len(allowed) > METADATA_MAX:
+        keep = METADATA_MAX - len(METADATA_GAP)
+        allowed = f"{allowed[: keep // 2]}{METADATA_GAP}{allowed[-(keep - keep // 2) :]}"
+    return allowed or replacement
 
 
 def fetch_labels(uri: str, work: Path, s3_client: Any = None) -> Path | None:

@@ -246,6 +246,28 @@ def test_executor_runs_each_execution_once(setup):
     assert package["ModelApprovalStatus"] == "Approved"
 
 
+def test_an_upload_named_like_a_browser_download_registers_with_metadata_sagemaker_accepts(setup):
+    # GIVEN an upload named as a browser saves a second copy: "data (1).csv" (parentheses and a
+    # space; SageMaker's CustomerMetadataValue allows letters, spaces, digits and _.:/=+-@ only)
+    s3 = boto3.client("s3")
+    week = s3.get_object(Bucket=setup["bucket"], Key="training/week.csv")["Body"].read()
+    s3.put_object(Bucket=setup["bucket"], Key="training/data (1).csv", Body=week)
+    uri = f"s3://{setup['bucket']}/training/data (1).csv"
+    start(InputDataUri=uri, ShingleSize="12")
+    # WHEN the strict twin runs it to registration
+    (result,) = PipelineExecutor(setup["stack"], pipeline_name=PIPELINE).run_pending()
+    # THEN it registered: the metadata names the file with the refused characters replaced
+    assert result.status == "Succeeded", result.failure_reason
+    package = boto3.client("sagemaker").describe_model_package(ModelPackageName=result.model_package_arn)
+    assert package["CustomerMetadataProperties"]["training_data"] == (
+        f"upload s3://{setup['bucket']}/training/data _1_.csv"
+    )
+    # AND the exact location is kept where the metadata points: evaluation.json
+    evaluation_key = package["CustomerMetadataProperties"]["evaluation_uri"].split("/", 3)[3]
+    evaluation = json.loads(s3.get_object(Bucket=setup["bucket"], Key=evaluation_key)["Body"].read())
+    assert evaluation["set"]["training_data"]["uri"] == uri
+
+
 @pytest.mark.parametrize(
     ("key", "body", "reason"),
     [
@@ -405,7 +427,7 @@ def test_a_run_started_with_no_parameters_trains_on_the_recent_window_not_the_up
     sagemaker.create_pipeline(
         PipelineName="real",
         PipelineDefinition=render(real_definition, values),
-        RoleArn="arn:aws:iam::1:role/r",
+        RoleArn="arn:aws:iam::123456789012:role/sentinel-sagemaker",  # AWS: 12-digit account
     )
     first = datetime(2026, 11, 1, tzinfo=UTC)
     for day in range(10):
@@ -432,8 +454,8 @@ def test_a_run_started_with_no_parameters_trains_on_the_recent_window_not_the_up
     assert result.hyperparameters["feature_dim"] == 8
     # AND the package says so
     package = sagemaker.describe_model_package(ModelPackageName=result.model_package_arn)
-    assert package["CustomerMetadataProperties"]["training_data"].startswith(
-        f"production window 2026-11-03T23:00:00Z..2026-11-10T23:00:00Z (7 days) of s3://{bucket}/dataset/"
+    assert package["CustomerMetadataProperties"]["training_data"] == (
+        f"production 7-day window 2026-11-03T23:00:00Z..2026-11-10T23:00:00Z of {data['uri']}"
     )
     assert "upload" not in package["CustomerMetadataProperties"]["training_data"]
     assert arn == result.execution_arn
