@@ -2,7 +2,8 @@
 
 The demo, ``sentinel invoke``, the test fixtures and the end-to-end test all enter
 ``local_world(...)``: moto (in-process or as a server) with every patch of
-:mod:`sentinel.moto_patches`, template.yaml's resources deployed on it, and on request the
+:mod:`sentinel.moto_patches`, every AWS call checked against its service model as AWS checks it
+(:mod:`sentinel.strict`), template.yaml's resources deployed on it, and on request the
 template's state machines executing with their real Lambda handlers, the local pipeline executor
 training what they start, the local RCF endpoint serving what the endpoint's config points to, and
 the event router applying the template's EventBridge rules.
@@ -39,6 +40,7 @@ from sentinel.moto_patches import (
 )
 from sentinel.pipeline_executor import ExecutionResult, PipelineExecutor
 from sentinel.stepfunctions import run_execution
+from sentinel.strict import strict_calls
 from sentinel.template import Template
 
 if TYPE_CHECKING:
@@ -155,6 +157,7 @@ def local_world(*, deploy: bool = True, **options: Any) -> Iterator[World]:
     twin = Twin(**options)
     with ExitStack() as stack:
         stack.enter_context(shared_parsing())
+        stack.enter_context(strict_calls())
         url = None
         if twin.server:
             url = stack.enter_context(moto_server(step_functions=twin.execute_state_machines))
