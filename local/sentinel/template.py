@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,6 +182,11 @@ class Template:
             "AWS::AccountId": self.account,
             "AWS::Partition": "aws",
             "AWS::StackName": self.stack_name,
+            # A stack's ID ends in a UUID CloudFormation draws; here one derived from the name.
+            "AWS::StackId": (
+                f"arn:aws:cloudformation:{self.region}:{self.account}:stack/{self.stack_name}/"
+                f"{uuid.uuid5(uuid.NAMESPACE_URL, self.stack_name)}"
+            ),
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": "",
         }
@@ -263,6 +269,9 @@ class Template:
             if key == "Fn::Split":
                 separator, text = arg
                 return str(self.resolve(text)).split(separator)
+            if key == "Fn::FindInMap":
+                mapping, top, second = self.resolve(arg)
+                return self.document["Mappings"][mapping][top][second]
             if key.startswith("Fn::"):
                 raise TemplateError(f"{key} is not supported by the local template reader")
         return {key: self.resolve(item) for key, item in value.items()}

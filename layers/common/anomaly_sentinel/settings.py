@@ -194,9 +194,10 @@ class RetrainStepsSettings(EnvSettings):
     memory_size_mb: int = Field(alias="SERVERLESS_MEMORY_SIZE_MB", ge=1024, le=6144, multiple_of=1024)
     max_concurrency: int = Field(alias="SERVERLESS_MAX_CONCURRENCY", ge=1, le=200)
     pipeline_poll_seconds: int = Field(default=60, alias="PIPELINE_POLL_SECONDS", ge=1, le=3600)
-    pipeline_max_polls: int = Field(default=180, alias="PIPELINE_MAX_POLLS", ge=1, le=10_000)
+    #: Bounded so that the polls fit a Standard execution's 25,000 history events (template.yaml).
+    pipeline_max_polls: int = Field(default=180, alias="PIPELINE_MAX_POLLS", ge=1, le=1500)
     endpoint_poll_seconds: int = Field(default=30, alias="ENDPOINT_POLL_SECONDS", ge=1, le=3600)
-    endpoint_max_polls: int = Field(default=60, alias="ENDPOINT_MAX_POLLS", ge=1, le=10_000)
+    endpoint_max_polls: int = Field(default=60, alias="ENDPOINT_MAX_POLLS", ge=1, le=500)
     lock_ttl_seconds: int = Field(default=21_600, alias="RETRAIN_LOCK_TTL_SECONDS", ge=60)
     objective_metric: str = Field(default="test:f1", alias="OBJECTIVE_METRIC", min_length=1)
     objective_goal: str = Field(default="Maximize", alias="OBJECTIVE_GOAL", pattern=r"^(Maximize|Minimize)$")
