@@ -82,3 +82,27 @@ class Failing:
             raise self.error
 
         return fail
+
+
+class Denying:
+    """A real AWS client, except ``operations``: refused as IAM refuses a call no policy allows."""
+
+    def __init__(self, client: Any, *operations: str) -> None:
+        self.client = client
+        self.operations = operations
+
+    def __getattr__(self, operation: str) -> Any:
+        if operation not in self.operations:
+            return getattr(self.client, operation)
+        from botocore.exceptions import ClientError
+
+        action = "".join(part.title() for part in operation.split("_"))
+        message = (
+            f"User: arn:aws:sts::123456789012:assumed-role/sentinel/session is not authorized to perform: "
+            f"sagemaker:{action} because no identity-based policy allows the sagemaker:{action} action"
+        )
+
+        def deny(**_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, action)
+
+        return deny

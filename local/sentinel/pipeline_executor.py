@@ -512,6 +512,8 @@ class PipelineExecutor:
             if endpoint
             else None
         )
+        if incumbent is not None and incumbent.note:
+            log.warning("pipeline execution %s: %s", execution_id, incumbent.note)
         result.evaluation = evaluate.evaluate(
             set_labels,
             set_rows,

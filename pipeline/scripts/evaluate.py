@@ -195,21 +195,50 @@ class Incumbent:
     score: Scorer
     stats: dict[str, Any] | None
     model: str | None
+    #: Why the model's artefact and statistics are unknown (the cutoff then falls back), if they are.
+    note: str | None = None
+
+
+ACCESS_DENIED = ("AccessDenied", "AccessDeniedException")
+
+
+def _access_denied(error: Exception) -> bool:
+    response = getattr(error, "response", None)  # botocore's ClientError, without importing botocore
+    return isinstance(response, dict) and response.get("Error", {}).get("Code") in ACCESS_DENIED
 
 
 def endpoint_incumbent(endpoint: str, sagemaker: Any, runtime: Any, s3: Any) -> Incumbent | None:
     """The model serving ``endpoint``; None when there is no endpoint.
 
-    The statistics are ``score_stats.json`` next to the serving model's ``model.tar.gz``.
+    The statistics are ``score_stats.json`` next to the serving model's ``model.tar.gz``. When the
+    role may not describe the endpoint, nothing can be judged: a named error. When it may not
+    describe the config or the model in service (made by hand, outside the role's scope), the
+    incumbent is still asked through the endpoint, without its statistics, and ``note`` says why.
     """
     try:
         described = sagemaker.describe_endpoint(EndpointName=endpoint)
     except Exception as error:  # botocore's ClientError, without importing botocore
         if "Could not find" in str(error):
             return None
+        if _access_denied(error):
+            raise EvaluationError(
+                f"access denied describing endpoint {endpoint}: the pipeline role needs "
+                f"sagemaker:DescribeEndpoint on it to find the model in service ({error})"
+            ) from error
         raise
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
-    model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    note = None
+    try:
+        config = sagemaker.describe_endpoint_config(EndpointConfigName=described["EndpointConfigName"])
+        model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    except Exception as error:  # only a denial is an answer; anything else propagates
+        if not _access_denied(error):
+            raise
+        note = (
+            f"access denied reading what endpoint {endpoint} serves (config "
+            f"{described['EndpointConfigName']}): no score statistics, the set's cutoff applies ({error})"
+        )
+        print(note, file=sys.stderr)  # the Evaluate step's log
+        model = {}
     container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
     stats = None
     url = container.get("ModelDataUrl") or ""
@@ -234,7 +263,7 @@ def endpoint_incumbent(endpoint: str, sagemaker: Any, runtime: Any, s3: Any) -> 
             found += scores
         return found
 
-    return Incumbent(score, stats, url or None)
+    return Incumbent(score, stats, url or None, note)
 
 
 # ---------------------------------------------------------------------------- SageMaker Processing entry

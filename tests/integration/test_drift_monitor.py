@@ -169,3 +169,21 @@ def test_an_event_without_a_time_is_a_named_error(stack, handler):
 
     with pytest.raises(EventParseError, match="no valid time"):
         handler({"id": "x", "detail": {}})
+
+
+def test_a_role_that_may_not_read_the_model_in_service_fails_the_window_loudly(
+    deployment, handler, drift_events
+):
+    # GIVEN a model in service whose config the function's role may not describe (made by hand
+    # outside the role's scope, or a permissions boundary)
+    from anomaly_sentinel.exceptions import BaselineAccessError
+    from tests.support import Denying
+
+    models = handler.module.monitor.baselines.models
+    models.sagemaker = Denying(models.sagemaker, "describe_endpoint_config")
+    # WHEN the window runs
+    # THEN it fails naming the refused call (the schedule retries, then the dead-letter queue's
+    # alarm alerts), instead of reporting "no baseline" for every window from now on
+    with pytest.raises(BaselineAccessError, match=r"access denied .*sagemaker:DescribeEndpointConfig"):
+        handler(scheduled_event())
+    assert drift_events() == []

@@ -298,3 +298,78 @@ def test_the_retraining_steps_function_has_room_for_its_worst_case():
     timeout = int(Template().resource("RetrainStepsFunction")["Properties"]["Timeout"])
     # every call at 100 ms, two stalled reads, one storm of throttles at the longest back-off
     assert timeout >= calls * 0.1 + 2 * 35 + 20 * 5
+
+
+# ---------------------------------------------------------------------------- a serving config made by hand
+
+
+def test_the_pipeline_and_the_drift_monitor_can_describe_a_hand_made_serving_config_and_model():
+    # The template lets the endpoint serve a config made by hand (any name); the Evaluate step asks
+    # the model in service and the drift monitor reads its baseline through the same chain:
+    # DescribeEndpoint -> DescribeEndpointConfig -> DescribeModel. Describes only.
+    t = template()
+    for owner, reads_model in (("SageMakerExecutionRole", False), ("DriftMonitorFunction", True)):
+        found = statements(t, owner)
+        config = arn("endpoint-config", "hand-made-config")
+        assert allows(found, "sagemaker:DescribeEndpointConfig", config), owner
+        if reads_model:
+            assert allows(found, "sagemaker:DescribeModel", arn("model", "hand-made-model")), owner
+        assert not allows(found, "sagemaker:UpdateEndpoint", arn("endpoint", "anomaly-sentinel-rcf")), owner
+        assert not allows(found, "sagemaker:DeleteEndpointConfig", config), owner
+
+
+# ---------------------------------------------------------------------------- key policies
+
+
+def key_statements(document: dict[str, Any], logical_id: str) -> list[dict[str, Any]]:
+    return list(document["Resources"][logical_id]["Properties"]["KeyPolicy"]["Statement"])
+
+
+def granted_to(found: list[dict[str, Any]], service: str, action: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for s in found
+        if s["Effect"] == "Allow"
+        and service in _listed(s.get("Principal", {}).get("Service", []))
+        and any(fnmatch.fnmatchcase(action, a) for a in _listed(s["Action"]))
+    ]
+
+
+def test_aws_event_sources_may_use_the_alerts_keys_as_aws_documents_it():
+    # AWS's example for EventBridge and CloudWatch publishing to an encrypted topic grants the service
+    # principal kms:Decrypt and kms:GenerateDataKey* with no condition (SNS developer guide, "Enable
+    # compatibility between event sources from AWS services and encrypted topics"); a condition the
+    # KMS call made on their behalf may not carry would refuse every alert.
+    from sentinel.template import load_template
+
+    keys = (
+        (Template().document, "AlertsKey", ("cloudwatch.amazonaws.com", "events.amazonaws.com")),
+        (
+            load_template(PROJECT_ROOT / "observability" / "monitoring-account.yaml"),
+            "CentralAlertsKey",
+            ("events.amazonaws.com", "cloudwatch.amazonaws.com"),
+        ),
+    )
+    for document, key, services in keys:
+        for service in services:
+            for action in ("kms:Decrypt", "kms:GenerateDataKey"):
+                grants = granted_to(key_statements(document, key), service, action)
+                assert grants, (key, service, action)
+                assert all("Condition" not in s for s in grants), (key, service, action)
+
+
+def test_the_trail_may_describe_its_key_without_an_encryption_context():
+    # DescribeKey carries no encryption context, so a statement conditioned on
+    # kms:EncryptionContext:aws:cloudtrail:arn never allows it; CloudTrail's guide gives "describe
+    # the key" its own statement ("Enable CloudTrail to describe KMS key properties").
+    found = key_statements(Template().document, "AuditTrailKey")
+    (describe,) = granted_to(found, "cloudtrail.amazonaws.com", "kms:DescribeKey")
+    assert "kms:EncryptionContext" not in json.dumps(describe.get("Condition", {}))
+    (encrypt,) = granted_to(found, "cloudtrail.amazonaws.com", "kms:GenerateDataKey")
+    assert "kms:EncryptionContext:aws:cloudtrail:arn" in json.dumps(encrypt["Condition"])
+    # AND both name the stack's trail, as the trail itself is named
+    t = template(EnableAuditTrail="true")
+    trail = t.resolve(t.resource("AuditTrail")["Properties"]["TrailName"])
+    for statement in (describe, encrypt):
+        source = t.resolve(statement["Condition"]["StringEquals"]["aws:SourceArn"])
+        assert source == f"arn:aws:cloudtrail:{REGION}:{ACCOUNT}:trail/{trail}"

@@ -25,3 +25,14 @@ def client(service: str, config: Config | None = None, **kwargs: Any) -> Any:
     """Return a boto3 client with the package's retry policy merged under ``config``."""
     merged = DEFAULT_CONFIG.merge(config) if config is not None else DEFAULT_CONFIG
     return boto3.client(service, config=merged, **kwargs)
+
+
+#: Error codes AWS services answer a call the caller's policies do not allow with.
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+
+
+def access_denied(error: BaseException) -> bool:
+    """Whether ``error`` is AWS refusing the call for lack of permission (not a missing resource)."""
+    response = getattr(error, "response", None)
+    code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    return code in ACCESS_DENIED_CODES

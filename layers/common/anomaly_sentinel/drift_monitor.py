@@ -29,9 +29,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, computed_field
 
 from anomaly_sentinel import drift
+from anomaly_sentinel.aws import access_denied
 from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE, parse_s3_uri
 from anomaly_sentinel.cutoff import ModelStatsSource
-from anomaly_sentinel.exceptions import BaselineError, DriftReportError
+from anomaly_sentinel.exceptions import BaselineAccessError, BaselineError, DriftReportError
 from anomaly_sentinel.settings import DriftMonitorSettings
 
 BASELINE_FOLDER: Final = "baseline"
@@ -98,6 +99,8 @@ class BaselineLookup:
     uri: str | None
     note: str
     score_stats: dict[str, Any] | None = None
+    #: The lookup failed because IAM refused a call: a fault of the deployment, not "no model yet".
+    denied: bool = False
 
 
 class BaselineSource:
@@ -116,7 +119,7 @@ class BaselineSource:
         try:
             model_url = self.models.model_data_url(endpoint_name)
         except (ClientError, BotoCoreError, KeyError, IndexError) as exc:
-            return BaselineLookup(None, None, f"model of endpoint '{endpoint_name}' not found ({_why(exc)})")
+            return _failed(f"model of endpoint '{endpoint_name}'", None, "not found", exc)
         if model_url is None:
             return BaselineLookup(None, None, f"model of endpoint '{endpoint_name}' has no ModelDataUrl")
         statistics_uri, constraints_uri = baseline_uris(model_url)
@@ -126,7 +129,7 @@ class BaselineSource:
             try:
                 baseline = drift.Baseline.from_bytes(self._read(statistics_uri), self._read(constraints_uri))
             except (ClientError, BotoCoreError) as exc:
-                return BaselineLookup(None, folder, f"baseline {folder} unreadable ({_why(exc)})")
+                return _failed(f"baseline {folder}", folder, "unreadable", exc)
             except BaselineError as exc:
                 return BaselineLookup(None, folder, f"baseline {folder}: {exc}")
             self._cache[model_url] = baseline
@@ -143,6 +146,14 @@ class BaselineSource:
         finally:
             body.close()
         return data
+
+
+def _failed(what: str, uri: str | None, problem: str, exc: BaseException) -> BaselineLookup:
+    """No baseline; a refusal by IAM is marked ``denied`` (a fault of the deployment, said loudly)."""
+    if access_denied(exc):
+        note = f"access denied reading the {what}: {exc} (the function's role must allow it)"
+        return BaselineLookup(None, uri, note, denied=True)
+    return BaselineLookup(None, uri, f"{what} {problem} ({_why(exc)})")
 
 
 def _why(exc: BaseException) -> str:
@@ -207,6 +218,8 @@ class DriftMonitor:
 
     def run(self, window: Window) -> DriftReport:
         found = self.baselines.lookup(window.endpoint)
+        if found.denied:
+            raise BaselineAccessError(f"{window.identity}: {found.note}")
         merged = drift.WindowStatistics(baseline_id=found.baseline.identity if found.baseline else None)
         unreadable: list[str] = []
         for key in self._statistics_keys(window):

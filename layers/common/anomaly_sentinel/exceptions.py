@@ -60,3 +60,9 @@ class BaselineError(SentinelError):
 
 class DriftReportError(SentinelError):
     """A window's statistics file cannot be read, or its drift event cannot be put on the bus."""
+
+
+class BaselineAccessError(SentinelError):
+    """The function may not read the model in service or its baseline (IAM): the window fails, so
+    the schedule's retries and then the dead-letter queue's alarm say so, instead of every window
+    passing as "no baseline"."""
