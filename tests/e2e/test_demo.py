@@ -95,7 +95,7 @@ def test_retraining_tuned_and_the_candidate_beat_the_incumbent_on_the_same_set(s
     assert set(evaluation["candidate"]) == set(evaluation["incumbent"]) == {"f1", "precision", "recall"}
     # AND the subscribers' alert says what it trained on and carries the comparison table
     alert = summary["retrain_alert"]
-    assert "Trained on: production window" in alert
+    assert "Trained on: production 7-day window" in alert
     assert f"candidate   {evaluation['candidate']['f1']:.3f}" in alert
     assert f"incumbent   {evaluation['incumbent']['f1']:.3f}" in alert
     # AND the run's time and estimated cost (the local executor runs no billed job: $0.00)
