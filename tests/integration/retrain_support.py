@@ -116,12 +116,17 @@ def register_package(
 def serve(stack: Template, package: Mapping[str, str], tag: str = "seed") -> str:
     """Put a package's model in service on the template's endpoint (as an earlier deployment did)."""
     endpoint = stack.parameters["EndpointName"]
-    model, config = f"{endpoint}-m-{tag}", f"{endpoint}-c-{tag}"
+    return serve_as(endpoint, f"{endpoint}-m-{tag}", f"{endpoint}-c-{tag}", package["model_data_url"])
+
+
+def serve_as(endpoint: str, model: str, config: str, model_data_url: str) -> str:
+    """An endpoint serving ``model_data_url`` through a model and a config of the given names
+    (another deployment's, or ones made by hand)."""
     client = sagemaker()
     client.create_model(
         ModelName=model,
         ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": RCF_IMAGE, "ModelDataUrl": package["model_data_url"]},
+        PrimaryContainer={"Image": RCF_IMAGE, "ModelDataUrl": model_data_url},
     )
     client.create_endpoint_config(
         EndpointConfigName=config,

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from pipeline.scripts import evaluate
+from tests.integration.retrain_support import serve_as
 from tests.support import Denying
 
 ENDPOINT = "anomaly-sentinel-rcf"
@@ -19,24 +20,8 @@ MODEL_DATA = "s3://evaluation-data/models/hand-made/model.tar.gz"
 @pytest.fixture
 def hand_made(aws):
     """An endpoint serving a config and a model made by hand (names outside `<endpoint>-…`)."""
-    sagemaker = boto3.client("sagemaker")
-    sagemaker.create_model(
-        ModelName="hand-made-model",
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/sentinel-sagemaker",
-        PrimaryContainer={"Image": "rcf:1", "ModelDataUrl": MODEL_DATA},
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName="hand-made-config",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "hand-made-model",
-                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="hand-made-config")
-    return sagemaker
+    serve_as(ENDPOINT, "hand-made-model", "hand-made-config", MODEL_DATA)
+    return boto3.client("sagemaker")
 
 
 def test_a_denied_serving_config_still_asks_the_incumbent_and_says_why_its_statistics_are_missing(
