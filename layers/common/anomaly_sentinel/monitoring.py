@@ -26,8 +26,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_fie
 
 from anomaly_sentinel import alerts, storms
 from anomaly_sentinel.alerts import Alert
-from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, S3UriError, parse_s3_uri, read_at_most, s3_uri
-from anomaly_sentinel.exceptions import EventParseError, RetrainStartError, ViolationsFileError
+from anomaly_sentinel.contracts import (
+    DRIFT_EVENT_DETAIL_TYPE,
+    S3UriError,
+    parse_s3_uri,
+    read_at_most,
+    read_document,
+    s3_uri,
+)
+from anomaly_sentinel.exceptions import DocumentError, EventParseError, RetrainStartError, ViolationsFileError
 from anomaly_sentinel.settings import MonitoringAlertSettings
 
 Status = Literal["Completed", "CompletedWithViolations", "Failed", "Stopped"]
@@ -280,11 +287,9 @@ def parse_violations(raw: bytes | str) -> tuple[Violation, ...]:
     if not text.strip():
         raise ViolationsFileError("empty")
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ViolationsFileError(f"malformed: not JSON ({exc.msg} at line {exc.lineno})") from None
-    except RecursionError:
-        raise ViolationsFileError("malformed: nested too deeply to read") from None
+        document = read_document(text, max_bytes=VIOLATIONS_MAX_BYTES)
+    except DocumentError as exc:
+        raise ViolationsFileError(f"malformed: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("violations"), list):
         raise ViolationsFileError("malformed: no 'violations' list")
     parsed: list[Violation] = []
@@ -522,10 +527,7 @@ def read_violations(s3: Any, report_uri: str) -> tuple[Violation, ...]:
             if code in _UNREADABLE_CODES:
                 raise ViolationsFileError(f"unreadable: {s3_uri(bucket, key)} ({code})") from None
             raise
-        raw = read_at_most(response["Body"], VIOLATIONS_MAX_BYTES)
-        if len(raw) > VIOLATIONS_MAX_BYTES:
-            raise ViolationsFileError(f"malformed: larger than {VIOLATIONS_MAX_BYTES} bytes")
-        return parse_violations(raw)
+        return parse_violations(read_at_most(response["Body"], VIOLATIONS_MAX_BYTES))
     raise ViolationsFileError(f"missing: neither {' nor '.join(VIOLATIONS_FILES)} under {report_uri}")
 
 
