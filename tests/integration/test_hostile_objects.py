@@ -16,10 +16,12 @@ import pytest
 
 from anomaly_sentinel import drift, retraining
 from sentinel.endpoint import EndpointServer, MeanScorer, static_resolver
+from tests.integration.retrain_support import AlertsInbox, wait_for_all_executions
 from tests.integration.test_drift_monitor import HOUR, Deployment, rows, scheduled_event
 from tests.integration.test_retrain_evaluate_step import BUCKET, SETTINGS, model_url, new_run, register
 from tests.integration.test_retrain_evaluate_step import clients as clients  # noqa: PLC0414 - fixture
 from tests.integration.test_score_capture_handler import put_capture
+from tests.unit.capture_samples import jsonl, record
 
 NESTED = b"[" * 100_000 + b"]" * 100_000
 
@@ -207,3 +209,44 @@ def test_a_deeply_nested_evaluation_is_a_reasoned_rejection(clients):
     # THEN the candidate is not approved, and the reason says why
     assert (result["approve"], result["rule"]) == (False, "evaluation")
     assert "nested too deeply" in result["reason"]
+
+
+def test_a_long_feature_name_in_a_violations_report_is_shortened_in_the_alert(stack, world, lambda_function):
+    # GIVEN a Model Monitor run whose report names 25 features of 150,000 characters
+    from tests.integration.test_monitoring_alert import SCHEDULE, monitoring_event, monitoring_run, put_report
+
+    long_name = "f" * 150_000
+    violations = [
+        {
+            "feature_name": f"{long_name}{i}",
+            "constraint_check_type": "baseline_drift_check",
+            "description": "",
+        }
+        for i in range(25)
+    ]
+    put_report(stack, json.dumps({"violations": violations}).encode())
+    job_arn = monitoring_run(stack, world.extras)
+    inbox = AlertsInbox(stack, kinds=["model-drift"])
+    # WHEN the run is handled
+    result = lambda_function("MonitoringAlertFunction")(monitoring_event(job_arn))
+    wait_for_all_executions(stack)
+    # THEN one alert is delivered within SNS's limits, each name cut to a readable length
+    assert (result["violations"], result["alert"]["kind"]) == (25, "model-drift")
+    (alert,) = inbox.messages()
+    assert len(alert["message"].encode()) <= 256 * 1024
+    assert f"- {'f' * 117}...: baseline_drift_check" in alert["message"]
+    assert SCHEDULE in alert["message"]
+
+
+def test_an_anomaly_alert_with_long_event_ids_stays_within_sns_limits(stack, score):
+    # GIVEN a capture file of ten anomalous records whose event ids are 100,000 characters long
+    body = jsonl([record(",".join(["500"] * 7), event_id=f"{i}{'e' * 100_000}") for i in range(10)])
+    body += jsonl([record(f"{i % 5},1,2,3,4,5,6") for i in range(400)])
+    inbox = AlertsInbox(stack, kinds=["anomaly"])
+    # WHEN it is scored
+    result = score(put_capture(stack.ref("DataBucket"), body=body))
+    # THEN the anomaly alert is delivered, within SNS's limits, the ids shortened
+    assert (result["status"], result["anomalies"]) == ("scored", 10)
+    (alert,) = inbox.messages()
+    assert len(alert["message"].encode()) <= 256 * 1024
+    assert f"  0{'e' * 116}...  " in alert["message"]

@@ -82,7 +82,7 @@ class Violation(BaseModel):
         if self.threshold is not None:
             numbers.append(f"threshold {self.threshold:g}")
         detail = f" ({', '.join(numbers)})" if numbers else ""
-        return f"{self.feature_name}: {self.check_type}{detail}"
+        return f"{alerts.shorten(self.feature_name)}: {alerts.shorten(self.check_type)}{detail}"
 
 
 class MonitoringOutcome(BaseModel):
@@ -372,7 +372,7 @@ def retrain_input(outcome: MonitoringOutcome, decision: Decision, input_data_uri
 
 
 def _count_line(violations: Iterable[Violation]) -> str:
-    counts = Counter(v.check_type for v in violations)
+    counts = Counter(alerts.shorten(v.check_type) for v in violations)
     return ", ".join(f"{kind} x{n}" for kind, n in sorted(counts.items()))
 
 
@@ -420,7 +420,7 @@ def build_alert(outcome: MonitoringOutcome, decision: Decision, retraining: str)
     if count > ALERT_VIOLATION_LINES:
         lines.append(f"... and {count - ALERT_VIOLATION_LINES} more")
     lines.append(f"Retraining: {retraining}")
-    features = sorted({v.feature_name for v in outcome.violations})
+    features = sorted({alerts.shorten(v.feature_name) for v in outcome.violations})
     noun = "drift alarm" if outcome.source == "alarm" else f"{count} violations"
     return Alert(
         kind="model-drift",

@@ -484,7 +484,8 @@ def build_alert(report: CaptureReport) -> alerts.Alert:
         "",
         f"Top {len(report.top_anomalies)} anomalies (eventId, inferenceTime, score):",
         *(
-            f"  {a.event_id or f'line {a.line}'}  {a.inference_time or '-'}  {a.score:.6g}"
+            f"  {alerts.shorten(a.event_id or f'line {a.line}')}  {alerts.shorten(a.inference_time or '-')}  "
+            f"{a.score:.6g}"
             for a in report.top_anomalies
         ),
         "",
