@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anomaly_sentinel import aws, monitoring
-from anomaly_sentinel.idempotency import Once
+from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS, DuplicateInProgress, Once
 from anomaly_sentinel.observability import ignored
 from anomaly_sentinel.settings import MonitoringAlertSettings
 
@@ -36,7 +36,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     reason = monitoring.ignore_reason(signal, settings)
     if reason is None:
         once.register(context)
-        result = respond_once(signal=signal)
+        try:
+            result = respond_once(signal=signal)
+        except DuplicateInProgress:
+            return ignored(
+                logger,
+                metrics,
+                "DuplicatesInProgress",
+                DUPLICATE_IN_PROGRESS,
+                signal.identity,
+                signal=signal.identity,
+            )
         reason = result["reason"] if result["status"] == "ignored" else None
     if reason is not None:
         return ignored(

@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anomaly_sentinel import aws, pipeline_runs
-from anomaly_sentinel.idempotency import Once
+from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS, DuplicateInProgress, Once
 from anomaly_sentinel.observability import ignored
 from anomaly_sentinel.pipeline_runs import RunEnded
 from anomaly_sentinel.settings import PipelineRunsSettings
@@ -50,7 +50,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         reason = f"execution is {ended.status}, not ended"
         return ignored(logger, metrics, "PipelineRunEventsIgnored", reason, ended.identity)
     once.register(context)
-    result = account_once(ended=ended)
+    try:
+        result = account_once(ended=ended)
+    except DuplicateInProgress:
+        return ignored(logger, metrics, "DuplicatesInProgress", DUPLICATE_IN_PROGRESS, ended.identity)
     logger.info(
         "pipeline run accounted",
         extra={

@@ -34,7 +34,7 @@ from anomaly_sentinel.dataset import DatasetWriter
 from anomaly_sentinel.drift_monitor import BaselineSource, statistics_key
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import CaptureReadError, ScoringInvariantError
-from anomaly_sentinel.scoring import Batch, EndpointClient, RequestPacker, score_batches
+from anomaly_sentinel.scoring import Batch, EndpointClient, FailureTracker, RequestPacker, score_batches
 from anomaly_sentinel.settings import ScoreCaptureSettings
 
 CAPTURE_SUFFIX = ".jsonl"
@@ -182,7 +182,8 @@ class CaptureScorer:
             model = self.model_stats.lookup(self.settings.endpoint_name)
         width, width_source = self._expected_width(obj, response, model)
         decoder = CaptureDecoder(feature_dim=width)
-        tracker = self.client.start_file()
+        client = self.client.for_file()
+        tracker = client.tracker
         # Statistics of the accepted rows for the drift monitor, on the edges of the baseline of
         # the model in service (none yet: counts and moments only).
         baseline = self.baselines.lookup(self.settings.endpoint_name, score_stats=False).baseline
@@ -202,13 +203,15 @@ class CaptureScorer:
             ) as dataset,
         ):
             try:
-                state = self._pass1(response["Body"], decoder, pending, rejects, statistics)
+                state = self._pass1(response["Body"], decoder, pending, rejects, statistics, client=client)
             except (ClientError, BotoCoreError) as exc:
                 raise CaptureReadError(f"cannot read {obj.uri}: {_error_code(exc)}") from exc
             finally:
                 response["Body"].close()
             cutoff = self._cutoff(state.file_stats, model)
-            totals = self._pass2(state, cutoff, pending, rejects, scored_out, dataset=dataset)
+            totals = self._pass2(
+                state, cutoff, pending, rejects, scored_out, dataset=dataset, tracker=tracker
+            )
             scored, rejected, anomalies, top, scored_rows = totals
             rejected += decoder.rejected + state.too_large
             if scored + rejected != decoder.records:
@@ -320,6 +323,8 @@ class CaptureScorer:
         pending: IO[str],
         rejects: IO[bytes],
         statistics: drift.FileStatisticsBuilder,
+        *,
+        client: EndpointClient,
     ) -> _Pass1:
         settings = self.settings
         state = _Pass1()
@@ -350,7 +355,7 @@ class CaptureScorer:
 
         outcomes = score_batches(
             batches(),
-            self.client,
+            client,
             concurrency=settings.scoring_concurrency,
             max_inflight_bytes=settings.max_inflight_bytes,
         )
@@ -391,6 +396,7 @@ class CaptureScorer:
         out: IO[bytes],
         *,
         dataset: DatasetWriter,
+        tracker: FailureTracker,
     ) -> tuple[int, int, int, list[TopAnomaly], int]:
         scored = rejected = anomalies = scored_rows = 0
         top: list[tuple[float, int, int, str | None, str | None]] = []
@@ -403,7 +409,7 @@ class CaptureScorer:
             if bad is not None:
                 rejected += 1
                 reason = state.endpoint_reasons.get(first + bad, "not scored")
-                code = ENDPOINT_REJECTED if self.client.tracker.systematic is None else ENDPOINT_FAILED
+                code = ENDPOINT_REJECTED if tracker.systematic is None else ENDPOINT_FAILED
                 detail = f"row {bad}: {reason}"  # the base of the scores' "row"
                 rejects.write(_jsonl(Reject(line, event_id, code, detail).to_json("endpoint")))
                 continue
