@@ -26,7 +26,7 @@ once = Once(settings.idempotency_table, settings.idempotency_ttl_seconds)
 def account_once(ended: RunEnded) -> dict[str, Any]:
     """Once per run end: metrics, and for a failed run one alert naming the step and reason."""
     run = pipeline_runs.collect(sagemaker, ended.execution_arn, ended)
-    cost = pipeline_runs.publish_metrics(run, metrics, settings.pipeline_name)
+    pipeline_runs.publish_metrics(run, metrics, settings.pipeline_name)
     alerted = None
     if run.status == "Failed":
         from anomaly_sentinel import alerts  # failed runs only: not loaded at cold start
@@ -37,7 +37,6 @@ def account_once(ended: RunEnded) -> dict[str, Any]:
         **pipeline_runs.report_section(run),
         "failedSteps": [step.name for step in run.failed_steps()],
         "alert": alerted,
-        "estimatedCostUsd": cost.usd,
     }
 
 
