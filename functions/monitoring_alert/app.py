@@ -52,8 +52,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return ignored(
             logger, metrics, "MonitoringSignalsIgnored", reason, signal.identity, signal=signal.identity
         )
-    logger.info(
-        "monitoring signal handled", extra={k: result[k] for k in ("status", "violations", "retrain")}
+    logger.info(  # every decision with its reason: retrain or not, started, folded into an episode
+        "monitoring signal handled",
+        extra={
+            "signal": signal.identity,
+            **{
+                k: result[k]
+                for k in ("status", "violations", "retrain", "retraining", "episode", "digest_signals")
+            },
+        },
     )
     metrics.add_metric(name="MonitoringViolations", unit=MetricUnit.Count, value=result["violations"])
     metrics.add_metric(

@@ -692,9 +692,10 @@ class MonitoringResponder:
     """One monitoring signal → its outcome → the retraining decision → at most one alert.
 
     Signals about another endpoint, and processing jobs that are not monitoring executions, are
-    answered ``{"status": "ignored", "reason": ...}`` before anything is read or started. While a
-    retraining of the endpoint runs, nothing more is started and one alert per hour says so; the
-    other signals of that hour are counted on its digest (:mod:`anomaly_sentinel.storms`).
+    answered ``{"status": "ignored", "reason": ...}`` before anything is read or started. A signal
+    that would retrain starts the one retraining of its episode of drift, or is folded into it
+    (:class:`anomaly_sentinel.storms.Episodes`); of the signals of an hour that start or fold, the
+    first alerts and the others are counted on its digest.
     """
 
     def __init__(
@@ -713,6 +714,13 @@ class MonitoringResponder:
         self.sagemaker, self.s3, self.sns, self.sfn = sagemaker, s3, sns, sfn
         self.dynamodb = dynamodb
         self.clock = clock
+        self.episodes = storms.Episodes(
+            dynamodb,
+            sfn,
+            settings.idempotency_table,
+            settings.state_machine_arn,
+            settings.retrain_cooldown_hours * 3600,
+        )
 
     def outcome(self, signal: MonitoringSignal) -> MonitoringOutcome | str:
         """The outcome, or why the signal is not ours to act on."""
@@ -736,34 +744,17 @@ class MonitoringResponder:
             return {"status": "ignored", "reason": outcome}
         decision = decide(outcome, self.policy)
         started: dict[str, Any] | None = None
+        admission: storms.Admission | None = None
         folded = 0
         if decision.retrain:
-            name = execution_name(signal)
-            now = self.clock()
-            table = self.settings.idempotency_table
-            holder = storms.retraining_holder(self.dynamodb, table, outcome.endpoint, int(now.timestamp()))
-            if holder is not None and holder != name:
-                retraining = f"not started: retraining {holder} is already running ({decision.reason})"
-                expires = int(now.timestamp()) + self.settings.idempotency_ttl_seconds
-                folded = storms.claim_digest(
-                    self.dynamodb, table, outcome.endpoint, storms.window_key(now), expires
-                )
-            else:
-                payload = retrain_input(outcome, decision, self.settings.retrain_input_data_uri)
-                started = start_retraining(self.sfn, self.settings.state_machine_arn, name, payload)
-                retraining = f"started execution {name} ({decision.reason})"
-                if started["already_started"]:
-                    retraining = f"execution {name} already started ({decision.reason})"
+            started, admission, folded = self._retrain(signal, outcome, decision)
+            retraining = _retraining_words(started, admission, decision)
         else:
             retraining = f"not started: {decision.reason}"
         alert = build_alert(outcome, decision, retraining) if folded <= 1 else None
-        if alert is not None and folded == 1:
-            alert = alert.model_copy(
-                update={
-                    "body": alert.body + "\nFurther signals this hour are counted, not alerted, "
-                    "until the retraining ends."
-                }
-            )
+        if alert is not None and folded == 1 and admission is not None:
+            note = f"Further signals this hour are counted, not alerted, until {admission.until}."
+            alert = alert.model_copy(update={"body": alert.body + "\n" + note})
         sent = None
         if alert is not None:
             message_id = alerts.publish(alert, self.sns, self.settings.alerts_topic_arn)
@@ -778,6 +769,44 @@ class MonitoringResponder:
             "alert": sent,
             "retrain": decision.retrain,
             "retrain_reason": decision.reason,
+            "retraining": retraining,
+            "episode": admission.execution if admission is not None else None,
             "execution": started,
             "digest_signals": folded,
         }
+
+    def _retrain(
+        self, signal: MonitoringSignal, outcome: MonitoringOutcome, decision: Decision
+    ) -> tuple[dict[str, Any] | None, storms.Admission, int]:
+        """Start the episode's retraining, or fold the signal into it: (execution, admission, folded).
+
+        The episode is the endpoint's that retraining acts on (the stack's), whichever endpoint the
+        signal watched (Model Monitor watches a real-time endpoint of its own).
+        """
+        now = self.clock()
+        endpoint, table = self.settings.endpoint_name, self.settings.idempotency_table
+        admission = self.episodes.admit(endpoint, execution_name(signal), now)
+        expires = int(now.timestamp()) + self.settings.idempotency_ttl_seconds
+        digest = storms.claim_digest(self.dynamodb, table, endpoint, storms.window_key(now), expires)
+        if not admission.start:
+            return None, admission, digest
+        payload = retrain_input(outcome, decision, self.settings.retrain_input_data_uri)
+        try:
+            started = start_retraining(
+                self.sfn, self.settings.state_machine_arn, admission.execution, payload
+            )
+        except RetrainStartError:
+            self.episodes.release(endpoint, admission.execution)
+            raise
+        return started, admission, 0
+
+
+def _retraining_words(started: dict[str, Any] | None, admission: storms.Admission, decision: Decision) -> str:
+    """What happened to the retraining request, as the alert and the log say it."""
+    if started is not None:
+        verb = "already started" if started["already_started"] else "started"
+        if started["already_started"]:
+            return f"execution {admission.execution} {verb} ({decision.reason})"
+        return f"{verb} execution {admission.execution} ({decision.reason})"
+    count = f"; signal {admission.signals} of this episode" if admission.signals > 1 else ""
+    return f"not started: {admission.reason}{count} ({decision.reason})"

@@ -185,6 +185,9 @@ class MonitoringAlertSettings(AlertingSettings):
     )
     #: The real-time endpoint the optional Model Monitor schedule watches (its runs are ours too).
     model_monitor_endpoint: str = Field(default="", alias="MODEL_MONITOR_ENDPOINT_NAME")
+    #: Hours after a retraining ended during which further drift signals are folded into its
+    #: episode instead of starting another (docs/DRIFT.md, "One retraining per episode").
+    retrain_cooldown_hours: int = Field(default=24, alias="RETRAIN_COOLDOWN_HOURS", ge=0, le=720)
 
 
 class RetrainStepsSettings(EnvSettings):
