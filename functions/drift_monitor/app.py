@@ -12,8 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from anomaly_sentinel import aws
 from anomaly_sentinel.drift_monitor import DriftMonitor, Window
 from anomaly_sentinel.exceptions import EventParseError
-from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS, DuplicateInProgress, Once
-from anomaly_sentinel.observability import ignored
+from anomaly_sentinel.idempotency import DuplicateInProgress, Once
+from anomaly_sentinel.observability import duplicate_in_progress
 from anomaly_sentinel.settings import DriftMonitorSettings
 
 settings = DriftMonitorSettings.from_env()
@@ -49,14 +49,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         result = run_once(window=window)
     except DuplicateInProgress:
-        return ignored(
-            logger,
-            metrics,
-            "DuplicatesInProgress",
-            DUPLICATE_IN_PROGRESS,
-            window.identity,
-            execution=window.identity,
-        )
+        return duplicate_in_progress(logger, metrics, window.identity, execution=window.identity)
     logger.info(
         "drift window monitored",
         extra={k: result[k] for k in ("execution", "status", "files", "records", "violations", "skipped")},

@@ -9,8 +9,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anomaly_sentinel import aws, monitoring
-from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS, DuplicateInProgress, Once
-from anomaly_sentinel.observability import ignored
+from anomaly_sentinel.idempotency import DuplicateInProgress, Once
+from anomaly_sentinel.observability import duplicate_in_progress, ignored
 from anomaly_sentinel.settings import MonitoringAlertSettings
 
 settings = MonitoringAlertSettings.from_env()
@@ -39,14 +39,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         try:
             result = respond_once(signal=signal)
         except DuplicateInProgress:
-            return ignored(
-                logger,
-                metrics,
-                "DuplicatesInProgress",
-                DUPLICATE_IN_PROGRESS,
-                signal.identity,
-                signal=signal.identity,
-            )
+            return duplicate_in_progress(logger, metrics, signal.identity, signal=signal.identity)
         reason = result["reason"] if result["status"] == "ignored" else None
     if reason is not None:
         return ignored(

@@ -8,8 +8,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anomaly_sentinel import aws, pipeline_runs
-from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS, DuplicateInProgress, Once
-from anomaly_sentinel.observability import ignored
+from anomaly_sentinel.idempotency import DuplicateInProgress, Once
+from anomaly_sentinel.observability import duplicate_in_progress, ignored
 from anomaly_sentinel.pipeline_runs import RunEnded
 from anomaly_sentinel.settings import PipelineRunsSettings
 
@@ -52,7 +52,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         result = account_once(ended=ended)
     except DuplicateInProgress:
-        return ignored(logger, metrics, "DuplicatesInProgress", DUPLICATE_IN_PROGRESS, ended.identity)
+        return duplicate_in_progress(logger, metrics, ended.identity)
     logger.info(
         "pipeline run accounted",
         extra={

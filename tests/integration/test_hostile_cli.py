@@ -8,18 +8,10 @@ import json
 import pytest
 
 from sentinel.cli import main
+from tests.integration.test_drift_commands import baseline_dir as baseline_dir  # noqa: PLC0414 - fixture
 from tests.integration.test_drift_commands import gaussian, last_json_line, write_capture
 
 NESTED = "[" * 100_000 + "]" * 100_000
-
-
-@pytest.fixture
-def baseline_dir(tmp_path, capsys):
-    features = tmp_path / "train.csv"
-    features.write_text("\n".join(gaussian(5_000, 1)) + "\n")
-    assert main(["baseline", str(features), "--out", str(tmp_path / "baseline")]) == 0
-    capsys.readouterr()
-    return tmp_path / "baseline"
 
 
 def one_error_line(err: str) -> str:

@@ -18,7 +18,7 @@ from anomaly_sentinel import drift, retraining
 from sentinel.endpoint import EndpointServer, MeanScorer, static_resolver
 from tests.integration.retrain_support import AlertsInbox, wait_for_all_executions
 from tests.integration.test_drift_monitor import HOUR, Deployment, rows, scheduled_event
-from tests.integration.test_retrain_evaluate_step import BUCKET, SETTINGS, model_url, new_run, register
+from tests.integration.test_retrain_evaluate_step import BUCKET, SETTINGS, model_url
 from tests.integration.test_retrain_evaluate_step import clients as clients  # noqa: PLC0414 - fixture
 from tests.integration.test_score_capture_handler import put_capture
 from tests.unit.capture_samples import jsonl, record
@@ -194,21 +194,21 @@ def test_a_window_of_many_unreadable_files_stays_within_aws_limits(stack, monito
 
 
 def test_a_deeply_nested_evaluation_is_a_reasoned_rejection(clients):
-    # GIVEN a candidate whose evaluation.json nests beyond any parser's recursion limit
-    sagemaker, s3 = clients
+    # GIVEN a candidate naming an evaluation.json that nests beyond any parser's recursion limit
+    _, s3 = clients
     s3.put_object(Bucket=BUCKET, Key="models/new/evaluation.json", Body=b'{"candidate": ' + NESTED + b"}")
-    run = new_run()
-    register(
-        sagemaker,
-        url=model_url("new"),
-        run=run,
+    candidate = retraining.PackageInfo(
+        arn="arn:aws:sagemaker:us-east-1:123456789012:model-package/anomaly-sentinel-rcf/2",
+        model_data_url=model_url("new"),
+        image="382416733822.dkr.ecr.us-east-1.amazonaws.com/randomcutforest:1",
         metadata={"evaluation_uri": f"s3://{BUCKET}/models/new/evaluation.json"},
     )
-    # WHEN the evaluate step runs
-    result = retraining.evaluate({"pipelineExecutionArn": run}, SETTINGS, sagemaker, s3)
+    # WHEN the evaluation rule judges it
+    judgement = retraining.judge_evaluation(candidate, retraining.InService(), SETTINGS, s3)
     # THEN the candidate is not approved, and the reason says why
-    assert (result["approve"], result["rule"]) == (False, "evaluation")
-    assert "nested too deeply" in result["reason"]
+    assert judgement is not None
+    assert judgement.approve is False
+    assert "nested too deeply" in judgement.reason
 
 
 def test_a_long_feature_name_in_a_violations_report_is_shortened_in_the_alert(stack, world, lambda_function):
