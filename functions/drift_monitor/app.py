@@ -12,7 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from anomaly_sentinel import aws
 from anomaly_sentinel.drift_monitor import DriftMonitor, Window
 from anomaly_sentinel.exceptions import EventParseError
-from anomaly_sentinel.idempotency import Once
+from anomaly_sentinel.idempotency import DuplicateInProgress, Once
+from anomaly_sentinel.observability import duplicate_in_progress
 from anomaly_sentinel.settings import DriftMonitorSettings
 
 settings = DriftMonitorSettings.from_env()
@@ -44,7 +45,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except (KeyError, ValueError) as exc:
         raise EventParseError(f"scheduled event {event.get('id', '?')} has no valid time") from exc
     once.register(context)
-    result = run_once(window=monitor.window(scheduled))
+    window = monitor.window(scheduled)
+    try:
+        result = run_once(window=window)
+    except DuplicateInProgress:
+        return duplicate_in_progress(logger, metrics, window.identity, execution=window.identity)
     logger.info(
         "drift window monitored",
         extra={k: result[k] for k in ("execution", "status", "files", "records", "violations", "skipped")},

@@ -9,8 +9,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anomaly_sentinel import aws, monitoring
-from anomaly_sentinel.idempotency import Once
-from anomaly_sentinel.observability import ignored
+from anomaly_sentinel.idempotency import DuplicateInProgress, Once
+from anomaly_sentinel.observability import duplicate_in_progress, ignored
 from anomaly_sentinel.settings import MonitoringAlertSettings
 
 settings = MonitoringAlertSettings.from_env()
@@ -36,14 +36,24 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     reason = monitoring.ignore_reason(signal, settings)
     if reason is None:
         once.register(context)
-        result = respond_once(signal=signal)
+        try:
+            result = respond_once(signal=signal)
+        except DuplicateInProgress:
+            return duplicate_in_progress(logger, metrics, signal.identity, signal=signal.identity)
         reason = result["reason"] if result["status"] == "ignored" else None
     if reason is not None:
         return ignored(
             logger, metrics, "MonitoringSignalsIgnored", reason, signal.identity, signal=signal.identity
         )
-    logger.info(
-        "monitoring signal handled", extra={k: result[k] for k in ("status", "violations", "retrain")}
+    logger.info(  # every decision with its reason: retrain or not, started, folded into an episode
+        "monitoring signal handled",
+        extra={
+            "signal": signal.identity,
+            **{
+                k: result[k]
+                for k in ("status", "violations", "retrain", "retraining", "episode", "digest_signals")
+            },
+        },
     )
     metrics.add_metric(name="MonitoringViolations", unit=MetricUnit.Count, value=result["violations"])
     metrics.add_metric(

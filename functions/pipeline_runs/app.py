@@ -8,8 +8,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anomaly_sentinel import aws, pipeline_runs
-from anomaly_sentinel.idempotency import Once
-from anomaly_sentinel.observability import ignored
+from anomaly_sentinel.idempotency import DuplicateInProgress, Once
+from anomaly_sentinel.observability import duplicate_in_progress, ignored
 from anomaly_sentinel.pipeline_runs import RunEnded
 from anomaly_sentinel.settings import PipelineRunsSettings
 
@@ -26,7 +26,7 @@ once = Once(settings.idempotency_table, settings.idempotency_ttl_seconds)
 def account_once(ended: RunEnded) -> dict[str, Any]:
     """Once per run end: metrics, and for a failed run one alert naming the step and reason."""
     run = pipeline_runs.collect(sagemaker, ended.execution_arn, ended)
-    cost = pipeline_runs.publish_metrics(run, metrics, settings.pipeline_name)
+    pipeline_runs.publish_metrics(run, metrics, settings.pipeline_name)
     alerted = None
     if run.status == "Failed":
         from anomaly_sentinel import alerts  # failed runs only: not loaded at cold start
@@ -37,7 +37,6 @@ def account_once(ended: RunEnded) -> dict[str, Any]:
         **pipeline_runs.report_section(run),
         "failedSteps": [step.name for step in run.failed_steps()],
         "alert": alerted,
-        "estimatedCostUsd": cost.usd,
     }
 
 
@@ -50,7 +49,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         reason = f"execution is {ended.status}, not ended"
         return ignored(logger, metrics, "PipelineRunEventsIgnored", reason, ended.identity)
     once.register(context)
-    result = account_once(ended=ended)
+    try:
+        result = account_once(ended=ended)
+    except DuplicateInProgress:
+        return duplicate_in_progress(logger, metrics, ended.identity)
     logger.info(
         "pipeline run accounted",
         extra={

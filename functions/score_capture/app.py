@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anomaly_sentinel import aws, scoring
 from anomaly_sentinel.events import S3Object, not_object_created, s3_object_from_eventbridge
-from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS, DuplicateInProgress, Once
-from anomaly_sentinel.observability import ignored
+from anomaly_sentinel.idempotency import DuplicateInProgress, Once
+from anomaly_sentinel.observability import duplicate_in_progress, ignored
 from anomaly_sentinel.score_capture import CaptureScorer, ignore_reason
 from anomaly_sentinel.settings import ScoreCaptureSettings
 
@@ -50,9 +50,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         result = score_once(obj=obj)
     except DuplicateInProgress:
-        return ignored(
-            logger, metrics, "DuplicatesInProgress", DUPLICATE_IN_PROGRESS, obj.identity, object=obj.uri
-        )
+        return duplicate_in_progress(logger, metrics, obj.identity, object=obj.uri)
     metrics.add_metric(name="CaptureFilesHandled", unit=MetricUnit.Count, value=1)  # duplicates too
     if result["status"] == "failed":  # alerted already; the reason is in the result
         logger.warning("capture file failed", extra={"object": obj.identity, **result})

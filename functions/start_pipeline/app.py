@@ -10,8 +10,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anomaly_sentinel import aws, training
 from anomaly_sentinel.events import S3Object, not_object_created, s3_object_from_eventbridge
-from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS, DuplicateInProgress, Once
-from anomaly_sentinel.observability import ignored
+from anomaly_sentinel.idempotency import DuplicateInProgress, Once
+from anomaly_sentinel.observability import duplicate_in_progress, ignored
 from anomaly_sentinel.settings import StartPipelineSettings
 
 settings = StartPipelineSettings.from_env()
@@ -42,9 +42,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         started = start_once(obj=obj)
     except DuplicateInProgress:
-        return ignored(
-            logger, metrics, "DuplicatesInProgress", DUPLICATE_IN_PROGRESS, obj.identity, object=obj.uri
-        )
+        return duplicate_in_progress(logger, metrics, obj.identity, object=obj.uri)
     logger.info("pipeline started", extra={"object": obj.identity, **started})
     metrics.add_metric(name="UploadsAccepted", unit=MetricUnit.Count, value=1)
     return {"status": "started", "object": obj.uri, **started}

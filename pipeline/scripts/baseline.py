@@ -17,6 +17,7 @@ the sketch's CDF is within ``2**h / n`` of the data's. The runtime reads the ske
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import sys
@@ -34,6 +35,9 @@ KLL_K = 2048
 KLL_C = 0.64
 DISPLAY_BUCKETS = 10
 MISSING_TOKENS = frozenset({"", "nan", "null", "none", "na", "n/a"})
+#: Values beyond this magnitude count as missing, as non-finite ones do: their squares would
+#: overflow the standard deviation (anomaly_sentinel.drift.SUMMARY_MAX_MAGNITUDE, the same bound).
+SUMMARY_MAX_MAGNITUDE = 1e100
 PROCESSING_TRAIN = Path("/opt/ml/processing/input/train")
 PROCESSING_BASELINE = Path("/opt/ml/processing/output/baseline")
 EXIT_MESSAGE = Path("/opt/ml/output/message")
@@ -57,39 +61,44 @@ class _Column:
 
 
 def read_columns(lines: Iterable[str], source: str = "train channel") -> list[_Column]:
-    """Columns of a headerless numeric CSV; every row must have the first row's width."""
+    """Columns of a headerless numeric CSV (RFC 4180: a quoted field is one value, commas and all);
+    every row must have the first row's width."""
     columns: list[_Column] = []
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        tokens = [t.strip().strip('"') for t in line.split(",")]
-        if not columns:
-            columns = [_Column() for _ in tokens]
-        if len(tokens) != len(columns):
-            raise BaselineInputError(
-                f"{source} line {number}: {len(tokens)} values, expected {len(columns)} (first row's width)"
-            )
-        for index, token in enumerate(tokens):
-            column = columns[index]
-            if token.lower() in MISSING_TOKENS:
-                column.missing += 1
+    reader = csv.reader(lines, strict=True)
+    try:
+        for fields in reader:
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue
-            try:
-                value = float(token)
-            except ValueError:
-                raise BaselineInputError(
-                    f"{source} line {number} column {index + 1} is not a number"
-                ) from None
-            if not math.isfinite(value):
-                column.missing += 1
-                continue
-            column.values.append(value)
-            if column.integral and not _is_integral(token):
-                column.integral = False
+            _add_row(columns, [field.strip() for field in fields], f"{source} line {reader.line_num}")
+    except csv.Error as exc:
+        raise BaselineInputError(f"{source} line {reader.line_num}: not valid CSV ({exc})") from None
     if not columns:
         raise BaselineInputError(f"{source} holds no rows")
     return columns
+
+
+def _add_row(columns: list[_Column], tokens: list[str], where: str) -> None:
+    if not columns:
+        columns.extend(_Column() for _ in tokens)
+    if len(tokens) != len(columns):
+        raise BaselineInputError(
+            f"{where}: {len(tokens)} values, expected {len(columns)} (first row's width)"
+        )
+    for index, token in enumerate(tokens):
+        column = columns[index]
+        if token.lower() in MISSING_TOKENS:
+            column.missing += 1
+            continue
+        try:
+            value = float(token)
+        except ValueError:
+            raise BaselineInputError(f"{where} column {index + 1} is not a number") from None
+        if not math.isfinite(value) or abs(value) > SUMMARY_MAX_MAGNITUDE:
+            column.missing += 1
+            continue
+        column.values.append(value)
+        if column.integral and not _is_integral(token):
+            column.integral = False
 
 
 def kll_sketch(ordered: Sequence[float], k: int = KLL_K) -> list[list[float]]:

@@ -37,7 +37,7 @@ import tempfile
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -66,6 +66,9 @@ BASELINE_FILE = Path("evaluation") / "baseline.json"
 SUMMARY_FILE = Path("summary") / "summary.json"
 DATA_SUFFIXES = (".csv", ".csv.gz")
 _PARTITION = "date="
+#: A stored row later than the run's clock by more than this is not trusted to end the window
+#: (anomaly_sentinel.dataset allows the same skew between an inference and its capture file).
+CLOCK_SKEW = timedelta(minutes=15)
 
 
 class ChannelsError(pp.PreprocessError):
@@ -159,7 +162,8 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class StoredRow:
-    when: datetime
+    #: None when the stored time cannot be read (counted by the window, never used).
+    when: datetime | None
     features: tuple[float, ...]
 
 
@@ -175,7 +179,10 @@ def partition_day(prefix: str) -> date | None:
 
 
 def read_dataset_file(data: bytes, key: str) -> Iterator[StoredRow]:
-    """Rows of one dataset file (``timestamp,score,x1…``); a malformed file fails, naming it."""
+    """Rows of one dataset file (``timestamp,score,x1…``); a malformed file fails, naming it.
+
+    A row whose time cannot be read comes with ``when=None``: the window counts it.
+    """
     reader = csv.reader(io.StringIO(data.decode("utf-8")))
     head = next(reader, None)
     if not head or head[:2] != ["timestamp", "score"] or len(head) < 3:
@@ -188,7 +195,7 @@ def read_dataset_file(data: bytes, key: str) -> Iterator[StoredRow]:
             features = tuple(float(c) for c in cells[2:])
         except ValueError:
             features = ()
-        if when is None or len(features) != len(head) - 2:
+        if len(features) != len(head) - 2:
             raise ChannelsError(f"{key}:{line_no}: malformed dataset row")
         yield StoredRow(when, features)
 
@@ -206,6 +213,10 @@ class Window:
     rows_read: int = 0
     rows_outside: int = 0
     rows_other_width: int = 0
+    #: Rows whose time could not be read, and rows (or day partitions) later than the run's clock.
+    rows_without_time: int = 0
+    rows_in_future: int = 0
+    partitions_in_future: int = 0
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -219,38 +230,61 @@ class Window:
             "rows_read": self.rows_read,
             "rows_outside_window": self.rows_outside,
             "rows_other_width": self.rows_other_width,
+            "rows_without_time": self.rows_without_time,
+            "rows_in_future": self.rows_in_future,
+            "partitions_in_future": self.partitions_in_future,
         }
 
 
-def recent_window(store: Store, prefix: str, days: int, uri: str = "") -> tuple[list[StoredRow], Window]:
-    """The rows within ``days`` of the newest stored record, oldest first (see the module doc)."""
+def recent_window(
+    store: Store, prefix: str, days: int, uri: str = "", now: datetime | None = None
+) -> tuple[list[StoredRow], Window]:
+    """The rows within ``days`` of the newest stored record, oldest first (see the module doc).
+
+    The newest record is the newest one not later than the run's clock (``now``, naive UTC): one
+    future-dated record must not move the window. Rows without a readable time, and future rows and
+    partitions, are counted in the window's description.
+    """
     if days < 1:
         raise ChannelsError(f"window must be at least 1 day, got {days}")
     window = Window(uri=uri or prefix, days=days)
+    latest = (now or datetime.now(timezone.utc).replace(tzinfo=None)) + CLOCK_SKEW  # noqa: UP017 - 3.9 images
     partitions = {d: p for p in store.list(prefix, delimiter=True) if (d := partition_day(p)) is not None}
+    future = [d for d in partitions if d > latest.date()]
+    window.partitions_in_future = len(future)
+    for day in future:
+        del partitions[day]
     if not partitions:
-        raise EmptyWindowError(f"no date= partitions under {window.uri}: nothing was scored yet")
+        raise EmptyWindowError(f"no date= partitions under {window.uri} up to today: nothing was scored yet")
     newest_day = max(partitions)
     chosen = [partitions[d] for d in sorted(partitions) if d > newest_day - timedelta(days=days + 1)]
-    rows: list[StoredRow] = []
+    read: list[StoredRow] = []
     for partition in chosen:
         for key in store.list(partition):
             if key.endswith(".csv"):
-                rows += read_dataset_file(store.read(key), key)
+                read += read_dataset_file(store.read(key), key)
                 window.files += 1
     window.partitions = chosen
-    window.rows_read = len(rows)
+    window.rows_read = len(read)
+    rows = [r for r in read if r.when is not None and r.when <= latest]
+    window.rows_without_time = sum(1 for r in read if r.when is None)
+    window.rows_in_future = len(read) - len(rows) - window.rows_without_time
     if not rows:
-        raise EmptyWindowError(f"the newest partitions under {window.uri} hold no rows")
-    rows.sort(key=lambda r: r.when)
-    window.end = rows[-1].when
+        raise EmptyWindowError(f"the newest partitions under {window.uri} hold no rows up to today")
+    rows.sort(key=_when)
+    window.end = _when(rows[-1])
     window.start = window.end - timedelta(days=days)
-    inside = [r for r in rows if r.when > window.start]
+    inside = [r for r in rows if _when(r) > window.start]
     window.rows_outside = len(rows) - len(inside)
     width = len(inside[-1].features)
     kept = [r for r in inside if len(r.features) == width]
     window.rows_other_width = len(inside) - len(kept)
     return kept, window
+
+
+def _when(row: StoredRow) -> datetime:
+    assert row.when is not None  # rows without a time were counted and left out
+    return row.when
 
 
 # ---------------------------------------------------------------------------- uploads

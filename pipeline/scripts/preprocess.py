@@ -116,7 +116,10 @@ def parse_timestamp(cell: str) -> datetime | None:
     if zone and zone.upper() != "Z":
         digits = zone[1:].replace(":", "")
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        parsed = parsed - offset if zone[0] == "+" else parsed + offset
+        try:
+            parsed = parsed - offset if zone[0] == "+" else parsed + offset
+        except OverflowError:  # an offset past year 1 or 9999 in UTC
+            return None
     return parsed
 
 

@@ -276,6 +276,7 @@ def test_every_record_of_a_mixed_file_is_scored_or_rejected_with_its_reason(endp
         "RecordsScored": (MetricUnit.Count, 4),
         "RecordsRejected": (MetricUnit.Count, 3),
         "CaptureFilesFailed": (MetricUnit.Count, 0),
+        "CaptureFilesUnmonitored": (MetricUnit.Count, 0),
         "Anomalies": (MetricUnit.Count, 2),
         "EndpointCalls": (MetricUnit.Count, report.calls),
         "MaxScore": (MetricUnit.NoUnit, 300.0),
@@ -291,9 +292,10 @@ def test_outputs_land_in_the_output_bucket_beside_each_other(endpoint, topic):
     # WHEN processed
     report = flow.process(obj)
     # THEN scores, statistics and the dataset are stored under the output prefixes, named after
-    # the object and its version; there is no rejects file
-    tail = f"{NAME}/2026/11/21/10/ep/AllTraffic/2026/11/21/10/05-00-123-abc~{obj.version_id}"
-    assert report.scores_uri == f"s3://{BUCKET}/scores/{tail}.jsonl"
+    # the object and its version (statistics: one per key, so a re-score replaces them); there is
+    # no rejects file
+    tail = f"{NAME}/2026/11/21/10/ep/AllTraffic/2026/11/21/10/05-00-123-abc"
+    assert report.scores_uri == f"s3://{BUCKET}/scores/{tail}~{obj.version_id}.jsonl"
     assert report.statistics_uri == f"s3://{BUCKET}/statistics/{tail}.json"
     assert report.rejects_uri is None
     body, content_type = read(report.statistics_uri)
@@ -450,6 +452,7 @@ def test_a_file_whose_every_record_is_rejected_before_the_endpoint_makes_no_call
         "RecordsScored",
         "RecordsRejected",
         "CaptureFilesFailed",
+        "CaptureFilesUnmonitored",
         "Anomalies",
         "EndpointCalls",
     }
@@ -618,6 +621,9 @@ class WithoutLastModified:
     def put_object(self, **request: Any) -> Any:
         return self.s3.put_object(**request)
 
+    def list_objects_v2(self, **request: Any) -> Any:
+        return self.s3.list_objects_v2(**request)
+
 
 def test_without_a_modification_time_a_flat_key_is_filed_under_the_current_hour(endpoint, topic):
     # GIVEN a flat capture key whose GetObject answer carries no LastModified
@@ -719,6 +725,9 @@ class Recording:
 
     def put_object(self, **request: Any) -> Any:
         return self.s3.put_object(**request)
+
+    def list_objects_v2(self, **request: Any) -> Any:
+        return self.s3.list_objects_v2(**request)
 
 
 @pytest.mark.parametrize("versioned", [True, False], ids=["version", "etag"])

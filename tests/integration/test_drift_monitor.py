@@ -153,7 +153,9 @@ def test_an_unreadable_statistics_file_is_named_and_the_rest_is_compared(deploym
     broken = f"statistics/{deployment.endpoint}/{HOUR}/broken.json"
     deployment.s3.put_object(Bucket=deployment.bucket, Key=broken, Body=b"{not json")
     result = handler(scheduled_event())
-    assert result["unreadable_files"] == [f"{broken}: malformed (JSONDecodeError)"]
+    assert result["unreadable_files"] == [
+        f"{broken}: unreadable: not JSON (Expecting property name enclosed in double quotes at line 1)"
+    ]
     assert (result["files"], result["violations"]) == (1, 1)
 
 

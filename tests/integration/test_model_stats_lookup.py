@@ -77,7 +77,7 @@ def test_statistics_beside_the_served_models_artefact_are_read_once_per_model(cl
     ("body", "why"),
     [
         (None, "(NoSuchKey)"),
-        ("not json", "(JSONDecodeError)"),
+        ("not json", "(not JSON (Expecting value at line 1))"),
         ({"count": 0, "mean": 1}, "(ValidationError)"),
     ],
     ids=["missing", "garbage", "invalid"],

@@ -377,7 +377,7 @@ def test_deeply_nested_violations_file_is_a_report_unreadable_alert(stack, extra
     job_arn = monitoring_run(stack, extras)
     # WHEN it is handled THEN no exception: an alert names the report and why it is unreadable
     result = handler(monitoring_event(job_arn))
-    assert result["violations_problem"] == "malformed: nested too deeply to read"
+    assert result["violations_problem"] == "malformed: nested too deeply (more than 32 levels)"
     (alert,) = inbox.messages()
     assert alert["attributes"]["kind"] == "monitoring-failed"
     assert "report is unreadable" in alert["subject"]

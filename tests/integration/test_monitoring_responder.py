@@ -60,6 +60,8 @@ def test_a_window_that_retrains_is_answered_with_its_outcome_alert_and_execution
         "alert": {"kind": "model-drift", "severity": "warning", "message_id": result["alert"]["message_id"]},
         "retrain": True,
         "retrain_reason": result["retrain_reason"],
+        "retraining": f"started execution {name} ({result['retrain_reason']})",
+        "episode": name,
         "execution": {
             "execution_name": name,
             "execution_arn": result["execution"]["execution_arn"],

@@ -242,15 +242,54 @@ def test_a_succeeded_run_is_metered_without_an_alert(stack, extras, handler, inb
     assert inbox.messages() == []
 
 
-def test_an_unpriced_instance_type_is_reported_not_counted_as_free(stack, extras, handler):
+def test_an_unpriced_instance_type_is_reported_not_counted_as_free(stack, extras, handler, capsys):
+    # GIVEN a run whose training job ran on an instance type the price table does not have
     execution = start_execution(stack)
     train = training_job("pipelines-x3-Train-Python-c3", "ml.p4d.24xlarge", 100)
     record_pipeline_steps(
         execution, [step("Train-Python-Unlabelled", "Succeeded", 0, 100, {"TrainingJob": {"Arn": train}})]
     )
+    # WHEN its end is accounted
     result = handler(status_event(execution, "Succeeded"))
+    # THEN the job is named unpriced and the run has no cost, rather than a cost of $0
     assert result["unpricedJobs"] == ["pipelines-x3-Train-Python-c3 (ml.p4d.24xlarge)"]
-    assert result["estimatedCostUsd"] == 0
+    assert (result["estimatedCostUsd"], result["pricedJobsCostUsd"]) == (None, 0)
+    documents = emf(capsys.readouterr().out)
+    assert not any("PipelineRunEstimatedCost" in doc for doc in documents)
+    assert any(doc.get("PipelineRunsUnpriced") == [1.0] for doc in documents)
+    # AND the retraining report's line says the cost is unknown, not $0.00
+    line = cost_line(boto3.client("sagemaker"), execution)
+    assert "cost unknown: unpriced pipelines-x3-Train-Python-c3 (ml.p4d.24xlarge)" in line
+    assert "estimated $" not in line
+
+
+def test_a_failed_run_whose_job_cannot_be_described_still_alerts(stack, extras, handler, inbox):
+    # GIVEN a failed run whose training step names a job SageMaker cannot describe (gone, or denied)
+    execution = start_execution(stack)
+    gone = "arn:aws:sagemaker:us-east-1:123456789012:training-job/pipelines-x4-train-gone"
+    record_pipeline_steps(
+        execution,
+        [step("Train-Python-Unlabelled", "Failed", 0, 90, {"TrainingJob": {"Arn": gone}}, reason="OOM")],
+    )
+    backend_execution(execution).pipeline_execution_status = "Failed"
+    # WHEN its end is accounted
+    result = handler(status_event(execution, "Failed"))
+    # THEN subscribers are alerted with the failed step, and the job is unpriced, not free
+    assert result["failedSteps"] == ["Train-Python-Unlabelled"]
+    (alert,) = inbox.messages()
+    assert "OOM" in alert["message"]
+    (unpriced,) = result["unpricedJobs"]
+    assert unpriced.startswith("pipelines-x4-train-gone (not described: ")
+    assert result["estimatedCostUsd"] is None
+
+
+def test_an_end_time_without_a_zone_beside_a_start_with_one_is_utc(stack, extras, handler):
+    # GIVEN a run end whose start carries a zone and whose end does not
+    execution = start_execution(stack)
+    event = status_event(execution, "Succeeded", seconds=400)
+    event["detail"]["executionEndTime"] = event["detail"]["executionEndTime"].removesuffix("Z")
+    # WHEN accounted THEN the end is read as UTC: 400 s, not a TypeError
+    assert handler(event)["durationSeconds"] == 400
 
 
 def test_a_run_still_executing_is_ignored_with_a_reason(stack, extras, handler):

@@ -11,6 +11,7 @@ import pytest
 
 from anomaly_sentinel import drift
 from anomaly_sentinel.capture import CaptureRecord, Reject
+from anomaly_sentinel.exceptions import DriftReportError
 
 #: A baseline feature with the values 1…8 once each (its edges are those values).
 VALUES = tuple(float(v) for v in range(1, 9))
@@ -283,6 +284,7 @@ def test_file_statistics_are_stored_as_versioned_json_with_every_figure():
         ],
         scores=drift.ScoreSummary(scored=40, anomalies=2, cutoff=1.25, cutoff_source="threshold"),
         source="s3://b/capture/f.jsonl",
+        other_widths={2: 4},
     )
     document = json.loads(original.to_bytes())
     # THEN the stored document names them
@@ -292,6 +294,7 @@ def test_file_statistics_are_stored_as_versioned_json_with_every_figure():
         "rows": 40,
         "sampled": 20,
         "missing_rows": 3,
+        "other_widths": {"2": 4},
         "baseline_id": "b1",
         "scores": {"scored": 40, "anomalies": 2, "cutoff": 1.25, "cutoff_source": "threshold"},
         "features": [
@@ -432,7 +435,7 @@ def test_a_narrower_file_after_a_wider_one_adds_to_the_columns_it_has():
 
 
 def test_files_on_one_baseline_with_different_edges_are_an_error():
-    with pytest.raises(ValueError, match="edge counts"):
+    with pytest.raises(DriftReportError, match="counts on the baseline's edges"):
         drift.merge_window(
             [stats(features=[summary(counts=[10, 0])]), stats(features=[summary(counts=[5, 5, 0])])], "b1"
         )

@@ -135,3 +135,58 @@ def test_a_malformed_dataset_file_is_named(tmp_path):
     bad.write_text("when,value\n1,2\n")
     with pytest.raises(ch.ChannelsError, match=r"x\.csv: not a dataset file"):
         ch.recent_window(ch.FolderStore(tmp_path), endpoint_prefix(ENDPOINT), days=7)
+
+
+def test_one_future_dated_record_does_not_move_the_retraining_window(tmp_path):
+    # GIVEN 30 days of traffic up to 30 October, and one record stored under 2099 (an old writer's,
+    # or a client's clock) plus one later than the run's clock on its last day
+    days_of_traffic(tmp_path, date(2026, 10, 1), 30)
+    with writer("b/k#future") as w:
+        w.add("2099-01-01T00:00:00Z", 1.0, "99,0.5,0.5")
+        w.add("2026-10-31T06:00:00Z", 1.0, "98,0.5,0.5")
+        write_dataset(tmp_path, w)
+    # WHEN a run on 31 October at 05:00 reads its 7-day window
+    rows, window = ch.recent_window(
+        ch.FolderStore(tmp_path), endpoint_prefix(ENDPOINT), days=7, now=datetime(2026, 10, 31, 5)
+    )
+    # THEN the window still ends at the newest record up to the run's clock; the others are counted
+    assert window.end == datetime(2026, 10, 30, 18)
+    assert {int(r.features[0]) for r in rows} == set(range(23, 30))
+    assert (window.partitions_in_future, window.rows_in_future) == (1, 1)
+    assert window.describe()["partitions_in_future"] == 1
+
+
+def test_stored_rows_without_a_readable_time_are_counted_not_fatal(tmp_path):
+    # GIVEN a day file with one row whose timestamp is garbage
+    days_of_traffic(tmp_path, date(2026, 10, 1), 2)
+    bad = tmp_path / endpoint_prefix(ENDPOINT) / "date=2026-10-02" / "hand-edited.csv"
+    bad.write_text("timestamp,score,x1,x2,x3\nnot-a-time,1.0,1,2,3\n")
+    # WHEN the window is read THEN the row is left out and counted
+    rows, window = ch.recent_window(ch.FolderStore(tmp_path), endpoint_prefix(ENDPOINT), days=7)
+    assert (len(rows), window.rows_without_time) == (8, 1)
+
+
+def test_a_writer_told_when_the_file_was_written_replaces_later_times_and_counts_why():
+    # GIVEN a capture file written at 23:40 on the 29th
+    with DatasetWriter(
+        ENDPOINT,
+        source_key=CAPTURE_KEY,
+        source_identity="b/k#v1",
+        fallback_time=FALLBACK,
+        latest_time=datetime(2026, 11, 29, 23, 40, tzinfo=UTC),
+    ) as w:
+        w.add("2026-11-29T23:50:00Z", 1.0, "1")  # within the clock skew: kept
+        w.add("2026-11-30T09:00:00Z", 1.0, "2")  # after the file was written: the file's hour
+        w.add("9999-12-31T23:59:59-01:00", 1.0, "3")  # beyond the calendar in UTC
+        w.add(None, 1.0, "4")
+        rows = next(iter(w.files())).handle.read().decode().splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == ["2026-11-29T23:50:00Z"] + ["2026-11-29T23:00:00Z"] * 3
+    assert w.replaced == {"after-the-file-was-written": 1, "unreadable": 1, "missing": 1}
+
+
+def test_times_before_year_1000_keep_four_digits():
+    with writer() as w:
+        w.add("0001-01-01T00:00:00Z", 1.0, "1")
+        (day,) = w.files()
+        assert day.key.split("/")[2] == "date=0001-01-01"
+        assert day.handle.read().decode().splitlines()[1] == "0001-01-01T00:00:00Z,1.0,1"

@@ -254,12 +254,15 @@ def test_a_file_the_model_cannot_take_names_its_most_common_width(widths, found)
     )
 
 
-def test_rows_refused_by_a_feature_dim_setting_or_partly_are_rejections_not_a_failed_file():
+def test_a_file_the_feature_dim_setting_refuses_whole_fails_and_a_partly_refused_one_does_not():
     # GIVEN FEATURE_DIM=48 refusing every row, and a model of 48 features refusing only some
     every = decoded(rows_of(5, 7), feature_dim=48)
     some = decoded(rows_of(5, 48), feature_dim=48)
-    # WHEN / THEN neither is a failed file: each refused record was rejected with its reason
-    assert _failure(every, 48, "setting", None) is None
+    # WHEN / THEN the first failed, naming the setting and the file's width (not "scored" with no
+    # row); the second is rejections only
+    assert _failure(every, 48, "setting", None) == (
+        "FeatureDim expects 48 features, file has 7: send rows of that width or change FeatureDim"
+    )
     assert _failure(some, 48, "model", None) is None
 
 

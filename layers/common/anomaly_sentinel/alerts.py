@@ -21,6 +21,26 @@ Severity = Literal["info", "warning", "critical"]
 SUBJECT_MAX = 99
 ELLIPSIS = "..."
 FALLBACK_SUBJECT = "Anomaly Sentinel alert"
+#: SNS Publish takes at most 262,144 bytes for message, subject and attributes together: the body
+#: keeps 4 KB for the rest (a subject is < 100 characters, our three attributes are short).
+BODY_MAX_BYTES = 262_144 - 4_096
+BODY_CUT_NOTE = "\n... (cut to fit SNS's 256 KB message limit)"
+#: Names and ids we did not choose (features, checks, event ids) as alert lines show them.
+NAME_MAX = 120
+
+
+def shorten(text: str, limit: int = NAME_MAX) -> str:
+    """``text`` of at most ``limit`` characters (cut with "..."): a name from a file is not a line."""
+    return text if len(text) <= limit else text[: limit - len(ELLIPSIS)] + ELLIPSIS
+
+
+def fit_body(value: str) -> str:
+    """At most :data:`BODY_MAX_BYTES` of UTF-8, cut on a character boundary with a note."""
+    encoded = value.encode("utf-8")
+    if len(encoded) <= BODY_MAX_BYTES:
+        return value
+    room = BODY_MAX_BYTES - len(BODY_CUT_NOTE.encode("utf-8"))
+    return encoded[:room].decode("utf-8", "ignore") + BODY_CUT_NOTE
 
 
 def fit_subject(value: str) -> str:
@@ -44,6 +64,11 @@ class Alert(BaseModel):
     @classmethod
     def _fit_subject(cls, value: str) -> str:
         return fit_subject(value)
+
+    @field_validator("body")
+    @classmethod
+    def _fit_body(cls, value: str) -> str:
+        return fit_body(value)
 
     def message_attributes(self) -> dict[str, dict[str, str]]:
         return {

@@ -15,7 +15,6 @@ std is the population standard deviation (ddof=0), as numpy computes it by defau
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from math import isfinite, sqrt
 from typing import Any, Literal
@@ -23,8 +22,16 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ValidationError
 
-from anomaly_sentinel.contracts import ScoreStats, parse_s3_uri, served_model
+from anomaly_sentinel.contracts import (
+    SCORE_STATS_MAX_BYTES,
+    ScoreStats,
+    parse_s3_uri,
+    read_at_most,
+    read_score_stats,
+    served_model,
+)
 from anomaly_sentinel.contracts import score_stats_uri as stats_uri
+from anomaly_sentinel.exceptions import DocumentError
 
 __all__ = [
     "Cutoff",
@@ -136,8 +143,9 @@ class ModelStatsSource:
             return StatsLookup(self._cache[model_url], uri, "cached")
         bucket, key = parse_s3_uri(uri)
         try:
-            body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-            stats = ScoreStats.model_validate(json.loads(body))
+            stats = read_score_stats(
+                read_at_most(self.s3.get_object(Bucket=bucket, Key=key)["Body"], SCORE_STATS_MAX_BYTES)
+            )
         except (ClientError, BotoCoreError, ValueError, ValidationError) as exc:
             return StatsLookup(None, uri, f"{uri} unreadable ({_why(exc)})")
         if not isfinite(stats.mean + stats.std):
@@ -152,4 +160,6 @@ class ModelStatsSource:
 def _why(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", "ClientError"))
+    if isinstance(exc, DocumentError):
+        return str(exc)
     return type(exc).__name__

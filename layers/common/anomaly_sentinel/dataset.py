@@ -19,14 +19,20 @@ import hashlib
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import IO
+from datetime import UTC, date, datetime, timedelta
+from typing import IO, Final
 
 DATASET_PREFIX = "dataset/"
 HEADER_TIME = "timestamp"
 HEADER_SCORE = "score"
 CONTENT_TYPE = "text/csv"
 _DIGEST_CHARS = 12
+#: Clock skew allowed between an inference and the capture file that records it.
+CLOCK_SKEW: Final = timedelta(minutes=15)
+#: Why a row's inference time was replaced by the capture file's hour (counted per reason).
+TIME_MISSING: Final = "missing"
+TIME_UNREADABLE: Final = "unreadable"
+TIME_FUTURE: Final = "after-the-file-was-written"
 
 
 class DatasetError(ValueError):
@@ -56,17 +62,14 @@ def parse_time(text: str | None) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset past year 1 or 9999 in UTC
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def format_time(moment: datetime) -> str:
-    moment = moment.astimezone(UTC)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if moment.microsecond:
-        text += f".{moment.microsecond:06d}"
-    return text + "Z"
+    """``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` (the year always four digits, which strftime does not promise)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
 def file_name(source_key: str, source_identity: str) -> str:
@@ -100,6 +103,7 @@ class DatasetWriter:
         source_key: str,
         source_identity: str,
         fallback_time: datetime,
+        latest_time: datetime | None = None,
         prefix: str = DATASET_PREFIX,
         tmp_dir: str | None = None,
     ) -> None:
@@ -107,11 +111,27 @@ class DatasetWriter:
         self.prefix = prefix
         self.name = file_name(source_key, source_identity)
         self.fallback_time = fallback_time.astimezone(UTC)
+        #: No inference happens after its capture file was written (give or take the clock skew):
+        #: a later time would move the retraining window (channels.py ends it at the newest row).
+        self.latest = latest_time.astimezone(UTC) + CLOCK_SKEW if latest_time is not None else None
         self.tmp_dir = tmp_dir
+        self.replaced: dict[str, int] = {}
         self._days: dict[date, DayFile] = {}
 
+    def _moment(self, inference_time: str | None) -> datetime:
+        """The row's time, or the capture file's hour (counted by why) when it cannot be trusted."""
+        moment = parse_time(inference_time)
+        if moment is None:
+            why = TIME_MISSING if not inference_time else TIME_UNREADABLE
+        elif self.latest is not None and moment > self.latest:
+            why = TIME_FUTURE
+        else:
+            return moment
+        self.replaced[why] = self.replaced.get(why, 0) + 1
+        return self.fallback_time
+
     def add(self, inference_time: str | None, score: float, row: str) -> None:
-        moment = parse_time(inference_time) or self.fallback_time
+        moment = self._moment(inference_time)
         width = row.count(",") + 1
         day = self._days.get(moment.date())
         if day is None:

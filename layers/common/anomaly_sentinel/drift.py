@@ -50,7 +50,8 @@ from anomaly_sentinel.capture import (
     Reject,
     read_lines,
 )
-from anomaly_sentinel.exceptions import BaselineError
+from anomaly_sentinel.contracts import read_document
+from anomaly_sentinel.exceptions import BaselineError, DocumentError, DriftReportError
 
 #: Model Monitor names the columns of a headerless CSV ``_c0``, ``_c1``, …
 FEATURE_PREFIX: Final = "_c"
@@ -77,6 +78,13 @@ MODEL_CUTOFF_SOURCES: Final = ("model-stats", "threshold")
 FILE_STATISTICS_VERSION: Final = 1
 #: Fewest rows a window needs before any check may raise a violation (the template's default).
 MIN_RECORDS: Final = 1000
+#: Largest baseline file read (statistics.json with 2,048-item sketches: about 60 kB per feature).
+BASELINE_MAX_BYTES: Final = 32 * 1024 * 1024
+#: A KLL sketch level h stands for 2**h rows: 64 levels already stand for more rows than exist.
+KLL_MAX_LEVELS: Final = 64
+#: Values beyond this magnitude are not summarised (counted missing in their column, and said so):
+#: the window's sums of squared deviations over ~1e12 rows stay finite below it.
+SUMMARY_MAX_MAGNITUDE: Final = 1e100
 #: Decoder reject reasons that mean a value was missing, empty or not a number.
 MISSING_REASONS: Final = (NON_NUMERIC, NON_FINITE)
 
@@ -113,7 +121,8 @@ class Moments:
     def of(cls, values: Sequence[float]) -> Moments:
         if not values:
             return cls()
-        mean = math.fsum(values) / len(values)
+        count = len(values)
+        mean = math.fsum(v / count for v in values)  # no partial sum can overflow
         deviations = [v - mean for v in values]
         return cls(float(len(values)), mean, math.fsum(map(operator.mul, deviations, deviations)))
 
@@ -153,6 +162,8 @@ def sketch_cdf_points(sketch: Mapping[str, Any]) -> tuple[list[float], list[floa
     levels = sketch.get("data")
     if not isinstance(levels, list) or not levels:
         raise BaselineError("KLL sketch has no data")
+    if len(levels) > KLL_MAX_LEVELS:
+        raise BaselineError(f"KLL sketch has {len(levels)} levels, more than {KLL_MAX_LEVELS}")
     pairs: list[tuple[float, float]] = []
     for level, items in enumerate(levels):
         if not isinstance(items, list):
@@ -239,8 +250,8 @@ class Baseline:
                     raise BaselineError(f"feature {name} has no KLL sketch")
                 values, cumulative = sketch_cdf_points(sketch)
                 common = numeric.get("common", {})
-                present = float(common.get("num_present", cumulative[-1]))
-                missing = float(common.get("num_missing", 0))
+                present = _count(common.get("num_present", cumulative[-1]), f"{name} num_present")
+                missing = _count(common.get("num_missing", 0), f"{name} num_missing")
                 constraint = by_name.get(name, {})
                 default_completeness = present / (present + missing) if present + missing else 1.0
                 features.append(
@@ -249,7 +260,9 @@ class Baseline:
                         inferred_type=str(
                             constraint.get("inferred_type", entry.get("inferred_type", FRACTIONAL))
                         ),
-                        completeness=float(constraint.get("completeness", default_completeness)),
+                        completeness=_finite(
+                            constraint.get("completeness", default_completeness), f"{name} completeness"
+                        ),
                         count=present,
                         values=tuple(values),
                         cumulative=tuple(cumulative),
@@ -262,29 +275,57 @@ class Baseline:
                 raise BaselineError(f"comparison_method {method!r} is not one of {COMPARISON_METHODS}")
             return cls(
                 features=tuple(features),
-                item_count=int(statistics.get("dataset", {}).get("item_count", 0)),
+                item_count=int(_count(statistics.get("dataset", {}).get("item_count", 0), "item_count")),
                 comparison_method=method,
-                comparison_threshold=float(distribution.get("comparison_threshold", COMPARISON_THRESHOLD)),
+                comparison_threshold=_finite(
+                    distribution.get("comparison_threshold", COMPARISON_THRESHOLD), "comparison_threshold"
+                ),
                 perform_comparison=distribution.get("perform_comparison", "Enabled") == "Enabled",
-                datatype_check_threshold=float(
-                    config.get("datatype_check_threshold", DATATYPE_CHECK_THRESHOLD)
+                datatype_check_threshold=_finite(
+                    config.get("datatype_check_threshold", DATATYPE_CHECK_THRESHOLD),
+                    "datatype_check_threshold",
                 ),
                 identity=baseline_identity(statistics),
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise BaselineError(f"baseline files are malformed: {type(exc).__name__}: {exc}") from exc
+        except BaselineError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
+            raise BaselineError(
+                f"baseline files are malformed: {type(exc).__name__}: {str(exc)[:200]}"
+            ) from exc
 
     @classmethod
     def from_bytes(cls, statistics: bytes | str, constraints: bytes | str) -> Baseline:
-        try:
-            return cls.from_documents(json.loads(statistics), json.loads(constraints))
-        except ValueError as exc:
-            raise BaselineError(f"baseline files are not JSON: {exc}") from exc
+        """The two files as stored: read through the guard for documents we did not write."""
+        documents = []
+        for name, raw in ((STATISTICS_FILE, statistics), (CONSTRAINTS_FILE, constraints)):
+            try:
+                documents.append(read_document(raw, max_bytes=BASELINE_MAX_BYTES))
+            except DocumentError as exc:
+                raise BaselineError(f"{name} is unreadable: {exc}") from None
+        if not all(isinstance(document, dict) for document in documents):
+            raise BaselineError("baseline files are malformed: a document is not a JSON object")
+        return cls.from_documents(*documents)
 
     @cached_property
     def edges(self) -> list[tuple[float, ...]]:
         """The quantile edges of every feature, in column order (computed once per baseline)."""
         return [feature.edges() for feature in self.features]
+
+
+def _finite(value: Any, what: str) -> float:
+    """A number read from a document we did not write: finite, or a :class:`BaselineError`."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise BaselineError(f"{what} is {value!r}, not a finite number")
+    return number
+
+
+def _count(value: Any, what: str) -> float:
+    number = _finite(value, what)
+    if number < 0:
+        raise BaselineError(f"{what} is {value!r}, a negative count")
+    return number
 
 
 def baseline_identity(statistics: Mapping[str, Any]) -> str:
@@ -381,16 +422,20 @@ class FeatureSummary:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> FeatureSummary:
+        if not isinstance(doc, Mapping):
+            raise ValueError("a feature is not an object")
         counts = doc.get("counts")
+        if counts is not None and not isinstance(counts, list):
+            raise ValueError("a feature's counts are not a list")
         return cls(
-            present=int(doc["present"]),
-            missing=int(doc["missing"]),
-            mean=float(doc["mean"]),
-            m2=float(doc["m2"]),
-            min=None if doc.get("min") is None else float(doc["min"]),
-            max=None if doc.get("max") is None else float(doc["max"]),
-            integral=int(doc.get("integral", 0)),
-            counts=None if counts is None else [int(c) for c in counts],
+            present=_whole(doc["present"], "present"),
+            missing=_whole(doc["missing"], "missing"),
+            mean=_real(doc["mean"], "mean"),
+            m2=_real(doc["m2"], "m2", low=0.0),
+            min=None if doc.get("min") is None else _real(doc["min"], "min"),
+            max=None if doc.get("max") is None else _real(doc["max"], "max"),
+            integral=_whole(doc.get("integral", 0), "integral"),
+            counts=None if counts is None else [_whole(c, "count") for c in counts],
         )
 
 
@@ -415,6 +460,8 @@ class FileStatistics:
     features: list[FeatureSummary]
     scores: ScoreSummary = field(default_factory=ScoreSummary)
     source: str = ""
+    #: Rows refused for their number of columns, by that number (what extra_column_check sees).
+    other_widths: dict[int, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -423,6 +470,7 @@ class FileStatistics:
             "rows": self.rows,
             "sampled": self.sampled,
             "missing_rows": self.missing_rows,
+            "other_widths": {str(width): rows for width, rows in sorted(self.other_widths.items())},
             "baseline_id": self.baseline_id,
             "scores": {
                 "scored": self.scores.scored,
@@ -438,25 +486,55 @@ class FileStatistics:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> FileStatistics:
+        """Read a stored summary; anything that is not its shape is a ValueError naming the field."""
+        if not isinstance(doc, Mapping):
+            raise ValueError("not an object")
         if doc.get("version") != FILE_STATISTICS_VERSION:
             raise ValueError(
-                f"file statistics version {doc.get('version')!r} is not {FILE_STATISTICS_VERSION}"
+                f"file statistics version {repr(doc.get('version'))[:40]} is not {FILE_STATISTICS_VERSION}"
             )
         scores = doc.get("scores") or {}
+        features, widths, baseline_id = doc["features"], doc.get("other_widths") or {}, doc.get("baseline_id")
+        if (
+            not isinstance(scores, Mapping)
+            or not isinstance(features, list)
+            or not isinstance(widths, Mapping)
+        ):
+            raise ValueError("scores, features or other_widths have the wrong type")
+        if baseline_id is not None and not isinstance(baseline_id, str):
+            raise ValueError("baseline_id is not a string")
+        rows, sampled = _whole(doc["rows"], "rows"), _whole(doc["sampled"], "sampled")
+        if sampled > rows:
+            raise ValueError(f"sampled ({sampled}) is more than rows ({rows})")
+        cutoff = scores.get("cutoff")
         return cls(
-            rows=int(doc["rows"]),
-            sampled=int(doc["sampled"]),
-            missing_rows=int(doc.get("missing_rows", 0)),
-            baseline_id=doc.get("baseline_id"),
-            features=[FeatureSummary.from_json(f) for f in doc["features"]],
+            rows=rows,
+            sampled=sampled,
+            missing_rows=_whole(doc.get("missing_rows", 0), "missing_rows"),
+            baseline_id=baseline_id,
+            features=[FeatureSummary.from_json(f) for f in features],
             scores=ScoreSummary(
-                scored=int(scores.get("scored", 0)),
-                anomalies=int(scores.get("anomalies", 0)),
-                cutoff=None if scores.get("cutoff") is None else float(scores["cutoff"]),
-                cutoff_source=str(scores.get("cutoff_source", "")),
+                scored=_whole(scores.get("scored", 0), "scored"),
+                anomalies=_whole(scores.get("anomalies", 0), "anomalies"),
+                cutoff=None if cutoff is None else _real(cutoff, "cutoff"),
+                cutoff_source=str(scores.get("cutoff_source", ""))[:40],
             ),
-            source=str(doc.get("source", "")),
+            source=str(doc.get("source", ""))[:2048],
+            other_widths={
+                _whole(int(width), "width"): _whole(count, "rows of a width")
+                for width, count in widths.items()
+            },
         )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, max_bytes: int) -> FileStatistics:
+        """A stored summary through the guard for documents we did not write; DriftReportError says why."""
+        try:
+            return cls.from_json(read_document(raw, max_bytes=max_bytes))
+        except DocumentError as exc:
+            raise DriftReportError(f"unreadable: {exc}") from None
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise DriftReportError(f"malformed ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
 class FileStatisticsBuilder(RowSample):
@@ -495,19 +573,40 @@ class FileStatisticsBuilder(RowSample):
                 column = int(found.group(1)) - 1
                 self.missing_by_column[column] = self.missing_by_column.get(column, 0) + 1
 
-    def finish(self, scores: ScoreSummary | None = None, source: str = "") -> FileStatistics:
+    def finish(
+        self,
+        scores: ScoreSummary | None = None,
+        source: str = "",
+        other_widths: Mapping[int, int] | None = None,
+    ) -> FileStatistics:
+        """The summary; ``other_widths`` are the rows the decoder refused for their column count."""
         rows = self.sample()
         edges = self.baseline.edges if self.baseline is not None else None
         # Rows of one file share a width (the decoder enforces it); a shorter row ends the columns.
-        columns = list(zip(*(row.split(",") for row in rows), strict=False))
+        columns = [
+            sorted(map(float, tokens)) for tokens in zip(*(row.split(",") for row in rows), strict=False)
+        ]
+        present, missing_rows, missing = self.rows, self.missing_rows, dict(self.missing_by_column)
+        if any(
+            values[0] < -SUMMARY_MAX_MAGNITUDE or values[-1] > SUMMARY_MAX_MAGNITUDE for values in columns
+        ):
+            rows, beyond = _within_magnitude(rows)
+            # Rows beyond the magnitude count as missing in their first such column (scaled from
+            # the sample to the file: exact when the file was not sampled).
+            scale = self.rows / (len(rows) + sum(beyond.values()))
+            for column, count in beyond.items():
+                estimate = round(count * scale)
+                missing[column] = missing.get(column, 0) + estimate
+                missing_rows += estimate
+                present -= estimate
+            columns = [sorted(map(float, t)) for t in zip(*(row.split(",") for row in rows), strict=False)]
         features = []
-        for index, tokens in enumerate(columns):
-            values = sorted(map(float, tokens))
+        for index, values in enumerate(columns):
             moments = Moments.of(values)
             features.append(
                 FeatureSummary(
-                    present=self.rows,
-                    missing=self.missing_by_column.get(index, 0),
+                    present=present,
+                    missing=missing.get(index, 0),
                     mean=moments.mean,
                     m2=moments.m2,
                     min=values[0],
@@ -517,25 +616,51 @@ class FileStatisticsBuilder(RowSample):
                 )
             )
         return FileStatistics(
-            rows=self.rows,
+            rows=present,
             sampled=len(rows),
-            missing_rows=self.missing_rows,
+            missing_rows=missing_rows,
             baseline_id=self.baseline.identity if self.baseline is not None else None,
             features=features,
             scores=scores or ScoreSummary(),
             source=source,
+            other_widths=dict(other_widths or {}),
         )
+
+
+def _within_magnitude(rows: Sequence[str]) -> tuple[list[str], dict[int, int]]:
+    """The rows whose every value is within :data:`SUMMARY_MAX_MAGNITUDE`, and the others counted
+    by their first value beyond it (0-based column)."""
+    kept: list[str] = []
+    beyond: dict[int, int] = {}
+    for row in rows:
+        at = next(
+            (i for i, token in enumerate(row.split(",")) if abs(float(token)) > SUMMARY_MAX_MAGNITUDE), None
+        )
+        if at is None:
+            kept.append(row)
+        else:
+            beyond[at] = beyond.get(at, 0) + 1
+    return kept, beyond
 
 
 def summarise_capture(
     stream: Readable, baseline: Baseline | None, *, seed: int | str, feature_dim: int | None = None
 ) -> tuple[FileStatistics, CaptureDecoder]:
-    """Decode a capture stream and summarise its accepted rows (the offline monitor's path)."""
+    """Decode a capture stream and summarise its accepted rows (the offline monitor's path).
+
+    With ``feature_dim`` (the baseline's width), rows of another width are refused with a reason
+    and counted by width, as the scoring function does with the model's width.
+    """
     decoder = CaptureDecoder(feature_dim=feature_dim)
     builder = FileStatisticsBuilder(baseline, seed=seed)
     for item in decoder.decode(read_lines(stream)):
         builder.observe(item)
-    return builder.finish(source=str(seed)), decoder
+    return builder.finish(source=str(seed), other_widths=refused_widths(decoder)), decoder
+
+
+def refused_widths(decoder: CaptureDecoder) -> dict[int, int]:
+    """Rows the decoder refused for their column count, by that count (none without an expected width)."""
+    return dict(decoder.widths) if decoder.feature_dim is not None else {}
 
 
 #: How the capture decoder names the column of a rejected value ("row 1 column 3 is not a number").
@@ -589,23 +714,52 @@ class WindowStatistics:
     scored: int = 0
     anomalies: int = 0
     cutoffs: set[float] = field(default_factory=set)
+    #: Bins per baseline feature (its edges + 1): a file's counts on the baseline must have as many.
+    bins: tuple[int, ...] | None = None
+    #: Rows refused for their number of columns (in ``widths``, not in ``rows``).
+    other_width_rows: int = 0
+
+    @classmethod
+    def for_baseline(cls, baseline: Baseline | None) -> WindowStatistics:
+        if baseline is None:
+            return cls()
+        return cls(baseline_id=baseline.identity, bins=tuple(len(e) + 1 for e in baseline.edges))
 
     def add(self, stats: FileStatistics) -> None:
-        self.files += 1
-        self.rows += stats.rows
-        self.missing_rows += stats.missing_rows
-        width = len(stats.features)
-        if stats.rows:
-            self.widths[width] = self.widths.get(width, 0) + stats.rows
-        while len(self.features) < width:
-            self.features.append(WindowFeature())
+        """Merge one file; a file that cannot be merged raises DriftReportError and changes nothing."""
         comparable = (
             self.baseline_id is not None
             and stats.baseline_id == self.baseline_id
             and stats.sampled > 0
             and all(f.counts is not None for f in stats.features)
         )
+        if comparable:
+            self._check_counts(stats)
+        self.files += 1
+        self.rows += stats.rows
+        self.missing_rows += stats.missing_rows
+        width = len(stats.features)
+        if stats.rows:
+            self.widths[width] = self.widths.get(width, 0) + stats.rows
+        for other, rows in stats.other_widths.items():
+            self.widths[other] = self.widths.get(other, 0) + rows
+            self.other_width_rows += rows
+        while len(self.features) < width:
+            self.features.append(WindowFeature())
         scale = stats.rows / stats.sampled if stats.sampled else 0.0
+        self._merge_features(stats, comparable, scale)
+        if comparable:
+            self.distribution_rows += stats.rows
+            self.distribution_sq += stats.rows * scale
+        elif stats.rows:
+            self.files_without_distribution += 1
+        if stats.scores.cutoff_source in MODEL_CUTOFF_SOURCES:
+            self.scored += stats.scores.scored
+            self.anomalies += stats.scores.anomalies
+            if stats.scores.cutoff is not None:
+                self.cutoffs.add(stats.scores.cutoff)
+
+    def _merge_features(self, stats: FileStatistics, comparable: bool, scale: float) -> None:
         for target, feature in zip(self.features, stats.features, strict=False):
             target.present += feature.present
             target.missing += feature.missing
@@ -619,19 +773,24 @@ class WindowStatistics:
             if comparable and feature.counts is not None:
                 if target.counts is None:
                     target.counts = [0.0] * len(feature.counts)
-                if len(target.counts) != len(feature.counts):
-                    raise ValueError("file statistics on the same baseline have different edge counts")
                 target.counts = [a + b * scale for a, b in zip(target.counts, feature.counts, strict=True)]
-        if comparable:
-            self.distribution_rows += stats.rows
-            self.distribution_sq += stats.rows * scale
-        elif stats.rows:
-            self.files_without_distribution += 1
-        if stats.scores.cutoff_source in MODEL_CUTOFF_SOURCES:
-            self.scored += stats.scores.scored
-            self.anomalies += stats.scores.anomalies
-            if stats.scores.cutoff is not None:
-                self.cutoffs.add(stats.scores.cutoff)
+
+    def _check_counts(self, stats: FileStatistics) -> None:
+        """Counts on this baseline's edges have its number of bins (and agree with earlier files)."""
+        for index, feature in enumerate(stats.features):
+            assert feature.counts is not None
+            expected = (
+                self.bins[index]
+                if self.bins is not None and index < len(self.bins)
+                else len(self.features[index].counts or feature.counts)
+                if index < len(self.features)
+                else len(feature.counts)
+            )
+            if len(feature.counts) != expected:
+                raise DriftReportError(
+                    f"malformed: {feature_name(index)} has {len(feature.counts)} counts on the baseline's "
+                    f"edges, expected {expected}"
+                )
 
     @property
     def effective_rows(self) -> float:
@@ -714,8 +873,9 @@ def compare(
 
     A window with fewer than ``min_records`` rows raises nothing: its figures are too noisy.
     """
-    if window.rows < min_records:
-        reason = f"{window.rows} rows in the window, fewer than the minimum of {min_records}"
+    seen = window.rows + window.other_width_rows
+    if seen < min_records or seen == 0:
+        reason = f"{seen} rows in the window, fewer than the minimum of {max(min_records, 1)}"
         return Comparison((), {}, window.rows, skipped=reason)
     violations: list[ConstraintViolation] = []
     distances: dict[str, float] = {}
@@ -734,7 +894,7 @@ def compare(
         )
     edges = baseline.edges
     n = window.effective_rows
-    for index, feature in enumerate(baseline.features[: min(width, expected)]):
+    for index, feature in enumerate(baseline.features[: min(width, expected, len(window.features))]):
         current = window.features[index]
         total = current.present + current.missing
         completeness = current.present / total if total else 1.0
@@ -920,3 +1080,21 @@ def drift_metric_name(feature: str) -> str:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _whole(value: object, what: str) -> int:
+    """A stored count: a non-negative whole number (a float like 3.0 is one)."""
+    number = _real(value, what, low=0.0)
+    if not number.is_integer():
+        raise ValueError(f"{what} is {str(value)[:40]!r}, not a count")
+    return int(number)
+
+
+def _real(value: object, what: str, *, low: float | None = None) -> float:
+    """A stored figure: a finite number (at least ``low`` when given)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} is {str(value)[:40]!r}, not a number")
+    number = float(value)
+    if not math.isfinite(number) or (low is not None and number < low):
+        raise ValueError(f"{what} is {str(value)[:40]!r}, not a finite number in range")
+    return number

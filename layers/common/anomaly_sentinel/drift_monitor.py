@@ -30,13 +30,17 @@ from pydantic import BaseModel, ConfigDict, computed_field
 
 from anomaly_sentinel import drift
 from anomaly_sentinel.aws import access_denied
-from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE, parse_s3_uri
+from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE, parse_s3_uri, read_at_most
 from anomaly_sentinel.cutoff import ModelStatsSource
 from anomaly_sentinel.exceptions import BaselineAccessError, BaselineError, DriftReportError
 from anomaly_sentinel.settings import DriftMonitorSettings
 
 BASELINE_FOLDER: Final = "baseline"
 STATISTICS_SUFFIX: Final = ".json"
+#: Unreadable files named one by one in a window's result (and its event); the rest are counted.
+#: EventBridge takes 256 KB per entry and a DynamoDB item (the idempotency record) 400 KB.
+UNREADABLE_LISTED: Final = 20
+UNREADABLE_ENTRY_CHARS: Final = 600
 
 
 # ---------------------------------------------------------------------------- pure logic
@@ -139,13 +143,9 @@ class BaselineSource:
         return BaselineLookup(baseline, folder, "read", stats.model_dump() if stats is not None else None)
 
     def _read(self, uri: str) -> bytes:
+        """At most one byte over the limit: the guard refuses what is larger, unread."""
         bucket, key = parse_s3_uri(uri)
-        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"]
-        try:
-            data: bytes = body.read()
-        finally:
-            body.close()
-        return data
+        return read_at_most(self.s3.get_object(Bucket=bucket, Key=key)["Body"], drift.BASELINE_MAX_BYTES)
 
 
 def _failed(what: str, uri: str | None, problem: str, exc: BaseException) -> BaselineLookup:
@@ -181,7 +181,9 @@ class DriftReport(BaseModel):
     report_uri: str | None
     baseline_uri: str | None
     skipped: str | None = None
+    #: The first :data:`UNREADABLE_LISTED` unreadable files with their reasons; all are counted.
     unreadable_files: list[str] = []
+    unreadable_count: int = 0
 
     def event_detail(self) -> dict[str, Any]:
         return self.model_dump()
@@ -220,13 +222,16 @@ class DriftMonitor:
         found = self.baselines.lookup(window.endpoint)
         if found.denied:
             raise BaselineAccessError(f"{window.identity}: {found.note}")
-        merged = drift.WindowStatistics(baseline_id=found.baseline.identity if found.baseline else None)
+        merged = drift.WindowStatistics.for_baseline(found.baseline)
         unreadable: list[str] = []
+        unreadable_count = 0
         for key in self._statistics_keys(window):
             try:
                 merged.add(self._read_statistics(key))
             except DriftReportError as exc:
-                unreadable.append(f"{key}: {exc}")
+                unreadable_count += 1
+                if len(unreadable) < UNREADABLE_LISTED:
+                    unreadable.append(f"{key}: {exc}"[:UNREADABLE_ENTRY_CHARS])
         if found.baseline is None:
             comparison = drift.Comparison((), {}, merged.rows, skipped=f"no baseline: {found.note}")
         else:
@@ -254,6 +259,7 @@ class DriftMonitor:
             baseline_uri=found.uri,
             skipped=comparison.skipped,
             unreadable_files=unreadable,
+            unreadable_count=unreadable_count,
         )
         self._emit_metrics(report, comparison)
         self._put_event(report)
@@ -268,20 +274,12 @@ class DriftMonitor:
                         yield item["Key"]
 
     def _read_statistics(self, key: str) -> drift.FileStatistics:
+        limit = self.settings.max_statistics_bytes
         try:
-            body = self.s3.get_object(Bucket=self.settings.data_bucket, Key=key)["Body"]
-            try:
-                raw = body.read(self.settings.max_statistics_bytes + 1)
-            finally:
-                body.close()
+            raw = read_at_most(self.s3.get_object(Bucket=self.settings.data_bucket, Key=key)["Body"], limit)
         except (ClientError, BotoCoreError) as exc:
             raise DriftReportError(f"unreadable ({_why(exc)})") from exc
-        if len(raw) > self.settings.max_statistics_bytes:
-            raise DriftReportError(f"larger than {self.settings.max_statistics_bytes} bytes")
-        try:
-            return drift.FileStatistics.from_json(json.loads(raw))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DriftReportError(f"malformed ({type(exc).__name__})") from exc
+        return drift.FileStatistics.from_bytes(raw, limit)
 
     def _write_reports(
         self,

@@ -11,13 +11,12 @@ is higher than the reference's by at least ``MinImprovement``; otherwise the pac
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from anomaly_sentinel.contracts import S3UriError, parse_s3_uri, read_at_most
+from anomaly_sentinel.contracts import S3UriError, parse_s3_uri, read_at_most, read_document
 
 EVALUATION_MAX_BYTES = 1024 * 1024
 
@@ -72,7 +71,7 @@ def parse_report(raw: bytes) -> EvaluationReport:
     if len(raw) > EVALUATION_MAX_BYTES:
         raise EvaluationFileError(f"evaluation.json is over {EVALUATION_MAX_BYTES} bytes")
     try:
-        return EvaluationReport.model_validate(json.loads(raw))
+        return EvaluationReport.model_validate(read_document(raw, max_bytes=EVALUATION_MAX_BYTES))
     except (ValueError, ValidationError) as exc:
         raise EvaluationFileError(f"evaluation.json is not an evaluation report: {exc}") from None
 

@@ -5,6 +5,10 @@ class SentinelError(Exception):
     """Base of every error this package raises on purpose."""
 
 
+class DocumentError(SentinelError, ValueError):
+    """A JSON document we did not write is too large, too deep, not JSON or holds a non-finite number."""
+
+
 class SettingsError(SentinelError):
     """An environment variable is missing or malformed; raised at start, naming the variable."""
 

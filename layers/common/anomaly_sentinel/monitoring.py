@@ -26,8 +26,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_fie
 
 from anomaly_sentinel import alerts, storms
 from anomaly_sentinel.alerts import Alert
-from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, S3UriError, parse_s3_uri, read_at_most, s3_uri
-from anomaly_sentinel.exceptions import EventParseError, RetrainStartError, ViolationsFileError
+from anomaly_sentinel.contracts import (
+    DRIFT_EVENT_DETAIL_TYPE,
+    S3UriError,
+    parse_s3_uri,
+    read_at_most,
+    read_document,
+    s3_uri,
+)
+from anomaly_sentinel.exceptions import DocumentError, EventParseError, RetrainStartError, ViolationsFileError
 from anomaly_sentinel.settings import MonitoringAlertSettings
 
 Status = Literal["Completed", "CompletedWithViolations", "Failed", "Stopped"]
@@ -75,7 +82,7 @@ class Violation(BaseModel):
         if self.threshold is not None:
             numbers.append(f"threshold {self.threshold:g}")
         detail = f" ({', '.join(numbers)})" if numbers else ""
-        return f"{self.feature_name}: {self.check_type}{detail}"
+        return f"{alerts.shorten(self.feature_name)}: {alerts.shorten(self.check_type)}{detail}"
 
 
 class MonitoringOutcome(BaseModel):
@@ -280,11 +287,9 @@ def parse_violations(raw: bytes | str) -> tuple[Violation, ...]:
     if not text.strip():
         raise ViolationsFileError("empty")
     try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ViolationsFileError(f"malformed: not JSON ({exc.msg} at line {exc.lineno})") from None
-    except RecursionError:
-        raise ViolationsFileError("malformed: nested too deeply to read") from None
+        document = read_document(text, max_bytes=VIOLATIONS_MAX_BYTES)
+    except DocumentError as exc:
+        raise ViolationsFileError(f"malformed: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("violations"), list):
         raise ViolationsFileError("malformed: no 'violations' list")
     parsed: list[Violation] = []
@@ -367,7 +372,7 @@ def retrain_input(outcome: MonitoringOutcome, decision: Decision, input_data_uri
 
 
 def _count_line(violations: Iterable[Violation]) -> str:
-    counts = Counter(v.check_type for v in violations)
+    counts = Counter(alerts.shorten(v.check_type) for v in violations)
     return ", ".join(f"{kind} x{n}" for kind, n in sorted(counts.items()))
 
 
@@ -415,7 +420,7 @@ def build_alert(outcome: MonitoringOutcome, decision: Decision, retraining: str)
     if count > ALERT_VIOLATION_LINES:
         lines.append(f"... and {count - ALERT_VIOLATION_LINES} more")
     lines.append(f"Retraining: {retraining}")
-    features = sorted({v.feature_name for v in outcome.violations})
+    features = sorted({alerts.shorten(v.feature_name) for v in outcome.violations})
     noun = "drift alarm" if outcome.source == "alarm" else f"{count} violations"
     return Alert(
         kind="model-drift",
@@ -522,10 +527,7 @@ def read_violations(s3: Any, report_uri: str) -> tuple[Violation, ...]:
             if code in _UNREADABLE_CODES:
                 raise ViolationsFileError(f"unreadable: {s3_uri(bucket, key)} ({code})") from None
             raise
-        raw = read_at_most(response["Body"], VIOLATIONS_MAX_BYTES)
-        if len(raw) > VIOLATIONS_MAX_BYTES:
-            raise ViolationsFileError(f"malformed: larger than {VIOLATIONS_MAX_BYTES} bytes")
-        return parse_violations(raw)
+        return parse_violations(read_at_most(response["Body"], VIOLATIONS_MAX_BYTES))
     raise ViolationsFileError(f"missing: neither {' nor '.join(VIOLATIONS_FILES)} under {report_uri}")
 
 
@@ -690,9 +692,10 @@ class MonitoringResponder:
     """One monitoring signal → its outcome → the retraining decision → at most one alert.
 
     Signals about another endpoint, and processing jobs that are not monitoring executions, are
-    answered ``{"status": "ignored", "reason": ...}`` before anything is read or started. While a
-    retraining of the endpoint runs, nothing more is started and one alert per hour says so; the
-    other signals of that hour are counted on its digest (:mod:`anomaly_sentinel.storms`).
+    answered ``{"status": "ignored", "reason": ...}`` before anything is read or started. A signal
+    that would retrain starts the one retraining of its episode of drift, or is folded into it
+    (:class:`anomaly_sentinel.storms.Episodes`); of the signals of an hour that start or fold, the
+    first alerts and the others are counted on its digest.
     """
 
     def __init__(
@@ -711,6 +714,13 @@ class MonitoringResponder:
         self.sagemaker, self.s3, self.sns, self.sfn = sagemaker, s3, sns, sfn
         self.dynamodb = dynamodb
         self.clock = clock
+        self.episodes = storms.Episodes(
+            dynamodb,
+            sfn,
+            settings.idempotency_table,
+            settings.state_machine_arn,
+            settings.retrain_cooldown_hours * 3600,
+        )
 
     def outcome(self, signal: MonitoringSignal) -> MonitoringOutcome | str:
         """The outcome, or why the signal is not ours to act on."""
@@ -734,34 +744,17 @@ class MonitoringResponder:
             return {"status": "ignored", "reason": outcome}
         decision = decide(outcome, self.policy)
         started: dict[str, Any] | None = None
+        admission: storms.Admission | None = None
         folded = 0
         if decision.retrain:
-            name = execution_name(signal)
-            now = self.clock()
-            table = self.settings.idempotency_table
-            holder = storms.retraining_holder(self.dynamodb, table, outcome.endpoint, int(now.timestamp()))
-            if holder is not None and holder != name:
-                retraining = f"not started: retraining {holder} is already running ({decision.reason})"
-                expires = int(now.timestamp()) + self.settings.idempotency_ttl_seconds
-                folded = storms.claim_digest(
-                    self.dynamodb, table, outcome.endpoint, storms.window_key(now), expires
-                )
-            else:
-                payload = retrain_input(outcome, decision, self.settings.retrain_input_data_uri)
-                started = start_retraining(self.sfn, self.settings.state_machine_arn, name, payload)
-                retraining = f"started execution {name} ({decision.reason})"
-                if started["already_started"]:
-                    retraining = f"execution {name} already started ({decision.reason})"
+            started, admission, folded = self._retrain(signal, outcome, decision)
+            retraining = _retraining_words(started, admission, decision)
         else:
             retraining = f"not started: {decision.reason}"
         alert = build_alert(outcome, decision, retraining) if folded <= 1 else None
-        if alert is not None and folded == 1:
-            alert = alert.model_copy(
-                update={
-                    "body": alert.body + "\nFurther signals this hour are counted, not alerted, "
-                    "until the retraining ends."
-                }
-            )
+        if alert is not None and folded == 1 and admission is not None:
+            note = f"Further signals this hour are counted, not alerted, until {admission.until}."
+            alert = alert.model_copy(update={"body": alert.body + "\n" + note})
         sent = None
         if alert is not None:
             message_id = alerts.publish(alert, self.sns, self.settings.alerts_topic_arn)
@@ -776,6 +769,44 @@ class MonitoringResponder:
             "alert": sent,
             "retrain": decision.retrain,
             "retrain_reason": decision.reason,
+            "retraining": retraining,
+            "episode": admission.execution if admission is not None else None,
             "execution": started,
             "digest_signals": folded,
         }
+
+    def _retrain(
+        self, signal: MonitoringSignal, outcome: MonitoringOutcome, decision: Decision
+    ) -> tuple[dict[str, Any] | None, storms.Admission, int]:
+        """Start the episode's retraining, or fold the signal into it: (execution, admission, folded).
+
+        The episode is the endpoint's that retraining acts on (the stack's), whichever endpoint the
+        signal watched (Model Monitor watches a real-time endpoint of its own).
+        """
+        now = self.clock()
+        endpoint, table = self.settings.endpoint_name, self.settings.idempotency_table
+        admission = self.episodes.admit(endpoint, execution_name(signal), now)
+        expires = int(now.timestamp()) + self.settings.idempotency_ttl_seconds
+        digest = storms.claim_digest(self.dynamodb, table, endpoint, storms.window_key(now), expires)
+        if not admission.start:
+            return None, admission, digest
+        payload = retrain_input(outcome, decision, self.settings.retrain_input_data_uri)
+        try:
+            started = start_retraining(
+                self.sfn, self.settings.state_machine_arn, admission.execution, payload
+            )
+        except RetrainStartError:
+            self.episodes.release(endpoint, admission.execution)
+            raise
+        return started, admission, 0
+
+
+def _retraining_words(started: dict[str, Any] | None, admission: storms.Admission, decision: Decision) -> str:
+    """What happened to the retraining request, as the alert and the log say it."""
+    if started is not None:
+        verb = "already started" if started["already_started"] else "started"
+        if started["already_started"]:
+            return f"execution {admission.execution} {verb} ({decision.reason})"
+        return f"{verb} execution {admission.execution} ({decision.reason})"
+    count = f"; signal {admission.signals} of this episode" if admission.signals > 1 else ""
+    return f"not started: {admission.reason}{count} ({decision.reason})"

@@ -11,6 +11,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS
+
 
 def ignored(
     logger: Logger, metrics: Metrics, metric: str, reason: str, subject: str, **result: Any
@@ -19,3 +21,9 @@ def ignored(
     logger.info("event ignored", extra={"reason": reason, "subject": subject})
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     return {"status": "ignored", "reason": reason, **result}
+
+
+def duplicate_in_progress(logger: Logger, metrics: Metrics, subject: str, **result: Any) -> dict[str, Any]:
+    """A delivery that arrived while the first delivery of the same event still runs: acknowledged,
+    not raised (a raise means retries, then the dead-letter queue, for work that is being done)."""
+    return ignored(logger, metrics, "DuplicatesInProgress", DUPLICATE_IN_PROGRESS, subject, **result)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -89,10 +89,17 @@ class StepRun:
 
 @dataclass(frozen=True)
 class RunCost:
+    #: What the priced jobs cost.
     usd: float
     instance_seconds: float
-    #: Jobs whose instance type has no price in the table (their cost is not in ``usd``).
+    #: Jobs whose instance type has no price in the table, or that could not be described (their
+    #: cost is not in ``usd``).
     unpriced: tuple[str, ...] = ()
+
+    @property
+    def estimate(self) -> float | None:
+        """The run's cost, None when a job is unpriced: a partial sum is not the run's cost, nor is $0."""
+        return None if self.unpriced else self.usd
 
 
 @dataclass
@@ -152,9 +159,14 @@ def run_ended(event: Mapping[str, Any]) -> RunEnded:
 
 
 def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    """Seconds from ``start`` to ``end``; a time without a zone is UTC (as SageMaker's events mean)."""
     if start is None or end is None:
         return None
-    return max(0.0, (end - start).total_seconds())
+    return max(0.0, (_utc(end) - _utc(start)).total_seconds())
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def step_run(step: Mapping[str, Any]) -> StepRun:
@@ -222,7 +234,8 @@ def report_section(
         "durationSeconds": run.seconds,
         "steps": [{"name": s.name, "status": s.status, "seconds": s.seconds} for s in run.steps],
         "trainingBillableSeconds": run.training_billable_seconds,
-        "estimatedCostUsd": cost.usd,
+        "estimatedCostUsd": cost.estimate,
+        "pricedJobsCostUsd": cost.usd,
         "unpricedJobs": list(cost.unpriced),
         "costBasis": "on-demand us-east-1 list prices per instance-hour (anomaly_sentinel.pipeline_runs)",
     }
@@ -240,11 +253,16 @@ def cost_line(sagemaker: Any, execution_arn: str) -> str:
         code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
         return f"not available ({code or type(exc).__name__})"
     minutes = f"{section['durationSeconds'] / 60:.1f} min" if section["durationSeconds"] is not None else "-"
-    unpriced = f"; unpriced: {', '.join(section['unpricedJobs'])}" if section["unpricedJobs"] else ""
+    if section["estimatedCostUsd"] is None:
+        cost = (
+            f"cost unknown: unpriced {', '.join(section['unpricedJobs'])} "
+            f"(the priced jobs: ${section['pricedJobsCostUsd']:.2f} at on-demand list prices)"
+        )
+    else:
+        cost = f"estimated ${section['estimatedCostUsd']:.2f} (on-demand list prices)"
     return (
         f"pipeline run {minutes}, {len(section['steps'])} steps, training/tuning billed "
-        f"{section['trainingBillableSeconds']:.0f} s, estimated ${section['estimatedCostUsd']:.2f} "
-        f"(on-demand list prices){unpriced}"
+        f"{section['trainingBillableSeconds']:.0f} s, {cost}"
     )
 
 
@@ -376,7 +394,14 @@ def collect(sagemaker: Any, execution_arn: str, ended: RunEnded | None = None) -
         steps=steps,
     )
     for step in steps:
-        run.jobs.extend(job_usages(sagemaker, step))
+        try:
+            run.jobs.extend(job_usages(sagemaker, step))
+        except (ClientError, BotoCoreError) as exc:
+            # The run still ended as it did (and a failed one still alerts): the job is unpriced.
+            code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
+            kind: JobKind = "training" if step.job_kind == "tuning" else step.job_kind or "training"
+            why = f"not described: {code or type(exc).__name__}"
+            run.jobs.append(JobUsage(kind, str(step.job), step.name, why, 1, 0.0))
     return run
 
 
@@ -403,7 +428,10 @@ def publish_metrics(run: PipelineRun, metrics: Any, pipeline_name: str) -> RunCo
         unit=MetricUnit.Seconds,
         value=run.training_billable_seconds,
     )
-    metrics.add_metric(name="PipelineRunEstimatedCost", unit=MetricUnit.NoUnit, value=cost.usd)
+    if cost.estimate is not None:  # an unpriced run is counted, never published as costing $0
+        metrics.add_metric(name="PipelineRunEstimatedCost", unit=MetricUnit.NoUnit, value=cost.estimate)
+    else:
+        metrics.add_metric(name="PipelineRunsUnpriced", unit=MetricUnit.Count, value=1)
     with single_metric(
         name="PipelineRuns", unit=MetricUnit.Count, value=1, default_dimensions=metrics.default_dimensions
     ) as outcome:

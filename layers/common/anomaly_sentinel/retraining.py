@@ -13,7 +13,6 @@ optionally the tuning objective: that is how candidate and model in service are 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections.abc import Iterator
@@ -29,12 +28,14 @@ from anomaly_sentinel.contracts import (
     METADATA_SCORE_STATS,
     METADATA_TRAINING_DATA,
     METADATA_VALUE,
+    SCORE_STATS_MAX_BYTES,
     S3UriError,
     ScoreStats,
     parse_s3_uri,
     read_at_most,
     served_model,
 )
+from anomaly_sentinel.contracts import read_score_stats as parse_score_stats
 from anomaly_sentinel.evaluation import EvaluationFileError, Judgement, judge_in_service, read_report
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
 from anomaly_sentinel.pipeline_runs import cost_line
@@ -44,7 +45,6 @@ __all__ = ["InService", "PackageInfo", "ScoreStats", "Verdict", "compare", "eval
 
 DISPLAY_NAME_MAX = 82
 APPROVAL_DESCRIPTION_MAX = 1024
-SCORE_STATS_MAX_BYTES = 1024 * 1024
 NONE = "none"  # placeholder in state data: States.Format prints JSON null awkwardly
 
 _NOT_NAME_CHARS = re.compile(r"[^A-Za-z0-9]+")
@@ -346,10 +346,9 @@ def read_score_stats(s3: Any, uri: str | None) -> ScoreStats | None:
     except S3UriError:
         return None
     try:
-        raw = read_at_most(s3.get_object(Bucket=bucket, Key=key)["Body"], SCORE_STATS_MAX_BYTES)
-        if len(raw) > SCORE_STATS_MAX_BYTES:
-            return None
-        return ScoreStats.model_validate(json.loads(raw))
+        return parse_score_stats(
+            read_at_most(s3.get_object(Bucket=bucket, Key=key)["Body"], SCORE_STATS_MAX_BYTES)
+        )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
             return None

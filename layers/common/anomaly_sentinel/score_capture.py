@@ -18,7 +18,7 @@ import tempfile
 import time
 from array import array
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from math import isnan, nan
 from typing import IO, Any, Protocol
 
@@ -31,10 +31,10 @@ from anomaly_sentinel.capture import FEATURE_COUNT, CaptureDecoder, Reject, domi
 from anomaly_sentinel.cutoff import Cutoff, ModelStatsSource, RunningStats, StatsLookup, resolve_cutoff
 from anomaly_sentinel.dataset import CONTENT_TYPE as DATASET_CONTENT_TYPE
 from anomaly_sentinel.dataset import DatasetWriter
-from anomaly_sentinel.drift_monitor import BaselineSource, statistics_key
+from anomaly_sentinel.drift_monitor import BaselineSource, statistics_key, window_before
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import CaptureReadError, ScoringInvariantError
-from anomaly_sentinel.scoring import Batch, EndpointClient, RequestPacker, score_batches
+from anomaly_sentinel.scoring import Batch, EndpointClient, FailureTracker, RequestPacker, score_batches
 from anomaly_sentinel.settings import ScoreCaptureSettings
 
 CAPTURE_SUFFIX = ".jsonl"
@@ -79,6 +79,11 @@ class CaptureReport(BaseModel):
     statistics_uri: str | None = None
     dataset_rows: int = 0
     dataset_files: int = 0
+    #: Dataset rows whose inference time was missing, unreadable or after the file was written
+    #: (they take the capture file's hour instead), by that reason.
+    dataset_times_replaced: dict[str, int] = {}
+    #: Set when the drift window of the file's hour had already run: its rows are in no report.
+    unmonitored: str | None = None
     calls: int
     retries: int
     bisections: int
@@ -123,12 +128,17 @@ def output_keys(obj: S3Object, last_modified: datetime, settings: ScoreCaptureSe
     an output key.
     """
     key = obj.key
-    found = _DATED_KEY.search(key)
-    dated = "/".join(found.groups()) if found else last_modified.astimezone(UTC).strftime("%Y/%m/%d/%H")
+    dated = output_hour(obj, last_modified)
     relative = key.removeprefix(settings.capture_prefix).removesuffix(CAPTURE_SUFFIX)
     version = f"~{obj.version_id}" if obj.version_id else ""
     tail = f"{settings.endpoint_name}/{dated}/{relative}{version}{CAPTURE_SUFFIX}"
     return settings.scores_prefix + tail, settings.rejects_prefix + tail
+
+
+def output_hour(obj: S3Object, last_modified: datetime) -> str:
+    """``yyyy/mm/dd/hh``: the hour of the capture key (as data capture files it), else LastModified's."""
+    found = _DATED_KEY.search(obj.key)
+    return "/".join(found.groups()) if found else last_modified.astimezone(UTC).strftime("%Y/%m/%d/%H")
 
 
 class _Pass1:
@@ -176,18 +186,20 @@ class CaptureScorer:
     # ------------------------------------------------------------------ the flow
     def process(self, obj: S3Object) -> CaptureReport:
         response = self._open(obj)
-        scores_key, rejects_key = output_keys(obj, response.get("LastModified") or _now(), self.settings)
+        modified = response.get("LastModified") or _now()
+        scores_key, rejects_key = output_keys(obj, modified, self.settings)
         model = None
         if self.settings.anomaly_threshold is None or self.settings.feature_dim is None:
             model = self.model_stats.lookup(self.settings.endpoint_name)
         width, width_source = self._expected_width(obj, response, model)
         decoder = CaptureDecoder(feature_dim=width)
-        tracker = self.client.start_file()
+        client = self.client.for_file()
+        tracker = client.tracker
         # Statistics of the accepted rows for the drift monitor, on the edges of the baseline of
         # the model in service (none yet: counts and moments only).
         baseline = self.baselines.lookup(self.settings.endpoint_name, score_stats=False).baseline
         statistics = drift.FileStatisticsBuilder(baseline, seed=obj.identity)
-        fallback = _capture_hour(obj.key) or response.get("LastModified") or _now()
+        fallback = _capture_hour(obj.key) or modified
         with (
             tempfile.TemporaryFile("w+", encoding="utf-8", dir=self.tmp_dir) as pending,
             tempfile.TemporaryFile("w+b", dir=self.tmp_dir) as rejects,
@@ -197,18 +209,21 @@ class CaptureScorer:
                 source_key=obj.key,
                 source_identity=obj.identity,
                 fallback_time=fallback,
+                latest_time=modified,
                 prefix=self.settings.dataset_prefix,
                 tmp_dir=self.tmp_dir,
             ) as dataset,
         ):
             try:
-                state = self._pass1(response["Body"], decoder, pending, rejects, statistics)
+                state = self._pass1(response["Body"], decoder, pending, rejects, statistics, client=client)
             except (ClientError, BotoCoreError) as exc:
                 raise CaptureReadError(f"cannot read {obj.uri}: {_error_code(exc)}") from exc
             finally:
                 response["Body"].close()
             cutoff = self._cutoff(state.file_stats, model)
-            totals = self._pass2(state, cutoff, pending, rejects, scored_out, dataset=dataset)
+            totals = self._pass2(
+                state, cutoff, pending, rejects, scored_out, dataset=dataset, tracker=tracker
+            )
             scored, rejected, anomalies, top, scored_rows = totals
             rejected += decoder.rejected + state.too_large
             if scored + rejected != decoder.records:
@@ -217,15 +232,8 @@ class CaptureScorer:
                 )
             self._upload(scored_out, scores_key)
             summary = drift.ScoreSummary(scored_rows, anomalies, cutoff.value, cutoff.source)
-            stats_key = statistics_key(
-                scores_key, self.settings.scores_prefix, self.settings.statistics_prefix
-            )
-            self.s3.put_object(
-                Bucket=self.settings.output_bucket,
-                Key=stats_key,
-                Body=statistics.finish(summary, source=obj.uri).to_bytes(),
-                ContentType="application/json",
-            )
+            stats = statistics.finish(summary, obj.uri, drift.refused_widths(decoder))
+            stats_key = self._write_statistics(obj, modified, stats)
             dataset_files, dataset_rows = 0, dataset.rows
             for day in dataset.files():
                 self._upload(day.handle, day.key, DATASET_CONTENT_TYPE)
@@ -257,6 +265,8 @@ class CaptureScorer:
             statistics_uri=f"s3://{self.settings.output_bucket}/{stats_key}",
             dataset_rows=dataset_rows,
             dataset_files=dataset_files,
+            dataset_times_replaced=dict(dataset.replaced),
+            unmonitored=self._unmonitored(output_hour(obj, modified)),
             calls=state.calls,
             retries=state.retries,
             bisections=state.bisections,
@@ -277,6 +287,41 @@ class CaptureScorer:
                 build_alert(report), self.sns, self.settings.alerts_topic_arn
             )
         return report
+
+    def _write_statistics(self, obj: S3Object, modified: datetime, stats: drift.FileStatistics) -> str:
+        """Store the file's summary for the drift monitor; returns its key.
+
+        One summary per capture key, whatever its version: scoring a file again (a copy onto
+        itself) replaces its rows in the drift window instead of adding them twice.
+        """
+        settings = self.settings
+        unversioned = output_keys(obj.model_copy(update={"version_id": None}), modified, settings)[0]
+        key = statistics_key(unversioned, settings.scores_prefix, settings.statistics_prefix)
+        self.s3.put_object(
+            Bucket=settings.output_bucket, Key=key, Body=stats.to_bytes(), ContentType="application/json"
+        )
+        return key
+
+    def _unmonitored(self, dated: str) -> str | None:
+        """Why the file's rows are in no drift report: the window of its hour already ran."""
+        settings = self.settings
+        try:
+            hour = datetime.strptime(dated, "%Y/%m/%d/%H").replace(tzinfo=UTC)
+        except ValueError:
+            return None
+        hours = settings.drift_window_hours
+        window = window_before(hour + timedelta(hours=hours), settings.endpoint_name, hours)
+        prefix = window.report_prefix(settings.reports_prefix)
+        try:
+            listed = self.s3.list_objects_v2(Bucket=settings.output_bucket, Prefix=prefix, MaxKeys=1)
+        except (ClientError, BotoCoreError):
+            return None  # cannot tell: the file is scored either way
+        if not listed.get("KeyCount"):
+            return None
+        return (
+            f"the drift window {window.identity} already ran (s3://{settings.output_bucket}/{prefix}): "
+            "this file's rows are in no drift report"
+        )
 
     def _expected_width(
         self, obj: S3Object, response: dict[str, Any], model: StatsLookup | None
@@ -320,6 +365,8 @@ class CaptureScorer:
         pending: IO[str],
         rejects: IO[bytes],
         statistics: drift.FileStatisticsBuilder,
+        *,
+        client: EndpointClient,
     ) -> _Pass1:
         settings = self.settings
         state = _Pass1()
@@ -350,7 +397,7 @@ class CaptureScorer:
 
         outcomes = score_batches(
             batches(),
-            self.client,
+            client,
             concurrency=settings.scoring_concurrency,
             max_inflight_bytes=settings.max_inflight_bytes,
         )
@@ -391,6 +438,7 @@ class CaptureScorer:
         out: IO[bytes],
         *,
         dataset: DatasetWriter,
+        tracker: FailureTracker,
     ) -> tuple[int, int, int, list[TopAnomaly], int]:
         scored = rejected = anomalies = scored_rows = 0
         top: list[tuple[float, int, int, str | None, str | None]] = []
@@ -403,7 +451,7 @@ class CaptureScorer:
             if bad is not None:
                 rejected += 1
                 reason = state.endpoint_reasons.get(first + bad, "not scored")
-                code = ENDPOINT_REJECTED if self.client.tracker.systematic is None else ENDPOINT_FAILED
+                code = ENDPOINT_REJECTED if tracker.systematic is None else ENDPOINT_FAILED
                 detail = f"row {bad}: {reason}"  # the base of the scores' "row"
                 rejects.write(_jsonl(Reject(line, event_id, code, detail).to_json("endpoint")))
                 continue
@@ -458,6 +506,9 @@ class CaptureScorer:
         metrics.add_metric(name="RecordsScored", unit=MetricUnit.Count, value=report.scored)
         metrics.add_metric(name="RecordsRejected", unit=MetricUnit.Count, value=report.rejected)
         metrics.add_metric(name="CaptureFilesFailed", unit=MetricUnit.Count, value=int(bool(report.failure)))
+        metrics.add_metric(
+            name="CaptureFilesUnmonitored", unit=MetricUnit.Count, value=int(report.unmonitored is not None)
+        )
         metrics.add_metric(name="Anomalies", unit=MetricUnit.Count, value=report.anomalies)
         metrics.add_metric(name="EndpointCalls", unit=MetricUnit.Count, value=report.calls)
         if report.max_score is not None:
@@ -484,7 +535,8 @@ def build_alert(report: CaptureReport) -> alerts.Alert:
         "",
         f"Top {len(report.top_anomalies)} anomalies (eventId, inferenceTime, score):",
         *(
-            f"  {a.event_id or f'line {a.line}'}  {a.inference_time or '-'}  {a.score:.6g}"
+            f"  {alerts.shorten(a.event_id or f'line {a.line}')}  {alerts.shorten(a.inference_time or '-')}  "
+            f"{a.score:.6g}"
             for a in report.top_anomalies
         ),
         "",
@@ -511,10 +563,12 @@ def _failure(
             f"the endpoint failed every request the same way: {systematic}{shape}. "
             "Check that the model in service expects this file's features and that it is healthy"
         )
-    if width_source == "model" and decoder.decoded == 0 and decoder.reasons.get(FEATURE_COUNT):
+    if width_source in ("model", "setting") and decoder.decoded == 0 and decoder.reasons.get(FEATURE_COUNT):
         found = {w: n for w, n in decoder.widths.items() if w != width}
         file_width = max(found, key=lambda w: (found[w], w)) if found else None
         has = f"file has {file_width}" if file_width is not None else "no row matches"
+        if width_source == "setting":
+            return f"FeatureDim expects {width} features, {has}: send rows of that width or change FeatureDim"
         return f"model expects {width} features, {has}: send rows of the model's width or retrain"
     return None
 

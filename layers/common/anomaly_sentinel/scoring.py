@@ -28,6 +28,7 @@ these rules decide, and a call is never retried twice over.
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import threading
@@ -224,10 +225,17 @@ class EndpointClient:
         self.in_flight = 0
         self.peak_in_flight = 0
 
-    def start_file(self) -> FailureTracker:
-        """A fresh failure tracker for the next file (a systematic fault is per file)."""
-        self.tracker = FailureTracker(self.max_rows)
-        return self.tracker
+    def for_file(self) -> EndpointClient:
+        """This client for one file: the same endpoint and limits, its own failure tracker and counts.
+
+        A systematic fault is one file's: two files scored at once in a warm container (the local
+        twin's threads, a retry beside a redelivery) must not decide each other's fate.
+        """
+        client = copy.copy(self)
+        client.tracker = FailureTracker(self.max_rows)
+        client._lock = threading.Lock()
+        client.in_flight = client.peak_in_flight = 0
+        return client
 
     def score(self, batch: Batch) -> BatchOutcome:
         outcome = BatchOutcome(batch.first_seq, [None] * batch.count)

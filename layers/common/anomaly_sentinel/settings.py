@@ -132,6 +132,10 @@ class ScoreCaptureSettings(AlertingSettings):
     max_line_bytes: int = Field(default=16 * 1024 * 1024, alias="MAX_LINE_BYTES", ge=1024)
     endpoint_max_attempts: int = Field(default=6, alias="ENDPOINT_MAX_ATTEMPTS", ge=1, le=20)
     top_anomalies: int = Field(default=10, alias="TOP_ANOMALIES", ge=1, le=100)
+    #: Where the drift monitor reports its windows, and how long they are (the monitor's settings):
+    #: a file scored after its window ran is said to be unmonitored.
+    reports_prefix: str = Field(default="drift-reports/", alias="REPORTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    drift_window_hours: int = Field(default=1, alias="WINDOW_HOURS", ge=1, le=24)
 
     def model_post_init(self, context: object, /) -> None:
         """Cross-field rules: never exceed the endpoint's concurrency, never trigger ourselves."""
@@ -181,6 +185,9 @@ class MonitoringAlertSettings(AlertingSettings):
     )
     #: The real-time endpoint the optional Model Monitor schedule watches (its runs are ours too).
     model_monitor_endpoint: str = Field(default="", alias="MODEL_MONITOR_ENDPOINT_NAME")
+    #: Hours after a retraining ended during which further drift signals are folded into its
+    #: episode instead of starting another (docs/DRIFT.md, "One retraining per episode").
+    retrain_cooldown_hours: int = Field(default=24, alias="RETRAIN_COOLDOWN_HOURS", ge=0, le=720)
 
 
 class RetrainStepsSettings(EnvSettings):

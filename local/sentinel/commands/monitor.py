@@ -7,8 +7,10 @@ data-quality checks against the baseline in DIR (``statistics.json`` + ``constra
 ``statistics.json`` and ``constraint_violations.json``. A window with fewer rows than
 ``--min-records`` raises no violation. The last stdout line is
 ``{"records": N, "violations": [{"feature_name": …, "constraint_check_type": …}, …]}`` (N: the
-accepted rows compared); the exit code is 0 with or without violations, 2 when an input cannot be
-read.
+accepted rows compared). Rows must have the baseline's width: a shorter or longer row is rejected
+with its reason (and counted for missing_column_check / extra_column_check), never cut to fit. The
+exit code is 0 with or without violations, 2 (one line on stderr, naming the option) when an input
+cannot be read or the output folder cannot be created.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from anomaly_sentinel import drift
 from anomaly_sentinel.exceptions import BaselineError
+from sentinel.outputs import OutputPathError, output_folder
 
 EXIT_UNREADABLE = 2
 
@@ -48,26 +51,41 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    def fail(message: str) -> int:
+        print(f"sentinel monitor: {' '.join(message.split())}", file=sys.stderr)
+        return EXIT_UNREADABLE
+
     try:
         baseline = drift.Baseline.from_bytes(
             (args.baseline / drift.STATISTICS_FILE).read_bytes(),
             (args.baseline / drift.CONSTRAINTS_FILE).read_bytes(),
         )
     except (OSError, BaselineError) as exc:
-        print(f"sentinel monitor: cannot read the baseline in {args.baseline}: {exc}", file=sys.stderr)
-        return EXIT_UNREADABLE
-    window = drift.WindowStatistics(baseline_id=baseline.identity)
+        why = exc.strerror or exc if isinstance(exc, OSError) else exc
+        return fail(f"--baseline: cannot read the baseline in {args.baseline}: {why}")
+    unreadable = next((path for path in args.captures if not path.is_file()), None)
+    if unreadable is not None:
+        return fail(f"CAPTURE.jsonl: cannot read {unreadable}: not a file")
+    if args.out:
+        try:
+            output_folder(args.out, "--out")
+        except OutputPathError as exc:
+            return fail(str(exc))
+    window = drift.WindowStatistics.for_baseline(baseline)
     for path in args.captures:
         try:
             with path.open("rb") as stream:
-                stats, decoder = drift.summarise_capture(stream, baseline, seed=path.name)
+                stats, decoder = drift.summarise_capture(
+                    stream, baseline, seed=path.name, feature_dim=len(baseline.features)
+                )
         except OSError as exc:
-            print(f"sentinel monitor: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_UNREADABLE
-        print(
-            f"{path}: {decoder.records} records, {stats.rows} rows accepted, {decoder.rejected} rejected",
-            file=sys.stderr,
-        )
+            return fail(f"CAPTURE.jsonl: cannot read {path}: {exc.strerror or exc}")
+        notes = [f"{reason} {count}" for reason, count in sorted(decoder.reasons.items())]
+        beyond = stats.missing_rows - _decoder_missing(decoder)
+        if beyond:
+            notes.append(f"{beyond} rows beyond ±{drift.SUMMARY_MAX_MAGNITUDE:g} counted missing")
+        counts = f"{decoder.records} records, {stats.rows} rows accepted, {decoder.rejected} rejected"
+        print(f"{path}: {counts}" + (f" ({', '.join(notes)})" if notes else ""), file=sys.stderr)
         window.add(stats)
     result = drift.compare(window, baseline, min_records=args.min_records)
     if result.skipped:
@@ -75,16 +93,23 @@ def run(args: argparse.Namespace) -> int:
     for violation in result.violations:
         print(f"{violation.feature_name}: {violation.constraint_check_type}: {violation.description}")
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / drift.STATISTICS_FILE).write_bytes(
-            drift.dumps(drift.statistics_document(window, baseline))
-        )
-        (args.out / drift.VIOLATIONS_FILE).write_bytes(
-            drift.dumps(drift.violations_document(result.violations))
-        )
+        try:
+            (args.out / drift.STATISTICS_FILE).write_bytes(
+                drift.dumps(drift.statistics_document(window, baseline))
+            )
+            (args.out / drift.VIOLATIONS_FILE).write_bytes(
+                drift.dumps(drift.violations_document(result.violations))
+            )
+        except OSError as exc:
+            return fail(f"--out: cannot write the reports in {args.out}: {exc.strerror or exc}")
     violations = [
         {"feature_name": v.feature_name, "constraint_check_type": v.constraint_check_type}
         for v in result.violations
     ]
     print(json.dumps({"records": result.records, "violations": violations}))
     return 0
+
+
+def _decoder_missing(decoder: Any) -> int:
+    """Records the decoder rejected for a missing or non-numeric value (counted missing already)."""
+    return sum(decoder.reasons.get(reason, 0) for reason in drift.MISSING_REASONS)

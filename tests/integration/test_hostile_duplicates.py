@@ -1,0 +1,161 @@
+"""Duplicates and concurrency on the deployed stack (moto): real handlers, real clients, one pause.
+
+EventBridge delivers at least once, and a second delivery can arrive while the first is still
+running. The second must be acknowledged (not raised: a raise means retries, then the DLQ alarm),
+in every function guarded by the idempotency table. To hold the first delivery mid-flight, one AWS
+call of the handler's own client waits until the test releases it (:class:`Paused`); nothing else
+is stubbed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS
+from sentinel.endpoint import EndpointServer, MeanScorer, static_resolver
+from tests.integration.retrain_support import wait_for_all_executions
+from tests.integration.test_drift_monitor import Deployment, rows, scheduled_event
+from tests.integration.test_monitoring_drift_signals import DRIFTED, drift_event, window_report
+from tests.integration.test_pipeline_runs import failed_run, status_event
+from tests.integration.test_score_capture_handler import put_capture
+from tests.unit.capture_samples import jsonl, record
+
+WAIT_S = 20
+
+
+class Paused:
+    """A client whose first call of ``operation`` waits for :meth:`release` (a delivery mid-flight)."""
+
+    def __init__(self, client: Any, operation: str) -> None:
+        self.client, self.operation = client, operation
+        self.reached, self._released = threading.Event(), threading.Event()
+
+    def release(self) -> None:
+        self._released.set()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.client, name)
+        if name != self.operation:
+            return attribute
+
+        def call(**kwargs: Any) -> Any:
+            if not self.reached.is_set():
+                self.reached.set()
+                self._released.wait(WAIT_S)
+            return attribute(**kwargs)
+
+        return call
+
+
+def deliver_twice(handler: Callable[[dict[str, Any]], Any], event: dict[str, Any], paused: Paused) -> tuple:
+    """The event delivered, and delivered again while the first delivery is paused."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(handler, event)
+        assert paused.reached.wait(WAIT_S), "the first delivery never reached the paused call"
+        try:
+            duplicate = handler(event)
+        finally:
+            paused.release()
+        return first.result(timeout=WAIT_S), duplicate
+
+
+def acknowledged(result: dict[str, Any]) -> bool:
+    return result["status"] == "ignored" and result["reason"] == DUPLICATE_IN_PROGRESS
+
+
+def test_a_monitoring_signal_delivered_again_while_the_first_runs_is_acknowledged(stack, lambda_function):
+    # GIVEN a drift window with violations, whose first delivery is publishing its alert
+    handler = lambda_function("MonitoringAlertFunction")
+    paused = handler.module.responder.sns = Paused(handler.module.responder.sns, "publish")
+    event = drift_event(stack, report_uri=window_report(stack, "2026/11/30/01", DRIFTED))
+    # WHEN the same event is delivered again meanwhile
+    first, duplicate = deliver_twice(handler, event, paused)
+    wait_for_all_executions(stack)
+    # THEN the duplicate is acknowledged and the first completes
+    assert acknowledged(duplicate)
+    assert (first["status"], first["alert"]["kind"]) == ("CompletedWithViolations", "model-drift")
+
+
+def test_a_schedule_tick_delivered_again_while_the_first_runs_is_acknowledged(stack, lambda_function):
+    # GIVEN a window to monitor, whose first tick is putting its event
+    deployment = Deployment(stack)
+    deployment.capture_statistics("capture-0", rows(1_200, 2))
+    handler = lambda_function("DriftMonitorFunction")
+    paused = handler.module.monitor.events = Paused(handler.module.monitor.events, "put_events")
+    # WHEN the same tick is delivered again meanwhile
+    first, duplicate = deliver_twice(handler, scheduled_event(), paused)
+    # THEN the duplicate is acknowledged and the first completes
+    assert acknowledged(duplicate)
+    assert (first["status"], first["records"]) == ("Completed", 1_200)
+
+
+def test_a_run_end_delivered_again_while_the_first_runs_is_acknowledged(stack, world, lambda_function):
+    # GIVEN a failed pipeline run, whose first end event is describing the run
+    execution = failed_run(stack, world.extras)
+    handler = lambda_function("PipelineRunsFunction")
+    paused = handler.module.sagemaker = Paused(handler.module.sagemaker, "describe_pipeline_execution")
+    # WHEN the same end is delivered again meanwhile
+    first, duplicate = deliver_twice(handler, status_event(execution, "Failed"), paused)
+    # THEN the duplicate is acknowledged and the first completes, alerting once
+    assert acknowledged(duplicate)
+    assert first["status"] == "Failed"
+    assert first["alert"]
+
+
+class Interleaved:
+    """The endpoint client's runtime, ordering two files' requests: the failing file's first request
+    waits until the good file has started; the good file's first request waits until the failing
+    file has finished (so the failing file's whole run happens while the good file is mid-flight)."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.bad_waiting, self.good_started, self.bad_finished = (threading.Event() for _ in range(3))
+
+    def invoke_endpoint(self, **kwargs: Any) -> Any:
+        first_row = kwargs["Body"].split(b"\n", 1)[0]
+        if first_row.count(b",") == 2:  # the failing file's 3-feature rows
+            self.bad_waiting.set()
+            self.good_started.wait(WAIT_S)
+        elif not self.good_started.is_set():
+            self.good_started.set()
+            self.bad_finished.wait(WAIT_S)
+        return self.runtime.invoke_endpoint(**kwargs)
+
+
+def test_two_files_scored_at_once_in_one_container_keep_their_own_failures(stack, lambda_function):
+    # GIVEN one warm ScoreCapture container and an endpoint whose model takes 7 features;
+    # a file of 3-feature rows (every request refused) and a good file of 7-feature rows
+    bucket = stack.ref("DataBucket")
+    scorer = MeanScorer(feature_dim=7)
+    with EndpointServer(static_resolver({stack.parameters["EndpointName"]: scorer})) as server:
+        handler = lambda_function("ScoreCaptureFunction", **server.environ(), MAX_REQUEST_BYTES="2000")
+        client = handler.module.scorer.client
+        client.runtime = runtime = Interleaved(client.runtime)
+        bad = put_capture(
+            bucket, "capture/e/AllTraffic/2026/11/21/10/bad.jsonl", jsonl([record("1,2,3")] * 200)
+        )
+        good_rows = [record(",".join(f"{i}.{'1' * 12}" for i in range(7))) for _ in range(200)]
+        good = put_capture(bucket, "capture/e/AllTraffic/2026/11/21/10/good.jsonl", jsonl(good_rows))
+        # WHEN both are scored at the same time
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            failing = pool.submit(handler, bad)
+            assert runtime.bad_waiting.wait(WAIT_S)
+            scoring = pool.submit(handler, good)
+            bad_result = failing.result(timeout=60)
+            runtime.bad_finished.set()
+            good_result = scoring.result(timeout=60)
+    # THEN the failing file failed on its own reason, and the good file is scored in full
+    assert bad_result["status"] == "failed"
+    assert bad_result["failure"].startswith("the endpoint failed every request the same way")
+    assert (good_result["status"], good_result["scored"], good_result["rejected"]) == ("scored", 200, 0)
+
+
+@pytest.fixture(autouse=True)
+def _executions_end(stack):
+    yield
+    wait_for_all_executions(stack)
