@@ -218,7 +218,11 @@ class DriftMonitor:
             comparison = drift.Comparison((), {}, merged.rows, skipped=f"no baseline: {found.note}")
         else:
             comparison = drift.compare(
-                merged, found.baseline, min_records=self.settings.min_records, score_stats=found.score_stats
+                merged,
+                found.baseline,
+                min_records=self.settings.min_records,
+                score_stats=found.score_stats,
+                previous_windows=self._persisting(window) if found.score_stats is not None else 0,
             )
         report_uri = self._write_reports(window, merged, found.baseline, comparison)
         check_types: dict[str, int] = {}
@@ -245,6 +249,31 @@ class DriftMonitor:
         self._emit_metrics(report, comparison)
         self._put_event(report)
         return report
+
+    def _persisting(self, window: Window) -> int:
+        """How many consecutive windows up to the previous one were beyond the model's alert budget.
+
+        Read from the previous window's report (its score-drift violation counts them); no report,
+        or one that cannot be read, counts 0 — persistence starts again, it is never invented.
+        """
+        previous = Window(
+            endpoint=window.endpoint, start=window.start - (window.end - window.start), end=window.start
+        )
+        key = previous.report_prefix(self.settings.reports_prefix) + drift.VIOLATIONS_FILE
+        try:
+            body = self.s3.get_object(Bucket=self.settings.data_bucket, Key=key)["Body"]
+            try:
+                raw = body.read(self.settings.max_statistics_bytes + 1)
+            finally:
+                body.close()
+        except (ClientError, BotoCoreError):
+            return 0
+        if len(raw) > self.settings.max_statistics_bytes:
+            return 0
+        try:
+            return drift.persisting_windows(json.loads(raw))
+        except (ValueError, RecursionError):
+            return 0
 
     def _statistics_keys(self, window: Window) -> Iterator[str]:
         paginator = self.s3.get_paginator("list_objects_v2")

@@ -176,6 +176,8 @@ class MonitoringAlertSettings(AlertingSettings):
     retrain_check_types: CommaList = Field(default=(), alias="RETRAIN_CHECK_TYPES")
     retrain_min_violations: int = Field(default=1, alias="RETRAIN_MIN_VIOLATIONS", ge=1)
     retrain_on_alarm: bool = Field(default=True, alias="RETRAIN_ON_ALARM")
+    #: Consecutive drift windows a score drift must persist before it counts towards retraining.
+    retrain_min_windows: int = Field(default=1, alias="RETRAIN_MIN_WINDOWS", ge=1, le=1000)
     #: Training data for retraining runs; empty lets the pipeline use its own InputDataUri default:
     #: the recent window of the endpoint's production dataset.
     retrain_input_data_uri: str = Field(
