@@ -51,7 +51,8 @@ def test_a_nan_or_infinite_value_counts_as_missing_in_its_column_and_breaks_comp
 
 
 def test_the_decoder_names_the_column_of_a_non_finite_value_in_csv_json_and_quoted_csv():
-    lines = capture_lines(["1,nan,3"]) + [
+    lines = [
+        *capture_lines(["1,nan,3"]),
         json.dumps(
             {"captureData": {"endpointInput": {"data": '{"features": [1, 2, NaN]}', "encoding": "JSON"}}}
         ).encode(),
