@@ -11,9 +11,9 @@ import pytest
 
 from pipeline.scripts import evaluate as ev
 from pipeline.scripts import score_stats as ss
+from tests.integration.retrain_support import serve
 
 BUCKET = "evaluate-step"
-ENDPOINT = "served-endpoint"
 SERVED = f"s3://{BUCKET}/models/served/model.tar.gz"
 #: The model in service's statistics (quantile cutoff 1.2) and the candidate's (1.8).
 SERVED_STATS = {
@@ -30,11 +30,12 @@ class Runtime:
     """The SageMaker runtime's InvokeEndpoint, stubbed (moto answers b"body" without queued results):
     the model in service scores every row 1.5."""
 
-    def __init__(self) -> None:
+    def __init__(self, endpoint: str = "") -> None:
+        self.endpoint = endpoint
         self.calls = 0
 
     def invoke_endpoint(self, *, EndpointName: str, ContentType: str, Accept: str, Body: str) -> dict:
-        assert (EndpointName, ContentType) == (ENDPOINT, "text/csv")
+        assert (EndpointName, ContentType) == (self.endpoint, "text/csv")
         self.calls += 1
         rows = Body.count("\n") + 1
         payload = json.dumps({"scores": [{"score": 1.5}] * rows}).encode()
@@ -50,33 +51,19 @@ class _Body:
 
 
 @pytest.fixture
-def served(aws: None) -> None:
-    """An endpoint whose config's model serves SERVED, with its score_stats.json beside it."""
-    s3, sagemaker = boto3.client("s3"), boto3.client("sagemaker")
+def served(stack) -> str:
+    """The template's endpoint serving SERVED (as an earlier deployment did), its statistics beside it."""
+    s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
     s3.put_object(Bucket=BUCKET, Key="models/served/score_stats.json", Body=json.dumps(SERVED_STATS).encode())
-    sagemaker.create_model(
-        ModelName="served-model",
-        PrimaryContainer={"Image": "rcf:1", "ModelDataUrl": SERVED},
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/sagemaker",
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName="served-config",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": "served-model",
-                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="served-config")
+    serve(stack, {"model_data_url": SERVED})
+    return str(stack.parameters["EndpointName"])
 
 
 def test_the_incumbent_is_what_the_endpoint_serves_with_the_statistics_beside_its_artefact(served):
     # GIVEN an endpoint serving a model whose score_stats.json says cutoff 1.2
-    runtime = Runtime()
-    incumbent = ev.endpoint_incumbent(ENDPOINT, boto3.client("sagemaker"), runtime, boto3.client("s3"))
+    runtime = Runtime(served)
+    incumbent = ev.endpoint_incumbent(served, boto3.client("sagemaker"), runtime, boto3.client("s3"))
     # THEN the incumbent names that artefact and carries its statistics, and scores through the endpoint
     assert incumbent is not None
     assert incumbent.model == SERVED
@@ -104,7 +91,7 @@ def test_the_step_cuts_the_model_in_service_at_its_own_cutoff(served, tmp_path: 
     (tmp_path / "stats" / "score_stats.json").write_text(json.dumps(CANDIDATE_STATS))
     (tmp_path / "summary").mkdir()
     (tmp_path / "summary" / "summary.json").write_text(json.dumps({"rows_per_day": 24.0}))
-    runtime = Runtime()
+    runtime = Runtime(served)
     real_client = boto3.client
     monkeypatch.setattr(
         boto3,
@@ -123,7 +110,7 @@ def test_the_step_cuts_the_model_in_service_at_its_own_cutoff(served, tmp_path: 
             "--summary",
             str(tmp_path / "summary"),
             "--endpoint",
-            ENDPOINT,
+            served,
             "--output",
             str(tmp_path / "out"),
         ]

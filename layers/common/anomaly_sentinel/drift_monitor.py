@@ -261,18 +261,8 @@ class DriftMonitor:
         )
         key = previous.report_prefix(self.settings.reports_prefix) + drift.VIOLATIONS_FILE
         try:
-            body = self.s3.get_object(Bucket=self.settings.data_bucket, Key=key)["Body"]
-            try:
-                raw = body.read(self.settings.max_statistics_bytes + 1)
-            finally:
-                body.close()
-        except (ClientError, BotoCoreError):
-            return 0
-        if len(raw) > self.settings.max_statistics_bytes:
-            return 0
-        try:
-            return drift.persisting_windows(json.loads(raw))
-        except (ValueError, RecursionError):
+            return drift.persisting_windows(json.loads(self._read_bounded(key)))
+        except (DriftReportError, ValueError, RecursionError):
             return 0
 
     def _statistics_keys(self, window: Window) -> Iterator[str]:
@@ -283,17 +273,22 @@ class DriftMonitor:
                     if item["Key"].endswith(STATISTICS_SUFFIX):
                         yield item["Key"]
 
-    def _read_statistics(self, key: str) -> drift.FileStatistics:
+    def _read_bounded(self, key: str) -> bytes:
+        """An object of the data bucket, at most MAX_STATISTICS_BYTES; DriftReportError says why not."""
         try:
             body = self.s3.get_object(Bucket=self.settings.data_bucket, Key=key)["Body"]
             try:
-                raw = body.read(self.settings.max_statistics_bytes + 1)
+                raw: bytes = body.read(self.settings.max_statistics_bytes + 1)
             finally:
                 body.close()
         except (ClientError, BotoCoreError) as exc:
             raise DriftReportError(f"unreadable ({_why(exc)})") from exc
         if len(raw) > self.settings.max_statistics_bytes:
             raise DriftReportError(f"larger than {self.settings.max_statistics_bytes} bytes")
+        return raw
+
+    def _read_statistics(self, key: str) -> drift.FileStatistics:
+        raw = self._read_bounded(key)
         try:
             return drift.FileStatistics.from_json(json.loads(raw))
         except (ValueError, KeyError, TypeError) as exc:
