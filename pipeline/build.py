@@ -126,7 +126,7 @@ class Parameters:
         )
 
         self.input_data_uri = ParameterString("InputDataUri", default_value=DATASET_URI)
-        self.window_days = ParameterInteger("WindowDays", default_value=7)
+        self.window_days = ParameterInteger("WindowDays", default_value=14)
         self.blend_data_uri = ParameterString("BlendDataUri", default_value=NONE)
         self.blend_share = ParameterFloat("BlendShare", default_value=0.0)
         self.labels_uri = ParameterString("LabelsUri", default_value=NONE)

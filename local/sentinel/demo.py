@@ -8,10 +8,12 @@ executor runs the pipeline's own preprocessing script and trains the local RCF. 
 
 training upload → pipeline (channels, tuning, evaluation against the z-score baseline) → model
 registered → approved, deployed → production traffic captured as base64 JSONL → decoded, scored and
-kept in the production dataset → anomaly alert to a subscriber → traffic drifts (a level shift) →
-the drift monitor's window raises violations → alert → retraining state machine → the pipeline, with
-the template's defaults, trains on the recent window of that traffic, tunes, and scores candidate
-and incumbent on one labelled set → the better model in a new endpoint config.
+kept in the production dataset → anomaly alert to a subscriber → traffic drifts (a level shift),
+hour after hour → each hour's drift window raises violations and alerts; once the model's anomaly
+rate has stayed beyond its budget for RetrainMinWindows windows, the policy starts the retraining
+state machine → the pipeline, with the template's defaults, trains on the recent window of that
+traffic, tunes, and judges candidate and incumbent on one labelled set → the better model, beyond
+the set's noise, in a new endpoint config.
 """
 
 from __future__ import annotations
@@ -46,8 +48,10 @@ DATA = Path(__file__).parent / "data"
 TRAINING_KEY = "training/nyc_taxi.csv"
 SHINGLE = 48  # one day of 30-minute buckets, as the AWS NYC taxi example does
 #: The drift: three weeks of January 2015 (up to the blizzard NAB labels from the 24th), demand up
-#: by half the series mean, replayed as the weeks after the series ends.
+#: by half the series mean, replayed as the weeks after the series ends, one capture file an hour
+#: until the drift windows start a retraining (at most DRIFT_HOURS of them).
 DRIFT_DAYS = 21
+DRIFT_HOURS = 4
 DRIFT_END = np.datetime64("2015-01-24T00:00")
 DRIFT_SHIFT_OF_MEAN = 0.5
 #: Local tuning trials per pipeline run (the real Tune step runs TuningMaxJobs).
@@ -68,6 +72,8 @@ class DemoContext:
     summary: dict[str, Any] = field(default_factory=dict)
     #: The template's functions (what the schedule invokes: the drift monitor's ticks).
     function: Any = None
+    #: What MonitoringAlertFunction answered for each drift window, in order.
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def bucket(self) -> str:
@@ -167,14 +173,26 @@ def stage_training(ctx: DemoContext, timeline: Timeline) -> None:
         if run.status != "Succeeded":
             raise RuntimeError(f"pipeline execution failed: {run.failure_reason}")
         stats = run.score_stats
-        candidate, baseline = run.evaluation["candidate"], run.evaluation["baseline"]
+        report = run.evaluation
+        candidate, baseline, flag_all = report["candidate"], report["baseline"], report["flag_all"]
         timeline.say(
             stage.name,
             f"channels ({run.preprocess['train_rows']:,} train rows, injected validation and evaluation "
-            f"sets) → {len(run.trials)} tuning trials → RCF {run.hyperparameters} → score stats mean "
-            f"{stats['mean']:.3f} std {stats['std']:.3f} → evaluation F1 {candidate['f1']:.3f} vs z-score "
-            f"baseline {baseline['f1']:.3f} → registered {(run.model_package_arn or '?').split('/', 1)[-1]}",
+            f"sets) → {len(run.trials)} tuning trials → RCF {run.hyperparameters} → cutoff "
+            f"{stats['cutoff']['value']:.3f} (quantile {stats['cutoff']['quantile']:g} of the training "
+            f"scores; mean + 3 std would be {stats['mean'] + 3 * stats['std']:.3f}) → evaluation on "
+            f"{report['set']['rows']:,} rows ({report['set']['positive_share']:.1%} anomalies): F1 "
+            f"{candidate['f1']:.3f}, {candidate['false_alerts_per_day']:.2f} false alerts/day; flag-all "
+            f"{flag_all['f1']:.3f}, z-score baseline {baseline['f1']:.3f} → registered "
+            f"{(run.model_package_arn or '?').split('/', 1)[-1]}",
         )
+        ctx.summary["first_model_evaluation"] = {
+            "set": {k: report["set"].get(k) for k in ("rows", "positives", "positive_share", "genuine_rows")},
+            "candidate": {k: candidate[k] for k in ("f1", "precision", "recall", "false_alerts_per_day")},
+            "flag_all_f1": flag_all["f1"],
+            "baseline_f1": baseline["f1"],
+            "cutoff": stats["cutoff"],
+        }
 
     with timeline.stage("deploy") as stage:
         deliveries = ctx.router.drain()
@@ -187,6 +205,9 @@ def stage_training(ctx: DemoContext, timeline: Timeline) -> None:
             f"pipeline Succeeded event → state machine: evaluate, approve, deploy → "
             f"{ctx.endpoint} InService on {_endpoint_config(ctx)} ({_outcome(output)})",
         )
+        decision = (output.get("evaluation") or {}).get("reason")
+        timeline.say("decision", str(decision))
+        ctx.summary["first_model_evaluation"]["decision"] = decision
         _subscriber_messages(ctx)  # the deployment report is not part of the anomaly count
 
 
@@ -277,88 +298,104 @@ def _tick(window_start: datetime) -> dict[str, Any]:
     }
 
 
-def _window_violations(result: dict[str, Any]) -> list[dict[str, str]]:
-    """The violations a drift window's report lists (feature and check type)."""
+def _monitor_window(ctx: DemoContext, timeline: Timeline, name: str, hour: datetime) -> list[dict[str, Any]]:
+    """The drift monitor's run for one hour's window, then the monitoring responder's decision."""
+    result = ctx.function("DriftMonitorFunction")(_tick(hour))
+    found = _window_violations(result)
+    kinds = sorted({v["constraint_check_type"] for v in found})
+    features = sorted({v["feature_name"] for v in found}, key=lambda f: (len(f), f))
+    shown = ", ".join(features[:4]) + (", …" if len(features) > 4 else "")
+    timeline.say(
+        "monitor",
+        f"window {result['window_start']} ({name}): {result['records']:,} rows from "
+        f"{result['files']} file(s) → {len(found)} violation(s) {kinds or ''} {shown}".rstrip(),
+    )
+    handled = [d.result for d in _delivered(ctx.router.drain(), "MonitoringAlertFunction")]
+    for alert in _subscriber_messages(ctx):
+        timeline.say("alert", f"subscriber received: {alert.get('Subject')}")
+    for outcome in handled:
+        timeline.say("policy", f"retrain {outcome.get('retrain')} ({outcome.get('retrain_reason')})")
+    ctx.summary.setdefault("drift_windows", []).append(
+        {
+            "window": result["window_start"],
+            "traffic": name,
+            "rows": result["records"],
+            "check_types": result["check_types"],
+            "consecutive_windows_beyond_budget": max(
+                (int(v.get("consecutive_windows", 0)) for v in found), default=0
+            ),
+            "retrain": any(o.get("retrain") for o in handled),
+            "reasons": [o.get("retrain_reason") for o in handled],
+        }
+    )
+    ctx.outcomes.extend(handled)
+    return found
+
+
+def _window_violations(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The violations a drift window's report lists (feature, check type, persistence)."""
     bucket, key = parse_s3_uri(result["report_uri"] + "constraint_violations.json")
     found = json.loads(local_client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())["violations"]
     return [
-        {"feature_name": v["feature_name"], "constraint_check_type": v["constraint_check_type"]}
+        {k: v[k] for k in ("feature_name", "constraint_check_type", "consecutive_windows") if k in v}
         for v in found
     ]
 
 
-def _monitor_windows(
-    ctx: DemoContext, timeline: Timeline, hours: dict[str, datetime]
-) -> dict[str, list[dict[str, str]]]:
-    """The drift monitor's run for each hour's window; the replay must not drift, the shift must."""
-    monitor = ctx.function("DriftMonitorFunction")
-    windows = {}
-    for name, hour in hours.items():
-        result = monitor(_tick(hour))
-        found = _window_violations(result)
-        windows[name] = found
-        kinds = sorted({v["constraint_check_type"] for v in found})
-        features = sorted({v["feature_name"] for v in found}, key=lambda f: (len(f), f))
-        shown = ", ".join(features[:4]) + (", …" if len(features) > 4 else "")
-        timeline.say(
-            "monitor",
-            f"window {result['window_start']} ({name}): {result['records']:,} rows from "
-            f"{result['files']} file(s) → {len(found)} violation(s) {kinds or ''} {shown}".rstrip(),
-        )
-    if any(v["constraint_check_type"] == "baseline_drift_check" for v in windows["replay"]):
-        raise RuntimeError(
-            f"the replayed training traffic drifted from its own baseline: {windows['replay']}"
-        )
-    if not any(v["constraint_check_type"] == "baseline_drift_check" for v in windows["shifted"]):
-        raise RuntimeError(f"the shifted traffic raised no baseline drift: {windows['shifted']}")
-    return windows
+def _shifted_capture(ctx: DemoContext, series: Any, index: int, hour: datetime) -> dict[str, Any]:
+    """The index-th three weeks after the series' end, demand up by half, captured in ``hour``."""
+    points = DRIFT_DAYS * 48 + SHINGLE - 1
+    step = np.timedelta64(30, "m")
+    start = series.timestamps[-1] + step + step * DRIFT_DAYS * 48 * index
+    stamps = start + step * np.arange(points)
+    end = int(np.searchsorted(series.timestamps, DRIFT_END))
+    values = series.values[end - points : end] + DRIFT_SHIFT_OF_MEAN * float(series.values.mean())
+    key = capture_key(ctx.template.parameters["CapturePrefix"], ctx.endpoint, hour, f"replay-drift-{index}")
+    body = capture_file(shingle_timestamps(stamps, SHINGLE), shingle(values, SHINGLE), broken=False)
+    local_client("s3").put_object(Bucket=ctx.bucket, Key=key, Body=body)
+    report: dict[str, Any] = _one(ctx.router.drain(), "ScoreCaptureFunction").result
+    _subscriber_messages(ctx)  # the shifted traffic's anomaly alert is not the drift phase's
+    return report
 
 
 def stage_drift(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) -> None:
-    """Traffic after a regime change, in the hour after the replay: scored by the model in service,
-    kept in the production dataset, and compared by the drift monitor with the model's baseline."""
+    """Traffic after a regime change, one file an hour after the replay: scored by the model in
+    service, kept in the production dataset, compared by the drift monitor with the model's baseline
+    window by window, until the policy says the model is wrong."""
     with timeline.stage("drift") as stage:
         series = scored["series"]
-        points = DRIFT_DAYS * 48 + SHINGLE - 1
-        step = np.timedelta64(30, "m")
-        stamps = series.timestamps[-1] + step + step * np.arange(points)
-        end = int(np.searchsorted(series.timestamps, DRIFT_END))
-        values = series.values[end - points : end] + DRIFT_SHIFT_OF_MEAN * float(series.values.mean())
-        rows = shingle(values, SHINGLE)
         traffic_hour = scored["hour"]
-        drift_hour = traffic_hour + timedelta(hours=1)
-        key = capture_key(ctx.template.parameters["CapturePrefix"], ctx.endpoint, drift_hour, "replay-drift")
-        body = capture_file(shingle_timestamps(stamps, SHINGLE), rows, broken=False)
-        local_client("s3").put_object(Bucket=ctx.bucket, Key=key, Body=body)
-        report = _one(ctx.router.drain(), "ScoreCaptureFunction").result
-        _subscriber_messages(ctx)  # the shifted traffic's anomaly alert is not the drift phase's
-        timeline.say(
-            stage.name,
-            f"{DRIFT_DAYS} days after {np.datetime_as_string(series.timestamps[-1], unit='D')} with demand "
-            f"+{DRIFT_SHIFT_OF_MEAN:.0%} of the mean: {report['scored']:,} records scored, "
-            f"{report['anomalies']:,} above the old model's cutoff; {report['dataset_rows']:,} rows kept "
-            f"in s3://{ctx.bucket}/dataset/endpoint={ctx.endpoint}/; statistics → {report['statistics_uri']}",
-        )
-        ctx.summary["drift_records"] = report["scored"]
-        ctx.summary["drift_anomalies"] = report["anomalies"]
-        windows = _monitor_windows(ctx, timeline, {"replay": traffic_hour, "shifted": drift_hour})
-        ctx.summary["drift_violations"] = windows["shifted"]
-        ctx.summary["drift_violations_replay"] = windows["replay"]
         before = _endpoint_config(ctx)
-        handled = [d.result for d in _delivered(ctx.router.drain(), "MonitoringAlertFunction")]
-        for alert in _subscriber_messages(ctx):
-            timeline.say("alert", f"subscriber received: {alert.get('Subject')}")
-        for outcome in handled:
+        replay = _monitor_window(ctx, timeline, "replay", traffic_hour)
+        if any(v["constraint_check_type"] == "baseline_drift_check" for v in replay):
+            raise RuntimeError(f"the replayed training traffic drifted from its own baseline: {replay}")
+        ctx.summary["drift_violations_replay"] = replay
+        ctx.summary["drift_records"] = ctx.summary["drift_anomalies"] = 0
+        execution = None
+        for index in range(DRIFT_HOURS):
+            hour = traffic_hour + timedelta(hours=1 + index)
+            report = _shifted_capture(ctx, series, index, hour)
             timeline.say(
-                "policy",
-                f"{outcome.get('job_arn')}: retrain {outcome.get('retrain')} "
-                f"({outcome.get('retrain_reason')})",
+                stage.name,
+                f"hour {index + 1}: {DRIFT_DAYS} more days, demand +{DRIFT_SHIFT_OF_MEAN:.0%} of the mean: "
+                f"{report['scored']:,} records scored, {report['anomalies']:,} above the model's cutoff "
+                f"{report['cutoff']:.3f}; {report['dataset_rows']:,} rows kept in "
+                f"s3://{ctx.bucket}/dataset/endpoint={ctx.endpoint}/",
             )
-        execution = next(
-            ((o.get("execution") or {}).get("execution_arn") for o in handled if o.get("execution")), None
-        )
+            ctx.summary["drift_records"] += report["scored"]
+            ctx.summary["drift_anomalies"] += report["anomalies"]
+            found = _monitor_window(ctx, timeline, f"shifted, hour {index + 1}", hour)
+            if not any(v["constraint_check_type"] == "baseline_drift_check" for v in found):
+                raise RuntimeError(f"the shifted traffic raised no baseline drift: {found}")
+            ctx.summary["drift_violations"] = found
+            handled = ctx.outcomes[-1:]
+            execution = next(
+                ((o.get("execution") or {}).get("execution_arn") for o in handled if o.get("execution")), None
+            )
+            if execution:
+                break
         if not execution:
-            raise RuntimeError(f"drift violations did not start a retraining run: {handled}")
+            raise RuntimeError(f"{DRIFT_HOURS} drifted hours did not start a retraining run")
         timeline.say("retrain", f"retraining state machine started: {execution.rsplit(':', 1)[-1]}")
         output = _wait_for_retraining(ctx, execution)
         after = _endpoint_config(ctx)
@@ -368,8 +405,7 @@ def stage_drift(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) ->
                 ctx.summary["retrain_alert"] = alert.get("Message")
         timeline.say(
             "retrain",
-            f"pipeline → evaluate → approve → deploy: endpoint config {before} → {after} "
-            f"({_outcome(output)})",
+            f"pipeline → evaluate → decide → deploy: endpoint config {before} → {after} ({_outcome(output)})",
         )
         _report_retraining(ctx, timeline, output)
         if after == before:
@@ -384,7 +420,6 @@ def _report_retraining(ctx: DemoContext, timeline: Timeline, output: dict[str, A
     """The last retraining run's tuning trials, comparison and training data, on the timeline."""
     run = ctx.executor.results[-1]
     evaluation = output.get("evaluation") or {}
-    figures = evaluation.get("figures") or {}
     for trial in run.trials:
         timeline.say(
             "tuning",
@@ -394,12 +429,9 @@ def _report_retraining(ctx: DemoContext, timeline: Timeline, output: dict[str, A
     for line in str(evaluation.get("comparison") or "").splitlines():
         timeline.say("evaluate", line)
     timeline.say("trained on", str(evaluation.get("trainingData")))
+    timeline.say("decision", str(evaluation.get("reason")))
     ctx.summary["tuning_trials"] = run.trials
-    ctx.summary["evaluation"] = {
-        "candidate": figures.get("candidate"),
-        "incumbent": figures.get("incumbent"),
-        "approved": bool(evaluation.get("approve")),
-    }
+    ctx.summary["evaluation"] = _evidence(evaluation)
     ctx.summary["retrain_training_data"] = run.training_data
     # What the state machine sent the pipeline: nothing beyond the definition's defaults.
     ctx.summary["retrain_pipeline_parameters"] = (
@@ -407,6 +439,26 @@ def _report_retraining(ctx: DemoContext, timeline: Timeline, output: dict[str, A
         .list_pipeline_parameters_for_execution(PipelineExecutionArn=run.execution_arn)
         .get("PipelineParameters", [])
     )
+
+
+def _evidence(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """What a decision rested on (the evaluate step's summary): set, references, figures, margin."""
+    figures = evaluation.get("figures") or {}
+    comparison = figures.get("comparison") or {}
+    return {
+        "candidate": figures.get("candidate"),
+        "incumbent": figures.get("incumbent"),
+        "baseline": figures.get("baseline"),
+        "flag_all": figures.get("flag_all"),
+        "set": figures.get("set"),
+        "false_alert_reduction": {k: comparison.get(k) for k in ("gain", "low", "high", "confidence")}
+        if comparison
+        else None,
+        "min_improvement": figures.get("min_improvement"),
+        "margin": figures.get("margin"),
+        "decision": evaluation.get("reason"),
+        "approved": bool(evaluation.get("approve")),
+    }
 
 
 # ---------------------------------------------------------------------------- orchestration

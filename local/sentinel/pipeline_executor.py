@@ -111,7 +111,7 @@ class TrainingPlan:
     model_package_group: str
     approval_status: str
     image_uri: str
-    window_days: int = 7
+    window_days: int = 14
     blend_uri: str | None = None
     blend_share: float = 0.0
     tuning_max_jobs: int = LOCAL_MAX_TRIALS
@@ -445,7 +445,7 @@ class PipelineExecutor:
                 or DEFAULT_APPROVAL
             ),
             image_uri=rcf_image(definition, parameters, self.region),
-            window_days=_int(parameters.get("WindowDays", "7"), "WindowDays"),
+            window_days=_int(parameters.get("WindowDays", "14"), "WindowDays"),
             blend_uri=_given(parameters.get("BlendDataUri")),
             blend_share=float(parameters.get("BlendShare", "0") or 0),
             tuning_max_jobs=_int(parameters.get("TuningMaxJobs", str(LOCAL_MAX_TRIALS)), "TuningMaxJobs"),
@@ -523,10 +523,7 @@ class PipelineExecutor:
             incumbent_scores=incumbent.score(set_rows) if incumbent else None,
             incumbent_stats=incumbent.stats if incumbent else None,
             incumbent_model=incumbent.model if incumbent else None,
-            set_info={
-                "injected": result.preprocess.get("injected", {}).get("evaluation"),
-                "training_data": result.training_data,
-            },
+            set_info=evaluate.set_info(result.preprocess),
         )
         self._publish(result, plan, execution_id, forest)
 

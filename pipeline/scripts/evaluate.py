@@ -4,25 +4,41 @@ Runs as the pipeline's Evaluate step (SageMaker Processing) and inside the local
 Standard library only; boto3 only to reach the incumbent (the processing images have it).
 
 * The set: ``evaluation/evaluation.csv`` from ``channels.py`` — the newest held-out rows of the run
-  (label 0, or a real label) plus injected anomalies (label 1).
+  (the **genuine** rows: label 0, or a real label) plus injected anomalies (label 1) at a realistic
+  share: at most :data:`inject.EVALUATION_SHARE` (5 %) of the set's rows are labelled anomalies.
 * The **candidate**: the model this run trained, its scores from the batch transform of the set.
 * The **incumbent**: the model in service on the endpoint, asked through the endpoint itself
   (``InvokeEndpoint``, ``text/csv``) — by definition what serves, whatever registered it. No endpoint
-  (the first model): no incumbent, and the reference is the **baseline**, a z-score detector.
-* The **cutoff** is each model's own production cutoff, the one ScoreCaptureFunction applies:
-  ``mean + 3 std`` of the model's scores on its training data (``score_stats.json`` next to its
-  ``model.tar.gz``). A model without score statistics is cut at ``mean + 3 std`` of its scores on
-  the set's label-0 rows (named in the report). The baseline flags a row when any feature is more
-  than 3 standard deviations from its train-channel mean.
-* Precision, recall and F1 of "flagged" against the labels; F1 is 0 when nothing is both flagged
-  and labelled.
+  (the first model): no incumbent.
+* The **cutoff** is each model's own production cutoff, the one ScoreCaptureFunction applies, read
+  from *that model's* ``score_stats.json`` (:func:`score_stats.model_cutoff`: its alert-budget
+  quantile, or ``mean + 3 std`` for statistics written before it). A model without score statistics
+  is cut at ``mean + 3 std`` of its scores on the set's label-0 rows (named in the report).
+* References: a **z-score** detector (a row is flagged when any feature is more than 3 standard
+  deviations from its train-channel mean) and a **flag-all** detector (every row flagged): with
+  anomalies at 5 % of the set, flag-all's F1 is at most 0.095, and a model that does not beat it is
+  no better than alerting on everything.
+* Figures per model: precision, recall, F1, and the **false alerts** on the genuine label-0 rows,
+  also per day of traffic (the set's ``rows_per_day``, from the run's timestamps).
+* The **comparison** (candidate vs incumbent): the share of the incumbent's false alerts on the
+  genuine rows that the candidate removes, ``(fa_incumbent - fa_candidate) / max(both)`` (1: all of
+  them, 0: as many, -1: it raises them all alone), with a paired bootstrap of the set's rows
+  (:data:`RESAMPLES` resamples, label-0 and label-1 rows resampled apart, a fixed seed) giving its
+  :data:`CONFIDENCE` interval. ``anomaly_sentinel.evaluation`` approves only when the interval's
+  lower end is above 0 (and at least MinImprovement): the difference must be beyond the set's
+  noise. Why false alerts and not F1: docs/BENCHMARKS.md ("Retraining decisions against the next
+  week") — on held-out real traffic they predict which model does better next week; F1 on a few
+  injected anomalies does not.
 
 ``evaluation.json``::
 
-    {"set": {"rows", "positives", "injected", "real_positives"},
+    {"set": {"rows", "positives", "positive_share", "genuine_rows", "rows_per_day", "injected", ...},
      "cutoff_rule": "...", "reference": "incumbent" | "baseline",
-     "candidate": {"precision", "recall", "f1", "cutoff", "cutoff_source", "tp", "fp", "fn", "tn"},
-     "incumbent": {... same, "model": its ModelDataUrl} | null, "baseline": {... same, "detector": "z-score"}}
+     "candidate": {"precision", "recall", "f1", "cutoff", "cutoff_source", "tp", "fp", "fn", "tn",
+                   "false_alerts", "false_alerts_per_day", "flag_rate"},
+     "incumbent": {... same, "model": its ModelDataUrl} | null,
+     "baseline": {... same, "detector": "z-score"}, "flag_all": {... same, "detector": "flag-all"},
+     "comparison": {"metric", "against", "gain", "low", "high", "confidence", "resamples", "seed"} | null}
 """
 
 from __future__ import annotations
@@ -30,20 +46,35 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+try:  # a package (tests, the build)
+    from . import score_stats as ss
+except ImportError:  # a file: score_stats.py sits next to this one, or comes as the step's "lib" input
+    for _folder in (Path(__file__).resolve().parent, Path("/opt/ml/processing/input/lib")):
+        if str(_folder) not in sys.path:
+            sys.path.append(str(_folder))
+    import score_stats as ss  # type: ignore[no-redef]
+
 EVALUATION_FILE = "evaluation.json"
-CUTOFF_K = 3.0
+CUTOFF_K = ss.CUTOFF_K
 ZSCORE_CUTOFF = 3.0
 CUTOFF_RULE = (
-    "each model's production cutoff: mean + 3 std of its training scores (score_stats.json); "
-    "baseline: any feature beyond 3 std of its train-channel mean"
+    "each model's production cutoff from its own score_stats.json (the alert-budget quantile of its "
+    "training scores; mean + 3 std for statistics without one); baseline: any feature beyond 3 std "
+    "of its train-channel mean; flag-all: every row"
 )
 MIN_STD = 1e-12
+#: Paired bootstrap of the comparison: resamples, two-sided confidence of the interval, seed.
+RESAMPLES = 2000
+CONFIDENCE = 0.90
+BOOTSTRAP_SEED = 20_240_601
+COMPARISON_METRIC = "false-alert reduction on genuine rows"
 #: Rows per InvokeEndpoint request (serverless payload limit 4 MB; 48 features are ~1 KB a row).
 INVOKE_ROWS = 500
 PROCESSING_INPUT = Path("/opt/ml/processing/input")
@@ -66,20 +97,34 @@ class Metrics:
     fp: int
     fn: int
     tn: int
+    #: Label-0 (genuine, normal) rows flagged, and the same per day of traffic (None: rate unknown).
+    false_alerts: int = 0
+    false_alerts_per_day: float | None = None
+    flag_rate: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def metrics(labels: Sequence[int], scores: Sequence[float], cutoff: float, cutoff_source: str) -> Metrics:
-    """Precision / recall / F1 of ``score > cutoff`` against the labels."""
-    if len(labels) != len(scores):
-        raise EvaluationError(f"{len(scores)} scores for {len(labels)} labelled rows")
+def flags(scores: Sequence[float], cutoff: float) -> list[bool]:
+    """``score > cutoff`` for each row; a score that is not a finite number is refused."""
     if not all(math.isfinite(s) for s in scores):
         raise EvaluationError("a score is not a finite number")
+    return [score > cutoff for score in scores]
+
+
+def metrics(
+    labels: Sequence[int],
+    scores: Sequence[float],
+    cutoff: float,
+    cutoff_source: str,
+    rows_per_day: float | None = None,
+) -> Metrics:
+    """Precision / recall / F1 of ``score > cutoff`` against the labels, and the false alerts."""
+    if len(labels) != len(scores):
+        raise EvaluationError(f"{len(scores)} scores for {len(labels)} labelled rows")
     tp = fp = fn = tn = 0
-    for label, score in zip(labels, scores, strict=True):
-        flagged = score > cutoff
+    for label, flagged in zip(labels, flags(scores, cutoff), strict=True):
         if label and flagged:
             tp += 1
         elif flagged:
@@ -91,18 +136,9 @@ def metrics(labels: Sequence[int], scores: Sequence[float], cutoff: float, cutof
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return Metrics(precision, recall, f1, cutoff, cutoff_source, tp, fp, fn, tn)
-
-
-def stats_cutoff(stats: dict[str, Any] | None) -> float | None:
-    """``mean + 3 std`` of a ``score_stats.json``; None when absent or not finite."""
-    if not stats:
-        return None
-    try:
-        value = float(stats["mean"]) + CUTOFF_K * float(stats["std"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
+    flag_rate = fp / (fp + tn) if fp + tn else 0.0
+    per_day = flag_rate * rows_per_day if rows_per_day else None
+    return Metrics(precision, recall, f1, cutoff, cutoff_source, tp, fp, fn, tn, fp, per_day, flag_rate)
 
 
 def set_cutoff(labels: Sequence[int], scores: Sequence[float]) -> float:
@@ -113,11 +149,25 @@ def set_cutoff(labels: Sequence[int], scores: Sequence[float]) -> float:
     return mean + CUTOFF_K * std
 
 
-def judge_model(labels: Sequence[int], scores: Sequence[float], stats: dict[str, Any] | None) -> Metrics:
-    cutoff = stats_cutoff(stats)
-    if cutoff is not None:
-        return metrics(labels, scores, cutoff, "score-stats")
-    return metrics(labels, scores, set_cutoff(labels, scores), "evaluation-set-normals")
+def model_cutoff(
+    labels: Sequence[int], scores: Sequence[float], stats: dict[str, Any] | None
+) -> tuple[float, str]:
+    """A model's production cutoff from its own statistics, else the set's normals (named)."""
+    found = ss.model_cutoff(stats)
+    if found is not None:
+        value, how = found
+        return value, f"score-stats: {how}"
+    return set_cutoff(labels, scores), "evaluation-set-normals"
+
+
+def judge_model(
+    labels: Sequence[int],
+    scores: Sequence[float],
+    stats: dict[str, Any] | None,
+    rows_per_day: float | None = None,
+) -> Metrics:
+    cutoff, source = model_cutoff(labels, scores, stats)
+    return metrics(labels, scores, cutoff, source, rows_per_day)
 
 
 def zscore_scores(
@@ -126,6 +176,63 @@ def zscore_scores(
     """The baseline's score of a row: its largest absolute z-score over the features."""
     spread = [max(s, MIN_STD) for s in std]
     return [max(abs(x - m) / s for x, m, s in zip(row, mean, spread, strict=True)) for row in rows]
+
+
+def false_alert_reduction(incumbent: int, candidate: int) -> float:
+    """Share of the incumbent's false alerts the candidate removes, in [-1, 1] (0 when neither has any)."""
+    larger = max(incumbent, candidate)
+    return (incumbent - candidate) / larger if larger else 0.0
+
+
+def compare(
+    labels: Sequence[int],
+    candidate_flags: Sequence[bool],
+    incumbent_flags: Sequence[bool],
+    *,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = BOOTSTRAP_SEED,
+) -> dict[str, Any]:
+    """:func:`false_alert_reduction` on the genuine rows, with its paired-bootstrap interval.
+
+    Paired: a resampled row brings both models' flags. Only label-0 rows carry false alerts, so the
+    resample draws the label-0 rows (stratified: the set's share of anomalies stays fixed); each is
+    one of four kinds (flagged by both, by the incumbent only, by the candidate only, by neither).
+    """
+    kinds = [
+        (bool(i), bool(c))
+        for label, c, i in zip(labels, candidate_flags, incumbent_flags, strict=True)
+        if not label
+    ]
+    incumbent = sum(i for i, _ in kinds)
+    candidate = sum(c for _, c in kinds)
+    gain = false_alert_reduction(incumbent, candidate)
+    rng = random.Random(seed)  # noqa: S311 - a reproducible resample, not a secret
+    draws = []
+    for _ in range(resamples if kinds else 0):
+        sample = rng.choices(kinds, k=len(kinds))
+        draws.append(false_alert_reduction(sum(i for i, _ in sample), sum(c for _, c in sample)))
+    draws.sort()
+    tail = (1.0 - confidence) / 2
+    low = _order_statistic(draws, tail) if draws else gain
+    high = _order_statistic(draws, 1.0 - tail) if draws else gain
+    return {
+        "metric": COMPARISON_METRIC,
+        "against": "incumbent",
+        "genuine_rows": len(kinds),
+        "false_alerts": {"candidate": candidate, "incumbent": incumbent},
+        "gain": gain,
+        "low": low,
+        "high": high,
+        "confidence": confidence,
+        "resamples": resamples,
+        "seed": seed,
+    }
+
+
+def _order_statistic(ordered: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of sorted draws (nearest rank, so it is one of the draws)."""
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def read_set(path: Path) -> tuple[list[int], list[list[float]]]:
@@ -161,20 +268,43 @@ def evaluate(
     incumbent_model: str | None = None,
     set_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The evaluation report (see the module doc)."""
-    candidate = judge_model(labels, candidate_scores, candidate_stats)
+    """The evaluation report (see the module doc). Each model is cut with its own statistics."""
+    info = dict(set_info or {})
+    per_day = info.get("rows_per_day")
+    rows_per_day = float(per_day) if isinstance(per_day, int | float) and per_day > 0 else None
+    candidate = judge_model(labels, candidate_scores, candidate_stats, rows_per_day)
     incumbent = (
-        judge_model(labels, incumbent_scores, incumbent_stats) if incumbent_scores is not None else None
+        judge_model(labels, incumbent_scores, incumbent_stats, rows_per_day)
+        if incumbent_scores is not None
+        else None
     )
     zscores = zscore_scores(rows, baseline["mean"], baseline["std"])
-    reference = metrics(labels, zscores, ZSCORE_CUTOFF, "z-score")
+    reference = metrics(labels, zscores, ZSCORE_CUTOFF, "z-score", rows_per_day)
+    flag_all = metrics(labels, [1.0] * len(labels), 0.0, "every row", rows_per_day)
+    comparison = None
+    if incumbent is not None and incumbent_scores is not None:
+        comparison = compare(
+            labels,
+            flags(candidate_scores, candidate.cutoff),
+            flags(incumbent_scores, incumbent.cutoff),
+        )
+    positives = int(sum(labels))
     return {
-        "set": {"rows": len(labels), "positives": int(sum(labels)), **(set_info or {})},
+        "set": {
+            **info,
+            "rows": len(labels),
+            "positives": positives,
+            "positive_share": positives / len(labels) if labels else 0.0,
+            "genuine_rows": len(labels) - int(sum((info.get("injected") or {}).values())),
+            "rows_per_day": rows_per_day,
+        },
         "cutoff_rule": CUTOFF_RULE,
         "reference": "incumbent" if incumbent is not None else "baseline",
         "candidate": candidate.as_dict(),
         "incumbent": {**incumbent.as_dict(), "model": incumbent_model} if incumbent is not None else None,
         "baseline": {"detector": "z-score", **reference.as_dict()},
+        "flag_all": {"detector": "flag-all", **flag_all.as_dict()},
+        "comparison": comparison,
     }
 
 
@@ -274,14 +404,18 @@ def _read_json(path: Path) -> Any:
 
 
 def _scores(directory: Path) -> list[float]:
-    try:
-        from . import score_stats
-    except ImportError:  # a file: score_stats.py comes as the step's "lib" input
-        for folder in (Path(__file__).resolve().parent, PROCESSING_INPUT / "lib"):
-            if str(folder) not in sys.path:
-                sys.path.append(str(folder))
-        import score_stats  # type: ignore[no-redef]
-    return list(score_stats.read_scores(directory))
+    return list(ss.read_scores(directory))
+
+
+def set_info(summary: dict[str, Any]) -> dict[str, Any]:
+    """What the channels summary says about the evaluation set (for the report's ``set``)."""
+    return {
+        "injected": (summary.get("injected") or {}).get("evaluation"),
+        "real_positives": (summary.get("real_positives") or {}).get("evaluation"),
+        "target_share": summary.get("evaluation_share"),
+        "rows_per_day": summary.get("rows_per_day"),
+        "training_data": summary.get("training_data"),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -311,10 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             incumbent_scores=incumbent.score(rows) if incumbent else None,
             incumbent_stats=incumbent.stats if incumbent else None,
             incumbent_model=incumbent.model if incumbent else None,
-            set_info={
-                "injected": summary.get("injected", {}).get("evaluation"),
-                "training_data": summary.get("training_data"),
-            },
+            set_info=set_info(summary),
         )
     except (EvaluationError, OSError, ValueError) as exc:
         message = f"{type(exc).__name__}: {exc}"

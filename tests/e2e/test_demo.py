@@ -80,24 +80,36 @@ def test_retraining_ran_on_the_templates_defaults_and_trained_on_recent_producti
     data = summary["retrain_training_data"]
     assert data["source"] == "production-window"
     assert data["uri"].endswith("/dataset/endpoint=anomaly-sentinel-rcf/")
-    assert data["window_days"] == 7
+    assert data["window_days"] == 14
     assert data["start"] > "2015-02-01"  # the drifted weeks replayed after the series' end
-    assert data["rows_read"] - data["rows_outside_window"] == 7 * 48
+    assert data["rows_read"] - data["rows_outside_window"] == 14 * 48
 
 
-def test_retraining_tuned_and_the_candidate_beat_the_incumbent_on_the_same_set(summary):
+def test_retraining_tuned_and_the_candidate_removed_false_alerts_beyond_the_noise(summary):
     trials = summary["tuning_trials"]
     assert len(trials) >= 2
     assert all({"num_trees", "num_samples_per_tree", "f1"} <= set(t) for t in trials)
     evaluation = summary["evaluation"]
     assert evaluation["approved"] is True
-    assert evaluation["candidate"]["f1"] > evaluation["incumbent"]["f1"]
-    assert set(evaluation["candidate"]) == set(evaluation["incumbent"]) == {"f1", "precision", "recall"}
+    # GIVEN an evaluation set with a realistic share of anomalies, where flagging everything loses
+    assert evaluation["set"]["positives"] >= 1
+    assert evaluation["set"]["positive_share"] <= 0.05
+    assert evaluation["flag_all"]["f1"] < evaluation["candidate"]["f1"]
+    # THEN the decision rests on false alerts: the model in service flags the shifted traffic, the
+    # candidate far less, and the whole 90 % interval of the reduction is above 0
+    assert (
+        evaluation["incumbent"]["false_alerts_per_day"] > 10 * evaluation["candidate"]["false_alerts_per_day"]
+    )
+    reduction = evaluation["false_alert_reduction"]
+    assert 0 < reduction["low"] <= reduction["gain"] <= reduction["high"]
+    assert evaluation["margin"] == reduction["low"] - evaluation["min_improvement"]
+    assert evaluation["decision"].startswith("approved: the candidate removes ")
     # AND the subscribers' alert says what it trained on and carries the comparison table
     alert = summary["retrain_alert"]
     assert "Trained on: production 7-day window" in alert
     assert f"candidate   {evaluation['candidate']['f1']:.3f}" in alert
     assert f"incumbent   {evaluation['incumbent']['f1']:.3f}" in alert
+    assert "false alerts removed: +" in alert
     # AND the run's time and estimated cost (the local executor runs no billed job: $0.00)
     assert re.search(r"Run time and cost: pipeline run [0-9.]+ min, \d+ steps, .* estimated \$0\.00", alert)
 
@@ -110,9 +122,11 @@ def test_flagged_records_fall_in_the_labelled_nab_windows(demo):
     flagged = np.array([r["anomaly"] for r in rows], dtype=bool)
     # WHEN they are compared with NAB's five labelled windows
     quality = window_quality(stamps, flagged, load_windows())
-    # THEN most windows are hit and most flagged records are inside one
-    assert quality.windows_hit >= 4
-    assert quality.precision >= 0.5
+    # THEN most windows are hit, and at the model's alert budget (its 0.999 training quantile) nearly
+    # every flagged record is inside one (mean + 3 std hit one window more with a quarter of its
+    # flags outside every window: docs/BENCHMARKS.md, "Cutoff with an alert budget")
+    assert quality.windows_hit >= 3
+    assert quality.precision >= 0.9
 
 
 def test_demo_leaves_no_aws_configuration_behind(demo):
@@ -144,3 +158,26 @@ def test_shifted_traffic_raises_drift_violations_from_the_drift_monitor(summary)
     # AND the replay window's features do not drift; its one broken value (column 3) shows as
     # completeness. (Its anomaly rate may: the model was trained on part of the series only.)
     assert {(f, kind) for f, kind in replay if f.startswith("_c")} == {("_c2", "completeness_check")}
+
+
+def test_the_first_model_was_deployed_past_its_sanity_floor_and_says_what_it_was_compared_with(summary):
+    first = summary["first_model_evaluation"]
+    assert first["set"]["positive_share"] <= 0.05
+    assert first["candidate"]["f1"] > first["flag_all_f1"]
+    assert first["cutoff"]["rule"] == "quantile"
+    assert first["decision"].startswith("first model: candidate F1 ")
+    assert "compared with flagging every row" in first["decision"]
+    assert "z-score baseline" in first["decision"]
+
+
+def test_drift_retrains_only_once_the_models_anomaly_rate_has_persisted_beyond_its_budget(summary):
+    windows = summary["drift_windows"]
+    # GIVEN the replay (its real anomalies above the budget in one window) and the shifted hours
+    assert windows[0]["traffic"] == "replay"
+    assert [w["consecutive_windows_beyond_budget"] for w in windows] == list(range(1, len(windows) + 1))
+    # THEN only the window where it reached the template's RetrainMinWindows (3) retrains
+    assert [w["retrain"] for w in windows] == [False] * (len(windows) - 1) + [True]
+    assert len(windows) == 3
+    assert "beyond its budget for 3 consecutive window(s), 3 required" in windows[-1]["reasons"][0]
+    # AND the data moved in every shifted window, which alone retrained nothing
+    assert all(w["check_types"].get("baseline_drift_check") for w in windows[1:])

@@ -189,3 +189,36 @@ def test_a_role_that_may_not_read_the_model_in_service_fails_the_window_loudly(
     with pytest.raises(BaselineAccessError, match=r"access denied .*sagemaker:DescribeEndpointConfig"):
         handler(scheduled_event())
     assert drift_events() == []
+
+
+def test_an_anomaly_rate_beyond_the_models_budget_counts_the_windows_it_persists(deployment, handler):
+    # GIVEN a model in service whose statistics put the cutoff 2.0 at its 0.999 quantile (budget 0.1 %)
+    stats = {
+        "count": 1000,
+        "mean": 1.0,
+        "std": 0.2,
+        "min": 0.5,
+        "max": 2.5,
+        "quantiles": {"0.999": 2.0},
+        "cutoff": {"rule": "quantile", "quantile": 0.999, "alert_budget": 0.001, "value": 2.0},
+    }
+    deployment.s3.put_object(
+        Bucket=deployment.bucket, Key="models/run-1/score_stats.json", Body=json.dumps(stats).encode()
+    )
+    # AND two consecutive hours of traffic where it flagged 30 % of 1,200 rows against that cutoff
+    for hour in ("2026/11/30/01", "2026/11/30/02"):
+        builder = drift.FileStatisticsBuilder(deployment.baseline, seed=hour)
+        for row in rows(1_200, 4):
+            builder.offer([row])
+        summary = drift.ScoreSummary(scored=1_200, anomalies=360, cutoff=2.0, cutoff_source="model-stats")
+        key = f"statistics/{deployment.endpoint}/{hour}/capture.json"
+        deployment.s3.put_object(Bucket=deployment.bucket, Key=key, Body=builder.finish(summary).to_bytes())
+    # WHEN the two windows are monitored in turn
+    handler(scheduled_event("2026-11-30T02:15:00Z"))
+    handler(scheduled_event("2026-11-30T03:15:00Z"))
+    # THEN the second window's score drift says it has lasted two windows
+    key = f"drift-reports/{deployment.endpoint}/2026/11/30/02/constraint_violations.json"
+    violations = json.loads(deployment.s3.get_object(Bucket=deployment.bucket, Key=key)["Body"].read())
+    (score,) = [v for v in violations["violations"] if v["constraint_check_type"] == "score_drift_check"]
+    assert score["consecutive_windows"] == 2
+    assert score["description"].endswith("for 2 consecutive window(s)")

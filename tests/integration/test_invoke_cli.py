@@ -81,11 +81,37 @@ def test_capture_event_with_the_sample_is_scored_by_a_served_model(
     assert "endpoint anomaly-sentinel-rcf InService on anomaly-sentinel-rcf-c-" in err
 
 
-def test_processing_job_event_alerts_and_starts_retraining(capsys: pytest.CaptureFixture[str]) -> None:
-    # GIVEN the Model Monitor processing-job event (7 violations, the report is the demo's copy)
+def env_file(tmp_path: Path, **variables: str) -> Path:
+    """A SAM --env-vars file overriding MonitoringAlertFunction's policy."""
+    path = tmp_path / "env.json"
+    path.write_text(json.dumps({"MonitoringAlertFunction": variables}), encoding="utf-8")
+    return path
+
+
+def test_processing_job_event_alerts_and_by_default_does_not_retrain_on_moved_data(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN the Model Monitor processing-job event (7 violations: types, completeness, a new value)
+    code, result, _ = invoke(
+        capsys, "MonitoringAlertFunction", "-e", EVENTS / "monitoring-processing-job.json"
+    )
+    # THEN subscribers are alerted; the template's policy retrains on the model's anomaly rate only
+    assert code == 0, result
+    assert (result["status"], result["violations"]) == ("CompletedWithViolations", 7)
+    assert result["alert"]["kind"] == "model-drift"
+    assert result["retrain"] is False
+    assert "the data moved" in result["retrain_reason"]
+
+
+def test_processing_job_event_alerts_and_starts_retraining(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # GIVEN the Model Monitor processing-job event (7 violations, the report is the demo's copy) and a
+    # policy that counts Model Monitor's categorical_values_check (given with -n, as sam local invoke)
+    env = env_file(tmp_path, RETRAIN_CHECK_TYPES="categorical_values_check")
     # WHEN MonitoringAlertFunction is invoked with it
     code, result, err = invoke(
-        capsys, "MonitoringAlertFunction", "-e", EVENTS / "monitoring-processing-job.json"
+        capsys, "MonitoringAlertFunction", "-e", EVENTS / "monitoring-processing-job.json", "-n", env
     )
 
     # THEN the job the event describes was read, subscribers alerted and one retraining run started
@@ -139,10 +165,22 @@ def test_processing_job_event_of_another_job_is_ignored(
     assert "not a monitoring execution" in result["reason"]
 
 
-def test_drift_alarm_event_alerts_and_starts_retraining(capsys: pytest.CaptureFixture[str]) -> None:
-    # GIVEN the CloudWatch drift alarm event
-    # WHEN MonitoringAlertFunction is invoked with it
+def test_drift_alarm_event_alerts_and_by_default_does_not_retrain(capsys: pytest.CaptureFixture[str]) -> None:
     code, result, _ = invoke(capsys, "MonitoringAlertFunction", "-e", EVENTS / "monitoring-drift-alarm.json")
+    assert code == 0, result
+    assert result["alert"]["kind"] == "model-drift"
+    assert (result["retrain"], result["retrain_reason"]) == (False, "drift alarms do not retrain (policy)")
+
+
+def test_drift_alarm_event_alerts_and_starts_retraining(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # GIVEN the CloudWatch drift alarm event, and a stack that retrains on drift alarms
+    env = env_file(tmp_path, RETRAIN_ON_ALARM="true")
+    # WHEN MonitoringAlertFunction is invoked with it
+    code, result, _ = invoke(
+        capsys, "MonitoringAlertFunction", "-e", EVENTS / "monitoring-drift-alarm.json", "-n", env
+    )
 
     # THEN subscribers are alerted and a retraining run started
     assert code == 0, result

@@ -44,8 +44,19 @@ def inbox(stack):
     return AlertsInbox(stack, kinds=["model-drift", "monitoring-failed"])
 
 
+#: A policy that retrains on Model Monitor's own checks and on drift alarms (the template's default
+#: retrains only on the model's anomaly rate: see the *_by_default tests).
+RETRAIN_ON_DATA = {"RETRAIN_CHECK_TYPES": "categorical_values_check", "RETRAIN_ON_ALARM": "true"}
+
+
 @pytest.fixture
 def handler(lambda_function):
+    return lambda_function(FUNCTION, **RETRAIN_ON_DATA)
+
+
+@pytest.fixture
+def default_handler(lambda_function):
+    """The function with the template's own defaults."""
     return lambda_function(FUNCTION)
 
 
@@ -106,7 +117,7 @@ def test_violations_alert_names_endpoint_schedule_features_and_checks(stack, ext
         "- congestion_surcharge: completeness_check (value 0)",
     ):
         assert expected in body
-    # AND by the default policy (categorical_values_check counts) one retraining run starts,
+    # AND by a policy counting categorical_values_check one retraining run starts,
     # named after the job, with the trigger and reason for its report
     name = monitoring.execution_name(monitoring.signal_from_event(monitoring_event(job_arn)))
     assert [e["name"] for e in executions(stack)] == [name]
@@ -279,6 +290,28 @@ def test_drift_alarm_alerts_with_distance_and_threshold_and_retrains(stack, extr
     assert execution_input(stack, execution["name"])["trigger"] == "drift-alarm"
 
 
+def test_by_default_data_that_moved_alerts_without_retraining(stack, extras, inbox, default_handler):
+    # GIVEN the template's defaults and a Model Monitor run whose violations say the data moved
+    # (a new categorical value, types, completeness) and nothing about the model's anomaly rate
+    put_report(stack, real_violations())
+    # WHEN its event arrives
+    result = default_handler(monitoring_event(monitoring_run(stack, extras)))
+    # THEN subscribers are alerted, saying why nothing retrains, and nothing starts
+    assert result["retrain"] is False
+    (alert,) = inbox.messages()
+    assert "the data moved, the model's anomaly rate is within its budget: alert only" in alert["message"]
+    assert executions(stack) == []
+
+
+def test_by_default_a_drift_alarm_alerts_without_retraining(stack, extras, inbox, default_handler):
+    alarm = f"{stack.parameters['DriftAlarmPrefix']}value"
+    event = drift_alarm_event(alarm, endpoint=stack.parameters["EndpointName"], value=0.34, threshold=0.1)
+    result = default_handler(event)
+    assert result["retrain"] is False
+    assert "drift alarms do not retrain (policy)" in inbox.messages()[0]["message"]
+    assert executions(stack) == []
+
+
 def test_drift_alarm_back_to_ok_or_outside_the_prefix_is_ignored(stack, handler):
     endpoint = stack.parameters["EndpointName"]
     ok = drift_alarm_event(f"{stack.parameters['DriftAlarmPrefix']}value", endpoint=endpoint, state="OK")
@@ -289,7 +322,7 @@ def test_drift_alarm_back_to_ok_or_outside_the_prefix_is_ignored(stack, handler)
 
 def test_policy_minimum_not_met_alerts_without_retraining(stack, extras, inbox, lambda_function):
     # GIVEN a policy needing 2 counted violations; the real fixture has 1 categorical_values_check
-    handler = lambda_function(FUNCTION, RETRAIN_MIN_VIOLATIONS="2")
+    handler = lambda_function(FUNCTION, RETRAIN_MIN_VIOLATIONS="2", **RETRAIN_ON_DATA)
     put_report(stack, real_violations())
     # WHEN / THEN the alert explains why nothing retrains
     result = handler(monitoring_event(monitoring_run(stack, extras)))
@@ -300,7 +333,7 @@ def test_policy_minimum_not_met_alerts_without_retraining(stack, extras, inbox, 
 
 def test_retraining_data_uri_is_passed_when_configured(stack, extras, lambda_function):
     data = f"s3://{stack.ref('DataBucket')}/training/"
-    handler = lambda_function(FUNCTION, RETRAIN_INPUT_DATA_URI=data)
+    handler = lambda_function(FUNCTION, RETRAIN_INPUT_DATA_URI=data, **RETRAIN_ON_DATA)
     put_report(stack, real_violations())
     result = handler(monitoring_event(monitoring_run(stack, extras)))
     assert execution_input(stack, result["execution"]["execution_name"])["inputDataUri"] == data

@@ -78,14 +78,22 @@ def drift_event(stack, hour: str = "2026/11/30/01", report_uri: str | None = Non
     }
 
 
+#: A window where the data moved and the model is wrong: its anomaly rate beyond its budget for the
+#: third window running (the template's RetrainMinWindows).
 DRIFTED = [
     drift.ConstraintViolation(
         "_c0", "baseline_drift_check", "Numerical distance: 0.31 exceeds numerical threshold: 0.1"
     ),
     drift.ConstraintViolation(
-        "_c1", "baseline_drift_check", "Numerical distance: 0.27 exceeds numerical threshold: 0.1"
+        "anomaly_rate",
+        "score_drift_check",
+        "Anomaly rate: 0.4 exceeds the rate the model's score statistics predict: 0.001 "
+        "(one-sided binomial p-value 0 < 0.001), for 3 consecutive window(s)",
+        consecutive_windows=3,
     ),
 ]
+#: The data moved; the model's anomaly rate stays within its budget.
+MOVED = DRIFTED[:1]
 
 
 def executions(stack):
@@ -96,21 +104,51 @@ def executions(stack):
 def test_a_drift_window_with_violations_alerts_and_retrains_like_a_model_monitor_run(
     stack, extras, inbox, handler
 ):
-    # GIVEN the drift monitor's report of a window with two baseline-drift violations
+    # GIVEN the drift monitor's report of a window with a baseline drift and the model's anomaly rate
+    # beyond its budget for 3 windows running
     event = drift_event(stack, report_uri=window_report(stack, "2026/11/30/01", DRIFTED))
-    # WHEN its event is handled
+    # WHEN its event is handled by the template's default policy
     result = handler(event)
-    # THEN one model-drift alert lists both features with their distances
+    # THEN one model-drift alert lists both, with their figures
     assert (result["status"], result["violations"], result["retrain"]) == ("CompletedWithViolations", 2, True)
     (alert,) = inbox.messages()
     assert alert["attributes"]["kind"] == "model-drift"
     assert "- _c0: baseline_drift_check (distance 0.31, threshold 0.1)" in alert["message"]
+    assert "- anomaly_rate: score_drift_check (" in alert["message"]
+    assert "3 consecutive window(s))" in alert["message"]
+    assert "beyond its budget for 3 consecutive window(s), 3 required" in alert["message"]
     assert "Monitoring schedule: drift-monitor" in alert["message"]
     # AND one retraining run starts, named for the window, triggered by the drift monitor
     (execution,) = executions(stack)
     assert execution["name"].startswith("drift-drift-monitor-")
     described = boto3.client("stepfunctions").describe_execution(executionArn=execution["executionArn"])
     assert json.loads(described["input"])["trigger"] == "drift-monitor"
+
+
+@pytest.mark.parametrize(
+    ("violations", "why"),
+    [
+        (MOVED, "the data moved, the model's anomaly rate is within its budget: alert only"),
+        (
+            [
+                DRIFTED[0],
+                drift.ConstraintViolation(
+                    "anomaly_rate", "score_drift_check", "Anomaly rate", consecutive_windows=2
+                ),
+            ],
+            "beyond its budget for 2 consecutive window(s), 3 required",
+        ),
+    ],
+)
+def test_by_default_moved_data_or_a_short_excess_of_anomalies_alerts_without_retraining(
+    stack, extras, inbox, handler, violations, why
+):
+    event = drift_event(stack, report_uri=window_report(stack, "2026/11/30/01", violations))
+    result = handler(event)
+    assert result["retrain"] is False
+    (alert,) = inbox.messages()
+    assert why in alert["message"]
+    assert executions(stack) == []
 
 
 def test_a_window_whose_report_is_missing_alerts_that_it_is_unreadable_and_does_not_retrain(
@@ -131,8 +169,10 @@ def test_another_endpoints_window_is_ignored(stack, handler):
 
 
 def test_twenty_signals_while_a_retraining_runs_start_nothing_and_alert_once_per_hour(
-    stack, extras, inbox, handler
+    stack, extras, inbox, lambda_function
 ):
+    # (drift alarms alert only by default: this stack retrains on them)
+    handler = lambda_function(FUNCTION, RETRAIN_ON_ALARM="true")
     # GIVEN a retraining of the endpoint in progress (its lock held by its execution)
     hold_lock(stack, "drift-drift-monitor-earlier-window")
     endpoint = stack.parameters["EndpointName"]

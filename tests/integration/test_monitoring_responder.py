@@ -40,7 +40,7 @@ def window_signal(stack, hour="2026/11/30/01", violations=DRIFTED) -> monitoring
 
 
 def test_a_window_that_retrains_is_answered_with_its_outcome_alert_and_execution(stack, module):
-    # GIVEN a drift window with two counted violations and no retraining running
+    # GIVEN a drift window with a counted violation (the anomaly rate, persisting) and no retraining running
     inbox = AlertsInbox(stack)
     signal = window_signal(stack)
     # WHEN the responder handles it
@@ -69,10 +69,10 @@ def test_a_window_that_retrains_is_answered_with_its_outcome_alert_and_execution
         },
         "digest_signals": 0,
     }
-    assert result["retrain_reason"].startswith("2 counted violations >= ")
+    assert result["retrain_reason"].startswith("1 counted violations >= ")
     # AND the alert says the run started, with no word of folded signals
     (alert,) = inbox.messages()
-    assert f"Retraining: started execution {name} (2 counted violations >= " in alert["message"]
+    assert f"Retraining: started execution {name} (1 counted violations >= " in alert["message"]
     assert "Further signals" not in alert["message"]
 
 

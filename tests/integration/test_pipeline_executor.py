@@ -430,7 +430,7 @@ def test_a_run_started_with_no_parameters_trains_on_the_recent_window_not_the_up
         RoleArn="arn:aws:iam::123456789012:role/sentinel-sagemaker",  # AWS: 12-digit account
     )
     first = datetime(2026, 11, 1, tzinfo=UTC)
-    for day in range(10):
+    for day in range(20):
         start_of_day = first + timedelta(days=day)
         with DatasetWriter(
             endpoint, source_key=f"capture/{day}.jsonl", source_identity=str(day), fallback_time=start_of_day
@@ -444,18 +444,20 @@ def test_a_run_started_with_no_parameters_trains_on_the_recent_window_not_the_up
     # WHEN the pipeline is started as monitoring-triggered retraining starts it: with no parameters
     arn = sagemaker.start_pipeline_execution(PipelineName="real")["PipelineExecutionArn"]
     (result,) = PipelineExecutor(setup["stack"], pipeline_name="real", max_trials=2).run_pending()
-    # THEN it succeeded on the last 7 days of stored traffic, rows as stored (no shingling)
+    # THEN it succeeded on the last 14 days of stored traffic, rows as stored (no shingling)
     assert result.status == "Succeeded", result.failure_reason
     data = result.training_data
     assert data["source"] == "production-window"
     assert data["uri"] == f"s3://{bucket}/dataset/endpoint={endpoint}/"
-    assert (data["start"], data["end"]) == ("2026-11-03T23:00:00Z", "2026-11-10T23:00:00Z")
-    assert data["rows_read"] - data["rows_outside_window"] == 7 * 24
+    assert (data["start"], data["end"]) == ("2026-11-06T23:00:00Z", "2026-11-20T23:00:00Z")
+    assert data["rows_read"] - data["rows_outside_window"] == 14 * 24
+    # AND the evaluation knows a day holds 24 rows, so false alerts are counted per day
+    assert result.evaluation["set"]["rows_per_day"] == 24.0
     assert result.hyperparameters["feature_dim"] == 8
     # AND the package says so
     package = sagemaker.describe_model_package(ModelPackageName=result.model_package_arn)
-    assert package["CustomerMetadataProperties"]["training_data"] == (
-        f"production 7-day window 2026-11-03T23:00:00Z..2026-11-10T23:00:00Z of {data['uri']}"
+    assert package["CustomerMetadataProperties"]["training_data"].startswith(
+        "production 14-day window 2026-11-06T23:00:00Z..2026-11-20T23:00:00Z of "
     )
     assert "upload" not in package["CustomerMetadataProperties"]["training_data"]
     assert arn == result.execution_arn

@@ -77,8 +77,11 @@ def test_redelivered_pipeline_event_starts_one_execution(stack, machine, router)
     wait_for_execution(sfn, first.result["executionArn"])
 
 
-def test_monitoring_violations_end_with_a_new_config_in_service(stack, machine, router):
-    # GIVEN a model in service, and a monitoring run that found the real fixture's violations
+def test_monitoring_violations_end_with_a_new_config_in_service(stack, machine):
+    # GIVEN a stack that retrains on Model Monitor's categorical check (the template's default waits
+    # for the model's anomaly rate: test_monitoring_alert's *_by_default tests)
+    router = Router(stack, {"MonitoringAlertFunction": {"RETRAIN_CHECK_TYPES": "categorical_values_check"}})
+    # AND a model in service, and a monitoring run that found the real fixture's violations
     old = register_package(
         stack,
         "arn:aws:sagemaker:us-east-1:123456789012:pipeline/anomaly-sentinel-rcf/execution/old",

@@ -46,9 +46,45 @@ def test_the_files_own_cutoff_is_its_mean_plus_k_standard_deviations(k):
 
 
 @pytest.mark.parametrize("k", [0.5, 2.0])
-def test_the_models_cutoff_is_its_training_mean_plus_k_standard_deviations(k):
+def test_statistics_without_an_alert_budget_cutoff_fall_back_to_mean_plus_k_std(k):
+    # GIVEN score_stats.json written before the quantile cutoff existed
     cutoff = resolve_cutoff(threshold=None, model=MODEL, file=file_stats([]), k=k, min_records=100)
     assert (cutoff.source, cutoff.value) == ("model-stats", pytest.approx(1.0 + k * 0.2))
+    assert f"mean + {k:g} std of the training scores" in cutoff.detail
+
+
+BUDGETED = StatsLookup(
+    ScoreStats.model_validate(
+        {
+            "count": 1000,
+            "mean": 1.0,
+            "std": 0.2,
+            "min": 0.5,
+            "max": 2.5,
+            "cutoff": {"rule": "quantile", "quantile": 0.999, "alert_budget": 0.001, "value": 2.1},
+        }
+    ),
+    "s3://b/m/score_stats.json",
+    "read",
+)
+
+
+def test_the_models_cutoff_is_its_alert_budget_quantile_by_default():
+    cutoff = resolve_cutoff(threshold=None, model=BUDGETED, file=file_stats([]), k=3, min_records=100)
+    assert (cutoff.source, cutoff.value) == ("model-stats", 2.1)
+    assert cutoff.detail.startswith("s3://b/m/score_stats.json: quantile 0.999 of the training scores")
+
+
+def test_the_mean_std_rule_ignores_the_quantile():
+    cutoff = resolve_cutoff(
+        threshold=None, model=BUDGETED, file=file_stats([]), k=3, min_records=100, rule="mean-std"
+    )
+    assert (cutoff.source, cutoff.value) == ("model-stats", pytest.approx(1.6))
+
+
+def test_an_explicit_threshold_still_wins_over_the_models_quantile():
+    cutoff = resolve_cutoff(threshold=5.0, model=BUDGETED, file=file_stats([]), k=3, min_records=100)
+    assert (cutoff.source, cutoff.value) == ("threshold", 5.0)
 
 
 def test_why_the_model_statistics_were_missing_is_added_to_the_files_own_cutoff():

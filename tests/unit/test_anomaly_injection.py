@@ -76,10 +76,36 @@ def test_channels_split_in_time_order_and_label_originals_0_and_injected_copies_
     assert [r[0] for r in channels.train] == [float(i) for i in range(140)]
     originals = [r for label, r in channels.evaluation if label == 0]
     assert [r[0] for r in originals] == [float(i) for i in range(170, 200)]
-    # and every injected copy is labelled 1 and counted
+    # and every injected copy is labelled 1 and counted: 1 in the 31-row evaluation set (at most 5 %),
+    # the tuner's rates (at least 5 of each kind) in validation
     injected = [r for label, r in channels.evaluation if label == 1]
-    assert len(injected) == sum(channels.injected["evaluation"].values()) == 15
+    assert len(injected) == sum(channels.injected["evaluation"].values()) == 1
     assert channels.injected["validation"] == {"spike": 5, "level_shift": 5, "variance": 5}
+
+
+@pytest.mark.parametrize(("rows", "real"), [(30, 0), (101, 0), (1541, 0), (200, 3), (1541, 300), (5, 0)])
+def test_the_evaluation_set_holds_at_most_five_percent_labelled_anomalies(rows, real):
+    # GIVEN held-out rows, some with real labels WHEN the evaluation set's injection is planned
+    counts = inject.plan_share(rows, real)
+    added = sum(counts.values())
+    # THEN real and injected anomalies together stay within 5 % of the set, with as many as fit
+    if real / rows > inject.EVALUATION_SHARE:
+        assert added == 0  # real anomalies alone are over the share: nothing is added
+    else:
+        assert (real + added) / (rows + added) <= inject.EVALUATION_SHARE
+        assert (real + added + 1) / (rows + added + 1) > inject.EVALUATION_SHARE
+    # shared out like the tuner's rates
+    if added >= 3:
+        assert min(counts.values()) >= 1
+
+
+def test_the_evaluation_set_of_a_two_week_window_has_5_anomalies_among_106_rows():
+    # GIVEN 14 days of half-hourly traffic (672 rows) WHEN split into channels
+    channels = ch.build_channels([[float(i), 1.0] for i in range(672)], seed=4)
+    labels = [label for label, _ in channels.evaluation]
+    # THEN the evaluation set is its newest 101 rows plus 5 injected anomalies (4.7 %)
+    assert (len(labels), sum(labels)) == (106, 5)
+    assert channels.injected["evaluation"] == {"spike": 2, "level_shift": 2, "variance": 1}
 
 
 def test_real_labels_are_kept_and_injected_anomalies_added():

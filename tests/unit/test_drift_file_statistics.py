@@ -279,7 +279,15 @@ def test_file_statistics_are_stored_as_versioned_json_with_every_figure():
         missing_rows=3,
         features=[
             drift.FeatureSummary(
-                present=40, missing=3, mean=1.5, m2=2.5, min=-1.0, max=4.0, integral=7, counts=[5, 15]
+                present=40,
+                missing=3,
+                mean=1.5,
+                m2=2.5,
+                min=-1.0,
+                max=4.0,
+                integral=7,
+                counts=[5, 15],
+                off_domain=2,
             )
         ],
         scores=drift.ScoreSummary(scored=40, anomalies=2, cutoff=1.25, cutoff_source="threshold"),
@@ -307,11 +315,19 @@ def test_file_statistics_are_stored_as_versioned_json_with_every_figure():
                 "max": 4.0,
                 "integral": 7,
                 "counts": [5, 15],
+                "off_domain": 2,
             }
         ],
     }
     # AND reading it back gives the same statistics
     assert drift.FileStatistics.from_json(document) == original
+
+
+def test_statistics_stored_before_the_domain_count_read_as_none_off_domain():
+    document = json.loads(stats().to_bytes())
+    for feature in document["features"]:
+        del feature["off_domain"]
+    assert all(f.off_domain == 0 for f in drift.FileStatistics.from_json(document).features)
 
 
 def test_stored_statistics_of_another_version_are_refused():

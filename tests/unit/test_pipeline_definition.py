@@ -97,7 +97,7 @@ def test_parameters_are_the_contract_with_their_defaults():
     assert (
         parameters["InputDataUri"]["DefaultValue"] == "s3://${DataBucket}/dataset/endpoint=${EndpointName}/"
     )
-    assert (parameters["WindowDays"]["Type"], parameters["WindowDays"]["DefaultValue"]) == ("Integer", 7)
+    assert (parameters["WindowDays"]["Type"], parameters["WindowDays"]["DefaultValue"]) == ("Integer", 14)
     assert (parameters["BlendShare"]["Type"], parameters["BlendShare"]["DefaultValue"]) == ("Float", 0.0)
     # "not given" is a non-empty value: SageMaker has rejected "" as a passed parameter value
     assert parameters["LabelsUri"]["DefaultValue"] == build.NONE

@@ -30,10 +30,43 @@ def test_statistics_agree_with_numpy(scores):
 
 def test_shape_is_the_contract_the_scorer_and_the_evaluation_read():
     stats = ss.score_stats([1.0, 2.0, 3.0, 4.0])
-    assert set(stats) == {"count", "mean", "std", "min", "max", "quantiles"}
-    assert list(stats["quantiles"]) == ["0.5", "0.9", "0.95", "0.99", "0.999"]
+    assert set(stats) == {"count", "mean", "std", "min", "max", "quantiles", "cutoff"}
+    assert list(stats["quantiles"]) == ["0.5", "0.9", "0.95", "0.99", "0.995", "0.999"]
     assert stats["quantiles"]["0.5"] == 2.5
     assert json.loads(json.dumps(stats)) == stats
+
+
+def test_the_production_cutoff_is_the_training_quantile_of_the_alert_budget():
+    # GIVEN 1,000 training scores 0..999 WHEN summarised with the default budget (one row in 1,000)
+    stats = ss.score_stats([float(i) for i in range(1000)])
+    # THEN the cutoff is their 0.999 quantile, and it flags one training row in a thousand
+    assert stats["cutoff"] == {"rule": "quantile", "quantile": 0.999, "alert_budget": 0.001, "value": 998.001}
+    assert ss.model_cutoff(stats) == (998.001, "quantile 0.999 of the training scores")
+    assert sum(score > stats["cutoff"]["value"] for score in range(1000)) == 1
+    # and another budget moves it
+    assert ss.score_stats([float(i) for i in range(1000)], alert_budget=0.01)["cutoff"]["value"] == 989.01
+
+
+def test_mean_plus_k_std_stays_available_and_old_statistics_keep_working():
+    stats = ss.score_stats([1.0, 2.0, 3.0, 4.0])
+    # GIVEN the mean-std rule THEN the cutoff is mean + 3 std, whatever the quantile says
+    assert ss.model_cutoff(stats, rule="mean-std") == (
+        pytest.approx(2.5 + 3 * 1.118033988749895),
+        "mean + 3 std of the training scores",
+    )
+    # GIVEN statistics written before the cutoff block existed THEN mean + k std, named as such
+    old = {"count": 4, "mean": 1.0, "std": 0.1, "min": 0.9, "max": 1.2}
+    assert ss.model_cutoff(old) == (pytest.approx(1.3), "mean + 3 std of the training scores")
+    assert ss.model_cutoff(old, k=2.0)[0] == pytest.approx(1.2)
+    # and unusable statistics give no cutoff at all
+    assert ss.model_cutoff(None) is None
+    assert ss.model_cutoff({"mean": "x", "std": 1}) is None
+
+
+@pytest.mark.parametrize("budget", [0.0, 1.0, -0.1])
+def test_an_alert_budget_outside_0_1_is_refused(budget):
+    with pytest.raises(ss.ScoreStatsError, match="alert budget"):
+        ss.score_stats([1.0, 2.0], alert_budget=budget)
 
 
 @pytest.mark.parametrize(

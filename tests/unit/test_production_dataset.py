@@ -190,3 +190,28 @@ def test_times_before_year_1000_keep_four_digits():
         (day,) = w.files()
         assert day.key.split("/")[2] == "date=0001-01-01"
         assert day.handle.read().decode().splitlines()[1] == "0001-01-01T00:00:00Z,1.0,1"
+
+
+@pytest.mark.parametrize(
+    ("rows", "source", "summary", "expected"),
+    [
+        (
+            672,
+            {"source": "production-window", "start": "2026-11-06T23:00:00Z", "end": "2026-11-20T23:00:00Z"},
+            {},
+            48.0,
+        ),
+        (
+            97,
+            {"source": "upload"},
+            {"first_timestamp": "2014-07-01 00:00:00", "last_timestamp": "2014-07-03 00:00:00"},
+            48.5,
+        ),
+        (10, {"source": "upload"}, {"first_timestamp": None, "last_timestamp": None}, None),
+        (10, {"source": "upload"}, {"first_timestamp": "2014-07-01", "last_timestamp": "2014-07-01"}, None),
+    ],
+)
+def test_the_rows_a_day_of_traffic_hold_are_known_for_false_alerts_per_day(rows, source, summary, expected):
+    # GIVEN a production window's span or an upload's first and last timestamps
+    # THEN the rows per day follow (None when the span is unknown or empty: no rate is invented)
+    assert ch.rows_per_day(rows, source, summary) == expected

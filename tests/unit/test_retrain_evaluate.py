@@ -234,8 +234,17 @@ def test_objective_verdicts_say_which_beat_which():
 
 def test_a_minimising_goal_needs_the_minimum_decrease():
     settings = SETTINGS.model_copy(update={"objective_goal": "Minimize", "min_improvement": 0.1})
-    assert retraining.compare(package(objective=0.4), serving(0.5), settings, None, None).approve is False
+    assert retraining.compare(package(objective=0.41), serving(0.5), settings, None, None).approve is False
     assert retraining.compare(package(objective=0.35), serving(0.5), settings, None, None).approve is True
+
+
+@pytest.mark.parametrize(("new", "old", "goal"), [(0.75, 0.65, "Maximize"), (0.4, 0.5, "Minimize")])
+def test_a_gain_exactly_equal_to_min_improvement_is_accepted(new, old, goal):
+    # GIVEN gains whose float difference falls just short of 0.1 (0.75 - 0.65 = 0.0999...)
+    settings = SETTINGS.model_copy(update={"objective_goal": goal, "min_improvement": 0.1})
+    # WHEN compared THEN the candidate is approved: equal to the requirement is enough
+    verdict = retraining.compare(package(objective=new), serving(old), settings, None, None)
+    assert (verdict.approve, verdict.rule) == (True, "objective")
 
 
 @pytest.mark.parametrize("current", [serving(None), serving(0.5).model_copy(update={"package": None})])

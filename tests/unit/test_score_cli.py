@@ -74,8 +74,9 @@ def test_a_spike_is_flagged_at_its_own_timestamp_and_the_normal_stretch_after_is
     spikes = (300, 700)
     source = sine_with_spikes(tmp_path / "sine.csv", spikes)
     out = tmp_path / "scored.csv"
-    # WHEN it is scored with the default one-day shingle
-    assert main(["score", str(source), "--out", str(out)]) == 0
+    # WHEN it is scored with the default one-day shingle and a budget of one shingle in a hundred
+    # (the default, one in a thousand, is a single shingle of these 913: one spike only)
+    assert main(["score", str(source), "--out", str(out), "--alert-budget", "0.01"]) == 0
     with out.open(encoding="utf-8") as handle:
         flagged = [i for i, r in enumerate(csv.DictReader(handle)) if r["anomaly"] == "1"]
     # THEN each spike is flagged within one step of its own timestamp
@@ -83,6 +84,21 @@ def test_a_spike_is_flagged_at_its_own_timestamp_and_the_normal_stretch_after_is
         assert any(abs(i - at) <= 1 for i in flagged), (at, flagged)
     # AND nothing else is: the day after a spike, inside the same shingles, stays unflagged
     assert all(any(abs(i - at) <= 1 for at in spikes) for i in flagged), flagged
+
+
+def test_the_default_cutoff_is_the_stacks_alert_budget_quantile_of_the_shingle_scores(tmp_path, capsys):
+    # GIVEN a series scored with the default budget, a larger budget, and the mean + 3 std rule
+    source = write_series(tmp_path / "series.csv")
+    assert main(["score", str(source), "--shingle", "12"]) == 0
+    default = last_json(capsys.readouterr().out)
+    assert main(["score", str(source), "--shingle", "12", "--alert-budget", "0.05"]) == 0
+    larger = last_json(capsys.readouterr().out)
+    assert main(["score", str(source), "--shingle", "12", "--cutoff-k", "3"]) == 0
+    three_sigma = last_json(capsys.readouterr().out)
+    # THEN a larger budget lowers the cutoff and flags more; mean + 3 std is another cutoff again
+    assert larger["cutoff"] < default["cutoff"]
+    assert larger["anomalies"] >= default["anomalies"] >= 1
+    assert three_sigma["cutoff"] != default["cutoff"]
 
 
 def test_threshold_and_cutoff_k_set_the_cutoff(tmp_path, capsys):
@@ -134,6 +150,7 @@ def test_score_cli_is_repeatable_with_the_same_seed(tmp_path, capsys):
         (["--shingle", "1000"], "--shingle 1000 is longer than the series (480 points"),
         (["--trees", "0"], "--trees must be between 1 and 1000"),
         (["--samples", "5000"], "--samples must be between 1 and 2048"),
+        (["--alert-budget", "1"], "--alert-budget must be between 0 and 1"),
         (["--windows", "missing.json"], "--windows: cannot read windows from missing.json"),
     ],
 )
@@ -172,6 +189,7 @@ def test_score_cli_help_explains_the_input_and_the_output(capsys):
         "shingle",
         "mean + K standard",
         "--cutoff-k",
+        "--alert-budget",
         '"anomalies"',
         "examples:",
     ):

@@ -124,6 +124,25 @@ def test_an_empty_anomaly_threshold_means_unset_and_any_number_is_kept(value, ex
     assert settings.anomaly_threshold == expected
 
 
+def test_the_cutoff_rule_defaults_to_the_models_quantile_and_accepts_only_the_two_rules():
+    assert ScoreCaptureSettings.from_env(SCORE_CAPTURE).cutoff_rule == "quantile"
+    assert (
+        ScoreCaptureSettings.from_env({**SCORE_CAPTURE, "CUTOFF_RULE": "mean-std"}).cutoff_rule == "mean-std"
+    )
+    with pytest.raises(SettingsError, match="CUTOFF_RULE"):
+        ScoreCaptureSettings.from_env({**SCORE_CAPTURE, "CUTOFF_RULE": "median"})
+
+
+@pytest.mark.parametrize(("value", "ok"), [("0", True), ("1", True), ("1.01", False), ("-0.1", False)])
+def test_min_improvement_is_a_share_of_false_alerts_between_0_and_1(value, ok):
+    env = {**RETRAIN_STEPS, "MIN_IMPROVEMENT": value}
+    if ok:
+        assert RetrainStepsSettings.from_env(env).min_improvement == float(value)
+    else:
+        with pytest.raises(SettingsError, match="MIN_IMPROVEMENT"):
+            RetrainStepsSettings.from_env(env)
+
+
 def test_scoring_concurrency_may_equal_the_endpoints_but_not_exceed_it():
     equal = {"SCORING_CONCURRENCY": "20", "ENDPOINT_MAX_CONCURRENCY": "20"}
     assert ScoreCaptureSettings.from_env({**SCORE_CAPTURE, **equal}).scoring_concurrency == 20

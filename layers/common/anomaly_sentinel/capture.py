@@ -385,7 +385,8 @@ class CaptureDecoder:
         # One sum is cheaper than a finiteness test per value: a NaN or an infinity makes the sum
         # non-finite (so does a float overflow, which the exact test then clears).
         if not isfinite(total) and not all(map(isfinite, map(float, tokens))):
-            raise _Rejected(NON_FINITE, f"row {index} has a NaN or infinite value")
+            column = next(i for i, token in enumerate(tokens, 1) if not isfinite(float(token)))
+            raise _Rejected(NON_FINITE, f"row {index} column {column} is NaN or infinite")
         if len(tokens) != self._record_dim:
             self._check_dim(len(tokens), index)
         if " " in row or "\t" in row:
@@ -410,7 +411,7 @@ class CaptureDecoder:
                         NON_NUMERIC, f"row {index} column {column} is not a number (quoted field)"
                     )
                 if not isfinite(float(token)):
-                    raise _Rejected(NON_FINITE, f"row {index} has a NaN or infinite value")
+                    raise _Rejected(NON_FINITE, f"row {index} column {column} is NaN or infinite")
             self._check_dim(len(fields), index)
             rows.append(",".join(value.strip() for value in fields))
         if not rows:
@@ -552,7 +553,7 @@ def _finite_floats(values: Any, index: int) -> list[float]:
         except OverflowError:
             raise _Rejected(NON_FINITE, f"row {index} column {column} overflows a float") from None
         if not isfinite(number):
-            raise _Rejected(NON_FINITE, f"row {index} has a NaN or infinite value")
+            raise _Rejected(NON_FINITE, f"row {index} column {column} is NaN or infinite")
         floats.append(number)
     return floats
 

@@ -49,6 +49,21 @@ class S3UriError(SentinelError, ValueError):
     """A string that should be an ``s3://bucket/key`` URI is not one."""
 
 
+#: k of the ``mean + k std`` cutoff when a model's statistics carry no cutoff of their own.
+DEFAULT_CUTOFF_K = 3.0
+
+
+class StatsCutoff(BaseModel):
+    """The production cutoff the pipeline chose for a model: a training-score quantile for an alert budget."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    rule: str = "quantile"
+    quantile: float = Field(gt=0, lt=1)
+    alert_budget: float | None = Field(default=None, gt=0, lt=1)
+    value: float = Field(allow_inf_nan=False)
+
+
 class ScoreStats(BaseModel):
     """What the pipeline publishes about the training scores of one model (score_stats.json)."""
 
@@ -62,6 +77,19 @@ class ScoreStats(BaseModel):
     quantiles: dict[str, float] = Field(default_factory=dict)
     #: The model's input width, when the pipeline published it (the decoder's expected width).
     feature_dim: int | None = Field(default=None, ge=1)
+    #: Absent from statistics written before the alert-budget cutoff (they fall back to mean + k std).
+    cutoff: StatsCutoff | None = None
+
+    def production_cutoff(self, k: float = DEFAULT_CUTOFF_K, rule: str = "quantile") -> tuple[float, str]:
+        """The cutoff this model's statistics set, and how it was chosen.
+
+        The same rule as ``pipeline/scripts/score_stats.model_cutoff`` (a test keeps them equal):
+        the statistics' own quantile cutoff, else ``mean + k std``; ``rule="mean-std"`` always
+        takes ``mean + k std``.
+        """
+        if rule == "quantile" and self.cutoff is not None:
+            return self.cutoff.value, f"quantile {self.cutoff.quantile:g} of the training scores"
+        return self.mean + k * self.std, f"mean + {k:g} std of the training scores"
 
     @field_validator("quantiles")
     @classmethod

@@ -4,8 +4,10 @@ Resolved in this order, and the alert names the source:
 
 1. ``threshold`` — an explicit number set by the operator (template parameter AnomalyThreshold);
 2. ``model-stats`` — ``score_stats.json`` the pipeline publishes next to the deployed model's
-   artifact (``s3://b/p/model.tar.gz`` → ``s3://b/p/score_stats.json``): mean + k·std of the
-   training scores;
+   artifact (``s3://b/p/model.tar.gz`` → ``s3://b/p/score_stats.json``): the model's own cutoff,
+   the training-score quantile for its alert budget (``rule="quantile"``, the default), or
+   mean + k·std of the training scores (``rule="mean-std"``, and statistics written before the
+   quantile existed);
 3. ``file-stats`` — the file's own mean + k·std, only when it has at least ``min_records`` scores
    (a handful of scores says little about what is normal);
 4. ``none`` — nothing is flagged, and the report says so.
@@ -93,17 +95,18 @@ def resolve_cutoff(
     file: RunningStats,
     k: float,
     min_records: int,
+    rule: str = "quantile",
 ) -> Cutoff:
     if threshold is not None:
         return Cutoff(value=threshold, source="threshold", detail=f"explicit threshold {threshold:g}")
     notes = []
     if model is not None and model.stats is not None:
         stats = model.stats
+        value, how = stats.production_cutoff(k, rule)
         return Cutoff(
-            value=stats.mean + k * stats.std,
+            value=value,
             source="model-stats",
-            detail=f"{model.uri}: mean {stats.mean:.4g} + {k:g} x std {stats.std:.4g} "
-            f"over {stats.count} training scores",
+            detail=f"{model.uri}: {how} ({stats.count} scores, mean {stats.mean:.4g}, std {stats.std:.4g})",
         )
     if model is not None:
         notes.append(model.note)

@@ -23,6 +23,12 @@ Design (docs/DRIFT.md has the measurements behind it):
   subtracts the sampling noise ``c·sqrt((n+m)/(n·m))`` (c = 1.8) before the
   ``comparison_threshold`` (0.1); n is the window's effective sample size (Kish), m the
   baseline's count. A window with fewer rows than a minimum never raises a violation.
+* **What the CDF distance cannot see** is checked apart: a *spread* change (the L∞ distance of a
+  normal law scaled by 1.3 is 0.06, under the 0.1 threshold: it needed 2x) is a
+  ``baseline_drift_check`` on the standard deviation (:func:`spread_distance`); a *new code* of a
+  code-valued feature (whole numbers with few distinct values), even one between existing codes,
+  is a ``categorical_values_check`` on the share of values in the baseline's domain, as Model
+  Monitor checks a string feature's domain (``domain_content_threshold``).
 """
 
 from __future__ import annotations
@@ -87,6 +93,12 @@ KLL_MAX_LEVELS: Final = 64
 SUMMARY_MAX_MAGNITUDE: Final = 1e100
 #: Decoder reject reasons that mean a value was missing, empty or not a number.
 MISSING_REASONS: Final = (NON_NUMERIC, NON_FINITE)
+#: Model Monitor's default share of values that must lie in a feature's baseline domain.
+DOMAIN_CONTENT_THRESHOLD: Final = 1.0
+#: A whole-number feature with at most this many distinct baseline values is a code (its domain).
+MAX_CODES: Final = 32
+#: Largest ratio of standard deviations (window / baseline, or its inverse) that is not a violation.
+SPREAD_RATIO_THRESHOLD: Final = 1.2
 
 # Model Monitor's check types, and ours for the anomaly rate.
 DATA_TYPE_CHECK: Final = "data_type_check"
@@ -94,6 +106,7 @@ COMPLETENESS_CHECK: Final = "completeness_check"
 BASELINE_DRIFT_CHECK: Final = "baseline_drift_check"
 MISSING_COLUMN_CHECK: Final = "missing_column_check"
 EXTRA_COLUMN_CHECK: Final = "extra_column_check"
+CATEGORICAL_VALUES_CHECK: Final = "categorical_values_check"
 SCORE_DRIFT_CHECK: Final = "score_drift_check"
 
 
@@ -199,6 +212,15 @@ class BaselineFeature:
     count: float
     values: tuple[float, ...]
     cumulative: tuple[float, ...]
+    #: ``std_dev`` of statistics.json (population); None when the baseline does not give it.
+    std: float | None = None
+
+    @property
+    def codes(self) -> frozenset[float] | None:
+        """The baseline's values when the feature is code-valued (whole numbers, few of them), else None."""
+        if self.inferred_type != INTEGRAL or len(self.values) > MAX_CODES:
+            return None
+        return frozenset(self.values)
 
     def cdf(self, x: float) -> float:
         """Baseline P(X ≤ x)."""
@@ -233,6 +255,7 @@ class Baseline:
     perform_comparison: bool = True
     datatype_check_threshold: float = DATATYPE_CHECK_THRESHOLD
     identity: str = ""
+    domain_content_threshold: float = DOMAIN_CONTENT_THRESHOLD
 
     @classmethod
     def from_documents(cls, statistics: Mapping[str, Any], constraints: Mapping[str, Any]) -> Baseline:
@@ -254,6 +277,7 @@ class Baseline:
                 missing = _count(common.get("num_missing", 0), f"{name} num_missing")
                 constraint = by_name.get(name, {})
                 default_completeness = present / (present + missing) if present + missing else 1.0
+                std: Any = numeric.get("std_dev")
                 features.append(
                     BaselineFeature(
                         name=name,
@@ -266,6 +290,7 @@ class Baseline:
                         count=present,
                         values=tuple(values),
                         cumulative=tuple(cumulative),
+                        std=float(std) if _is_number(std) and math.isfinite(float(std)) else None,
                     )
                 )
             config = constraints.get("monitoring_config", {})
@@ -286,6 +311,9 @@ class Baseline:
                     "datatype_check_threshold",
                 ),
                 identity=baseline_identity(statistics),
+                domain_content_threshold=float(
+                    config.get("domain_content_threshold", DOMAIN_CONTENT_THRESHOLD)
+                ),
             )
         except BaselineError:
             raise
@@ -407,6 +435,8 @@ class FeatureSummary:
     max: float | None
     integral: int
     counts: list[int] | None
+    #: Sampled values outside the baseline's codes (only for a code-valued baseline feature).
+    off_domain: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -418,6 +448,7 @@ class FeatureSummary:
             "max": self.max,
             "integral": self.integral,
             "counts": self.counts,
+            "off_domain": self.off_domain,
         }
 
     @classmethod
@@ -436,6 +467,7 @@ class FeatureSummary:
             max=None if doc.get("max") is None else _real(doc["max"], "max"),
             integral=_whole(doc.get("integral", 0), "integral"),
             counts=None if counts is None else [_whole(c, "count") for c in counts],
+            off_domain=_whole(doc.get("off_domain", 0), "off_domain"),
         )
 
 
@@ -582,6 +614,7 @@ class FileStatisticsBuilder(RowSample):
         """The summary; ``other_widths`` are the rows the decoder refused for their column count."""
         rows = self.sample()
         edges = self.baseline.edges if self.baseline is not None else None
+        domains = [f.codes for f in self.baseline.features] if self.baseline is not None else []
         # Rows of one file share a width (the decoder enforces it); a shorter row ends the columns.
         columns = [
             sorted(map(float, tokens)) for tokens in zip(*(row.split(",") for row in rows), strict=False)
@@ -613,6 +646,7 @@ class FileStatisticsBuilder(RowSample):
                     max=values[-1],
                     integral=sum(map(float.is_integer, values)),
                     counts=_counts_on_edges(values, edges[index]) if edges and index < len(edges) else None,
+                    off_domain=_off_domain(values, domains[index] if index < len(domains) else None),
                 )
             )
         return FileStatistics(
@@ -667,6 +701,13 @@ def refused_widths(decoder: CaptureDecoder) -> dict[int, int]:
 _COLUMN = re.compile(r"\bcolumn (\d+)\b")
 
 
+def _off_domain(values: Sequence[float], codes: frozenset[float] | None) -> int:
+    """How many values are not among the baseline's codes (0 when the feature has no codes)."""
+    if codes is None:
+        return 0
+    return sum(1 for value in values if value not in codes)
+
+
 def _counts_on_edges(ordered: Sequence[float], edges: Sequence[float]) -> list[int]:
     """Counts of values in (-inf, e0], (e0, e1], …, (e_last, inf): len(edges) + 1 bins."""
     counts = []
@@ -691,6 +732,7 @@ class WindowFeature:
     max: float = -math.inf
     integral: float = 0.0
     counts: list[float] | None = None
+    off_domain: float = 0.0
 
 
 @dataclass
@@ -771,6 +813,7 @@ class WindowStatistics:
                 target.max = max(target.max, feature.max)
             target.integral += feature.integral * scale
             if comparable and feature.counts is not None:
+                target.off_domain += feature.off_domain * scale
                 if target.counts is None:
                     target.counts = [0.0] * len(feature.counts)
                 target.counts = [a + b * scale for a, b in zip(target.counts, feature.counts, strict=True)]
@@ -818,13 +861,18 @@ class ConstraintViolation:
     feature_name: str
     constraint_check_type: str
     description: str
+    #: Score drift only: how many consecutive windows, this one included, were beyond the budget.
+    consecutive_windows: int | None = None
 
-    def to_json(self) -> dict[str, str]:
-        return {
+    def to_json(self) -> dict[str, Any]:
+        found: dict[str, Any] = {
             "feature_name": self.feature_name,
             "constraint_check_type": self.constraint_check_type,
             "description": self.description,
         }
+        if self.consecutive_windows is not None:
+            found["consecutive_windows"] = self.consecutive_windows
+        return found
 
 
 @dataclass(frozen=True)
@@ -868,10 +916,13 @@ def compare(
     min_records: int,
     score_stats: Mapping[str, Any] | None = None,
     c_alpha: float = ROBUST_C_ALPHA,
+    previous_windows: int = 0,
 ) -> Comparison:
     """Model Monitor's data-quality checks of a window against a baseline (and score drift).
 
     A window with fewer than ``min_records`` rows raises nothing: its figures are too noisy.
+    ``previous_windows``: how many windows just before this one had their anomaly rate beyond the
+    model's budget (the score-drift violation says for how many windows it persists).
     """
     seen = window.rows + window.other_width_rows
     if seen < min_records or seen == 0:
@@ -903,29 +954,84 @@ def compare(
         conforming = _conforming(feature.inferred_type, current)
         if conforming is not None and conforming < baseline.datatype_check_threshold:
             violations.append(_requirement(feature.name, DATA_TYPE_CHECK, conforming))
+        if feature.codes is not None and current.counts is not None and current.present:
+            in_domain = max(0.0, 1.0 - current.off_domain / current.present)
+            if in_domain < baseline.domain_content_threshold:
+                violations.append(_requirement(feature.name, CATEGORICAL_VALUES_CHECK, in_domain))
         if not baseline.perform_comparison or current.counts is None or n <= 0:
             continue
-        linf = linf_distance(feature, edges[index], current.counts)
-        distance = (
-            robust_distance(linf, n, feature.count, c_alpha)
-            if baseline.comparison_method == "Robust"
-            else linf
+        distance, moved = _distribution_violations(
+            feature, current, edges[index], n=n, baseline=baseline, c_alpha=c_alpha
         )
         distances[feature.name] = distance
-        if distance > baseline.comparison_threshold:
-            violations.append(
-                ConstraintViolation(
-                    feature.name,
-                    BASELINE_DRIFT_CHECK,
-                    f"Numerical distance: {distance} exceeds numerical threshold: "
-                    f"{baseline.comparison_threshold}",
-                )
-            )
+        violations.extend(moved)
     if score_stats is not None:
-        found = score_drift(window, score_stats)
+        found = score_drift(window, score_stats, previous_windows=previous_windows)
         if found is not None:
             violations.append(found)
     return Comparison(tuple(violations), distances, window.rows)
+
+
+def _distribution_violations(
+    feature: BaselineFeature,
+    current: WindowFeature,
+    edges: Sequence[float],
+    *,
+    n: float,
+    baseline: Baseline,
+    c_alpha: float,
+) -> tuple[float, list[ConstraintViolation]]:
+    """The CDF distance (Deequ's), and the baseline-drift violations of the CDF and of the spread."""
+    assert current.counts is not None
+    found = []
+    linf = linf_distance(feature, edges, current.counts)
+    distance = (
+        robust_distance(linf, n, feature.count, c_alpha) if baseline.comparison_method == "Robust" else linf
+    )
+    if distance > baseline.comparison_threshold:
+        found.append(
+            ConstraintViolation(
+                feature.name,
+                BASELINE_DRIFT_CHECK,
+                f"Numerical distance: {distance} exceeds numerical threshold: "
+                f"{baseline.comparison_threshold}",
+            )
+        )
+    spread = spread_distance(feature, current.moments.std, n, baseline.comparison_method, c_alpha)
+    if spread is not None and spread > math.log(SPREAD_RATIO_THRESHOLD):
+        found.append(
+            ConstraintViolation(
+                feature.name,
+                BASELINE_DRIFT_CHECK,
+                f"Standard deviation distance: {spread} exceeds numerical threshold: "
+                f"{math.log(SPREAD_RATIO_THRESHOLD)} (standard deviation {current.moments.std:.6g}, "
+                f"baseline {feature.std:.6g})",
+            )
+        )
+    return distance, found
+
+
+def spread_distance(
+    feature: BaselineFeature,
+    std: float,
+    n: float,
+    method: str = COMPARISON_METHOD,
+    c_alpha: float = ROBUST_C_ALPHA,
+) -> float | None:
+    """``|ln(std / baseline std)|``, less the sampling noise when Robust; None when not comparable.
+
+    The log ratio of two sample standard deviations has a standard error of about
+    ``sqrt(1/(2n) + 1/(2m))`` (normal data); Robust subtracts ``c_alpha`` of them, as Deequ does for
+    the CDF distance. The result is compared with ``ln(SPREAD_RATIO_THRESHOLD)``: a 20 % wider or
+    narrower spread beyond the noise.
+    """
+    base = feature.std
+    if base is None or base <= 0 or std <= 0 or n <= 1 or feature.count <= 1:
+        return None
+    distance = abs(math.log(std / base))
+    if method == "Robust":
+        distance = max(0.0, distance - c_alpha * math.sqrt(1 / (2 * n) + 1 / (2 * feature.count)))
+    return distance
 
 
 def _conforming(inferred_type: str, current: WindowFeature) -> float | None:
@@ -996,12 +1102,18 @@ def _tail_sum(k: int, n: int, p: float) -> float:
 
 
 def score_drift(
-    window: WindowStatistics, score_stats: Mapping[str, Any], alpha: float = SCORE_DRIFT_ALPHA
+    window: WindowStatistics,
+    score_stats: Mapping[str, Any],
+    alpha: float = SCORE_DRIFT_ALPHA,
+    previous_windows: int = 0,
 ) -> ConstraintViolation | None:
     """A violation when the window's anomaly rate is above what the model's scores predict (p < alpha).
 
-    Only rows classified against the model's own cutoff are counted, and only when one cutoff was
-    used across the window.
+    The predicted rate is the model's alert budget when it is cut at its own quantile cutoff: this
+    is "the model is now wrong" — it flags more of the traffic than it was built to. Only rows
+    classified against the model's own cutoff are counted, and only when one cutoff was used across
+    the window. The violation carries how many consecutive windows (``previous_windows`` + this
+    one) have been beyond the budget: the retraining policy asks for it to persist.
     """
     if window.scored == 0 or len(window.cutoffs) != 1:
         return None
@@ -1010,12 +1122,24 @@ def score_drift(
     if p_value >= alpha:
         return None
     observed = window.anomalies / window.scored
+    consecutive = previous_windows + 1
     return ConstraintViolation(
         SCORE_FEATURE,
         SCORE_DRIFT_CHECK,
         f"Anomaly rate: {observed} exceeds the rate the model's score statistics predict: {expected} "
-        f"(one-sided binomial p-value {p_value:.3g} < {alpha})",
+        f"(one-sided binomial p-value {p_value:.3g} < {alpha}), for {consecutive} consecutive window(s)",
+        consecutive_windows=consecutive,
     )
+
+
+def persisting_windows(document: Any) -> int:
+    """How many consecutive windows a report's score-drift violation counted (0: none, or unreadable)."""
+    entries = document.get("violations") if isinstance(document, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and entry.get("constraint_check_type") == SCORE_DRIFT_CHECK:
+            count = entry.get("consecutive_windows", 1)
+            return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
+    return 0
 
 
 # ---------------------------------------------------------------------------- documents

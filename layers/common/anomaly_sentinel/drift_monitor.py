@@ -30,9 +30,15 @@ from pydantic import BaseModel, ConfigDict, computed_field
 
 from anomaly_sentinel import drift
 from anomaly_sentinel.aws import access_denied
-from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE, parse_s3_uri, read_at_most
+from anomaly_sentinel.contracts import (
+    DRIFT_EVENT_DETAIL_TYPE,
+    DRIFT_EVENT_SOURCE,
+    parse_s3_uri,
+    read_at_most,
+    read_document,
+)
 from anomaly_sentinel.cutoff import ModelStatsSource
-from anomaly_sentinel.exceptions import BaselineAccessError, BaselineError, DriftReportError
+from anomaly_sentinel.exceptions import BaselineAccessError, BaselineError, DocumentError, DriftReportError
 from anomaly_sentinel.settings import DriftMonitorSettings
 
 BASELINE_FOLDER: Final = "baseline"
@@ -236,7 +242,11 @@ class DriftMonitor:
             comparison = drift.Comparison((), {}, merged.rows, skipped=f"no baseline: {found.note}")
         else:
             comparison = drift.compare(
-                merged, found.baseline, min_records=self.settings.min_records, score_stats=found.score_stats
+                merged,
+                found.baseline,
+                min_records=self.settings.min_records,
+                score_stats=found.score_stats,
+                previous_windows=self._persisting(window) if found.score_stats is not None else 0,
             )
         report_uri = self._write_reports(window, merged, found.baseline, comparison)
         check_types: dict[str, int] = {}
@@ -265,6 +275,22 @@ class DriftMonitor:
         self._put_event(report)
         return report
 
+    def _persisting(self, window: Window) -> int:
+        """How many consecutive windows up to the previous one were beyond the model's alert budget.
+
+        Read from the previous window's report (its score-drift violation counts them); no report,
+        or one that cannot be read, counts 0 — persistence starts again, it is never invented.
+        """
+        previous = Window(
+            endpoint=window.endpoint, start=window.start - (window.end - window.start), end=window.start
+        )
+        key = previous.report_prefix(self.settings.reports_prefix) + drift.VIOLATIONS_FILE
+        try:
+            document = read_document(self._read_bounded(key), max_bytes=self.settings.max_statistics_bytes)
+            return drift.persisting_windows(document)
+        except (DriftReportError, DocumentError, ValueError):
+            return 0
+
     def _statistics_keys(self, window: Window) -> Iterator[str]:
         paginator = self.s3.get_paginator("list_objects_v2")
         for prefix in window.statistics_prefixes(self.settings.statistics_prefix):
@@ -273,13 +299,16 @@ class DriftMonitor:
                     if item["Key"].endswith(STATISTICS_SUFFIX):
                         yield item["Key"]
 
-    def _read_statistics(self, key: str) -> drift.FileStatistics:
-        limit = self.settings.max_statistics_bytes
+    def _read_bounded(self, key: str) -> bytes:
+        """An object of the data bucket, at most one byte over MAX_STATISTICS_BYTES (the guard refuses it)."""
         try:
-            raw = read_at_most(self.s3.get_object(Bucket=self.settings.data_bucket, Key=key)["Body"], limit)
+            body = self.s3.get_object(Bucket=self.settings.data_bucket, Key=key)["Body"]
+            return read_at_most(body, self.settings.max_statistics_bytes)
         except (ClientError, BotoCoreError) as exc:
             raise DriftReportError(f"unreadable ({_why(exc)})") from exc
-        return drift.FileStatistics.from_bytes(raw, limit)
+
+    def _read_statistics(self, key: str) -> drift.FileStatistics:
+        return drift.FileStatistics.from_bytes(self._read_bounded(key), self.settings.max_statistics_bytes)
 
     def _write_reports(
         self,

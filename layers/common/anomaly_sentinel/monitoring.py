@@ -34,6 +34,7 @@ from anomaly_sentinel.contracts import (
     read_document,
     s3_uri,
 )
+from anomaly_sentinel.drift import SCORE_DRIFT_CHECK
 from anomaly_sentinel.exceptions import DocumentError, EventParseError, RetrainStartError, ViolationsFileError
 from anomaly_sentinel.settings import MonitoringAlertSettings
 
@@ -72,6 +73,8 @@ class Violation(BaseModel):
     value: float | None = None
     distance: float | None = None
     threshold: float | None = None
+    #: Score drift (ours): consecutive windows, this one included, with the anomaly rate beyond budget.
+    consecutive_windows: int | None = None
 
     def summary(self) -> str:
         numbers = []
@@ -81,6 +84,8 @@ class Violation(BaseModel):
             numbers.append(f"value {self.value:g}")
         if self.threshold is not None:
             numbers.append(f"threshold {self.threshold:g}")
+        if self.consecutive_windows is not None:
+            numbers.append(f"{self.consecutive_windows} consecutive window(s)")
         detail = f" ({', '.join(numbers)})" if numbers else ""
         return f"{alerts.shorten(self.feature_name)}: {alerts.shorten(self.check_type)}{detail}"
 
@@ -152,13 +157,20 @@ class MonitoringSignal(BaseModel):
 
 
 class RetrainingPolicy(BaseModel):
-    """Which outcomes start a retraining run: counted check types, a minimum, drift alarms."""
+    """Which outcomes start a retraining run: counted check types, a minimum, persistence, drift alarms.
+
+    "The data moved" (feature drift, new values, a drift alarm on feature metrics) alerts; "the
+    model is now wrong" retrains: by the template's defaults only ``score_drift_check`` counts — the
+    model flags more of the traffic than its alert budget — and only once it has persisted for
+    ``min_windows`` consecutive drift windows (an incident of an hour is what the model is for).
+    """
 
     model_config = ConfigDict(frozen=True)
 
     check_types: tuple[str, ...] = ()
     min_violations: int = Field(default=1, ge=1)
     on_alarm: bool = True
+    min_windows: int = Field(default=1, ge=1)
 
     @classmethod
     def from_settings(cls, settings: MonitoringAlertSettings) -> RetrainingPolicy:
@@ -166,7 +178,16 @@ class RetrainingPolicy(BaseModel):
             check_types=settings.retrain_check_types,
             min_violations=settings.retrain_min_violations,
             on_alarm=settings.retrain_on_alarm,
+            min_windows=settings.retrain_min_windows,
         )
+
+    def counts(self, violation: Violation) -> bool:
+        """A violation of a counted type; a score drift only once it has persisted long enough."""
+        if violation.check_type not in self.check_types:
+            return False
+        if violation.check_type == SCORE_DRIFT_CHECK:
+            return (violation.consecutive_windows or 1) >= self.min_windows
+        return True
 
 
 class Decision(BaseModel):
@@ -278,7 +299,13 @@ def violation_from_entry(entry: dict[str, Any]) -> Violation:
         value=_first_number(_VALUE, description),
         distance=_first_number(_DISTANCE, description),
         threshold=_first_number(_THRESHOLD, description),
+        consecutive_windows=_positive_int(entry.get("consecutive_windows")),
     )
+
+
+def _positive_int(value: Any) -> int | None:
+    """A count the drift monitor wrote (ours; Model Monitor's entries never have it)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def parse_violations(raw: bytes | str) -> tuple[Violation, ...]:
@@ -335,15 +362,28 @@ def decide(outcome: MonitoringOutcome, policy: RetrainingPolicy) -> Decision:
         return Decision(retrain=False, reason="drift alarms do not retrain (policy)")
     if outcome.violations_problem is not None:
         return Decision(retrain=False, reason=f"violations unreadable ({outcome.violations_problem})")
-    counted = [v for v in outcome.violations if v.check_type in policy.check_types]
+    counted = [v for v in outcome.violations if policy.counts(v)]
+    persisting = [
+        v.consecutive_windows or 1
+        for v in outcome.violations
+        if v.check_type == SCORE_DRIFT_CHECK and v.check_type in policy.check_types
+    ]
+    note = ""
+    if persisting:
+        note = (
+            f"; the model's anomaly rate is beyond its budget for {max(persisting)} consecutive "
+            f"window(s), {policy.min_windows} required"
+        )
+    elif outcome.violations and not counted:
+        note = "; the data moved, the model's anomaly rate is within its budget: alert only"
     if len(counted) >= policy.min_violations:
         return Decision(
             retrain=True,
-            reason=f"{len(counted)} counted violations >= {policy.min_violations} required",
+            reason=f"{len(counted)} counted violations >= {policy.min_violations} required{note}",
         )
     return Decision(
         retrain=False,
-        reason=f"{len(counted)} counted violations < {policy.min_violations} required",
+        reason=f"{len(counted)} counted violations < {policy.min_violations} required{note}",
     )
 
 

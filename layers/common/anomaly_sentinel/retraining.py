@@ -36,7 +36,7 @@ from anomaly_sentinel.contracts import (
     served_model,
 )
 from anomaly_sentinel.contracts import read_score_stats as parse_score_stats
-from anomaly_sentinel.evaluation import EvaluationFileError, Judgement, judge_in_service, read_report
+from anomaly_sentinel.evaluation import EvaluationFileError, Judgement, judge_in_service, meets, read_report
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
 from anomaly_sentinel.pipeline_runs import cost_line
 from anomaly_sentinel.settings import RetrainStepsSettings
@@ -204,7 +204,7 @@ def compare(
     1. nothing in service → approve;
     2. the candidate's model data already serves → reject (a duplicate event or a re-run);
     3. both packages report ``OBJECTIVE_METRIC`` → approve when the candidate is better by at least
-       ``MIN_IMPROVEMENT`` in the direction of ``OBJECTIVE_GOAL``;
+       ``MIN_IMPROVEMENT`` in the direction of ``OBJECTIVE_GOAL`` (a gain equal to it passes);
     4. otherwise score statistics (no labels needed): the candidate's must be valid (mean > 0,
        finite); it is approved when the model in service has none to compare, or when its
        coefficient of variation (std/mean of training scores, a tighter normal band so anomalies
@@ -221,7 +221,7 @@ def compare(
     old = current.package.objective(metric) if current.package else None
     if new is not None and old is not None:
         gain = new - old if settings.objective_goal == "Maximize" else old - new
-        better = gain >= settings.min_improvement
+        better = meets(gain, settings.min_improvement)
         verb = "beats" if better else "does not beat"
         return Verdict(
             approve=better,

@@ -427,6 +427,7 @@ class CaptureScorer:
             file=file_stats,
             k=settings.cutoff_k,
             min_records=settings.min_records_for_file_cutoff,
+            rule=settings.cutoff_rule,
         )
 
     def _pass2(

@@ -120,6 +120,8 @@ class ScoreCaptureSettings(AlertingSettings):
     #: Explicit cutoff: when set, it wins over the model's score statistics and the file's own.
     anomaly_threshold: OptionalFloat = Field(default=None, alias="ANOMALY_THRESHOLD")
     cutoff_k: float = Field(default=3.0, alias="CUTOFF_K", gt=0, le=100)
+    #: ``quantile``: the model's own alert-budget cutoff (score_stats.json); ``mean-std``: mean + k std.
+    cutoff_rule: str = Field(default="quantile", alias="CUTOFF_RULE", pattern=r"^(quantile|mean-std)$")
     min_records_for_file_cutoff: int = Field(default=100, alias="MIN_RECORDS_FOR_FILE_CUTOFF", ge=2)
     scoring_concurrency: int = Field(default=10, alias="SCORING_CONCURRENCY", ge=1, le=200)
     endpoint_max_concurrency: int = Field(default=20, alias="ENDPOINT_MAX_CONCURRENCY", ge=1, le=200)
@@ -178,6 +180,8 @@ class MonitoringAlertSettings(AlertingSettings):
     retrain_check_types: CommaList = Field(default=(), alias="RETRAIN_CHECK_TYPES")
     retrain_min_violations: int = Field(default=1, alias="RETRAIN_MIN_VIOLATIONS", ge=1)
     retrain_on_alarm: bool = Field(default=True, alias="RETRAIN_ON_ALARM")
+    #: Consecutive drift windows a score drift must persist before it counts towards retraining.
+    retrain_min_windows: int = Field(default=1, alias="RETRAIN_MIN_WINDOWS", ge=1, le=1000)
     #: Training data for retraining runs; empty lets the pipeline use its own InputDataUri default:
     #: the recent window of the endpoint's production dataset.
     retrain_input_data_uri: str = Field(
@@ -208,7 +212,8 @@ class RetrainStepsSettings(EnvSettings):
     lock_ttl_seconds: int = Field(default=21_600, alias="RETRAIN_LOCK_TTL_SECONDS", ge=60)
     objective_metric: str = Field(default="test:f1", alias="OBJECTIVE_METRIC", min_length=1)
     objective_goal: str = Field(default="Maximize", alias="OBJECTIVE_GOAL", pattern=r"^(Maximize|Minimize)$")
-    min_improvement: float = Field(default=0.0, alias="MIN_IMPROVEMENT", ge=0.0)
+    #: Share of the model in service's false alerts a candidate must remove (lower end of the interval).
+    min_improvement: float = Field(default=0.0, alias="MIN_IMPROVEMENT", ge=0.0, le=1.0)
     #: How many of the group's newest packages are searched for a candidate or the model in service.
     package_scan_limit: int = Field(default=50, alias="PACKAGE_SCAN_LIMIT", ge=1, le=1000)
 

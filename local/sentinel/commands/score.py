@@ -27,9 +27,11 @@ The series is cut into overlapping shingles of N consecutive values (default 48:
 half-hours), so the forest judges shapes rather than single values. Each shingle's score is split
 over its values (per-dimension attribution, as AWS's RCF offers) and attributed to the points
 that make it anomalous: a point's score is the largest share it is given, so a spike is flagged
-at its own timestamp and the normal values after it are not. The cutoff is mean + K standard
-deviations of the shingle scores (--cutoff-k, default 3, like the stack's CutoffK), or a fixed
---threshold (like AnomalyThreshold); points scoring above it are anomalies.
+at its own timestamp and the normal values after it are not. The cutoff is chosen as the stack
+chooses a model's: for an alert budget, the 1 - B quantile of the shingle scores (--alert-budget B,
+default 0.001: one shingle in a thousand; the stack's CutoffRule quantile), or mean + K standard
+deviations of the shingle scores (--cutoff-k K, like the stack's CutoffRule mean-std and CutoffK),
+or a fixed --threshold (like AnomalyThreshold); points scoring above it are anomalies.
 
 Output folders are created; an output path that cannot be written exits 2.
 The last line printed is JSON: {"points": scored points, "anomalies": K, "cutoff": x}.
@@ -77,11 +79,18 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed, for repeatable scores (default 0)")
     parser.add_argument(
+        "--alert-budget",
+        metavar="B",
+        type=float,
+        default=0.001,
+        help="cutoff = the 1 - B quantile of the shingle scores (default 0.001, as the stack's models)",
+    )
+    parser.add_argument(
         "--cutoff-k",
         metavar="K",
         type=float,
-        default=3.0,
-        help="cutoff = mean + K std of the shingle scores (default 3; the stack's CutoffK)",
+        default=None,
+        help="cutoff = mean + K std of the shingle scores instead (the stack's CutoffRule mean-std)",
     )
     parser.add_argument(
         "--threshold",
@@ -101,8 +110,10 @@ def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         parser.error(f"--trees must be between 1 and 1000, got {args.trees}")
     if not 1 <= args.samples <= 2048:
         parser.error(f"--samples must be between 1 and 2048, got {args.samples}")
-    if not (math.isfinite(args.cutoff_k) and args.cutoff_k >= 0):
+    if args.cutoff_k is not None and not (math.isfinite(args.cutoff_k) and args.cutoff_k >= 0):
         parser.error(f"--cutoff-k must be a number of at least 0, got {args.cutoff_k}")
+    if not 0 < args.alert_budget < 1:
+        parser.error(f"--alert-budget must be between 0 and 1, got {args.alert_budget}")
     if args.threshold is not None and not math.isfinite(args.threshold):
         parser.error(f"--threshold must be a finite number, got {args.threshold}")
     for path, option in ((args.out, "--out"), (args.plot, "--plot")):
@@ -149,8 +160,9 @@ def _write_rows(path: Path, stamps: Any, values: Any, scores: Any, flagged: Any)
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from sentinel.pipeline_executor import load_script
     from sentinel.rcf import RandomCutForest, shingle
-    from sentinel.series import cutoff, point_scores
+    from sentinel.series import point_scores
 
     series, windows = _check(args)
     rows = shingle(series.values, args.shingle)
@@ -158,7 +170,15 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=rows.shape[0], desc="scoring", unit="pt", file=sys.stderr, disable=None) as bar:
         forest.fit(rows)
         shares = forest.attribution_array(rows, progress=bar.update)
-    limit = args.threshold if args.threshold is not None else cutoff(shares.sum(axis=1), args.cutoff_k)
+    if args.threshold is not None:
+        limit, rule = args.threshold, f"cutoff {args.threshold:g}"
+    else:
+        # The stack's own rule (score_stats.py): the same statistics, the same cutoff.
+        script = load_script("score_stats")
+        stats = script.score_stats(shares.sum(axis=1), alert_budget=args.alert_budget)
+        k = script.CUTOFF_K if args.cutoff_k is None else args.cutoff_k
+        limit, how = script.model_cutoff(stats, k, "quantile" if args.cutoff_k is None else "mean-std")
+        rule = how.replace(" of the training scores", "")
     scores = point_scores(shares)
     flagged = scores > limit
 
@@ -169,9 +189,6 @@ def run(args: argparse.Namespace) -> int:
         if args.plot is not None:
             from sentinel.plot import plot_scores
 
-            rule = (
-                f"cutoff {limit:g}" if args.threshold is not None else f"cutoff mean + {args.cutoff_k:g} std"
-            )
             plot_scores(
                 args.plot,
                 series.timestamps,
