@@ -106,7 +106,7 @@ def test_retraining_tuned_and_the_candidate_removed_false_alerts_beyond_the_nois
     assert evaluation["decision"].startswith("approved: the candidate removes ")
     # AND the subscribers' alert says what it trained on and carries the comparison table
     alert = summary["retrain_alert"]
-    assert "Trained on: production 7-day window" in alert
+    assert "Trained on: production 14-day window" in alert
     assert f"candidate   {evaluation['candidate']['f1']:.3f}" in alert
     assert f"incumbent   {evaluation['incumbent']['f1']:.3f}" in alert
     assert "false alerts removed: +" in alert
