@@ -60,3 +60,14 @@ class BaselineError(SentinelError):
 
 class DriftReportError(SentinelError):
     """A window's statistics file cannot be read, or its drift event cannot be put on the bus."""
+
+
+# --- log scoring errors (issue 21) ---
+
+
+class LogReadError(SentinelError):
+    """A log object cannot be read (missing, denied, not a file); names the object."""
+
+
+class LogModelNotFoundError(SentinelError):
+    """No log model is in service (no approved package, or its artefacts are missing or disagree)."""

@@ -26,6 +26,15 @@ def _split_csv(value: object) -> object:
 
 CommaList = Annotated[tuple[str, ...], BeforeValidator(_split_csv)]
 
+#: Key suffixes taken as log files by default (template parameter LogSuffixes).
+LOG_SUFFIXES = (".log", ".log.gz", ".txt", ".txt.gz")
+
+
+def has_suffix(key: str, suffixes: tuple[str, ...]) -> bool:
+    """Whether ``key`` ends with one of ``suffixes`` (case-insensitive)."""
+    lowered = key.lower()
+    return any(lowered.endswith(suffix.lower()) for suffix in suffixes)
+
 #: SageMaker resource names: alphanumerics and hyphens, no leading hyphen.
 SAGEMAKER_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$"
 
@@ -75,10 +84,29 @@ class StartPipelineSettings(OnceSettings):
     training_bucket: str = Field(alias="TRAINING_BUCKET", min_length=3, max_length=63)
     training_prefix: str = Field(alias="TRAINING_PREFIX", pattern=r"^[^/].*/$|^$")
     accepted_suffixes: CommaList = Field(alias="ACCEPTED_SUFFIXES", min_length=1)
+    #: Raw logs uploaded here start the pipeline's log route (unset: log uploads start nothing).
+    logs_training_prefix: str | None = Field(
+        default=None, alias="LOGS_TRAINING_PREFIX", pattern=r"^[^/\s*]\S*/$"
+    )
+    log_suffixes: CommaList = Field(default=LOG_SUFFIXES, alias="LOG_SUFFIXES", min_length=1)
+    #: The pipeline's LogFormat: hdfs, bgl or a regex with named groups (the log route parses with it).
+    log_format: str = Field(default="hdfs", alias="LOG_FORMAT", min_length=1, max_length=4096)
+
+    def model_post_init(self, context: object, /) -> None:
+        """One upload starts one route: the numeric and the log training prefixes must not overlap."""
+        logs = self.logs_training_prefix
+        if logs is not None and (logs.startswith(self.training_prefix) or self.training_prefix.startswith(logs)):
+            raise SettingsError(
+                f"invalid settings for {type(self).__name__}: LOGS_TRAINING_PREFIX ({logs}) overlaps "
+                f"TRAINING_PREFIX ({self.training_prefix})"
+            )
 
     def accepts(self, key: str) -> bool:
-        lowered = key.lower()
-        return any(lowered.endswith(suffix.lower()) for suffix in self.accepted_suffixes)
+        return has_suffix(key, self.accepted_suffixes)
+
+    def is_log_upload(self, key: str) -> bool:
+        """Under the log training prefix (the log route), rather than the numeric one."""
+        return self.logs_training_prefix is not None and key.startswith(self.logs_training_prefix)
 
 
 # --- ScoreCaptureSettings ---
@@ -248,3 +276,73 @@ class PipelineRunsSettings(EnvSettings):
     alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
     idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
+
+
+# --- ScoreLogsSettings (issue 21) ---
+
+
+#: Where ScoreLogsFunction writes (beneath the data bucket's ``logs/``, apart from capture scoring's).
+LOG_SCORES_PREFIX = "logs/scores/"
+LOG_REJECTS_PREFIX = "logs/rejects/"
+LOG_STATISTICS_PREFIX = "logs/statistics/"
+
+
+class ScoreLogsSettings(AlertingSettings):
+    """Settings of ScoreLogsFunction (template.yaml says what each one means).
+
+    ``ENDPOINT_NAME`` is the log endpoint (LogsEndpointName): it scores sessions when the log model
+    in service is an RCF model, and names the log detector's outputs either way.
+    """
+
+    model_package_group: str = Field(alias="MODEL_PACKAGE_GROUP_NAME", pattern=SAGEMAKER_NAME)
+    logs_bucket: str = Field(alias="LOGS_BUCKET", min_length=3, max_length=63)
+    logs_prefix: str = Field(alias="LOGS_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    suffixes: CommaList = Field(default=LOG_SUFFIXES, alias="LOG_SUFFIXES", min_length=1)
+    output_bucket: str = Field(alias="OUTPUT_BUCKET", min_length=3, max_length=63)
+    scores_prefix: str = Field(default=LOG_SCORES_PREFIX, alias="SCORES_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    rejects_prefix: str = Field(default=LOG_REJECTS_PREFIX, alias="REJECTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    statistics_prefix: str = Field(
+        default=LOG_STATISTICS_PREFIX, alias="STATISTICS_PREFIX", pattern=r"^[^/\s*]\S*/$"
+    )
+    scoring_concurrency: int = Field(default=10, alias="SCORING_CONCURRENCY", ge=1, le=200)
+    endpoint_max_concurrency: int = Field(default=20, alias="ENDPOINT_MAX_CONCURRENCY", ge=1, le=200)
+    max_request_bytes: int = Field(
+        default=SERVERLESS_PAYLOAD_LIMIT, alias="MAX_REQUEST_BYTES", ge=64, le=SERVERLESS_PAYLOAD_LIMIT
+    )
+    max_request_rows: int = Field(default=10_000, alias="MAX_REQUEST_ROWS", ge=1)
+    max_inflight_bytes: int = Field(default=16_000_000, alias="MAX_INFLIGHT_BYTES", ge=64)
+    #: Longer lines are rejected (line-too-long): their bytes are skipped, never held.
+    max_line_bytes: int = Field(default=64 * 1024, alias="MAX_LINE_BYTES", ge=1024, le=16 * 1024 * 1024)
+    endpoint_max_attempts: int = Field(default=6, alias="ENDPOINT_MAX_ATTEMPTS", ge=1, le=20)
+    #: Anomalous sessions, templates and new templates named in the alert (each list is bounded).
+    top_anomalies: int = Field(default=10, alias="TOP_ANOMALIES", ge=1, le=100)
+    #: Largest artefact of a log model read (template table, vector spec, detector, PCA model).
+    max_artefact_bytes: int = Field(default=64 * 1024 * 1024, alias="MAX_ARTEFACT_BYTES", ge=1024)
+
+    def model_post_init(self, context: object, /) -> None:
+        """Never exceed the endpoint's concurrency; never trigger ourselves."""
+        problems = []
+        if self.scoring_concurrency > self.endpoint_max_concurrency:
+            problems.append(
+                f"SCORING_CONCURRENCY ({self.scoring_concurrency}) exceeds ENDPOINT_MAX_CONCURRENCY "
+                f"({self.endpoint_max_concurrency})"
+            )
+        if self.logs_bucket == self.output_bucket:
+            for name, prefix in (
+                ("SCORES_PREFIX", self.scores_prefix),
+                ("REJECTS_PREFIX", self.rejects_prefix),
+                ("STATISTICS_PREFIX", self.statistics_prefix),
+            ):
+                if prefix.startswith(self.logs_prefix) or self.logs_prefix.startswith(prefix):
+                    problems.append(
+                        f"{name} ({prefix}) overlaps LOGS_PREFIX ({self.logs_prefix}) in the same "
+                        "bucket: the function would trigger itself"
+                    )
+        if problems:
+            raise SettingsError(f"invalid settings for {type(self).__name__}: {'; '.join(problems)}")
+
+    def output_prefixes(self) -> tuple[str, str, str]:
+        return self.scores_prefix, self.rejects_prefix, self.statistics_prefix
+
+    def is_log_file(self, key: str) -> bool:
+        return has_suffix(key, self.suffixes)
