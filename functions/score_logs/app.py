@@ -1,4 +1,4 @@
-"""ScoreLogsFunction: a log file lands under LogsPrefix (S3 → EventBridge) → sessions scored, stored, alerted."""
+"""ScoreLogsFunction: a log file under LogsPrefix (S3 → EventBridge) → sessions scored, stored, alerted."""
 
 from __future__ import annotations
 

@@ -221,8 +221,9 @@ def test_every_dashboard_metric_of_our_namespace_is_emitted_by_the_code(
             f"{title!r}: {metric} shown with dimensions {sorted(dims)}, emitted with {emitted[metric]}"
         )
         assert dims["service"] == service
-        if "EndpointName" in dims:
-            assert dims["EndpointName"] == template.parameters["EndpointName"]
+        if "EndpointName" in dims:  # the log route's metrics (Log*) are about the log endpoint
+            endpoint = "LogsEndpointName" if metric.startswith("Log") else "EndpointName"
+            assert dims["EndpointName"] == template.parameters[endpoint]
         if "PipelineName" in dims:
             assert dims["PipelineName"] == template.parameters["PipelineName"]
         if "Status" in dims:

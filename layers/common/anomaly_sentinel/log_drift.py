@@ -51,7 +51,9 @@ class Shape:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> Shape:
-        return cls(str(doc["shape"])[:_SHAPE_CHARS], _count(doc["sessions"]), str(doc["sample"])[:_SHAPE_CHARS])
+        return cls(
+            str(doc["shape"])[:_SHAPE_CHARS], _count(doc["sessions"]), str(doc["sample"])[:_SHAPE_CHARS]
+        )
 
 
 @dataclass(frozen=True, slots=True)

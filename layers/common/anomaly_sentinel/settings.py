@@ -35,6 +35,7 @@ def has_suffix(key: str, suffixes: tuple[str, ...]) -> bool:
     lowered = key.lower()
     return any(lowered.endswith(suffix.lower()) for suffix in suffixes)
 
+
 #: SageMaker resource names: alphanumerics and hyphens, no leading hyphen.
 SAGEMAKER_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$"
 
@@ -95,7 +96,9 @@ class StartPipelineSettings(OnceSettings):
     def model_post_init(self, context: object, /) -> None:
         """One upload starts one route: the numeric and the log training prefixes must not overlap."""
         logs = self.logs_training_prefix
-        if logs is not None and (logs.startswith(self.training_prefix) or self.training_prefix.startswith(logs)):
+        if logs is not None and (
+            logs.startswith(self.training_prefix) or self.training_prefix.startswith(logs)
+        ):
             raise SettingsError(
                 f"invalid settings for {type(self).__name__}: LOGS_TRAINING_PREFIX ({logs}) overlaps "
                 f"TRAINING_PREFIX ({self.training_prefix})"

@@ -80,7 +80,8 @@ def model_directory(package: dict[str, Any]) -> str:
         url = containers[0].get("ModelDataUrl")
         if not url:
             raise LogModelNotFoundError(
-                f"model package {package.get('ModelPackageArn')} names no {METADATA_LOG_MODEL} and no ModelDataUrl"
+                f"model package {package.get('ModelPackageArn')} names no {METADATA_LOG_MODEL} "
+                "and no ModelDataUrl"
             )
         uri = str(url).rsplit("/", 1)[0]
     return str(uri).rstrip("/") + "/"
@@ -132,19 +133,19 @@ class LogModelSource:
 
 def ignore_reason(obj: S3Object, settings: ScoreLogsSettings) -> str | None:
     """Why this object is not a log file to score, or None when it is."""
-    if obj.bucket == settings.output_bucket and obj.key.startswith(settings.output_prefixes()):
-        return "our own output"  # belt and braces: the rule's prefix already excludes it
-    if obj.bucket != settings.logs_bucket:
-        return "not the logs bucket"
-    if not obj.key.startswith(settings.logs_prefix):
-        return "outside logs prefix"
-    if obj.key.endswith("/"):
-        return "folder placeholder"
-    if obj.size == 0:
-        return "zero-byte object"
-    if not settings.is_log_file(obj.key):
-        return "suffix not accepted"
-    return None
+    checks = (
+        # belt and braces: the rule's prefix already excludes our own output
+        (
+            obj.bucket == settings.output_bucket and obj.key.startswith(settings.output_prefixes()),
+            "our own output",
+        ),
+        (obj.bucket != settings.logs_bucket, "not the logs bucket"),
+        (not obj.key.startswith(settings.logs_prefix), "outside logs prefix"),
+        (obj.key.endswith("/"), "folder placeholder"),
+        (obj.size == 0, "zero-byte object"),
+        (not settings.is_log_file(obj.key), "suffix not accepted"),
+    )
+    return next((reason for failed, reason in checks if failed), None)
 
 
 def output_keys(obj: S3Object, landed: datetime, settings: ScoreLogsSettings) -> tuple[str, str, str]:
@@ -349,17 +350,14 @@ class LogFileScorer:
             return
         metrics, count = self.metrics, MetricUnit.Count
         metrics.add_dimension(name="EndpointName", value=report.endpoint)
-        for name, value in (
-            ("LogLines", report.lines),
-            ("LogLinesRejected", report.rejected_lines),
-            ("LogUnseenLines", report.unseen_lines),
-            ("LogSessions", report.sessions),
-            ("LogSessionsRejected", report.rejected_sessions),
-            ("LogAnomalies", report.anomalies),
-            ("LogFilesFailed", int(bool(report.failure))),
-            ("EndpointCalls", report.calls),
-        ):
-            metrics.add_metric(name=name, unit=count, value=value)
+        metrics.add_metric(name="LogLines", unit=count, value=report.lines)
+        metrics.add_metric(name="LogLinesRejected", unit=count, value=report.rejected_lines)
+        metrics.add_metric(name="LogUnseenLines", unit=count, value=report.unseen_lines)
+        metrics.add_metric(name="LogSessions", unit=count, value=report.sessions)
+        metrics.add_metric(name="LogSessionsRejected", unit=count, value=report.rejected_sessions)
+        metrics.add_metric(name="LogAnomalies", unit=count, value=report.anomalies)
+        metrics.add_metric(name="LogFilesFailed", unit=count, value=int(bool(report.failure)))
+        metrics.add_metric(name="EndpointCalls", unit=count, value=report.calls)
         if report.max_score is not None:
             metrics.add_metric(name="LogMaxScore", unit=MetricUnit.NoUnit, value=report.max_score)
 
@@ -411,7 +409,10 @@ class LogDriftWindow:
         )
         for name, document in documents:
             self.s3.put_object(
-                Bucket=self.bucket, Key=prefix + name, Body=drift.dumps(document), ContentType="application/json"
+                Bucket=self.bucket,
+                Key=prefix + name,
+                Body=drift.dumps(document),
+                ContentType="application/json",
             )
         return {
             "detector": self.detector,
