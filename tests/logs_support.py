@@ -55,7 +55,9 @@ def session(block: str, *, faulty: bool = False, second: int = 0) -> list[str]:
     ips = ("10.250.19.102", "10.250.10.6", "10.251.43.21")
     lines = [_line(second, "dfs.FSNamesystem", f"BLOCK* NameSystem.allocateBlock: /user/root/part-1 {block}")]
     lines += [
-        _line(second, "dfs.DataNode$DataXceiver", f"Receiving block {block} src: /{ip}:54106 dest: /{ip}:50010")
+        _line(
+            second, "dfs.DataNode$DataXceiver", f"Receiving block {block} src: /{ip}:54106 dest: /{ip}:50010"
+        )
         for ip in ips
     ]
     lines += [
@@ -73,7 +75,8 @@ def session(block: str, *, faulty: bool = False, second: int = 0) -> list[str]:
         _line(
             second,
             "dfs.FSNamesystem",
-            f"BLOCK* NameSystem.addStoredBlock: blockMap updated: {ip}:50010 is added to {block} size 67108864",
+            f"BLOCK* NameSystem.addStoredBlock: blockMap updated: {ip}:50010 is added to {block} "
+            "size 67108864",
         )
         for ip in ips
     ]

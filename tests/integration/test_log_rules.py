@@ -17,7 +17,11 @@ from sentinel.template import PhysicalResource, Template
 from tests.support import s3_object_created
 
 BUCKET = "sentinel-databucket"
-RULES = ("ScoreLogsFunctionLogFile", "StartPipelineFunctionLogsTrainingData", "StartPipelineFunctionTrainingData")
+RULES = (
+    "ScoreLogsFunctionLogFile",
+    "StartPipelineFunctionLogsTrainingData",
+    "StartPipelineFunctionTrainingData",
+)
 
 
 def patterns(**parameters: str) -> dict[str, EventPattern]:
@@ -72,6 +76,7 @@ def test_outputs_and_other_objects_fire_no_rule(rules, event):
 def test_named_prefixes_replace_the_defaults():
     rules = patterns(LogsPrefix="ingest/hdfs/", LogsTrainingPrefix="ingest/train/")
     assert fired(rules, s3_object_created(BUCKET, "ingest/hdfs/a.log")) == ["ScoreLogsFunctionLogFile"]
-    assert fired(rules, s3_object_created(BUCKET, "ingest/train/a.log")) == ["StartPipelineFunctionLogsTrainingData"]
+    assert fired(rules, s3_object_created(BUCKET, "ingest/train/a.log")) == [
+        "StartPipelineFunctionLogsTrainingData"
+    ]
     assert fired(rules, s3_object_created(BUCKET, "logs/incoming/a.log")) == []
-

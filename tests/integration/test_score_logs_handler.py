@@ -36,7 +36,7 @@ KEY = "logs/incoming/datanode-7/hdfs.log"
 FAULTY = (3, 17)
 #: Lines no model can use, each with the reason it is rejected.
 BAD_LINES = {
-    "081109 203615 148 INFO dfs.FSNamesystem: BLOCK* ask 10.0.0.1:50010 to replicate nothing": "no-session-key",
+    "081109 203615 148 INFO dfs.FSNamesystem: BLOCK* ask 10.0.0.1:50010 to replicate it": "no-session-key",
     "this is not an HDFS line": "no-header-match",
     "": "empty-line",
 }
@@ -112,7 +112,9 @@ def test_a_log_file_is_scored_stored_metered_and_alerted_with_every_line_counted
     assert {k for k, (_, flag) in scores.items() if flag == "1"} == {"blk_1003", "blk_1017"}
     assert scores["blk_1003"] == (6.0, "1")
     assert scores["blk_1000"] == (0.0, "0")
-    assert result["scores_uri"].startswith(f"s3://{bucket}/logs/scores/{stack.parameters['LogsEndpointName']}/")
+    assert result["scores_uri"].startswith(
+        f"s3://{bucket}/logs/scores/{stack.parameters['LogsEndpointName']}/"
+    )
     # ... the rejects: line number and reason, never the line
     rejects = read_jsonl(result["rejects_uri"])
     assert [(r["line"], r["reason"]) for r in rejects] == [
@@ -181,7 +183,7 @@ def test_an_rcf_log_model_the_endpoint_does_not_serve_fails_the_event(function, 
     register_log_model(stack, "rcf")
     serve_on_log_endpoint(stack, f"s3://{bucket}/pipeline/runs/old/Logs/model/model.tar.gz")
     # WHEN a log file lands THEN the event fails with the mismatch named (retried, then the DLQ)
-    with pytest.raises(LogModelNotFoundError, match="serves .*old.* deploy it"):
+    with pytest.raises(LogModelNotFoundError, match=r"serves .*old.* deploy it"):
         function(**log_endpoint.environ())(put_log(bucket, text(hdfs_log(3))))
     assert log_endpoint.stats.requests == 0
 
@@ -216,7 +218,9 @@ def test_the_same_event_delivered_three_times_is_scored_and_alerted_once(functio
         ("training/hdfs.log", 10, "outside logs prefix"),
     ],
 )
-def test_objects_that_are_not_log_files_are_ignored_with_the_reason(function, stack, bucket, key, size, reason):
+def test_objects_that_are_not_log_files_are_ignored_with_the_reason(
+    function, stack, bucket, key, size, reason
+):
     # GIVEN a log model in service WHEN an object that is not a log file to score is announced
     register_log_model(stack, "pca")
     result = function()(s3_object_created(bucket, key, size=size))

@@ -143,7 +143,9 @@ def test_a_raw_log_upload_starts_the_log_route_with_its_format():
 
 def test_a_numeric_upload_starts_exactly_what_it_did_before_the_log_route():
     request = start_request(obj("training/taxi.csv"), LOG_SETTINGS)
-    assert request["PipelineParameters"] == [{"Name": "InputDataUri", "Value": "s3://data-bucket/training/taxi.csv"}]
+    assert request["PipelineParameters"] == [
+        {"Name": "InputDataUri", "Value": "s3://data-bucket/training/taxi.csv"}
+    ]
     assert request["PipelineExecutionDisplayName"].startswith("upload-taxi-")
 
 
@@ -166,7 +168,9 @@ def test_log_uploads_are_judged_by_the_log_suffixes(key, size, reason):
 def test_overlapping_training_prefixes_are_refused_at_start():
     from anomaly_sentinel.exceptions import SettingsError
 
-    with pytest.raises(SettingsError, match="LOGS_TRAINING_PREFIX .training/logs/. overlaps TRAINING_PREFIX"):
+    with pytest.raises(
+        SettingsError, match=r"LOGS_TRAINING_PREFIX \(training/logs/\) overlaps TRAINING_PREFIX"
+    ):
         StartPipelineSettings.from_env(
             {
                 "PIPELINE_NAME": "p",
