@@ -336,15 +336,15 @@ def resolve_format(spec: str) -> LogFormat:
 
 
 def decode_lines(
-    stream: Readable, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    stream: Readable, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, first_line: int = 1
 ) -> Iterator[tuple[int, str | Rejected]]:
-    """Number (from 1) and text of each line of a byte stream, or why it cannot be read.
+    """Number (from ``first_line``) and text of each line of a byte stream, or why it cannot be read.
 
     Bounded memory (``capture.read_lines``: gzip read as it streams, over-long lines skipped).
     A line that is not UTF-8, or holds control characters other than tab, is rejected whole: a
     partly decoded line would give a wrong template. A corrupt gzip stream ends with one reject.
     """
-    number = 0
+    number = first_line - 1
     for raw in read_lines(stream, max_line_bytes=max_line_bytes):
         number += 1
         if isinstance(raw, OverlongLine):

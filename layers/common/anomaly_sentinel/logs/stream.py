@@ -37,11 +37,11 @@ class LineEvent:
 
 
 def read_events(
-    stream: Readable, matcher: Matcher, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    stream: Readable, matcher: Matcher, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, first_line: int = 1
 ) -> Iterator[LineEvent]:
-    """One event per line read, in order (numbered from 1); rejected lines carry the reason."""
+    """One event per line read, in order (numbered from ``first_line``); rejects carry the reason."""
     log_format = matcher.table.format
-    for number, text in decode_lines(stream, max_line_bytes):
+    for number, text in decode_lines(stream, max_line_bytes, first_line):
         if isinstance(text, Rejected):
             yield LineEvent(number, None, reject=text.reason)
             continue

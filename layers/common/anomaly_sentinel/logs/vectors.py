@@ -37,6 +37,8 @@ EXTRAS: Final = ("oov", "length")
 NEW_TEMPLATE_SAMPLES: Final = 3
 MAX_COLUMNS: Final = 100_000
 MAX_WINDOW_SECONDS: Final = 7 * 24 * 3600
+#: Events kept per group when sequences are kept (the training job's injected anomalies need order).
+MAX_SEQUENCE: Final = 10_000
 
 
 @dataclass(frozen=True)
@@ -118,9 +120,13 @@ class Group:
     end: datetime | None = None
     marked: bool = False
     new_templates: list[str] = field(default_factory=list)
+    #: The template ids in line order (only when the grouper keeps sequences; bounded).
+    sequence: list[int | None] | None = None
 
     def add(self, line_no: int, template_id: int | None, when: datetime | None, sample: str | None) -> None:
         self.counts[template_id] += 1
+        if self.sequence is not None and len(self.sequence) < MAX_SEQUENCE:
+            self.sequence.append(template_id)
         self.length += 1
         if not self.first_line:
             self.first_line = line_no
@@ -138,11 +144,14 @@ class Grouper:
     """Streaming grouping (module doc). ``add`` places a line; ``closed``/``close`` hand out groups.
 
     ``add`` returns None when the line was placed, else the reject reason (``no-session-key``,
-    ``no-time``, ``late-line``), also counted in :attr:`rejects`.
+    ``no-time``, ``late-line``), also counted in :attr:`rejects`; :attr:`last_keys` names the groups
+    the last line went to. ``keep_sequences`` keeps each group's template ids in order (training).
     """
 
-    def __init__(self, spec: GroupingSpec | VectorSpec) -> None:
+    def __init__(self, spec: GroupingSpec | VectorSpec, *, keep_sequences: bool = False) -> None:
         self.spec = spec.grouping if isinstance(spec, VectorSpec) else spec
+        self.keep_sequences = keep_sequences
+        self.last_keys: tuple[str, ...] = ()
         self._open: dict[Any, Group] = {}
         self._done: list[Group] = []
         self._closed_through: int | None = None  # time windows: every window index <= this is closed
@@ -176,7 +185,11 @@ class Grouper:
             self.placed += 1
         else:
             self.rejects[reason] += 1
+            self.last_keys = ()
         return reason
+
+    def _new(self, key: str) -> Group:
+        return Group(key, sequence=[] if self.keep_sequences else None)
 
     def closed(self) -> Iterator[Group]:
         """Groups closed since the last call, in closing order."""
@@ -210,10 +223,11 @@ class Grouper:
         for key in keys:
             group = opened.pop(key, None)
             if group is None:
-                group = Group(key)
+                group = self._new(key)
             group.add(line_no, template_id, when, sample)
             group.marked = group.marked or marked
             opened[key] = group  # re-inserted: the dict is ordered by last activity
+        self.last_keys = keys
         spec = self.spec
         if spec.idle_seconds is not None and when is not None:
             horizon = when.timestamp() - spec.idle_seconds
@@ -245,20 +259,21 @@ class Grouper:
         step, size = spec.step, spec.window_seconds
         first = math.floor((moment - size) / step) + 1
         last = math.floor(moment / step)
-        placed = False
+        placed: list[str] = []
         for index in range(first, last + 1):
             if self._closed_through is not None and index <= self._closed_through:
                 continue
             group = self._open.get(index)
             if group is None:
                 start = datetime.fromtimestamp(index * step, tz=UTC)
-                group = self._open[index] = Group(start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+                group = self._open[index] = self._new(start.strftime("%Y-%m-%dT%H:%M:%SZ"))
                 group.start = start
             group.add(line_no, template_id, None, sample)
             group.marked = group.marked or marked
-            placed = True
+            placed.append(group.key)
         if not placed:
             return LATE_LINE
+        self.last_keys = tuple(placed)
         if self._watermark is None or moment > self._watermark:
             self._watermark = moment
             horizon = moment - spec.lateness_seconds
@@ -281,9 +296,10 @@ class Grouper:
     ) -> str | None:
         group = self._open.get(0)
         if group is None:
-            group = self._open[0] = Group(f"lines:{line_no}")
+            group = self._open[0] = self._new(f"lines:{line_no}")
         group.add(line_no, template_id, when, sample)
         group.marked = group.marked or marked
+        self.last_keys = (group.key,)
         if group.length >= self.spec.lines:
             self._done.append(self._open.pop(0))
         return None
