@@ -100,7 +100,7 @@ def test_deploying_the_stack_creates_the_named_pipeline_from_the_built_definitio
     assert described["RoleArn"] == stack.get_att("SageMakerExecutionRole", "Arn")
     assert "${" not in text
     definition = json.loads(text)
-    assert [s["Name"] for s in definition["Steps"]] == ["Route-Python", "Route-Spark"]
+    assert [s["Name"] for s in definition["Steps"]] == ["Route-Python", "Route-Spark", "Route-Logs"]
     # the default InputDataUri names this stack's bucket and endpoint: the production dataset
     (default_input,) = [p["DefaultValue"] for p in definition["Parameters"] if p["Name"] == "InputDataUri"]
     assert default_input == (
@@ -121,6 +121,7 @@ def test_every_script_the_deployed_definition_runs_is_in_the_data_bucket(stack):
         "preprocess_spark.py",
         "score_stats.py",
         "baseline.py",
+        "logs_job.py",  # the log route's processing steps (logs_prepare, logs_evaluate)
     }
     s3 = boto3.client("s3")
     for found_bucket, key in uris:

@@ -21,6 +21,8 @@ SUBSTITUTIONS = {
     "SageMakerExecutionRoleArn": "arn:aws:iam::123456789012:role/sentinel-sagemaker",
     "ModelPackageGroupName": "anomaly-sentinel-rcf",
     "EndpointName": "anomaly-sentinel-rcf",
+    "LogsModelPackageGroupName": "anomaly-sentinel-logs",
+    "LogsEndpointName": "anomaly-sentinel-logs",
 }
 
 
