@@ -11,7 +11,9 @@ registered → approved, deployed → production traffic captured as base64 JSON
 kept in the production dataset → anomaly alert to a subscriber → traffic drifts (a level shift) →
 the drift monitor's window raises violations → alert → retraining state machine → the pipeline, with
 the template's defaults, trains on the recent window of that traffic, tunes, and scores candidate
-and incumbent on one labelled set → the better model in a new endpoint config.
+and incumbent on one labelled set → the better model in a new endpoint config. Then the log story
+(sentinel.demo_logs): raw HDFS-like logs uploaded → the pipeline's log route → a log model in
+service → a later log scored session by session → alert.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 
 from anomaly_sentinel.contracts import parse_s3_uri
 from sentinel.dashboard import write_dashboard
+from sentinel.demo_logs import stage_logs
 from sentinel.emulator import ACCOUNT, REGION, local_client
 from sentinel.moto_patches import SageMakerExtras
 from sentinel.pipeline_executor import PipelineExecutor
@@ -458,6 +461,7 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
             scored = stage_traffic(ctx, timeline)
             stage_report(ctx, timeline, scored)
             stage_drift(ctx, timeline, scored)
+            summary["logs"] = stage_logs(ctx, timeline)  # issue 21: the log story (sentinel.demo_logs)
             ctx.router.drain()  # late events (the retraining run's end) reach their functions too
             lambda_log.flush()
             clients = {name: local_client(name) for name in ("stepfunctions", "sqs")}
