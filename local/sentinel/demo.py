@@ -31,7 +31,7 @@ import numpy as np
 
 from anomaly_sentinel.contracts import parse_s3_uri
 from sentinel.dashboard import write_dashboard
-from sentinel.demo_logs import stage_logs
+from sentinel.demo_logs import say_log_window, stage_logs
 from sentinel.emulator import ACCOUNT, REGION, local_client
 from sentinel.moto_patches import SageMakerExtras
 from sentinel.pipeline_executor import PipelineExecutor
@@ -308,6 +308,8 @@ def _monitor_windows(
             f"window {result['window_start']} ({name}): {result['records']:,} rows from "
             f"{result['files']} file(s) → {len(found)} violation(s) {kinds or ''} {shown}".rstrip(),
         )
+        if result.get("logs", {}).get("files"):  # the log detector's window (issue 21)
+            say_log_window(ctx, timeline, result["logs"])
     if any(v["constraint_check_type"] == "baseline_drift_check" for v in windows["replay"]):
         raise RuntimeError(
             f"the replayed training traffic drifted from its own baseline: {windows['replay']}"
@@ -460,8 +462,9 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
             stage_training(ctx, timeline)
             scored = stage_traffic(ctx, timeline)
             stage_report(ctx, timeline, scored)
+            # issue 21: the log story (sentinel.demo_logs); the drift stage's windows then hold its files
+            summary["logs"] = stage_logs(ctx, timeline)
             stage_drift(ctx, timeline, scored)
-            summary["logs"] = stage_logs(ctx, timeline)  # issue 21: the log story (sentinel.demo_logs)
             ctx.router.drain()  # late events (the retraining run's end) reach their functions too
             lambda_log.flush()
             clients = {name: local_client(name) for name in ("stepfunctions", "sqs")}

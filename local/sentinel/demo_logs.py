@@ -141,3 +141,19 @@ def stage_logs(ctx: DemoContext, timeline: Timeline) -> dict[str, Any]:
         scores=str(ctx.out / "log-scores.csv"),
     )
     return summary
+
+
+def say_log_window(ctx: DemoContext, timeline: Timeline, window: dict[str, Any]) -> None:
+    """The drift monitor's log window on the timeline, and in summary['logs']['drift']."""
+    share = window.get("oov_share")
+    timeline.say(
+        "monitor",
+        f"log window ({window['detector']}): {window['lines']:,} lines from {window['files']} file(s), "
+        f"unseen share {share if share is None else f'{share:.2%}'} (baseline "
+        f"{window.get('baseline_oov_share')}), {window['new_templates']} new template(s) → "
+        f"{window['violations']} violation(s) {window['check_types'] or ''}".rstrip(),
+    )
+    logs = ctx.summary.setdefault("logs", {})
+    logs["drift"] = {
+        k: window[k] for k in ("status", "lines", "oov_share", "new_templates", "violations", "check_types")
+    }

@@ -26,6 +26,11 @@ def _split_csv(value: object) -> object:
 
 CommaList = Annotated[tuple[str, ...], BeforeValidator(_split_csv)]
 
+#: Where ScoreLogsFunction writes (beneath the data bucket's ``logs/``, apart from capture scoring's).
+LOG_SCORES_PREFIX = "logs/scores/"
+LOG_REJECTS_PREFIX = "logs/rejects/"
+LOG_STATISTICS_PREFIX = "logs/statistics/"
+
 #: Key suffixes taken as log files by default (template parameter LogSuffixes).
 LOG_SUFFIXES = (".log", ".log.gz", ".txt", ".txt.gz")
 
@@ -262,6 +267,18 @@ class DriftMonitorSettings(OnceSettings):
     event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME", min_length=1)
     #: Largest per-file statistics object read (a file's summary is about 12 kB for 30 features).
     max_statistics_bytes: int = Field(default=1_000_000, alias="MAX_STATISTICS_BYTES", ge=1024)
+    #: The log route (issue 21): the log detector whose per-file statistics ScoreLogsFunction writes,
+    #: and its model package group (the log model in service gives the OOV-share baseline). Unset:
+    #: no log window.
+    logs_endpoint_name: str | None = Field(default=None, alias="LOGS_ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
+    logs_model_package_group: str | None = Field(
+        default=None, alias="LOGS_MODEL_PACKAGE_GROUP_NAME", pattern=SAGEMAKER_NAME
+    )
+    logs_statistics_prefix: str = Field(
+        default=LOG_STATISTICS_PREFIX, alias="LOGS_STATISTICS_PREFIX", pattern=r"^[^/\s*]\S*/$"
+    )
+    #: Fewest matched log lines a window needs before its OOV share is compared.
+    logs_min_lines: int = Field(default=1000, alias="LOGS_MIN_LINES", ge=1)
 
     def model_post_init(self, context: object, /) -> None:
         if 24 % self.window_hours:
@@ -282,12 +299,6 @@ class PipelineRunsSettings(EnvSettings):
 
 
 # --- ScoreLogsSettings (issue 21) ---
-
-
-#: Where ScoreLogsFunction writes (beneath the data bucket's ``logs/``, apart from capture scoring's).
-LOG_SCORES_PREFIX = "logs/scores/"
-LOG_REJECTS_PREFIX = "logs/rejects/"
-LOG_STATISTICS_PREFIX = "logs/statistics/"
 
 
 class ScoreLogsSettings(AlertingSettings):

@@ -19,7 +19,7 @@ import time
 from datetime import UTC, datetime
 from typing import IO, Any, Protocol
 
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
 from anomaly_sentinel import alerts, drift, log_drift
@@ -41,7 +41,7 @@ from anomaly_sentinel.logs.flow import (
 )
 from anomaly_sentinel.logs.stream import Tally, group_events, read_events
 from anomaly_sentinel.scoring import EndpointClient
-from anomaly_sentinel.settings import ScoreLogsSettings
+from anomaly_sentinel.settings import DriftMonitorSettings, ScoreLogsSettings
 
 SCORES_SUFFIX = ".csv"
 REJECTS_SUFFIX = ".jsonl"
@@ -365,8 +365,33 @@ class LogFileScorer:
 # ---------------------------------------------------------------------------- the drift window
 
 
+def log_drift_window(
+    settings: DriftMonitorSettings, *, s3: Any, sagemaker: Any, metrics: Any = None
+) -> LogDriftWindow | None:
+    """The drift monitor's log pass, when the settings name a log detector (else None)."""
+    if not settings.logs_endpoint_name or not settings.logs_model_package_group:
+        return None
+    return LogDriftWindow(
+        s3,
+        LogModelSource(sagemaker, s3, settings.logs_model_package_group, settings.max_statistics_bytes),
+        bucket=settings.data_bucket,
+        statistics_prefix=settings.logs_statistics_prefix,
+        reports_prefix=settings.reports_prefix,
+        detector=settings.logs_endpoint_name,
+        min_lines=settings.logs_min_lines,
+        max_statistics_bytes=settings.max_statistics_bytes,
+        metrics=metrics,
+    )
+
+
 class LogDriftWindow:
-    """One drift window of the log detector: merge its files' statistics, compare, write the report."""
+    """One drift window of the log detector: merge its files' statistics, compare, write the report.
+
+    Reports go under ``{reports prefix}{detector}/yyyy/mm/dd/hh/`` (``log_statistics.json`` and
+    Model Monitor's ``constraint_violations.json``); ``LogOovShare``, ``LogNewTemplates`` and
+    ``LogDriftViolations`` are published with the detector as ``EndpointName`` (LogDriftAlarm
+    watches the last). No drift event is put: the monitoring responder retrains the numeric model.
+    """
 
     def __init__(
         self,
@@ -379,6 +404,7 @@ class LogDriftWindow:
         detector: str,
         min_lines: int = log_drift.MIN_LINES,
         max_statistics_bytes: int = 1_000_000,
+        metrics: Any = None,
     ) -> None:
         self.s3 = s3
         self.models = models
@@ -388,6 +414,7 @@ class LogDriftWindow:
         self.detector = detector
         self.min_lines = min_lines
         self.max_bytes = max_statistics_bytes
+        self.metrics = metrics
 
     def run(self, hours: list[datetime], start: datetime) -> dict[str, Any]:
         """Merge the statistics of ``hours``; write ``{reports}{detector}/yyyy/mm/dd/hh/`` reports."""
@@ -414,6 +441,7 @@ class LogDriftWindow:
                 Body=drift.dumps(document),
                 ContentType="application/json",
             )
+        self._emit_metrics(window, len(violations))
         return {
             "detector": self.detector,
             "status": "CompletedWithViolations" if violations else "Completed",
@@ -428,6 +456,30 @@ class LogDriftWindow:
             "skipped": skipped,
             "unreadable_files": unreadable,
         }
+
+    def _emit_metrics(self, window: log_drift.LogWindow, violations: int) -> None:
+        if self.metrics is None:
+            return
+        defaults = self.metrics.default_dimensions
+        with single_metric(
+            name="LogDriftViolations", unit=MetricUnit.Count, value=violations, default_dimensions=defaults
+        ) as found:
+            found.add_dimension(name="EndpointName", value=self.detector)
+        with single_metric(
+            name="LogNewTemplates",
+            unit=MetricUnit.Count,
+            value=len(window.shapes),
+            default_dimensions=defaults,
+        ) as shapes:
+            shapes.add_dimension(name="EndpointName", value=self.detector)
+        if window.oov_share is not None:
+            with single_metric(
+                name="LogOovShare",
+                unit=MetricUnit.NoUnit,
+                value=window.oov_share,
+                default_dimensions=defaults,
+            ) as share:
+                share.add_dimension(name="EndpointName", value=self.detector)
 
     def _baseline(self) -> tuple[log_drift.LogBaseline | None, str]:
         try:
