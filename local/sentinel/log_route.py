@@ -292,3 +292,69 @@ def deploy_log_endpoint(template: Template, model_data_url: str, image: str = "r
     else:  # UpdateEndpoint: moto lacks it; sentinel.moto_patches adds it to the twin
         sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=config)
     return config
+
+
+# ---------------------------------------------------------------------------- a log model in service
+
+#: What ``sentinel invoke ScoreLogsFunction`` trains first: a generated HDFS log (sentinel.loggen).
+SERVE_BLOCKS = 1000
+SERVE_SEED = 5
+
+
+def scores_logs(environment: Mapping[str, str]) -> bool:
+    """Whether a function (by its template environment) scores log files: it needs a log model."""
+    return "LOGS_PREFIX" in environment
+
+
+def serve_log_model(world: Any, say: Any) -> dict[str, str]:
+    """Train a log model through the real route (a raw log uploaded under LogsTrainingPrefix, the
+    pipeline started as StartPipelineFunction starts it, the local executor), approved by the route
+    since nothing is in service; an RCF winner is also put on the log endpoint. Returns the variables
+    that reach the local endpoint."""
+    from sentinel.loggen import HdfsLog
+
+    template = world.template
+    with tempfile.TemporaryDirectory(prefix="serve-log-model-") as tmp:
+        path = Path(tmp) / "hdfs.log"
+        HdfsLog(SERVE_BLOCKS, seed=SERVE_SEED).write(path)
+        bucket, key = (
+            template.ref("DataBucket"),
+            template.parameters["LogsTrainingPrefix"] + "invoke-hdfs.log",
+        )
+        local_client("s3").upload_file(str(path), bucket, key)
+    arn = local_client("sagemaker").start_pipeline_execution(
+        PipelineName=template.parameters["PipelineName"],
+        PipelineExecutionDisplayName="logs-invoke-serve-model",
+        PipelineParameters=[
+            {"Name": "InputDataUri", "Value": f"s3://{bucket}/{key}"},
+            {"Name": DATA_KIND, "Value": LOGS_KIND},
+            {"Name": LOG_FORMAT, "Value": "hdfs"},
+        ],
+    )["PipelineExecutionArn"]
+    result = world.pipelines.run(arn)
+    if result.status != "Succeeded" or not result.model_package_arn:
+        from sentinel.world import TrainingFailed
+
+        raise TrainingFailed(f"log route execution {arn} failed: {result.failure_reason}")
+    fit = result.log_fit
+    say(
+        f"log route trained on s3://{bucket}/{key} ({SERVE_BLOCKS} generated HDFS blocks): "
+        f"{fit['templates']} templates, {fit['detector'].upper()} F1 {fit['f1']:.3f}, "
+        f"{result.model_package_arn} {fit['approval']}"
+    )
+    if fit["detector"] == "rcf":
+        config = deploy_log_endpoint(template, str(result.model_data_url))
+        say(f"{template.parameters['LogsEndpointName']} serves it ({config})")
+    return dict(world.endpoint_environ)
+
+
+#: events/objects/hdfs-sample.log: 40 generated blocks, a high fault share so the sample shows faults.
+SAMPLE_BLOCKS, SAMPLE_SEED, SAMPLE_SHARE = 40, 7, 0.15
+
+
+def log_sample() -> bytes:
+    """The sample log of events/log-object-created.json (a test keeps the committed file equal)."""
+    from sentinel.loggen import HdfsLog
+
+    log = HdfsLog(SAMPLE_BLOCKS, seed=SAMPLE_SEED, anomaly_share=SAMPLE_SHARE)
+    return b"".join(line.text.encode("utf-8") + b"\n" for line in log.lines())

@@ -144,3 +144,30 @@ def test_shifted_traffic_raises_drift_violations_from_the_drift_monitor(summary)
     # AND the replay window's features do not drift; its one broken value (column 3) shows as
     # completeness. (Its anomaly rate may: the model was trained on part of the series only.)
     assert {(f, kind) for f, kind in replay if f.startswith("_c")} == {("_c2", "completeness_check")}
+
+
+def test_the_log_story_trains_a_log_model_scores_a_later_log_and_alerts(demo, summary):
+    # GIVEN the demo's generated HDFS logs (sentinel.demo_logs)
+    logs = summary["logs"]
+    stages = {s["name"] for s in summary["stages"]}
+    assert {"logs-upload", "logs-pipeline", "logs-deploy", "logs-scoring"} <= stages
+    # THEN the log route parsed the upload into templates and block sessions, tuned both detectors
+    # and registered the better one on the evaluation sessions, approved (nothing was in service)
+    assert logs["training_sessions"] == 2000
+    assert 10 <= logs["templates"] <= 100
+    assert set(logs["detectors"]) == {"rcf", "pca"}
+    winner = logs["detector"]
+    assert logs["f1"] == max(d["f1"] for d in logs["detectors"].values())
+    assert logs["detectors"][winner]["f1"] == logs["f1"]
+    assert logs["approval"] == "Approved"
+    # AND the later log was scored session by session, every line accounted for, with one alert
+    assert logs["sessions"] == 600
+    assert logs["lines_rejected"] == 0
+    assert logs["anomalies"] == logs["faulty_blocks_flagged"] + logs["false_alerts"]
+    if logs["anomalies"]:
+        assert logs["alert_subject"].endswith("on anomaly-sentinel-logs in hdfs-2008-11-10.log")
+    rows = Path(logs["scores"]).read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "session,score,anomaly"
+    assert len(rows) == 1 + logs["sessions"]
+    # AND the drift monitor's log window saw that file
+    assert logs["drift"]["lines"] == logs["lines"]
