@@ -132,28 +132,6 @@ def register_log_model(
     return arn, uri
 
 
-def serve_on_log_endpoint(stack: Any, model_data_url: str) -> None:
-    """The log endpoint (LogsEndpointName) in service with a model whose artefact is ``model_data_url``."""
-    name = stack.parameters["LogsEndpointName"]
-    sagemaker = boto3.client("sagemaker")
-    sagemaker.create_model(
-        ModelName=f"{name}-m-1",
-        PrimaryContainer={"Image": "rcf:1", "ModelDataUrl": model_data_url},
-        ExecutionRoleArn="arn:aws:iam::123456789012:role/sentinel-sagemaker",
-    )
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=f"{name}-c-1",
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": f"{name}-m-1",
-                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 20},
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-c-1")
-
-
 def text(lines: list[str], *, newline: str = "\n") -> bytes:
     return (newline.join(lines) + newline).encode("utf-8")
 

@@ -16,7 +16,8 @@ import boto3
 import pytest
 
 from anomaly_sentinel.exceptions import LogModelNotFoundError
-from sentinel.endpoint import EndpointServer, MeanScorer, static_resolver
+from sentinel.endpoint import EndpointServer, Faults, FaultyScorer, MeanScorer, static_resolver
+from sentinel.log_route import deploy_log_endpoint
 from sentinel.template import Template
 from tests.integration.test_score_capture_handler import emf_documents, messages, read_jsonl, subscribe
 from tests.logs_support import (
@@ -26,7 +27,6 @@ from tests.logs_support import (
     read_csv_rows,
     read_json,
     register_log_model,
-    serve_on_log_endpoint,
     text,
 )
 from tests.support import s3_object_created
@@ -165,7 +165,7 @@ def test_gzip_bom_and_crlf_give_the_same_scores_as_plain_text(function, stack, b
 def test_an_rcf_log_model_is_scored_on_the_log_endpoint(function, stack, bucket, log_endpoint):
     # GIVEN an RCF log model in service and the log endpoint serving exactly its artefact
     _, uri = register_log_model(stack, "rcf")
-    serve_on_log_endpoint(stack, uri + "model.tar.gz")
+    deploy_log_endpoint(stack, uri + "model.tar.gz")
     # WHEN a log with 2 faulty sessions of 30 is scored (2 sessions per request)
     result = function(**log_endpoint.environ(), MAX_REQUEST_ROWS="2")(
         put_log(bucket, text(hdfs_log(30, FAULTY)))
@@ -181,7 +181,7 @@ def test_an_rcf_log_model_is_scored_on_the_log_endpoint(function, stack, bucket,
 def test_an_rcf_log_model_the_endpoint_does_not_serve_fails_the_event(function, stack, bucket, log_endpoint):
     # GIVEN an RCF log model in service but the log endpoint serving another artefact
     register_log_model(stack, "rcf")
-    serve_on_log_endpoint(stack, f"s3://{bucket}/pipeline/runs/old/Logs/model/model.tar.gz")
+    deploy_log_endpoint(stack, f"s3://{bucket}/pipeline/runs/old/Logs/model/model.tar.gz")
     # WHEN a log file lands THEN the event fails with the mismatch named (retried, then the DLQ)
     with pytest.raises(LogModelNotFoundError, match=r"serves .*old.* deploy it"):
         function(**log_endpoint.environ())(put_log(bucket, text(hdfs_log(3))))
@@ -239,3 +239,29 @@ def test_a_file_of_unusable_lines_is_scored_with_every_line_rejected(function, s
     assert result["line_reasons"] == {"no-header-match": 2, "not-utf8": 3}
     assert result["anomalies"] == 0
     assert read_csv_rows(result["scores_uri"]) == [["session", "score", "anomaly"]]
+
+
+def test_an_endpoint_that_refuses_every_session_fails_the_file_with_one_critical_alert(
+    function, stack, bucket
+):
+    # GIVEN an RCF log model in service on an endpoint whose model expects another feature count
+    _, uri = register_log_model(stack, "rcf")
+    deploy_log_endpoint(stack, uri + "model.tar.gz")
+    critical = subscribe(stack, "critical", {"severity": ["critical"]})
+    wide = FaultyScorer(MeanScorer(feature_dim=48), Faults())
+    with EndpointServer(static_resolver({stack.parameters["LogsEndpointName"]: wide})) as server:
+        # WHEN a log of 200 sessions is scored, 10 per request
+        result = function(**server.environ(), MAX_REQUEST_ROWS="10", SCORING_CONCURRENCY="2")(
+            put_log(bucket, text(hdfs_log(200)))
+        )
+        requests = server.stats.requests
+    # THEN it stops early, every session is rejected with the endpoint's reason, every line still counted
+    assert result["status"] == "failed"
+    assert requests < 200
+    assert (result["sessions"], result["scored"], result["rejected_sessions"]) == (200, 0, 200)
+    assert result["session_reasons"] == {"endpoint-failed": 200}
+    assert result["lines"] == 200 * 13
+    assert "Check that it serves the log model in service" in result["failure"]
+    (alert,) = messages(critical)
+    assert alert["Subject"].startswith("Log scoring failed on anomaly-sentinel-logs for hdfs.log")
+    assert result["failure"] in alert["Message"]

@@ -140,12 +140,57 @@ OptionalFloat = Annotated[
 ]
 
 
-class ScoreCaptureSettings(AlertingSettings):
+class EndpointScoringSettings(AlertingSettings):
+    """Fields of the functions that score a file's rows on the endpoint (capture files, log files)."""
+
+    output_bucket: str = Field(alias="OUTPUT_BUCKET", min_length=3, max_length=63)
+    scoring_concurrency: int = Field(default=10, alias="SCORING_CONCURRENCY", ge=1, le=200)
+    endpoint_max_concurrency: int = Field(default=20, alias="ENDPOINT_MAX_CONCURRENCY", ge=1, le=200)
+    max_request_bytes: int = Field(
+        default=SERVERLESS_PAYLOAD_LIMIT, alias="MAX_REQUEST_BYTES", ge=64, le=SERVERLESS_PAYLOAD_LIMIT
+    )
+    max_request_rows: int = Field(default=10_000, alias="MAX_REQUEST_ROWS", ge=1)
+    #: Request bodies held in memory at once (bounds memory whatever the file size).
+    max_inflight_bytes: int = Field(default=16_000_000, alias="MAX_INFLIGHT_BYTES", ge=64)
+    endpoint_max_attempts: int = Field(default=6, alias="ENDPOINT_MAX_ATTEMPTS", ge=1, le=20)
+    top_anomalies: int = Field(default=10, alias="TOP_ANOMALIES", ge=1, le=100)
+
+    def watched(self) -> tuple[str, str, str]:
+        """(bucket, prefix, variable naming the prefix) of the files the function is triggered by."""
+        raise NotImplementedError
+
+    def named_outputs(self) -> tuple[tuple[str, str], ...]:
+        """(variable, prefix) of every output written to OUTPUT_BUCKET."""
+        raise NotImplementedError
+
+    def output_prefixes(self) -> tuple[str, ...]:
+        return tuple(prefix for _, prefix in self.named_outputs())
+
+    def model_post_init(self, context: object, /) -> None:
+        """Cross-field rules: never exceed the endpoint's concurrency, never trigger ourselves."""
+        problems = []
+        if self.scoring_concurrency > self.endpoint_max_concurrency:
+            problems.append(
+                f"SCORING_CONCURRENCY ({self.scoring_concurrency}) exceeds ENDPOINT_MAX_CONCURRENCY "
+                f"({self.endpoint_max_concurrency})"
+            )
+        bucket, watched, variable = self.watched()
+        if bucket == self.output_bucket:
+            for name, prefix in self.named_outputs():
+                if prefix.startswith(watched) or watched.startswith(prefix):
+                    problems.append(
+                        f"{name} ({prefix}) overlaps {variable} ({watched}) in the same "
+                        "bucket: the function would trigger itself"
+                    )
+        if problems:
+            raise SettingsError(f"invalid settings for {type(self).__name__}: {'; '.join(problems)}")
+
+
+class ScoreCaptureSettings(EndpointScoringSettings):
     """Settings of ScoreCaptureFunction (see template.yaml for what each one means)."""
 
     capture_bucket: str = Field(alias="CAPTURE_BUCKET", min_length=3, max_length=63)
     capture_prefix: str = Field(alias="CAPTURE_PREFIX", pattern=r"^[^/\s*]\S*/$")
-    output_bucket: str = Field(alias="OUTPUT_BUCKET", min_length=3, max_length=63)
     scores_prefix: str = Field(default="scores/", alias="SCORES_PREFIX", pattern=r"^[^/\s*]\S*/$")
     rejects_prefix: str = Field(default="rejects/", alias="REJECTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
     statistics_prefix: str = Field(default="statistics/", alias="STATISTICS_PREFIX", pattern=r"^[^/\s*]\S*/$")
@@ -157,43 +202,18 @@ class ScoreCaptureSettings(AlertingSettings):
     anomaly_threshold: OptionalFloat = Field(default=None, alias="ANOMALY_THRESHOLD")
     cutoff_k: float = Field(default=3.0, alias="CUTOFF_K", gt=0, le=100)
     min_records_for_file_cutoff: int = Field(default=100, alias="MIN_RECORDS_FOR_FILE_CUTOFF", ge=2)
-    scoring_concurrency: int = Field(default=10, alias="SCORING_CONCURRENCY", ge=1, le=200)
-    endpoint_max_concurrency: int = Field(default=20, alias="ENDPOINT_MAX_CONCURRENCY", ge=1, le=200)
-    max_request_bytes: int = Field(
-        default=SERVERLESS_PAYLOAD_LIMIT, alias="MAX_REQUEST_BYTES", ge=64, le=SERVERLESS_PAYLOAD_LIMIT
-    )
-    max_request_rows: int = Field(default=10_000, alias="MAX_REQUEST_ROWS", ge=1)
-    #: Request bodies held in memory at once (bounds memory whatever the file size).
-    max_inflight_bytes: int = Field(default=16_000_000, alias="MAX_INFLIGHT_BYTES", ge=64)
     max_line_bytes: int = Field(default=16 * 1024 * 1024, alias="MAX_LINE_BYTES", ge=1024)
-    endpoint_max_attempts: int = Field(default=6, alias="ENDPOINT_MAX_ATTEMPTS", ge=1, le=20)
-    top_anomalies: int = Field(default=10, alias="TOP_ANOMALIES", ge=1, le=100)
 
-    def model_post_init(self, context: object, /) -> None:
-        """Cross-field rules: never exceed the endpoint's concurrency, never trigger ourselves."""
-        problems = []
-        if self.scoring_concurrency > self.endpoint_max_concurrency:
-            problems.append(
-                f"SCORING_CONCURRENCY ({self.scoring_concurrency}) exceeds ENDPOINT_MAX_CONCURRENCY "
-                f"({self.endpoint_max_concurrency})"
-            )
-        if self.capture_bucket == self.output_bucket:
-            for name, prefix in (
-                ("SCORES_PREFIX", self.scores_prefix),
-                ("REJECTS_PREFIX", self.rejects_prefix),
-                ("STATISTICS_PREFIX", self.statistics_prefix),
-                ("DATASET_PREFIX", self.dataset_prefix),
-            ):
-                if prefix.startswith(self.capture_prefix) or self.capture_prefix.startswith(prefix):
-                    problems.append(
-                        f"{name} ({prefix}) overlaps CAPTURE_PREFIX ({self.capture_prefix}) in the same "
-                        "bucket: the function would trigger itself"
-                    )
-        if problems:
-            raise SettingsError(f"invalid settings for {type(self).__name__}: {'; '.join(problems)}")
+    def watched(self) -> tuple[str, str, str]:
+        return self.capture_bucket, self.capture_prefix, "CAPTURE_PREFIX"
 
-    def output_prefixes(self) -> tuple[str, str, str, str]:
-        return self.scores_prefix, self.rejects_prefix, self.statistics_prefix, self.dataset_prefix
+    def named_outputs(self) -> tuple[tuple[str, str], ...]:
+        return (
+            ("SCORES_PREFIX", self.scores_prefix),
+            ("REJECTS_PREFIX", self.rejects_prefix),
+            ("STATISTICS_PREFIX", self.statistics_prefix),
+            ("DATASET_PREFIX", self.dataset_prefix),
+        )
 
 
 # --- MonitoringAlertSettings ---
@@ -301,7 +321,7 @@ class PipelineRunsSettings(EnvSettings):
 # --- ScoreLogsSettings (issue 21) ---
 
 
-class ScoreLogsSettings(AlertingSettings):
+class ScoreLogsSettings(EndpointScoringSettings):
     """Settings of ScoreLogsFunction (template.yaml says what each one means).
 
     ``ENDPOINT_NAME`` is the log endpoint (LogsEndpointName): it scores sessions when the log model
@@ -312,51 +332,25 @@ class ScoreLogsSettings(AlertingSettings):
     logs_bucket: str = Field(alias="LOGS_BUCKET", min_length=3, max_length=63)
     logs_prefix: str = Field(alias="LOGS_PREFIX", pattern=r"^[^/\s*]\S*/$")
     suffixes: CommaList = Field(default=LOG_SUFFIXES, alias="LOG_SUFFIXES", min_length=1)
-    output_bucket: str = Field(alias="OUTPUT_BUCKET", min_length=3, max_length=63)
     scores_prefix: str = Field(default=LOG_SCORES_PREFIX, alias="SCORES_PREFIX", pattern=r"^[^/\s*]\S*/$")
     rejects_prefix: str = Field(default=LOG_REJECTS_PREFIX, alias="REJECTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
     statistics_prefix: str = Field(
         default=LOG_STATISTICS_PREFIX, alias="STATISTICS_PREFIX", pattern=r"^[^/\s*]\S*/$"
     )
-    scoring_concurrency: int = Field(default=10, alias="SCORING_CONCURRENCY", ge=1, le=200)
-    endpoint_max_concurrency: int = Field(default=20, alias="ENDPOINT_MAX_CONCURRENCY", ge=1, le=200)
-    max_request_bytes: int = Field(
-        default=SERVERLESS_PAYLOAD_LIMIT, alias="MAX_REQUEST_BYTES", ge=64, le=SERVERLESS_PAYLOAD_LIMIT
-    )
-    max_request_rows: int = Field(default=10_000, alias="MAX_REQUEST_ROWS", ge=1)
-    max_inflight_bytes: int = Field(default=16_000_000, alias="MAX_INFLIGHT_BYTES", ge=64)
     #: Longer lines are rejected (line-too-long): their bytes are skipped, never held.
     max_line_bytes: int = Field(default=64 * 1024, alias="MAX_LINE_BYTES", ge=1024, le=16 * 1024 * 1024)
-    endpoint_max_attempts: int = Field(default=6, alias="ENDPOINT_MAX_ATTEMPTS", ge=1, le=20)
-    #: Anomalous sessions, templates and new templates named in the alert (each list is bounded).
-    top_anomalies: int = Field(default=10, alias="TOP_ANOMALIES", ge=1, le=100)
     #: Largest artefact of a log model read (template table, vector spec, detector, PCA model).
     max_artefact_bytes: int = Field(default=64 * 1024 * 1024, alias="MAX_ARTEFACT_BYTES", ge=1024)
 
-    def model_post_init(self, context: object, /) -> None:
-        """Never exceed the endpoint's concurrency; never trigger ourselves."""
-        problems = []
-        if self.scoring_concurrency > self.endpoint_max_concurrency:
-            problems.append(
-                f"SCORING_CONCURRENCY ({self.scoring_concurrency}) exceeds ENDPOINT_MAX_CONCURRENCY "
-                f"({self.endpoint_max_concurrency})"
-            )
-        if self.logs_bucket == self.output_bucket:
-            for name, prefix in (
-                ("SCORES_PREFIX", self.scores_prefix),
-                ("REJECTS_PREFIX", self.rejects_prefix),
-                ("STATISTICS_PREFIX", self.statistics_prefix),
-            ):
-                if prefix.startswith(self.logs_prefix) or self.logs_prefix.startswith(prefix):
-                    problems.append(
-                        f"{name} ({prefix}) overlaps LOGS_PREFIX ({self.logs_prefix}) in the same "
-                        "bucket: the function would trigger itself"
-                    )
-        if problems:
-            raise SettingsError(f"invalid settings for {type(self).__name__}: {'; '.join(problems)}")
+    def watched(self) -> tuple[str, str, str]:
+        return self.logs_bucket, self.logs_prefix, "LOGS_PREFIX"
 
-    def output_prefixes(self) -> tuple[str, str, str]:
-        return self.scores_prefix, self.rejects_prefix, self.statistics_prefix
+    def named_outputs(self) -> tuple[tuple[str, str], ...]:
+        return (
+            ("SCORES_PREFIX", self.scores_prefix),
+            ("REJECTS_PREFIX", self.rejects_prefix),
+            ("STATISTICS_PREFIX", self.statistics_prefix),
+        )
 
     def is_log_file(self, key: str) -> bool:
         return has_suffix(key, self.suffixes)

@@ -22,7 +22,7 @@ from typing import IO, Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
-from anomaly_sentinel import alerts, drift, log_drift
+from anomaly_sentinel import alerts, aws, drift, log_drift
 from anomaly_sentinel.contracts import METADATA_LOG_MODEL, parse_s3_uri, read_at_most, served_model
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import LogModelNotFoundError, LogReadError, ScoringInvariantError
@@ -122,7 +122,7 @@ class LogModelSource:
             bucket, key = parse_s3_uri(uri)
             raw = read_at_most(self.s3.get_object(Bucket=bucket, Key=key)["Body"], self.max_bytes)
         except (ClientError, BotoCoreError) as exc:
-            raise LogModelNotFoundError(f"cannot read {uri}: {_error_code(exc)}") from exc
+            raise LogModelNotFoundError(f"cannot read {uri}: {aws.error_code(exc)}") from exc
         if len(raw) > self.max_bytes:
             raise LogModelNotFoundError(f"{uri} is larger than {self.max_bytes} bytes")
         return raw
@@ -184,13 +184,7 @@ class LogFileScorer:
         self.metrics = metrics
         self.tmp_dir = tmp_dir
         self.models = LogModelSource(sagemaker, s3, settings.model_package_group, settings.max_artefact_bytes)
-        self.client = EndpointClient(
-            runtime,
-            settings.endpoint_name,
-            max_attempts=settings.endpoint_max_attempts,
-            max_rows=settings.max_request_rows,
-            sleep=sleep,
-        )
+        self.client = EndpointClient.for_settings(runtime, settings, sleep=sleep)
 
     def process(self, obj: S3Object) -> LogReport:
         model = self.models.lookup()
@@ -310,7 +304,7 @@ class LogFileScorer:
             for group, score, reason in scored:
                 ledger.add(group, score, reason)
         except (ClientError, BotoCoreError) as exc:
-            raise LogReadError(f"cannot read the log object: {_error_code(exc)}") from exc
+            raise LogReadError(f"cannot read the log object: {aws.error_code(exc)}") from exc
         finally:
             body.close()
         return tally, ledger, line_rejects, calls
@@ -323,7 +317,7 @@ class LogFileScorer:
         except (ClientError, BotoCoreError) as exc:
             raise LogModelNotFoundError(
                 f"the log model in service is RCF ({model.package_arn}) but endpoint '{name}' cannot be "
-                f"described ({_error_code(exc)}): deploy {model.rcf_model_url} to it"
+                f"described ({aws.error_code(exc)}): deploy {model.rcf_model_url} to it"
             ) from exc
         if served != model.rcf_model_url:
             raise LogModelNotFoundError(
@@ -332,18 +326,10 @@ class LogFileScorer:
             )
 
     def _open(self, obj: S3Object) -> dict[str, Any]:
-        request = {"Bucket": obj.bucket, "Key": obj.key}
-        if obj.version_id:
-            request["VersionId"] = obj.version_id
-        try:
-            return dict(self.s3.get_object(**request))
-        except (ClientError, BotoCoreError) as exc:
-            raise LogReadError(f"cannot read {obj.uri}: {_error_code(exc)}") from exc
+        return aws.open_version(self.s3, obj.bucket, obj.key, obj.version_id, LogReadError)
 
     def _upload(self, handle: IO[bytes], key: str, content_type: str) -> None:
-        handle.flush()
-        handle.seek(0)
-        self.s3.put_object(Bucket=self.settings.output_bucket, Key=key, Body=handle, ContentType=content_type)
+        aws.upload(self.s3, self.settings.output_bucket, key, handle, content_type)
 
     def _emit_metrics(self, report: LogReport) -> None:
         if self.metrics is None:
@@ -503,10 +489,3 @@ class LogDriftWindow:
         if len(raw) > self.max_bytes:
             raise ValueError(f"larger than {self.max_bytes} bytes")
         return log_drift.LogFileStatistics.from_json(json.loads(raw))
-
-
-def _error_code(exc: BaseException) -> str:
-    """An AWS error's code (never its message), or the exception's type."""
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
-    return type(exc).__name__

@@ -448,26 +448,15 @@ def build_alert(report: LogReport) -> alerts.Alert:
 
 def build_failure_alert(report: LogReport) -> alerts.Alert:
     """One critical message for a file whose sessions the endpoint could not score at all."""
-    stem = report.object.rsplit("/", 1)[-1]
-    body = "\n".join(
-        [
-            f"Log file {report.object} could not be scored on endpoint {report.endpoint}.",
-            "",
-            f"Reason: {report.failure}",
-            "",
-            f"Lines: {report.lines}  sessions: {report.sessions}  scored: {report.scored}  "
-            f"rejected: {report.rejected_sessions}  endpoint calls: {report.calls}",
-            f"Rejects: {report.rejects_uri or 'none'}",
-            "To score it again once fixed, copy the object onto itself (a new version) or invoke the "
-            "function with the object's event.",
-        ]
-    )
-    return alerts.Alert(
-        kind="operational",
-        severity="critical",
+    return alerts.file_failed(
+        what="Log file",
+        uri=report.object,
         endpoint=report.endpoint,
-        subject=f"Log scoring failed on {report.endpoint} for {stem}",
-        body=body,
+        failure=report.failure or "",
+        counts=f"Lines: {report.lines}  sessions: {report.sessions}  scored: {report.scored}  "
+        f"rejected: {report.rejected_sessions}  endpoint calls: {report.calls}",
+        rejects_uri=report.rejects_uri,
+        subject="Log scoring failed",
     )
 
 
