@@ -134,3 +134,19 @@ def test_a_damaged_table_is_refused_with_a_named_error(raw, message):
 def test_an_oversized_table_is_refused_before_it_is_parsed():
     with pytest.raises(TemplateTableError, match="bytes is more than"):
         TemplateTable.load(b" " * (64 * 1024 * 1024 + 1))
+
+
+@pytest.mark.parametrize(
+    "masks",
+    [
+        [{"name": "N"}],
+        [{"name": "N", "pattern": "[", "hints": []}],
+        [{"name": "N", "pattern": "x", "hint_count": "many"}],
+        ["x"],
+    ],
+)
+def test_a_table_whose_masks_are_damaged_is_refused(masks):
+    document = json.loads(_table("a").dump())
+    document["format"]["masks"] = masks
+    with pytest.raises(TemplateTableError):
+        TemplateTable.load(json.dumps(document).encode())

@@ -58,20 +58,31 @@ _GROUP_NAME = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
 
 @dataclass(frozen=True)
 class Mask:
-    """Replace every match of ``pattern`` by ``<NAME>`` (applied in the format's order)."""
+    """Replace every match of ``pattern`` by ``<NAME>`` (applied in the format's order).
+
+    ``hints``: texts of which every match contains one at least ``hint_count`` times — when none
+    does, the mask cannot match and is skipped (a speed-up only: the result is the same).
+    """
 
     name: str
     pattern: str
+    hints: tuple[str, ...] = ()
+    hint_count: int = 1
 
-    def to_json(self) -> dict[str, str]:
-        return {"name": self.name, "pattern": self.pattern}
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "pattern": self.pattern,
+            "hints": list(self.hints),
+            "hint_count": self.hint_count,
+        }
 
 
 #: Block ids (HDFS), IPs with an optional port, hex numbers, stand-alone numbers — in this order.
 DEFAULT_MASKS: Final = (
-    Mask("BLK", r"(?<![A-Za-z0-9])blk_-?\d+(?:[ \t]+blk_-?\d+)*"),
-    Mask("IP", r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\d.])"),
-    Mask("HEX", r"(?<![A-Za-z0-9])0[xX][0-9a-fA-F]+(?![A-Za-z0-9])"),
+    Mask("BLK", r"(?<![A-Za-z0-9])blk_-?\d+(?:[ \t]+blk_-?\d+)*", ("blk_",)),
+    Mask("IP", r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\d.])", (".",), 3),
+    Mask("HEX", r"(?<![A-Za-z0-9])0[xX][0-9a-fA-F]+(?![A-Za-z0-9])", ("0x", "0X")),
     Mask("NUM", r"(?<![A-Za-z0-9_.\-])[-+]?\d+(?:\.\d+)?(?![A-Za-z0-9_.])"),
 )
 
@@ -81,14 +92,16 @@ class Masker:
 
     def __init__(self, masks: tuple[Mask, ...]) -> None:
         try:
-            self._subs: list[tuple[Callable[[str, str], str], str]] = [
-                (re.compile(m.pattern).sub, f"<{m.name}>") for m in masks
+            self._subs: list[tuple[Callable[[str, str], str], str, tuple[str, ...], int]] = [
+                (re.compile(m.pattern).sub, f"<{m.name}>", m.hints, m.hint_count) for m in masks
             ]
         except re.error as exc:
             raise LogFormatError(f"a mask does not compile: {exc}") from None
 
     def mask(self, content: str) -> str:
-        for sub, replacement in self._subs:
+        for sub, replacement, hints, count in self._subs:
+            if hints and not any((content.count(h) >= count) if count > 1 else (h in content) for h in hints):
+                continue
             content = sub(replacement, content)
         return content
 
@@ -197,7 +210,15 @@ class LogFormat:
         if not isinstance(document, dict):
             raise LogFormatError("format: expected a JSON object")
         try:
-            masks = tuple(Mask(str(m["name"]), str(m["pattern"])) for m in document.get("masks", []))
+            masks = tuple(
+                Mask(
+                    str(m["name"]),
+                    str(m["pattern"]),
+                    tuple(str(h) for h in m.get("hints", [])),
+                    int(m.get("hint_count", 1)),
+                )
+                for m in document.get("masks", [])
+            )
             grouping = document.get("grouping") or {"kind": "lines", "lines": 100}
             if not isinstance(grouping, dict):
                 raise LogFormatError("format: grouping must be an object")
@@ -212,7 +233,7 @@ class LogFormat:
                 masks=masks,
                 grouping=grouping,
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise LogFormatError(f"format: malformed ({exc})") from None
 
 
