@@ -294,7 +294,7 @@ class Channels:
 
 def split_by_time(groups: list[Group]) -> tuple[list[Group], list[Group], list[Group]]:
     """Oldest 70 % train, next 15 % validation, newest 15 % evaluation (by first line)."""
-    ordered = sorted(groups, key=lambda g: g.first_line)
+    ordered = sorted(groups, key=lambda g: (g.first_line, g.key))  # a line may open several groups
     train_end = int(len(ordered) * SHARES["train"])
     validation_end = train_end + int(len(ordered) * SHARES["validation"])
     return ordered[:train_end], ordered[train_end:validation_end], ordered[validation_end:]
@@ -396,8 +396,24 @@ def prepare(
     grouper = Grouper(grouping, keep_sequences=True)
     normal = log_format.normal_label if log_format.label_field else None
     groups = list(group_events(events(paths, Matcher(table), max_line_bytes), grouper, normal, tally))
+    return finish(table, grouping, groups, tally, out, labels=labels, weighting=weighting, seed=seed)
+
+
+def finish(
+    table: TemplateTable,
+    grouping: GroupingSpec,
+    groups: list[Group],
+    tally: Tally,
+    out: Path,
+    *,
+    labels: dict[str, int] | None,
+    weighting: str,
+    seed: int,
+) -> dict[str, Any]:
+    """From the groups on (both routes, Python and Spark): split, label, fit the vectors, write."""
     if tally.lines == 0:
         raise PrepareError("the input is empty: no lines to learn from")
+    log_format = table.format
     channels, label_info = label_channels(
         groups, labels=labels, inline=labels is None and log_format.label_field is not None, seed=seed
     )

@@ -374,12 +374,15 @@ def decode_lines(
         if isinstance(raw, Unreadable):
             yield number, Rejected(UNREADABLE, raw.detail)
             continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield number, Rejected(NOT_UTF8, f"invalid byte at offset {exc.start}")
-            continue
-        if _CONTROL.search(text):
-            yield number, Rejected(BINARY_LINE, "control characters")
-            continue
-        yield number, text
+        yield number, decode_line(raw)
+
+
+def decode_line(raw: bytes) -> str | Rejected:
+    """A line's bytes as text, or why not: not UTF-8, or control characters other than tab."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Rejected(NOT_UTF8, f"invalid byte at offset {exc.start}")
+    if _CONTROL.search(text):
+        return Rejected(BINARY_LINE, "control characters")
+    return text
