@@ -20,9 +20,8 @@ Not yet run on SageMaker.
 
 from __future__ import annotations
 
-import argparse
+import functools
 import io
-import json
 import math
 import shutil
 import sys
@@ -47,14 +46,7 @@ except ImportError:  # a file: the processing container
     import logs_prepare as rules  # type: ignore[no-redef]
 
 import anomaly_sentinel  # noqa: E402
-from anomaly_sentinel.logs import (  # noqa: E402
-    Group,
-    GroupingSpec,
-    LogError,
-    LogFormat,
-    Tally,
-    resolve_format,
-)
+from anomaly_sentinel.logs import Group, GroupingSpec, LogFormat, Tally  # noqa: E402
 from anomaly_sentinel.logs.formats import (  # noqa: E402
     DEFAULT_MAX_LINE_BYTES,
     NO_SESSION_KEY,
@@ -213,34 +205,13 @@ def run(
     return rules.finish(table, grouping, groups, tally, out, labels=labels, weighting=weighting, seed=seed)
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    return rules.parse_args(argv)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    """``logs_prepare.py``'s arguments, exit codes and messages; the Spark route does the work."""
     spark = SparkSession.builder.appName("anomaly-sentinel-logs-prepare").getOrCreate()
     try:
-        grouping = GroupingSpec.from_json(json.loads(args.grouping)) if args.grouping else None
-        report = run(
-            spark,
-            rules.input_files(args.input),
-            resolve_format(args.format),
-            args.out,
-            labels_path=args.labels,
-            grouping=grouping,
-            weighting=args.weighting,
-            seed=args.seed,
-            sample_lines=args.sample_lines,
-            max_line_bytes=args.max_line_bytes,
-        )
-    except (rules.PrepareError, LogError, OSError, ValueError) as exc:
-        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        return rules.main(argv, route=functools.partial(run, spark))
     finally:
         spark.stop()
-    print(json.dumps({k: report[k] for k in ("lines", "rejected", "templates", "feature_dim", "train_rows")}))
-    return 0
 
 
 if __name__ == "__main__":

@@ -26,18 +26,8 @@ def _events(path: Path) -> list[list[str]]:
         return list(csv.reader(handle))
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("logs")
-    HdfsLog(2500, seed=21).write(folder / "hdfs.log", folder / "labels.csv")
-    return folder / "hdfs.log", folder / "labels.csv"
-
-
-@pytest.fixture(scope="module")
-def model(generated: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    log, labels = generated
-    out = tmp_path_factory.mktemp("model")
-    code = main(
+def _fit(log: Path, labels: Path, out: Path) -> int:
+    return main(
         [
             "logs",
             "fit",
@@ -52,6 +42,20 @@ def model(generated: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
             "1",
         ]
     )
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("logs")
+    HdfsLog(2500, seed=21).write(folder / "hdfs.log", folder / "labels.csv")
+    return folder / "hdfs.log", folder / "labels.csv"
+
+
+@pytest.fixture(scope="module")
+def model(generated: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    log, labels = generated
+    out = tmp_path_factory.mktemp("model")
+    code = _fit(log, labels, out)
     assert code == 0
     return out, json.loads((out / "detector.json").read_text())
 
@@ -82,21 +86,7 @@ def test_fit_tunes_both_detectors_and_keeps_the_better_one(model, capsys):
 
 def test_fit_reports_sessions_templates_detector_and_f1_last(generated, tmp_path, capsys):
     log, labels = generated
-    code = main(
-        [
-            "logs",
-            "fit",
-            str(log),
-            "--format",
-            "hdfs",
-            "--labels",
-            str(labels),
-            "--out",
-            str(tmp_path),
-            "--budget",
-            "1",
-        ]
-    )
+    code = _fit(log, labels, tmp_path)
     assert code == 0
     summary = last_json_line(capsys.readouterr().out)
     assert summary["sessions"] == 2500

@@ -3,9 +3,6 @@ byte for byte, on the same input: pyspark in local mode, the job's own code."""
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,28 +27,6 @@ OUTPUTS = (
     "sessions/validation.csv",
     "sessions/evaluation.csv",
 )
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[object]:
-    pyspark_sql = pytest.importorskip("pyspark.sql")
-    saved = {name: os.environ.get(name) for name in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")}
-    os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    session = (
-        pyspark_sql.SparkSession.builder.master("local[2]")
-        .appName("sentinel-logs-test")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 def _same_outputs(python_out: Path, spark_out: Path) -> None:
