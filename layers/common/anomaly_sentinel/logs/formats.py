@@ -92,18 +92,30 @@ class Masker:
 
     def __init__(self, masks: tuple[Mask, ...]) -> None:
         try:
-            self._subs: list[tuple[Callable[[str, str], str], str, tuple[str, ...], int]] = [
-                (re.compile(m.pattern).sub, f"<{m.name}>", m.hints, m.hint_count) for m in masks
+            self._subs: list[tuple[Callable[[str, str], str], str, Callable[[str], bool] | None]] = [
+                (re.compile(m.pattern).sub, f"<{m.name}>", _hint_check(m.hints, m.hint_count)) for m in masks
             ]
         except re.error as exc:
             raise LogFormatError(f"a mask does not compile: {exc}") from None
 
     def mask(self, content: str) -> str:
-        for sub, replacement, hints, count in self._subs:
-            if hints and not any((content.count(h) >= count) if count > 1 else (h in content) for h in hints):
-                continue
-            content = sub(replacement, content)
+        for sub, replacement, possible in self._subs:
+            if possible is None or possible(content):
+                content = sub(replacement, content)
         return content
+
+
+def _hint_check(hints: tuple[str, ...], count: int) -> Callable[[str], bool] | None:
+    """Whether a mask can match a content (None: always try it); the cheapest test for the hints."""
+    if not hints:
+        return None
+    if count > 1:
+        return lambda content: any(content.count(h) >= count for h in hints)
+    if len(hints) == 1:
+        (hint,) = hints
+        return lambda content: hint in content
+    first, second, *rest = hints
+    return lambda content: first in content or second in content or any(h in content for h in rest)
 
 
 @dataclass(frozen=True, slots=True)
