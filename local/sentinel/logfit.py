@@ -163,6 +163,7 @@ def fit(  # noqa: PLR0917 - the contract (LOGS-CONTRACT.md) names these position
     *,
     work_dir: Path | None = None,
     grouping: dict[str, Any] | None = None,
+    weighting: str = "log1p",
 ) -> FitResult:
     """Prepare, tune both detectors, judge both on the evaluation channel, write the model dir."""
     from sentinel.pipeline_executor import load_script
@@ -179,6 +180,7 @@ def fit(  # noqa: PLR0917 - the contract (LOGS-CONTRACT.md) names these position
                 scratch,
                 labels_path=labels,
                 grouping=GroupingSpec.from_json(grouping) if grouping else None,
+                weighting=weighting,
                 seed=seed,
             )
         except (prepare.PrepareError, prepare.LogError) as exc:

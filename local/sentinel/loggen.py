@@ -328,6 +328,28 @@ _BGL_NORMAL = (
         "tree-receiver",
         "tree receiver {m} in re-synch state event(s) (dcr 0x{dcr:04x}) detected",
     ),
+    # look-alikes Drain merges (one token apart): the route's variants must tell them apart
+    ("KERNEL", "INFO", "data-address", "data address: 0x{address:08x}"),
+    ("KERNEL", "INFO", "instruction-address", "instruction address: 0x{address:08x}"),
+    (
+        "APP",
+        "INFO",
+        "ciod-load",
+        "ciod: Error reading message prefix after LOAD_MESSAGE on CioStream socket to {ip}:{port}",
+    ),
+    (
+        "APP",
+        "INFO",
+        "ciod-login",
+        "ciod: Error reading message prefix after LOGIN_MESSAGE on CioStream socket to {ip}:{port}",
+    ),
+    ("KERNEL", "INFO", "alignment", "{count} floating point alignment exceptions"),
+    (
+        "KERNEL",
+        "INFO",
+        "machine-check",
+        "machine check interrupt (bit=0x{byte:02x}): L2 dcache unit data parity error",
+    ),
 )
 #: (alert category, component, level, event, message template).
 _BGL_ALERTS = (

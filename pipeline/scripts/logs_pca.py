@@ -222,7 +222,7 @@ def hyperparameters(path: Path = HYPERPARAMETERS) -> tuple[int, float]:
 
 def main() -> int:
     try:
-        max_components, quantile = hyperparameters()
+        max_components, quantile = hyperparameters(HYPERPARAMETERS)
         channels = Path(os.environ.get("SM_CHANNEL_TRAIN", CHANNELS / "train"))
         validation = Path(os.environ.get("SM_CHANNEL_VALIDATION", CHANNELS / "validation"))
         _, train = read_rows(channels, labelled=False)

@@ -32,7 +32,7 @@ import csv
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,8 +67,10 @@ from anomaly_sentinel.logs.table import observe, split_overmerged  # noqa: E402
 
 try:  # a package (tests)
     from . import logs_inject
+    from . import preprocess as pp
 except ImportError:  # a file: the processing container, the local executor's import by path
     import logs_inject  # type: ignore[no-redef]
+    import preprocess as pp  # type: ignore[no-redef]
 
 SHARES = {"train": 0.70, "validation": 0.15, "evaluation": 0.15}
 DEFAULT_SAMPLE_LINES = 1_000_000
@@ -84,7 +86,6 @@ MAX_LABEL_ROWS = 50_000_000
 _POSITIVE = {"anomaly", "abnormal", "1", "true", "yes"}
 _NEGATIVE = {"normal", "0", "false", "no", "-"}
 PROCESSING_OUTPUT = Path("/opt/ml/processing/output/logs")
-EXIT_MESSAGE = Path("/opt/ml/output/message")
 
 
 class PrepareError(Exception):
@@ -294,7 +295,7 @@ class Channels:
 
 def split_by_time(groups: list[Group]) -> tuple[list[Group], list[Group], list[Group]]:
     """Oldest 70 % train, next 15 % validation, newest 15 % evaluation (by first line)."""
-    ordered = sorted(groups, key=lambda g: g.first_line)
+    ordered = sorted(groups, key=lambda g: (g.first_line, g.key))  # a line may open several groups
     train_end = int(len(ordered) * SHARES["train"])
     validation_end = train_end + int(len(ordered) * SHARES["validation"])
     return ordered[:train_end], ordered[train_end:validation_end], ordered[validation_end:]
@@ -396,8 +397,24 @@ def prepare(
     grouper = Grouper(grouping, keep_sequences=True)
     normal = log_format.normal_label if log_format.label_field else None
     groups = list(group_events(events(paths, Matcher(table), max_line_bytes), grouper, normal, tally))
+    return finish(table, grouping, groups, tally, out, labels=labels, weighting=weighting, seed=seed)
+
+
+def finish(
+    table: TemplateTable,
+    grouping: GroupingSpec,
+    groups: list[Group],
+    tally: Tally,
+    out: Path,
+    *,
+    labels: dict[str, int] | None,
+    weighting: str,
+    seed: int,
+) -> dict[str, Any]:
+    """From the groups on (both routes, Python and Spark): split, label, fit the vectors, write."""
     if tally.lines == 0:
         raise PrepareError("the input is empty: no lines to learn from")
+    log_format = table.format
     channels, label_info = label_channels(
         groups, labels=labels, inline=labels is None and log_format.label_field is not None, seed=seed
     )
@@ -445,8 +462,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Validate the arguments into a :func:`prepare` call (``LogError``/``PrepareError`` on bad input)."""
+def run(args: argparse.Namespace, route: Callable[..., dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Validate the arguments into a call of ``route`` (:func:`prepare`, or the Spark route's ``run``)."""
     if args.sample_lines < 1 or args.max_line_bytes < 1:
         raise PrepareError("--sample-lines and --max-line-bytes must be at least 1")
     grouping = None
@@ -455,7 +472,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             grouping = GroupingSpec.from_json(json.loads(args.grouping))
         except ValueError as exc:
             raise PrepareError(f"--grouping: {exc}") from None
-    return prepare(
+    return (route or prepare)(
         input_files(args.input),
         resolve_format(args.format),
         args.out,
@@ -468,14 +485,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, route: Callable[..., dict[str, Any]] | None = None) -> int:
+    """Exit 2 with the reason on stderr and in the job's exit message on bad input."""
     try:
-        report = run(parse_args(argv))
+        report = run(parse_args(argv), route)
     except (PrepareError, LogError, OSError) as exc:
-        message = f"{type(exc).__name__}: {exc}"
-        print(message, file=sys.stderr)
-        if EXIT_MESSAGE.parent.is_dir():
-            EXIT_MESSAGE.write_text(message[:1024], encoding="utf-8")
+        pp.report_failure(exc)
         return 2
     print(json.dumps({k: report[k] for k in ("lines", "rejected", "templates", "feature_dim", "train_rows")}))
     return 0

@@ -118,6 +118,13 @@ def _readable(path: Path) -> Path:
     return path
 
 
+def _log_input(args: argparse.Namespace) -> Path:
+    """The log FILE of parse and score, checked with the reading options."""
+    if args.max_line_bytes < 1:
+        raise BadInputError("--max-line-bytes must be at least 1")
+    return _readable(args.file)
+
+
 def _report_rejects(rejects: dict[str, int]) -> None:
     for reason, count in sorted(rejects.items()):
         print(f"rejected {count} line(s): {reason}", file=sys.stderr)
@@ -132,9 +139,7 @@ def run_parse(args: argparse.Namespace) -> int:
 
     prepare = load_script("logs_prepare")
     try:
-        if args.max_line_bytes < 1:
-            raise BadInputError("--max-line-bytes must be at least 1")
-        path = _readable(args.file)
+        path = _log_input(args)
         log_format = resolve_format(args.format)
         output_folder(args.out, "--out")
         summary = prepare.parse([path], log_format, args.out, max_line_bytes=args.max_line_bytes)
@@ -254,9 +259,7 @@ def run_score(args: argparse.Namespace) -> int:
     from anomaly_sentinel.logs import Grouper, LogError, Tally, groups_of
 
     try:
-        if args.max_line_bytes < 1:
-            raise BadInputError("--max-line-bytes must be at least 1")
-        path = _readable(args.file)
+        path = _log_input(args)
         model = _Model(args.model)
         output_file(args.out, "--out")
     except (BadInputError, LogError, OutputPathError) as exc:

@@ -58,20 +58,31 @@ _GROUP_NAME = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
 
 @dataclass(frozen=True)
 class Mask:
-    """Replace every match of ``pattern`` by ``<NAME>`` (applied in the format's order)."""
+    """Replace every match of ``pattern`` by ``<NAME>`` (applied in the format's order).
+
+    ``hints``: texts of which every match contains one at least ``hint_count`` times — when none
+    does, the mask cannot match and is skipped (a speed-up only: the result is the same).
+    """
 
     name: str
     pattern: str
+    hints: tuple[str, ...] = ()
+    hint_count: int = 1
 
-    def to_json(self) -> dict[str, str]:
-        return {"name": self.name, "pattern": self.pattern}
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "pattern": self.pattern,
+            "hints": list(self.hints),
+            "hint_count": self.hint_count,
+        }
 
 
 #: Block ids (HDFS), IPs with an optional port, hex numbers, stand-alone numbers — in this order.
 DEFAULT_MASKS: Final = (
-    Mask("BLK", r"(?<![A-Za-z0-9])blk_-?\d+(?:[ \t]+blk_-?\d+)*"),
-    Mask("IP", r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\d.])"),
-    Mask("HEX", r"(?<![A-Za-z0-9])0[xX][0-9a-fA-F]+(?![A-Za-z0-9])"),
+    Mask("BLK", r"(?<![A-Za-z0-9])blk_-?\d+(?:[ \t]+blk_-?\d+)*", ("blk_",)),
+    Mask("IP", r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\d.])", (".",), 3),
+    Mask("HEX", r"(?<![A-Za-z0-9])0[xX][0-9a-fA-F]+(?![A-Za-z0-9])", ("0x", "0X")),
     Mask("NUM", r"(?<![A-Za-z0-9_.\-])[-+]?\d+(?:\.\d+)?(?![A-Za-z0-9_.])"),
 )
 
@@ -81,16 +92,30 @@ class Masker:
 
     def __init__(self, masks: tuple[Mask, ...]) -> None:
         try:
-            self._subs: list[tuple[Callable[[str, str], str], str]] = [
-                (re.compile(m.pattern).sub, f"<{m.name}>") for m in masks
+            self._subs: list[tuple[Callable[[str, str], str], str, Callable[[str], bool] | None]] = [
+                (re.compile(m.pattern).sub, f"<{m.name}>", _hint_check(m.hints, m.hint_count)) for m in masks
             ]
         except re.error as exc:
             raise LogFormatError(f"a mask does not compile: {exc}") from None
 
     def mask(self, content: str) -> str:
-        for sub, replacement in self._subs:
-            content = sub(replacement, content)
+        for sub, replacement, possible in self._subs:
+            if possible is None or possible(content):
+                content = sub(replacement, content)
         return content
+
+
+def _hint_check(hints: tuple[str, ...], count: int) -> Callable[[str], bool] | None:
+    """Whether a mask can match a content (None: always try it); the cheapest test for the hints."""
+    if not hints:
+        return None
+    if count > 1:
+        return lambda content: any(content.count(h) >= count for h in hints)
+    if len(hints) == 1:
+        (hint,) = hints
+        return lambda content: hint in content
+    first, second, *rest = hints
+    return lambda content: first in content or second in content or any(h in content for h in rest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +222,15 @@ class LogFormat:
         if not isinstance(document, dict):
             raise LogFormatError("format: expected a JSON object")
         try:
-            masks = tuple(Mask(str(m["name"]), str(m["pattern"])) for m in document.get("masks", []))
+            masks = tuple(
+                Mask(
+                    str(m["name"]),
+                    str(m["pattern"]),
+                    tuple(str(h) for h in m.get("hints", [])),
+                    int(m.get("hint_count", 1)),
+                )
+                for m in document.get("masks", [])
+            )
             grouping = document.get("grouping") or {"kind": "lines", "lines": 100}
             if not isinstance(grouping, dict):
                 raise LogFormatError("format: grouping must be an object")
@@ -212,7 +245,7 @@ class LogFormat:
                 masks=masks,
                 grouping=grouping,
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise LogFormatError(f"format: malformed ({exc})") from None
 
 
@@ -353,12 +386,15 @@ def decode_lines(
         if isinstance(raw, Unreadable):
             yield number, Rejected(UNREADABLE, raw.detail)
             continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield number, Rejected(NOT_UTF8, f"invalid byte at offset {exc.start}")
-            continue
-        if _CONTROL.search(text):
-            yield number, Rejected(BINARY_LINE, "control characters")
-            continue
-        yield number, text
+        yield number, decode_line(raw)
+
+
+def decode_line(raw: bytes) -> str | Rejected:
+    """A line's bytes as text, or why not: not UTF-8, or control characters other than tab."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Rejected(NOT_UTF8, f"invalid byte at offset {exc.start}")
+    if _CONTROL.search(text):
+        return Rejected(BINARY_LINE, "control characters")
+    return text

@@ -40,23 +40,20 @@ def read_events(
     stream: Readable, matcher: Matcher, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, first_line: int = 1
 ) -> Iterator[LineEvent]:
     """One event per line read, in order (numbered from ``first_line``); rejects carry the reason."""
-    log_format = matcher.table.format
     for number, text in decode_lines(stream, max_line_bytes, first_line):
-        if isinstance(text, Rejected):
-            yield LineEvent(number, None, reject=text.reason)
-            continue
-        parsed = log_format.split(text)
-        if isinstance(parsed, Rejected):
-            yield LineEvent(number, None, reject=parsed.reason)
-            continue
-        yield LineEvent(
-            number,
-            matcher.match(parsed.content),
-            parsed.session_keys,
-            parsed.time,
-            parsed.label,
-            parsed.content,
-        )
+        yield line_event(number, text, matcher)
+
+
+def line_event(number: int, text: str | Rejected, matcher: Matcher) -> LineEvent:
+    """The event of one decoded line (or of its reject): the one rule, whoever read the bytes."""
+    if isinstance(text, Rejected):
+        return LineEvent(number, None, reject=text.reason)
+    parsed = matcher.table.format.split(text)
+    if isinstance(parsed, Rejected):
+        return LineEvent(number, None, reject=parsed.reason)
+    return LineEvent(
+        number, matcher.match(parsed.content), parsed.session_keys, parsed.time, parsed.label, parsed.content
+    )
 
 
 @dataclass
