@@ -76,10 +76,12 @@ def test_publisher_may_write_under_pipeline_only_and_the_role_passes_only_itself
     assert statements["PassItselfToTheJobs"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
     }
-    for sub in statements["RegisterInTheGroupOnly"]["Resource"]:
-        assert "${ModelPackageGroupName}" in sub["Fn::Sub"]
-    for statement in statements.values():  # no bare "*" anywhere in the section
-        assert statement["Resource"] != "*"
+    for sub in statements["RegisterInTheGroupOnly"]["Resource"]:  # the numeric group, or the log group
+        assert (
+            "${ModelPackageGroupName}" in sub["Fn::Sub"] or "${LogsModelPackageGroupName}" in sub["Fn::Sub"]
+        )
+    for statement in statements.values():  # no bare "*" but for a List action (no resource-level permission)
+        assert statement["Resource"] != "*" or statement["Action"] == "sagemaker:ListModelPackages"
 
 
 # ---------------------------------------------------------------------------- deployed on the emulator
