@@ -31,6 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.log_route import DATA_KIND_VALUES, LOG_FORMAT_DEFAULT, log_chain
+from pipeline.log_route import SLUG as LOG_SLUG
+
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
@@ -59,6 +62,8 @@ PLACEHOLDERS = (
     "RcfImage",
     "ProcessingImage",
     "SparkImage",
+    "LogsModelPackageGroupName",
+    "LogsEndpointName",
 )
 ARTIFACT_PREFIX = "pipeline"
 
@@ -146,6 +151,9 @@ class Parameters:
         self.transform_instance_type = ParameterString("TransformInstanceType", default_value="ml.m5.large")
         self.tuning_max_jobs = ParameterInteger("TuningMaxJobs", default_value=6)
         self.tuning_max_parallel_jobs = ParameterInteger("TuningMaxParallelJobs", default_value=2)
+        # The log route (pipeline/log_route.py): raw logs in, a log model out.
+        self.data_kind = ParameterString("DataKind", default_value="numeric", enum_values=DATA_KIND_VALUES)
+        self.log_format = ParameterString("LogFormat", default_value=LOG_FORMAT_DEFAULT)
 
     def all(self) -> list[Any]:
         return list(vars(self).values())
@@ -322,8 +330,12 @@ class Builder:
             sagemaker_session=self.session,
         )
 
-    def transform(self, route: Route, model_name: Any, data: Any, what: str, step: str) -> Any:
-        """A batch transform of ``data`` (feature rows) with the candidate: one score per line."""
+    def transform(
+        self, route: Any, model_name: Any, data: Any, what: str, step: str, *, input_filter: str | None = None
+    ) -> Any:
+        """A batch transform of ``data`` (feature rows) with the candidate: one score per line.
+
+        ``input_filter`` (e.g. ``$[1:]``) drops columns of each CSV line first (a label column)."""
         from sagemaker.transformer import Transformer
         from sagemaker.workflow.steps import TransformStep
 
@@ -342,7 +354,11 @@ class Builder:
         return TransformStep(
             name=route.step(step),
             step_args=transformer.transform(
-                data=data, data_type="S3Prefix", content_type=TRAIN_CONTENT_TYPE, split_type="Line"
+                data=data,
+                data_type="S3Prefix",
+                content_type=TRAIN_CONTENT_TYPE,
+                split_type="Line",
+                **({"input_filter": input_filter} if input_filter else {}),
             ),
             retry_policies=self.retry(),
         )
@@ -570,8 +586,23 @@ class Builder:
 
         return ConditionStep(
             name=route.step("Route"),
-            conditions=[ConditionEquals(left=self.p.use_spark, right=route.spark)],
+            conditions=[
+                ConditionEquals(left=self.p.use_spark, right=route.spark),
+                ConditionEquals(left=self.p.data_kind, right="numeric"),
+            ],
             if_steps=steps,
+            else_steps=[],
+        )
+
+    def log_condition(self) -> Any:
+        """The log route runs alone: when DataKind is ``logs`` (the numeric routes need ``numeric``)."""
+        from sagemaker.workflow.condition_step import ConditionStep
+        from sagemaker.workflow.conditions import ConditionEquals
+
+        return ConditionStep(
+            name=f"Route-{LOG_SLUG}",
+            conditions=[ConditionEquals(left=self.p.data_kind, right="logs")],
+            if_steps=log_chain(self),
             else_steps=[],
         )
 
@@ -581,7 +612,10 @@ class Builder:
         return Pipeline(
             name="anomaly-sentinel-rcf",
             parameters=self.p.all(),
-            steps=[self.route_condition(route, self.chain(route)) for route in ROUTES],
+            steps=[
+                *(self.route_condition(route, self.chain(route)) for route in ROUTES),
+                self.log_condition(),
+            ],
             # No SageMaker Experiments tracking: nothing reads it, and the role has no experiments
             # permissions (the SDK's default would create an experiment and a trial per execution).
             pipeline_experiment_config=None,

@@ -13,6 +13,7 @@ from anomaly_sentinel import aws
 from anomaly_sentinel.drift_monitor import DriftMonitor, Window
 from anomaly_sentinel.exceptions import EventParseError
 from anomaly_sentinel.idempotency import DuplicateInProgress, Once
+from anomaly_sentinel.logs.adapters import log_drift_window
 from anomaly_sentinel.observability import duplicate_in_progress
 from anomaly_sentinel.settings import DriftMonitorSettings
 
@@ -28,11 +29,15 @@ monitor = DriftMonitor(
     metrics=metrics,
 )
 once = Once(settings.idempotency_table, settings.idempotency_ttl_seconds)
+logs = log_drift_window(settings, s3=aws.client("s3"), sagemaker=aws.client("sagemaker"), metrics=metrics)
 
 
 @once("window")
 def run_once(window: Window) -> dict[str, Any]:
-    return monitor.run(window).model_dump()
+    result = monitor.run(window).model_dump()
+    if logs is not None:  # the log detector's window: OOV share and new templates (issue 21)
+        result["logs"] = logs.run(list(window.hours()), window.start)
+    return result
 
 
 @logger.inject_lambda_context

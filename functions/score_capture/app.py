@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anomaly_sentinel import aws, scoring
-from anomaly_sentinel.events import S3Object, not_object_created, s3_object_from_eventbridge
-from anomaly_sentinel.idempotency import DuplicateInProgress, Once
-from anomaly_sentinel.observability import duplicate_in_progress, ignored
+from anomaly_sentinel.events import S3Object
+from anomaly_sentinel.idempotency import Once
+from anomaly_sentinel.object_events import handle_object_event
 from anomaly_sentinel.score_capture import CaptureScorer, ignore_reason
 from anomaly_sentinel.settings import ScoreCaptureSettings
 
@@ -39,21 +38,15 @@ def score_once(obj: S3Object) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    mismatch = not_object_created(event)
-    if mismatch is not None:
-        return ignored(logger, metrics, "CaptureFilesIgnored", mismatch, str(event.get("id", "")))
-    obj = s3_object_from_eventbridge(event)
-    reason = ignore_reason(obj, settings)
-    if reason is not None:
-        return ignored(logger, metrics, "CaptureFilesIgnored", reason, obj.identity, object=obj.uri)
-    once.register(context)
-    try:
-        result = score_once(obj=obj)
-    except DuplicateInProgress:
-        return duplicate_in_progress(logger, metrics, obj.identity, object=obj.uri)
-    metrics.add_metric(name="CaptureFilesHandled", unit=MetricUnit.Count, value=1)  # duplicates too
-    if result["status"] == "failed":  # alerted already; the reason is in the result
-        logger.warning("capture file failed", extra={"object": obj.identity, **result})
-    else:
-        logger.info("capture file scored", extra={"object": obj.identity, **result})
-    return result
+    return handle_object_event(
+        event,
+        context,
+        logger=logger,
+        metrics=metrics,
+        once=once,
+        ignore_reason=lambda obj: ignore_reason(obj, settings),
+        process_once=score_once,
+        ignored_metric="CaptureFilesIgnored",
+        handled_metric="CaptureFilesHandled",
+        what="capture file",
+    )

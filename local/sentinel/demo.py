@@ -13,7 +13,9 @@ hour after hour → each hour's drift window raises violations and alerts; once 
 rate has stayed beyond its budget for RetrainMinWindows windows, the policy starts the retraining
 state machine → the pipeline, with the template's defaults, trains on the recent window of that
 traffic, tunes, and judges candidate and incumbent on one labelled set → the better model, beyond
-the set's noise, in a new endpoint config.
+the set's noise, in a new endpoint config. Then the log story (sentinel.demo_logs): raw HDFS-like
+logs uploaded → the pipeline's log route → a log model in service → a later log scored session by
+session → alert.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 
 from anomaly_sentinel.contracts import parse_s3_uri
 from sentinel.dashboard import write_dashboard
+from sentinel.demo_logs import say_log_window, stage_logs
 from sentinel.emulator import ACCOUNT, REGION, local_client
 from sentinel.moto_patches import SageMakerExtras
 from sentinel.pipeline_executor import PipelineExecutor
@@ -310,6 +313,8 @@ def _monitor_window(ctx: DemoContext, timeline: Timeline, name: str, hour: datet
         f"window {result['window_start']} ({name}): {result['records']:,} rows from "
         f"{result['files']} file(s) → {len(found)} violation(s) {kinds or ''} {shown}".rstrip(),
     )
+    if result.get("logs", {}).get("files"):  # the log detector's window (issue 21)
+        say_log_window(ctx, timeline, result["logs"])
     handled = [d.result for d in _delivered(ctx.router.drain(), "MonitoringAlertFunction")]
     for alert in _subscriber_messages(ctx):
         timeline.say("alert", f"subscriber received: {alert.get('Subject')}")
@@ -509,6 +514,8 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
             stage_training(ctx, timeline)
             scored = stage_traffic(ctx, timeline)
             stage_report(ctx, timeline, scored)
+            # issue 21: the log story (sentinel.demo_logs); the drift stage's windows then hold its files
+            summary["logs"] = stage_logs(ctx, timeline)
             stage_drift(ctx, timeline, scored)
             ctx.router.drain()  # late events (the retraining run's end) reach their functions too
             lambda_log.flush()

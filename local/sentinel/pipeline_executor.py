@@ -51,6 +51,7 @@ from anomaly_sentinel.contracts import (
     parse_s3_uri,
 )
 from anomaly_sentinel.drift_monitor import BASELINE_FOLDER
+from sentinel import log_route
 from sentinel.emulator import ACCOUNT, REGION, local_client
 from sentinel.errors import LocalError
 from sentinel.moto_patches import (
@@ -135,6 +136,8 @@ class ExecutionResult:
     #: statistics.json and constraints.json of the data-quality baseline, as written.
     baseline: dict[str, bytes] = field(default_factory=dict)
     baseline_uri: str | None = None
+    #: The log route's outcome (detector, F1, sessions, templates, approval); empty for numeric runs.
+    log_fit: dict[str, Any] = field(default_factory=dict)
 
     @property
     def training_data(self) -> dict[str, Any]:
@@ -454,6 +457,9 @@ class PipelineExecutor:
     def _execute(self, result: ExecutionResult) -> None:
         plan = self.plan(result.execution_arn)
         execution_id = result.execution_arn.rsplit("/", 1)[-1]
+        if log_route.is_log_run(plan.parameters):  # DataKind=logs: the log route (sentinel.log_route)
+            log_route.run(self, result, plan, execution_id)
+            return
         channels, evaluate = load_script("channels"), load_script("evaluate")
         with tempfile.TemporaryDirectory(dir=self.work_dir, prefix=f"pipeline-{execution_id}-") as tmp:
             work = Path(tmp)

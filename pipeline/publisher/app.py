@@ -5,7 +5,10 @@ CloudFormation runs it when the stack is created, and again whenever the artifac
 resource's ``DefinitionKey`` property names that version. It
 
 1. uploads ``scripts/*.py`` under ``s3://{bucket}/pipeline/code/{digest}/`` (digest of the scripts:
-   an update writes new objects, so running executions keep their code),
+   an update writes new objects, so running executions keep their code), with the runtime package
+   ``anomaly_sentinel/`` beside them (the log route's job scripts import ``anomaly_sentinel.logs``:
+   the ``lib`` input of a processing step is this prefix) and ``sourcedir.tar.gz`` of both (the
+   PCA training job's ``sagemaker_submit_directory``),
 2. fills the definition's ``${Name}`` placeholders: the ``Substitutions`` property (bucket, role,
    model package group), the region's built-in images from images.json, and the code digest,
 3. writes it at ``DefinitionKey``, where the AWS::SageMaker::Pipeline resource reads it.
@@ -17,10 +20,14 @@ lifecycle expires old versions). Standard library, boto3 and Powertools only; th
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import importlib.util
+import io
 import json
 import os
 import re
+import tarfile
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,7 +42,17 @@ PREFIX = "pipeline"
 DEFINITION_FILE = "definition.json"
 IMAGES_FILE = "images.json"
 SCRIPTS_DIR = "scripts"
-REQUIRED_SUBSTITUTIONS = ("DataBucket", "SageMakerExecutionRoleArn", "ModelPackageGroupName", "EndpointName")
+REQUIRED_SUBSTITUTIONS = (
+    "DataBucket",
+    "SageMakerExecutionRoleArn",
+    "ModelPackageGroupName",
+    "EndpointName",
+    "LogsModelPackageGroupName",
+    "LogsEndpointName",
+)
+#: The runtime package the log route's job scripts import, and the training jobs' source bundle.
+PACKAGE = "anomaly_sentinel"
+SOURCEDIR = "sourcedir.tar.gz"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 
 
@@ -71,6 +88,37 @@ def read_scripts(root: Path) -> dict[str, bytes]:
     if not scripts:
         raise PublishError(f"no job scripts under {root / SCRIPTS_DIR}")
     return scripts
+
+
+def read_package() -> dict[str, bytes]:
+    """``anomaly_sentinel/**/*.py`` by relative name (``anomaly_sentinel/logs/table.py``), found where
+    Python finds it — the common layer in Lambda, the layer's source in a checkout — without importing it."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise PublishError(f"the runtime package {PACKAGE} is not on the path (the common layer)")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    files = {
+        f"{PACKAGE}/{p.relative_to(root).as_posix()}": p.read_bytes()
+        for p in sorted(root.rglob("*.py"))
+        if "__pycache__" not in p.parts
+    }
+    if f"{PACKAGE}/logs/__init__.py" not in files:
+        raise PublishError(f"{root} has no logs/ subpackage")
+    return files
+
+
+def source_bundle(files: Mapping[str, bytes]) -> bytes:
+    """A gzip tar of ``files`` that depends on their names and contents only (no times, no owners)."""
+    buffer = io.BytesIO()
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as zipped,
+        tarfile.open(fileobj=zipped, mode="w") as tar,
+    ):
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(files[name]), 0o644, 0
+            tar.addfile(info, io.BytesIO(files[name]))
+    return buffer.getvalue()
 
 
 def code_digest(scripts: Mapping[str, bytes]) -> str:
@@ -118,13 +166,16 @@ def publish(
     missing = [name for name in REQUIRED_SUBSTITUTIONS if not substitutions.get(name)]
     if missing:
         raise PublishError(f"Substitutions lacks {missing}")
-    scripts = read_scripts(root)
-    digest = code_digest(scripts)
+    code = {**read_scripts(root), **read_package()}
+    digest = code_digest(code)
     code_prefix = f"{PREFIX}/code/{digest}/"
     values = {**region_images(root, region), **substitutions, "CodeDigest": digest}
     definition = render((root / DEFINITION_FILE).read_text(encoding="utf-8"), values)
-    for name, body in scripts.items():
+    for name, body in code.items():
         s3.put_object(Bucket=bucket, Key=code_prefix + name, Body=body, ContentType="text/x-python")
+    s3.put_object(
+        Bucket=bucket, Key=code_prefix + SOURCEDIR, Body=source_bundle(code), ContentType="application/gzip"
+    )
     key = (
         definition_key or f"{PREFIX}/definitions/{hashlib.sha256(definition.encode()).hexdigest()[:16]}.json"
     )

@@ -146,7 +146,7 @@ def test_the_dashboard_picture_is_drawn_from_the_metrics_the_run_emitted(demo, s
     scored = summary["records_scored"] + summary["drift_records"]  # the replay and the drifted weeks
     assert sum(p.value for p in points if p.name == "RecordsScored") == scored
     runs = [dict(p.dimensions)["Status"] for p in points if p.name == "PipelineRuns"]
-    assert runs == ["Succeeded", "Succeeded"]  # the upload's run and the retraining run
+    assert runs == ["Succeeded"] * 3  # the upload's run, the log route's run and the retraining run
 
 
 def test_shifted_traffic_raises_drift_violations_from_the_drift_monitor(summary):
@@ -181,3 +181,30 @@ def test_drift_retrains_only_once_the_models_anomaly_rate_has_persisted_beyond_i
     assert "beyond its budget for 3 consecutive window(s), 3 required" in windows[-1]["reasons"][0]
     # AND the data moved in every shifted window, which alone retrained nothing
     assert all(w["check_types"].get("baseline_drift_check") for w in windows[1:])
+
+
+def test_the_log_story_trains_a_log_model_scores_a_later_log_and_alerts(demo, summary):
+    # GIVEN the demo's generated HDFS logs (sentinel.demo_logs)
+    logs = summary["logs"]
+    stages = {s["name"] for s in summary["stages"]}
+    assert {"logs-upload", "logs-pipeline", "logs-deploy", "logs-scoring"} <= stages
+    # THEN the log route parsed the upload into templates and block sessions, tuned both detectors
+    # and registered the better one on the evaluation sessions, approved (nothing was in service)
+    assert logs["training_sessions"] == 2000
+    assert 10 <= logs["templates"] <= 100
+    assert set(logs["detectors"]) == {"rcf", "pca"}
+    winner = logs["detector"]
+    assert logs["f1"] == max(d["f1"] for d in logs["detectors"].values())
+    assert logs["detectors"][winner]["f1"] == logs["f1"]
+    assert logs["approval"] == "Approved"
+    # AND the later log was scored session by session, every line accounted for, with one alert
+    assert logs["sessions"] == 600
+    assert logs["lines_rejected"] == 0
+    assert logs["anomalies"] == logs["faulty_blocks_flagged"] + logs["false_alerts"]
+    if logs["anomalies"]:
+        assert logs["alert_subject"].endswith("on anomaly-sentinel-logs in hdfs-2008-11-10.log")
+    rows = Path(logs["scores"]).read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "session,score,anomaly"
+    assert len(rows) == 1 + logs["sessions"]
+    # AND the drift monitor's log window saw that file
+    assert logs["drift"]["lines"] == logs["lines"]

@@ -50,6 +50,8 @@ def create_pipeline(stack: Template) -> str:
             "RcfImage": RCF_IMAGE,
             "ProcessingImage": "sklearn-image",
             "SparkImage": "spark-image",
+            "LogsModelPackageGroupName": stack.parameters["LogsModelPackageGroupName"],
+            "LogsEndpointName": stack.parameters["LogsEndpointName"],
         },
     )
     try:

@@ -347,6 +347,8 @@ def test_executor_runs_the_real_pipeline_definition_as_deployed(setup, real_defi
             "RcfImage": RCF_IMAGE,
             "ProcessingImage": "sklearn-image",
             "SparkImage": "spark-image",
+            "LogsModelPackageGroupName": "executor-test-logs",
+            "LogsEndpointName": "executor-test-logs",
         },
     )
     boto3.client("sagemaker").create_pipeline(
@@ -422,6 +424,8 @@ def test_a_run_started_with_no_parameters_trains_on_the_recent_window_not_the_up
         "RcfImage": RCF_IMAGE,
         "ProcessingImage": "sklearn-image",
         "SparkImage": "spark-image",
+        "LogsModelPackageGroupName": "executor-test-logs",
+        "LogsEndpointName": "executor-test-logs",
     }
     sagemaker, s3 = boto3.client("sagemaker"), boto3.client("s3")
     sagemaker.create_pipeline(

@@ -76,10 +76,12 @@ def test_publisher_may_write_under_pipeline_only_and_the_role_passes_only_itself
     assert statements["PassItselfToTheJobs"]["Condition"] == {
         "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
     }
-    for sub in statements["RegisterInTheGroupOnly"]["Resource"]:
-        assert "${ModelPackageGroupName}" in sub["Fn::Sub"]
-    for statement in statements.values():  # no bare "*" anywhere in the section
-        assert statement["Resource"] != "*"
+    for sub in statements["RegisterInTheGroupOnly"]["Resource"]:  # the numeric group, or the log group
+        assert (
+            "${ModelPackageGroupName}" in sub["Fn::Sub"] or "${LogsModelPackageGroupName}" in sub["Fn::Sub"]
+        )
+    for statement in statements.values():  # no bare "*" but for a List action (no resource-level permission)
+        assert statement["Resource"] != "*" or statement["Action"] == "sagemaker:ListModelPackages"
 
 
 # ---------------------------------------------------------------------------- deployed on the emulator
@@ -100,7 +102,7 @@ def test_deploying_the_stack_creates_the_named_pipeline_from_the_built_definitio
     assert described["RoleArn"] == stack.get_att("SageMakerExecutionRole", "Arn")
     assert "${" not in text
     definition = json.loads(text)
-    assert [s["Name"] for s in definition["Steps"]] == ["Route-Python", "Route-Spark"]
+    assert [s["Name"] for s in definition["Steps"]] == ["Route-Python", "Route-Spark", "Route-Logs"]
     # the default InputDataUri names this stack's bucket and endpoint: the production dataset
     (default_input,) = [p["DefaultValue"] for p in definition["Parameters"] if p["Name"] == "InputDataUri"]
     assert default_input == (
@@ -121,6 +123,7 @@ def test_every_script_the_deployed_definition_runs_is_in_the_data_bucket(stack):
         "preprocess_spark.py",
         "score_stats.py",
         "baseline.py",
+        "logs_job.py",  # the log route's processing steps (logs_prepare, logs_evaluate)
     }
     s3 = boto3.client("s3")
     for found_bucket, key in uris:

@@ -4,10 +4,7 @@ row for row, on a messy slice of NYC taxi: pyspark in local mode, the job's own 
 from __future__ import annotations
 
 import gzip
-import os
 import random
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,30 +16,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully suppo
 
 NAB = PROJECT_ROOT / "local" / "sentinel" / "data" / "nab"
 WINDOWS = NAB / "nyc_taxi_windows.json"
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[object]:
-    pyspark_sql = pytest.importorskip("pyspark.sql")
-    # The Python workers must be this interpreter (same version as the driver).
-    saved = {name: os.environ.get(name) for name in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON")}
-    os.environ["PYSPARK_PYTHON"] = os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    session = (
-        pyspark_sql.SparkSession.builder.master("local[2]")
-        .appName("sentinel-preprocess-test")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs", "false")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
-    for name, value in saved.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
 
 
 def messy_taxi_slice(path: Path) -> Path:

@@ -35,7 +35,9 @@ def test_the_committed_pipeline_registers_the_metadata_keys_the_contract_names()
     # and only keys the contract (or the pipeline's own informational ones) name
     for register in registers:
         metadata = register["Arguments"]["CustomerMetadataProperties"]
-        assert {contracts.METADATA_EXECUTION, contracts.METADATA_SCORE_STATS} <= set(metadata)
+        # a log model (Register-Logs) names its model directory; a numeric one its score statistics
+        own = contracts.METADATA_LOG_MODEL if register["Name"].startswith("Register-Logs") else None
+        assert {contracts.METADATA_EXECUTION, own or contracts.METADATA_SCORE_STATS} <= set(metadata)
         if contracts.METADATA_METRIC in metadata:
             assert contracts.METADATA_VALUE in metadata
 

@@ -20,7 +20,12 @@ from sentinel.template import PROJECT_ROOT, Template
 
 CODE_ROOTS = [PROJECT_ROOT / "layers" / "common" / "anomaly_sentinel", PROJECT_ROOT / "functions"]
 #: The one place a metric name is a variable: the helper every "ignored" path calls with a literal.
-NAME_FORWARDERS = {"ignored": 2}  # function name -> index of its metric-name argument
+#: The helpers that take metric names from their callers: function name -> its metric-name
+#: arguments (keyword, position or None). Their callers pass literals; inside them names are variables.
+NAME_FORWARDERS: dict[str, tuple[tuple[str, int | None], ...]] = {
+    "ignored": (("metric", 2),),
+    "handle_object_event": (("ignored_metric", None), ("handled_metric", None)),  # object_events.py
+}
 #: Metric families named per feature (Model Monitor's naming): the helper that builds the name.
 NAME_FAMILIES = {"drift_metric_name": "feature_baseline_drift_*"}
 SEARCH = re.compile(r"SEARCH\('\{(?P<schema>[^}]*)\}(?P<terms>[^']*)'")
@@ -34,11 +39,12 @@ def _literal(node: ast.AST | None) -> str | None:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
 
 
-def _keyword(call: ast.Call, name: str, position: int = 0) -> ast.AST | None:
+def _keyword(call: ast.Call, name: str, position: int | None = 0) -> ast.AST | None:
+    """The argument passed as ``name=``, else at ``position`` (None: keyword only)."""
     for keyword in call.keywords:
         if keyword.arg == name:
             return keyword.value
-    return call.args[position] if len(call.args) > position else None
+    return call.args[position] if position is not None and len(call.args) > position else None
 
 
 def _family(node: ast.AST | None) -> str | None:
@@ -93,11 +99,12 @@ class EmfCalls(ast.NodeVisitor):
                     continue
                 pending.append(name)
             elif method in NAME_FORWARDERS:
-                name = _literal(_keyword(child, "metric", NAME_FORWARDERS[method]))
-                if name is None:
-                    self.unreadable.append(f"{self.where}:{child.lineno}")
-                else:
-                    self.emitted[name].add(frozenset({"service"}))
+                for keyword, position in NAME_FORWARDERS[method]:
+                    name = _literal(_keyword(child, keyword, position))
+                    if name is not None:
+                        self.emitted[name].add(frozenset({"service"}))
+                    elif node.name not in NAME_FORWARDERS:  # a forwarder passes its own argument on
+                        self.unreadable.append(f"{self.where}:{child.lineno}")
         for name in pending:
             self.emitted[name].add(frozenset(dims))
 
@@ -221,8 +228,9 @@ def test_every_dashboard_metric_of_our_namespace_is_emitted_by_the_code(
             f"{title!r}: {metric} shown with dimensions {sorted(dims)}, emitted with {emitted[metric]}"
         )
         assert dims["service"] == service
-        if "EndpointName" in dims:
-            assert dims["EndpointName"] == template.parameters["EndpointName"]
+        if "EndpointName" in dims:  # the log route's metrics (Log*) are about the log endpoint
+            endpoint = "LogsEndpointName" if metric.startswith("Log") else "EndpointName"
+            assert dims["EndpointName"] == template.parameters[endpoint]
         if "PipelineName" in dims:
             assert dims["PipelineName"] == template.parameters["PipelineName"]
         if "Status" in dims:

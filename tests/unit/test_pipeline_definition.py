@@ -123,31 +123,38 @@ def test_parameters_are_the_contract_with_their_defaults():
 
 
 @pytest.mark.parametrize(
-    ("use_spark", "labels"), list(itertools.product((False, True), (build.NONE, "s3://b/l.json")))
+    ("use_spark", "labels", "kind"),
+    list(itertools.product((False, True), (build.NONE, "s3://b/l.json"), ("numeric", "logs"))),
 )
-def test_exactly_one_route_runs_for_every_parameter_combination(use_spark, labels):
+def test_exactly_one_route_runs_for_every_parameter_combination(use_spark, labels, kind):
     # GIVEN parameters WHEN the top-level ConditionSteps are evaluated
-    parameters = {"UseSpark": use_spark, "LabelsUri": labels}
+    parameters = {"UseSpark": use_spark, "LabelsUri": labels, "DataKind": kind}
     chosen = [
         s["Name"]
         for s in DEFINITION["Steps"]
         if all(evaluate(c, parameters) for c in s["Arguments"]["Conditions"])
     ]
-    # THEN exactly one chain runs: Spark iff UseSpark (labels or not, every run tunes)
-    assert chosen == [f"Route-{'Spark' if use_spark else 'Python'}"]
+    # THEN exactly one chain runs: the log route for logs (whatever UseSpark says), else Spark iff
+    # UseSpark (labels or not, every run tunes)
+    expected = "Logs" if kind == "logs" else "Spark" if use_spark else "Python"
+    assert chosen == [f"Route-{expected}"]
 
 
 def test_route_conditions_use_only_forms_the_sdk_documents_and_never_an_empty_string():
-    # SageMaker has rejected "" as a passed parameter value: optional URIs default to "none", and the
-    # only route switch is the Boolean UseSpark (ParameterBoolean + ConditionEquals)
+    # SageMaker has rejected "" as a passed parameter value: optional URIs default to "none"; the
+    # route switches are the Boolean UseSpark and the enum DataKind (ConditionEquals, ANDed)
     text = build.DEFINITION_PATH.read_text(encoding="utf-8")
     assert '"DefaultValue": ""' not in text
     assert '"RightValue": ""' not in text
+    kinds = {p["Name"]: p for p in DEFINITION["Parameters"]}["DataKind"]
+    assert (kinds["DefaultValue"], kinds["EnumValues"]) == ("numeric", ["numeric", "logs"])
     for condition_step in DEFINITION["Steps"]:
-        (condition,) = condition_step["Arguments"]["Conditions"]
-        assert condition["Type"] == "Equals"
-        assert condition["LeftValue"] == {"Get": "Parameters.UseSpark"}
-        assert isinstance(condition["RightValue"], bool)
+        for condition in condition_step["Arguments"]["Conditions"]:
+            assert condition["Type"] == "Equals"
+            switch = condition["LeftValue"]["Get"]
+            assert switch in ("Parameters.UseSpark", "Parameters.DataKind")
+            allowed = (True, False) if switch == "Parameters.UseSpark" else tuple(kinds["EnumValues"])
+            assert condition["RightValue"] in allowed
 
 
 def test_no_experiment_tracking_the_role_has_no_permission_for():
@@ -157,7 +164,7 @@ def test_no_experiment_tracking_the_role_has_no_permission_for():
 
 
 def test_every_route_is_one_condition_with_the_whole_chain_in_order():
-    assert [s["Type"] for s in DEFINITION["Steps"]] == ["Condition"] * 2
+    assert [s["Type"] for s in DEFINITION["Steps"]] == ["Condition"] * 3
     chain = [
         "Channels",
         "Tune",
@@ -395,6 +402,7 @@ def test_every_script_the_definition_runs_exists_in_pipeline_scripts():
         "preprocess.py",
         "preprocess_spark.py",
         "score_stats.py",
+        "logs_job.py",
     }
     for name in scripts:
         assert (PROJECT_ROOT / "pipeline" / "scripts" / name).is_file()

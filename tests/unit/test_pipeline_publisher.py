@@ -21,6 +21,8 @@ SUBSTITUTIONS = {
     "SageMakerExecutionRoleArn": "arn:aws:iam::123456789012:role/sentinel-sagemaker",
     "ModelPackageGroupName": "anomaly-sentinel-rcf",
     "EndpointName": "anomaly-sentinel-rcf",
+    "LogsModelPackageGroupName": "anomaly-sentinel-logs",
+    "LogsEndpointName": "anomaly-sentinel-logs",
 }
 
 
@@ -199,3 +201,25 @@ def test_the_layer_content_holds_everything_the_publisher_reads():
     # The layer's ContentUri is pipeline/: the files the publisher opens must be there.
     for path in ("definition.json", "images.json", "scripts/preprocess.py", "scripts/score_stats.py"):
         assert (PIPELINE / path).is_file()
+
+
+def test_the_runtime_package_and_a_source_bundle_go_with_the_scripts(s3):
+    # GIVEN the repository's pipeline/ and the layer's runtime package WHEN published
+    import gzip
+    import tarfile
+
+    published = publisher.publish(
+        s3, root=PIPELINE, bucket=BUCKET, region="us-east-1", substitutions=SUBSTITUTIONS
+    )
+    stored = keys(s3)
+    # THEN the log route's jobs find anomaly_sentinel.logs in their lib input (the code prefix)
+    for name in ("__init__.py", "capture.py", "exceptions.py", "logs/__init__.py", "logs/table.py"):
+        assert f"{published.code_prefix}anomaly_sentinel/{name}" in stored
+    # ... and the PCA training job's bundle holds its script, its sibling and the package
+    bundle = s3.get_object(Bucket=BUCKET, Key=published.code_prefix + "sourcedir.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(bundle))) as tar:
+        names = set(tar.getnames())
+    assert {"logs_pca.py", "evaluate.py", "anomaly_sentinel/logs/pca.py"} <= names
+    # ... built from contents only: the same files give the same bytes (and the same digest)
+    again = publisher.source_bundle({**publisher.read_scripts(PIPELINE), **publisher.read_package()})
+    assert again == bundle

@@ -109,3 +109,75 @@ def test_display_name_is_bounded_for_very_long_keys():
     name = display_name(obj("training/" + "x" * 500 + ".csv"))
     assert len(name) <= 82
     assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}", name)
+
+
+# ---------------------------------------------------------------------------- the log route (issue 21)
+
+LOG_SETTINGS = StartPipelineSettings.from_env(
+    {
+        "PIPELINE_NAME": "anomaly-sentinel-rcf",
+        "IDEMPOTENCY_TABLE": "table",
+        "TRAINING_BUCKET": "data-bucket",
+        "TRAINING_PREFIX": "training/",
+        "ACCEPTED_SUFFIXES": ".csv,.csv.gz",
+        "LOGS_TRAINING_PREFIX": "logs/training/",
+        "LOG_SUFFIXES": ".log,.log.gz",
+        "LOG_FORMAT": "bgl",
+    }
+)
+
+
+def test_a_raw_log_upload_starts_the_log_route_with_its_format():
+    # GIVEN a log under the log training prefix WHEN the start request is made
+    request = start_request(obj("logs/training/HDFS 2026.log"), LOG_SETTINGS)
+    # THEN the pipeline gets the log route and the format; the run is named logs-… (never upload-…,
+    # which the retraining state machine adopts and deploys to the numeric endpoint)
+    assert request["PipelineParameters"] == [
+        {"Name": "InputDataUri", "Value": "s3://data-bucket/logs/training/HDFS 2026.log"},
+        {"Name": "DataKind", "Value": "logs"},
+        {"Name": "LogFormat", "Value": "bgl"},
+    ]
+    assert re.fullmatch(r"logs-HDFS-2026-[0-9a-f]{8}", request["PipelineExecutionDisplayName"])
+    assert "(log route)" in request["PipelineExecutionDescription"]
+
+
+def test_a_numeric_upload_starts_exactly_what_it_did_before_the_log_route():
+    request = start_request(obj("training/taxi.csv"), LOG_SETTINGS)
+    assert request["PipelineParameters"] == [
+        {"Name": "InputDataUri", "Value": "s3://data-bucket/training/taxi.csv"}
+    ]
+    assert request["PipelineExecutionDisplayName"].startswith("upload-taxi-")
+
+
+@pytest.mark.parametrize(
+    ("key", "size", "reason"),
+    [
+        ("logs/training/hdfs.log", 10, None),
+        ("logs/training/2026/hdfs.LOG.GZ", 10, None),
+        ("logs/training/labels.csv", 10, "suffix not accepted"),
+        ("logs/training/empty.log", 0, "zero-byte object"),
+        ("logs/training/", 0, "folder placeholder"),
+        ("logs/incoming/hdfs.log", 10, "outside training prefix"),
+        ("training/hdfs.log", 10, "suffix not accepted"),
+    ],
+)
+def test_log_uploads_are_judged_by_the_log_suffixes(key, size, reason):
+    assert ignore_reason(obj(key, size), LOG_SETTINGS) == reason
+
+
+def test_overlapping_training_prefixes_are_refused_at_start():
+    from anomaly_sentinel.exceptions import SettingsError
+
+    with pytest.raises(
+        SettingsError, match=r"LOGS_TRAINING_PREFIX \(training/logs/\) overlaps TRAINING_PREFIX"
+    ):
+        StartPipelineSettings.from_env(
+            {
+                "PIPELINE_NAME": "p",
+                "IDEMPOTENCY_TABLE": "table",
+                "TRAINING_BUCKET": "data-bucket",
+                "TRAINING_PREFIX": "training/",
+                "ACCEPTED_SUFFIXES": ".csv",
+                "LOGS_TRAINING_PREFIX": "training/logs/",
+            }
+        )

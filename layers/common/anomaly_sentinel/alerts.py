@@ -86,3 +86,30 @@ def publish(alert: Alert, sns: Any, topic_arn: str) -> str:
         MessageAttributes=alert.message_attributes(),
     )
     return str(response["MessageId"])
+
+
+def file_failed(
+    *, what: str, uri: str, endpoint: str, failure: str, counts: str, rejects_uri: str | None, subject: str
+) -> Alert:
+    """One critical message for a file that failed as a whole: the reason, counts, how to retry.
+
+    ``what`` names the file ("Capture file", "Log file"); ``subject`` is followed by the file's name.
+    """
+    stem = uri.rsplit("/", 1)[-1]
+    lines = [
+        f"{what} {uri} could not be scored on endpoint {endpoint}.",
+        "",
+        f"Reason: {failure}",
+        "",
+        counts,
+        f"Rejects: {rejects_uri or 'none'}",
+        "To score it again once fixed, copy the object onto itself (a new version) or invoke the "
+        "function with the object's event.",
+    ]
+    return Alert(
+        kind="operational",
+        severity="critical",
+        endpoint=endpoint,
+        subject=f"{subject} on {endpoint} for {stem}",
+        body="\n".join(lines),
+    )

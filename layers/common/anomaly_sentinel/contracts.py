@@ -33,6 +33,8 @@ METADATA_VALUE = "objective_value"
 #: evaluation.json (candidate, incumbent and baseline on one labelled set) and the training data.
 METADATA_EVALUATION = "evaluation_uri"
 METADATA_TRAINING_DATA = "training_data"
+#: A log model package's directory (templates.json, vector_spec.json, detector.json, ...): s3://…/.
+METADATA_LOG_MODEL = "log_model_uri"
 
 #: Id of the retraining lock item in the idempotency table (one lock per endpoint).
 LOCK_PREFIX = "retrain-lock#"

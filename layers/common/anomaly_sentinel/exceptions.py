@@ -70,3 +70,14 @@ class BaselineAccessError(SentinelError):
     """The function may not read the model in service or its baseline (IAM): the window fails, so
     the schedule's retries and then the dead-letter queue's alarm say so, instead of every window
     passing as "no baseline"."""
+
+
+# --- log scoring errors (issue 21) ---
+
+
+class LogReadError(SentinelError):
+    """A log object cannot be read (missing, denied, not a file); names the object."""
+
+
+class LogModelNotFoundError(SentinelError):
+    """No log model is in service (no approved package, or its artefacts are missing or disagree)."""

@@ -26,7 +26,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from anomaly_sentinel import alerts, drift
+from anomaly_sentinel import alerts, aws, drift
 from anomaly_sentinel.capture import FEATURE_COUNT, CaptureDecoder, Reject, dominant_width, read_lines
 from anomaly_sentinel.cutoff import Cutoff, ModelStatsSource, RunningStats, StatsLookup, resolve_cutoff
 from anomaly_sentinel.dataset import CONTENT_TYPE as DATASET_CONTENT_TYPE
@@ -173,13 +173,7 @@ class CaptureScorer:
         self.sns = sns
         self.metrics = metrics
         self.tmp_dir = tmp_dir
-        self.client = EndpointClient(
-            runtime,
-            settings.endpoint_name,
-            max_attempts=settings.endpoint_max_attempts,
-            max_rows=settings.max_request_rows,
-            sleep=sleep,
-        )
+        self.client = EndpointClient.for_settings(runtime, settings, sleep=sleep)
         self.model_stats = ModelStatsSource(sagemaker, s3)
         self.baselines = BaselineSource(sagemaker, s3)
 
@@ -217,7 +211,7 @@ class CaptureScorer:
             try:
                 state = self._pass1(response["Body"], decoder, pending, rejects, statistics, client=client)
             except (ClientError, BotoCoreError) as exc:
-                raise CaptureReadError(f"cannot read {obj.uri}: {_error_code(exc)}") from exc
+                raise CaptureReadError(f"cannot read {obj.uri}: {aws.error_code(exc)}") from exc
             finally:
                 response["Body"].close()
             cutoff = self._cutoff(state.file_stats, model)
@@ -346,17 +340,11 @@ class CaptureScorer:
             finally:
                 body.close()
         except (ClientError, BotoCoreError) as exc:
-            raise CaptureReadError(f"cannot read {obj.uri}: {_error_code(exc)}") from exc
+            raise CaptureReadError(f"cannot read {obj.uri}: {aws.error_code(exc)}") from exc
         return width, "file"
 
     def _open(self, obj: S3Object) -> dict[str, Any]:
-        request = {"Bucket": obj.bucket, "Key": obj.key}
-        if obj.version_id:
-            request["VersionId"] = obj.version_id
-        try:
-            return dict(self.s3.get_object(**request))
-        except (ClientError, BotoCoreError) as exc:
-            raise CaptureReadError(f"cannot read {obj.uri}: {_error_code(exc)}") from exc
+        return aws.open_version(self.s3, obj.bucket, obj.key, obj.version_id, CaptureReadError)
 
     def _pass1(
         self,
@@ -489,14 +477,7 @@ class CaptureScorer:
         return scored, rejected, anomalies, ranked, scored_rows
 
     def _upload(self, handle: IO[bytes], key: str, content_type: str = "application/jsonlines") -> None:
-        handle.flush()
-        handle.seek(0)
-        self.s3.put_object(
-            Bucket=self.settings.output_bucket,
-            Key=key,
-            Body=handle,
-            ContentType=content_type,
-        )
+        aws.upload(self.s3, self.settings.output_bucket, key, handle, content_type)
 
     def _emit_metrics(self, report: CaptureReport) -> None:
         if self.metrics is None:
@@ -576,32 +557,16 @@ def _failure(
 
 def build_failure_alert(report: CaptureReport) -> alerts.Alert:
     """One critical SNS message for a file that failed as a whole: the reason, counts, URIs."""
-    stem = report.object.rsplit("/", 1)[-1]
-    lines = [
-        f"Capture file {report.object} could not be scored on endpoint {report.endpoint}.",
-        "",
-        f"Reason: {report.failure}",
-        "",
-        f"Records: {report.records}  scored: {report.scored}  rejected: {report.rejected}  "
-        f"endpoint calls: {report.calls}",
-        f"Rejects: {report.rejects_uri or 'none'}",
-        "To score it again once fixed, copy the object onto itself (a new version) or invoke the "
-        "function with the object's event.",
-    ]
-    return alerts.Alert(
-        kind="operational",
-        severity="critical",
+    return alerts.file_failed(
+        what="Capture file",
+        uri=report.object,
         endpoint=report.endpoint,
-        subject=f"Scoring failed on {report.endpoint} for {stem}",
-        body="\n".join(lines),
+        failure=report.failure or "",
+        counts=f"Records: {report.records}  scored: {report.scored}  rejected: {report.rejected}  "
+        f"endpoint calls: {report.calls}",
+        rejects_uri=report.rejects_uri,
+        subject="Scoring failed",
     )
-
-
-def _error_code(exc: BaseException) -> str:
-    """An AWS error's code (never its message), or the exception's type."""
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
-    return type(exc).__name__
 
 
 def _jsonl(document: dict[str, Any]) -> bytes:

@@ -38,12 +38,15 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from math import isfinite
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from anomaly_sentinel.exceptions import EndpointError, EndpointUnavailableError
+
+if TYPE_CHECKING:
+    from anomaly_sentinel.settings import EndpointScoringSettings
 
 CONTENT_TYPE: Final = "text/csv"
 ACCEPT: Final = "application/json"
@@ -236,6 +239,19 @@ class EndpointClient:
         client._lock = threading.Lock()
         client.in_flight = client.peak_in_flight = 0
         return client
+
+    @classmethod
+    def for_settings(
+        cls, runtime: Any, settings: EndpointScoringSettings, *, sleep: Callable[[float], None] = time.sleep
+    ) -> EndpointClient:
+        """The client a file-scoring function builds from its settings (endpoint, attempts, rows)."""
+        return cls(
+            runtime,
+            settings.endpoint_name,
+            max_attempts=settings.endpoint_max_attempts,
+            max_rows=settings.max_request_rows,
+            sleep=sleep,
+        )
 
     def score(self, batch: Batch) -> BatchOutcome:
         outcome = BatchOutcome(batch.first_seq, [None] * batch.count)

@@ -26,6 +26,21 @@ def _split_csv(value: object) -> object:
 
 CommaList = Annotated[tuple[str, ...], BeforeValidator(_split_csv)]
 
+#: Where ScoreLogsFunction writes (beneath the data bucket's ``logs/``, apart from capture scoring's).
+LOG_SCORES_PREFIX = "logs/scores/"
+LOG_REJECTS_PREFIX = "logs/rejects/"
+LOG_STATISTICS_PREFIX = "logs/statistics/"
+
+#: Key suffixes taken as log files by default (template parameter LogSuffixes).
+LOG_SUFFIXES = (".log", ".log.gz", ".txt", ".txt.gz")
+
+
+def has_suffix(key: str, suffixes: tuple[str, ...]) -> bool:
+    """Whether ``key`` ends with one of ``suffixes`` (case-insensitive)."""
+    lowered = key.lower()
+    return any(lowered.endswith(suffix.lower()) for suffix in suffixes)
+
+
 #: SageMaker resource names: alphanumerics and hyphens, no leading hyphen.
 SAGEMAKER_NAME = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,255}$"
 
@@ -75,10 +90,31 @@ class StartPipelineSettings(OnceSettings):
     training_bucket: str = Field(alias="TRAINING_BUCKET", min_length=3, max_length=63)
     training_prefix: str = Field(alias="TRAINING_PREFIX", pattern=r"^[^/].*/$|^$")
     accepted_suffixes: CommaList = Field(alias="ACCEPTED_SUFFIXES", min_length=1)
+    #: Raw logs uploaded here start the pipeline's log route (unset: log uploads start nothing).
+    logs_training_prefix: str | None = Field(
+        default=None, alias="LOGS_TRAINING_PREFIX", pattern=r"^[^/\s*]\S*/$"
+    )
+    log_suffixes: CommaList = Field(default=LOG_SUFFIXES, alias="LOG_SUFFIXES", min_length=1)
+    #: The pipeline's LogFormat: hdfs, bgl or a regex with named groups (the log route parses with it).
+    log_format: str = Field(default="hdfs", alias="LOG_FORMAT", min_length=1, max_length=4096)
+
+    def model_post_init(self, context: object, /) -> None:
+        """One upload starts one route: the numeric and the log training prefixes must not overlap."""
+        logs = self.logs_training_prefix
+        if logs is not None and (
+            logs.startswith(self.training_prefix) or self.training_prefix.startswith(logs)
+        ):
+            raise SettingsError(
+                f"invalid settings for {type(self).__name__}: LOGS_TRAINING_PREFIX ({logs}) overlaps "
+                f"TRAINING_PREFIX ({self.training_prefix})"
+            )
 
     def accepts(self, key: str) -> bool:
-        lowered = key.lower()
-        return any(lowered.endswith(suffix.lower()) for suffix in self.accepted_suffixes)
+        return has_suffix(key, self.accepted_suffixes)
+
+    def is_log_upload(self, key: str) -> bool:
+        """Under the log training prefix (the log route), rather than the numeric one."""
+        return self.logs_training_prefix is not None and key.startswith(self.logs_training_prefix)
 
 
 # --- ScoreCaptureSettings ---
@@ -104,12 +140,57 @@ OptionalFloat = Annotated[
 ]
 
 
-class ScoreCaptureSettings(AlertingSettings):
+class EndpointScoringSettings(AlertingSettings):
+    """Fields of the functions that score a file's rows on the endpoint (capture files, log files)."""
+
+    output_bucket: str = Field(alias="OUTPUT_BUCKET", min_length=3, max_length=63)
+    scoring_concurrency: int = Field(default=10, alias="SCORING_CONCURRENCY", ge=1, le=200)
+    endpoint_max_concurrency: int = Field(default=20, alias="ENDPOINT_MAX_CONCURRENCY", ge=1, le=200)
+    max_request_bytes: int = Field(
+        default=SERVERLESS_PAYLOAD_LIMIT, alias="MAX_REQUEST_BYTES", ge=64, le=SERVERLESS_PAYLOAD_LIMIT
+    )
+    max_request_rows: int = Field(default=10_000, alias="MAX_REQUEST_ROWS", ge=1)
+    #: Request bodies held in memory at once (bounds memory whatever the file size).
+    max_inflight_bytes: int = Field(default=16_000_000, alias="MAX_INFLIGHT_BYTES", ge=64)
+    endpoint_max_attempts: int = Field(default=6, alias="ENDPOINT_MAX_ATTEMPTS", ge=1, le=20)
+    top_anomalies: int = Field(default=10, alias="TOP_ANOMALIES", ge=1, le=100)
+
+    def watched(self) -> tuple[str, str, str]:
+        """(bucket, prefix, variable naming the prefix) of the files the function is triggered by."""
+        raise NotImplementedError
+
+    def named_outputs(self) -> tuple[tuple[str, str], ...]:
+        """(variable, prefix) of every output written to OUTPUT_BUCKET."""
+        raise NotImplementedError
+
+    def output_prefixes(self) -> tuple[str, ...]:
+        return tuple(prefix for _, prefix in self.named_outputs())
+
+    def model_post_init(self, context: object, /) -> None:
+        """Cross-field rules: never exceed the endpoint's concurrency, never trigger ourselves."""
+        problems = []
+        if self.scoring_concurrency > self.endpoint_max_concurrency:
+            problems.append(
+                f"SCORING_CONCURRENCY ({self.scoring_concurrency}) exceeds ENDPOINT_MAX_CONCURRENCY "
+                f"({self.endpoint_max_concurrency})"
+            )
+        bucket, watched, variable = self.watched()
+        if bucket == self.output_bucket:
+            for name, prefix in self.named_outputs():
+                if prefix.startswith(watched) or watched.startswith(prefix):
+                    problems.append(
+                        f"{name} ({prefix}) overlaps {variable} ({watched}) in the same "
+                        "bucket: the function would trigger itself"
+                    )
+        if problems:
+            raise SettingsError(f"invalid settings for {type(self).__name__}: {'; '.join(problems)}")
+
+
+class ScoreCaptureSettings(EndpointScoringSettings):
     """Settings of ScoreCaptureFunction (see template.yaml for what each one means)."""
 
     capture_bucket: str = Field(alias="CAPTURE_BUCKET", min_length=3, max_length=63)
     capture_prefix: str = Field(alias="CAPTURE_PREFIX", pattern=r"^[^/\s*]\S*/$")
-    output_bucket: str = Field(alias="OUTPUT_BUCKET", min_length=3, max_length=63)
     scores_prefix: str = Field(default="scores/", alias="SCORES_PREFIX", pattern=r"^[^/\s*]\S*/$")
     rejects_prefix: str = Field(default="rejects/", alias="REJECTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
     statistics_prefix: str = Field(default="statistics/", alias="STATISTICS_PREFIX", pattern=r"^[^/\s*]\S*/$")
@@ -123,47 +204,22 @@ class ScoreCaptureSettings(AlertingSettings):
     #: ``quantile``: the model's own alert-budget cutoff (score_stats.json); ``mean-std``: mean + k std.
     cutoff_rule: str = Field(default="quantile", alias="CUTOFF_RULE", pattern=r"^(quantile|mean-std)$")
     min_records_for_file_cutoff: int = Field(default=100, alias="MIN_RECORDS_FOR_FILE_CUTOFF", ge=2)
-    scoring_concurrency: int = Field(default=10, alias="SCORING_CONCURRENCY", ge=1, le=200)
-    endpoint_max_concurrency: int = Field(default=20, alias="ENDPOINT_MAX_CONCURRENCY", ge=1, le=200)
-    max_request_bytes: int = Field(
-        default=SERVERLESS_PAYLOAD_LIMIT, alias="MAX_REQUEST_BYTES", ge=64, le=SERVERLESS_PAYLOAD_LIMIT
-    )
-    max_request_rows: int = Field(default=10_000, alias="MAX_REQUEST_ROWS", ge=1)
-    #: Request bodies held in memory at once (bounds memory whatever the file size).
-    max_inflight_bytes: int = Field(default=16_000_000, alias="MAX_INFLIGHT_BYTES", ge=64)
     max_line_bytes: int = Field(default=16 * 1024 * 1024, alias="MAX_LINE_BYTES", ge=1024)
-    endpoint_max_attempts: int = Field(default=6, alias="ENDPOINT_MAX_ATTEMPTS", ge=1, le=20)
-    top_anomalies: int = Field(default=10, alias="TOP_ANOMALIES", ge=1, le=100)
     #: Where the drift monitor reports its windows, and how long they are (the monitor's settings):
     #: a file scored after its window ran is said to be unmonitored.
     reports_prefix: str = Field(default="drift-reports/", alias="REPORTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
     drift_window_hours: int = Field(default=1, alias="WINDOW_HOURS", ge=1, le=24)
 
-    def model_post_init(self, context: object, /) -> None:
-        """Cross-field rules: never exceed the endpoint's concurrency, never trigger ourselves."""
-        problems = []
-        if self.scoring_concurrency > self.endpoint_max_concurrency:
-            problems.append(
-                f"SCORING_CONCURRENCY ({self.scoring_concurrency}) exceeds ENDPOINT_MAX_CONCURRENCY "
-                f"({self.endpoint_max_concurrency})"
-            )
-        if self.capture_bucket == self.output_bucket:
-            for name, prefix in (
-                ("SCORES_PREFIX", self.scores_prefix),
-                ("REJECTS_PREFIX", self.rejects_prefix),
-                ("STATISTICS_PREFIX", self.statistics_prefix),
-                ("DATASET_PREFIX", self.dataset_prefix),
-            ):
-                if prefix.startswith(self.capture_prefix) or self.capture_prefix.startswith(prefix):
-                    problems.append(
-                        f"{name} ({prefix}) overlaps CAPTURE_PREFIX ({self.capture_prefix}) in the same "
-                        "bucket: the function would trigger itself"
-                    )
-        if problems:
-            raise SettingsError(f"invalid settings for {type(self).__name__}: {'; '.join(problems)}")
+    def watched(self) -> tuple[str, str, str]:
+        return self.capture_bucket, self.capture_prefix, "CAPTURE_PREFIX"
 
-    def output_prefixes(self) -> tuple[str, str, str, str]:
-        return self.scores_prefix, self.rejects_prefix, self.statistics_prefix, self.dataset_prefix
+    def named_outputs(self) -> tuple[tuple[str, str], ...]:
+        return (
+            ("SCORES_PREFIX", self.scores_prefix),
+            ("REJECTS_PREFIX", self.rejects_prefix),
+            ("STATISTICS_PREFIX", self.statistics_prefix),
+            ("DATASET_PREFIX", self.dataset_prefix),
+        )
 
 
 # --- MonitoringAlertSettings ---
@@ -244,6 +300,18 @@ class DriftMonitorSettings(OnceSettings):
     event_bus_name: str = Field(default="default", alias="EVENT_BUS_NAME", min_length=1)
     #: Largest per-file statistics object read (a file's summary is about 12 kB for 30 features).
     max_statistics_bytes: int = Field(default=1_000_000, alias="MAX_STATISTICS_BYTES", ge=1024)
+    #: The log route (issue 21): the log detector whose per-file statistics ScoreLogsFunction writes,
+    #: and its model package group (the log model in service gives the OOV-share baseline). Unset:
+    #: no log window.
+    logs_endpoint_name: str | None = Field(default=None, alias="LOGS_ENDPOINT_NAME", pattern=SAGEMAKER_NAME)
+    logs_model_package_group: str | None = Field(
+        default=None, alias="LOGS_MODEL_PACKAGE_GROUP_NAME", pattern=SAGEMAKER_NAME
+    )
+    logs_statistics_prefix: str = Field(
+        default=LOG_STATISTICS_PREFIX, alias="LOGS_STATISTICS_PREFIX", pattern=r"^[^/\s*]\S*/$"
+    )
+    #: Fewest matched log lines a window needs before its OOV share is compared.
+    logs_min_lines: int = Field(default=1000, alias="LOGS_MIN_LINES", ge=1)
 
     def model_post_init(self, context: object, /) -> None:
         if 24 % self.window_hours:
@@ -261,3 +329,41 @@ class PipelineRunsSettings(EnvSettings):
     alerts_topic_arn: str = Field(alias="ALERTS_TOPIC_ARN", pattern=r"^arn:aws[a-z-]*:sns:")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=3, max_length=255)
     idempotency_ttl_seconds: int = Field(default=86_400, alias="IDEMPOTENCY_TTL_SECONDS", ge=60)
+
+
+# --- ScoreLogsSettings (issue 21) ---
+
+
+class ScoreLogsSettings(EndpointScoringSettings):
+    """Settings of ScoreLogsFunction (template.yaml says what each one means).
+
+    ``ENDPOINT_NAME`` is the log endpoint (LogsEndpointName): it scores sessions when the log model
+    in service is an RCF model, and names the log detector's outputs either way.
+    """
+
+    model_package_group: str = Field(alias="MODEL_PACKAGE_GROUP_NAME", pattern=SAGEMAKER_NAME)
+    logs_bucket: str = Field(alias="LOGS_BUCKET", min_length=3, max_length=63)
+    logs_prefix: str = Field(alias="LOGS_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    suffixes: CommaList = Field(default=LOG_SUFFIXES, alias="LOG_SUFFIXES", min_length=1)
+    scores_prefix: str = Field(default=LOG_SCORES_PREFIX, alias="SCORES_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    rejects_prefix: str = Field(default=LOG_REJECTS_PREFIX, alias="REJECTS_PREFIX", pattern=r"^[^/\s*]\S*/$")
+    statistics_prefix: str = Field(
+        default=LOG_STATISTICS_PREFIX, alias="STATISTICS_PREFIX", pattern=r"^[^/\s*]\S*/$"
+    )
+    #: Longer lines are rejected (line-too-long): their bytes are skipped, never held.
+    max_line_bytes: int = Field(default=64 * 1024, alias="MAX_LINE_BYTES", ge=1024, le=16 * 1024 * 1024)
+    #: Largest artefact of a log model read (template table, vector spec, detector, PCA model).
+    max_artefact_bytes: int = Field(default=64 * 1024 * 1024, alias="MAX_ARTEFACT_BYTES", ge=1024)
+
+    def watched(self) -> tuple[str, str, str]:
+        return self.logs_bucket, self.logs_prefix, "LOGS_PREFIX"
+
+    def named_outputs(self) -> tuple[tuple[str, str], ...]:
+        return (
+            ("SCORES_PREFIX", self.scores_prefix),
+            ("REJECTS_PREFIX", self.rejects_prefix),
+            ("STATISTICS_PREFIX", self.statistics_prefix),
+        )
+
+    def is_log_file(self, key: str) -> bool:
+        return has_suffix(key, self.suffixes)

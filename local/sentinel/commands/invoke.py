@@ -233,7 +233,7 @@ def _build_world(
     twin: Any, args: argparse.Namespace, event: dict[str, Any], *, overrides: dict[str, str], serve: bool
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """What the event presupposes → (the event as delivered, variables for the function)."""
-    from sentinel import world
+    from sentinel import log_route, world
 
     if world.is_s3_object_created(event):
         if args.object is not None:
@@ -252,6 +252,8 @@ def _build_world(
     if not serve:
         return event, {}
     spec = twin.template.function(args.logical_id)
+    if log_route.scores_logs(spec.environment):  # ScoreLogsFunction: a log model in service (issue 21)
+        return event, log_route.serve_log_model(twin, _say)
     endpoint = overrides.get("ENDPOINT_NAME") or spec.environment.get("ENDPOINT_NAME")
     endpoint = endpoint or twin.template.parameters["EndpointName"]
     return event, world.serve_model(twin, endpoint, world.TRAINING.read_bytes(), _say)

@@ -1,0 +1,491 @@
+"""The log route's AWS side: the log model in service, one log file scored end to end, the drift window.
+
+* :class:`LogModelSource` — the newest *Approved* package of the log model package group is the log
+  model in service; its directory (``log_model_uri`` metadata) holds the template table, vector
+  spec and detector choice; loaded once per package (warm container).
+* :class:`LogFileScorer` — streams the object (gzip, BOM, CRLF as the capture path reads them),
+  matches, groups, scores (PCA here, or RCF on the log endpoint, which must serve the package's own
+  artefact), and writes ``session,score,anomaly`` rows, rejects with reasons and the file's drift
+  statistics, all after the last line is accounted for (a failed invocation leaves no partial
+  output; keys derive from the object version, so a repeat overwrites). Then metrics and one alert.
+* :class:`LogDriftWindow` — the drift monitor's pass over a window of log statistics.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from datetime import UTC, datetime
+from typing import IO, Any, Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from botocore.exceptions import BotoCoreError, ClientError
+
+from anomaly_sentinel import alerts, aws, drift, log_drift
+from anomaly_sentinel.contracts import METADATA_LOG_MODEL, parse_s3_uri, read_at_most, served_model
+from anomaly_sentinel.events import S3Object
+from anomaly_sentinel.exceptions import LogModelNotFoundError, LogReadError, ScoringInvariantError
+from anomaly_sentinel.logs.exceptions import LogArtefactError
+from anomaly_sentinel.logs.flow import (
+    Calls,
+    Ledger,
+    LineRejects,
+    LogModel,
+    LogReport,
+    build_alert,
+    build_failure_alert,
+    oov_share,
+    score_in_function,
+    score_on_endpoint,
+)
+from anomaly_sentinel.logs.stream import Tally, group_events, read_events
+from anomaly_sentinel.scoring import EndpointClient
+from anomaly_sentinel.settings import DriftMonitorSettings, ScoreLogsSettings
+
+SCORES_SUFFIX = ".csv"
+REJECTS_SUFFIX = ".jsonl"
+STATISTICS_SUFFIX = ".json"
+
+
+class MetricsSink(Protocol):
+    """What the flow needs from Powertools ``Metrics`` (a test can pass a recorder)."""
+
+    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None: ...
+
+    def add_dimension(self, name: str, value: str) -> None: ...
+
+
+# ---------------------------------------------------------------------------- the model in service
+
+
+def approved_package(sagemaker: Any, group: str) -> str | None:
+    """ARN of the group's newest Approved model package, or None."""
+    found = sagemaker.list_model_packages(
+        ModelPackageGroupName=group,
+        ModelApprovalStatus="Approved",
+        ModelPackageType="Versioned",
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        MaxResults=1,
+    ).get("ModelPackageSummaryList", [])
+    return str(found[0]["ModelPackageArn"]) if found else None
+
+
+def model_directory(package: dict[str, Any]) -> str:
+    """The package's log model directory: its ``log_model_uri`` metadata, else its artefact's folder."""
+    uri = (package.get("CustomerMetadataProperties") or {}).get(METADATA_LOG_MODEL)
+    if not uri:
+        containers = (package.get("InferenceSpecification") or {}).get("Containers") or [{}]
+        url = containers[0].get("ModelDataUrl")
+        if not url:
+            raise LogModelNotFoundError(
+                f"model package {package.get('ModelPackageArn')} names no {METADATA_LOG_MODEL} "
+                "and no ModelDataUrl"
+            )
+        uri = str(url).rsplit("/", 1)[0]
+    return str(uri).rstrip("/") + "/"
+
+
+class LogModelSource:
+    """The log model in service, looked up per file (one List call) and loaded once per package."""
+
+    def __init__(self, sagemaker: Any, s3: Any, group: str, max_artefact_bytes: int) -> None:
+        self.sagemaker = sagemaker
+        self.s3 = s3
+        self.group = group
+        self.max_bytes = max_artefact_bytes
+        self._cache: dict[str, LogModel] = {}
+
+    def lookup(self) -> LogModel:
+        arn = approved_package(self.sagemaker, self.group)
+        if arn is None:
+            raise LogModelNotFoundError(
+                f"no Approved log model in model package group '{self.group}': approve a package the "
+                "pipeline's log route registered (UpdateModelPackage), then redrive the event"
+            )
+        cached = self._cache.get(arn)
+        if cached is not None:
+            return cached
+        package = self.sagemaker.describe_model_package(ModelPackageName=arn)
+        uri = model_directory(package)
+        try:
+            model = LogModel.load(arn, uri, lambda name: self.read(uri + name))
+        except LogArtefactError as exc:
+            raise LogModelNotFoundError(f"log model {arn} at {uri}: {exc}") from exc
+        self._cache = {arn: model}  # only the model in service is kept
+        return model
+
+    def read(self, uri: str) -> bytes:
+        """An artefact's bytes, bounded; :class:`LogModelNotFoundError` when it cannot be read."""
+        try:
+            bucket, key = parse_s3_uri(uri)
+            raw = read_at_most(self.s3.get_object(Bucket=bucket, Key=key)["Body"], self.max_bytes)
+        except (ClientError, BotoCoreError) as exc:
+            raise LogModelNotFoundError(f"cannot read {uri}: {aws.error_code(exc)}") from exc
+        if len(raw) > self.max_bytes:
+            raise LogModelNotFoundError(f"{uri} is larger than {self.max_bytes} bytes")
+        return raw
+
+
+# ---------------------------------------------------------------------------- one log file
+
+
+def ignore_reason(obj: S3Object, settings: ScoreLogsSettings) -> str | None:
+    """Why this object is not a log file to score, or None when it is."""
+    checks = (
+        # belt and braces: the rule's prefix already excludes our own output
+        (
+            obj.bucket == settings.output_bucket and obj.key.startswith(settings.output_prefixes()),
+            "our own output",
+        ),
+        (obj.bucket != settings.logs_bucket, "not the logs bucket"),
+        (not obj.key.startswith(settings.logs_prefix), "outside logs prefix"),
+        (obj.key.endswith("/"), "folder placeholder"),
+        (obj.size == 0, "zero-byte object"),
+        (not settings.is_log_file(obj.key), "suffix not accepted"),
+    )
+    return next((reason for failed, reason in checks if failed), None)
+
+
+def output_keys(obj: S3Object, landed: datetime, settings: ScoreLogsSettings) -> tuple[str, str, str]:
+    """``logs/scores/{endpoint}/yyyy/mm/dd/hh/<key below LogsPrefix>~<version>.csv``; rejects and
+    statistics alike. The hour is when the object landed (the drift monitor's window)."""
+    hour = landed.astimezone(UTC).strftime("%Y/%m/%d/%H")
+    relative = obj.key.removeprefix(settings.logs_prefix)
+    version = f"~{obj.version_id}" if obj.version_id else ""
+    tail = f"{settings.endpoint_name}/{hour}/{relative}{version}"
+    return (
+        settings.scores_prefix + tail + SCORES_SUFFIX,
+        settings.rejects_prefix + tail + REJECTS_SUFFIX,
+        settings.statistics_prefix + tail + STATISTICS_SUFFIX,
+    )
+
+
+class LogFileScorer:
+    """Scores log files with the log model in service; built once per warm container."""
+
+    def __init__(
+        self,
+        settings: ScoreLogsSettings,
+        *,
+        s3: Any,
+        sagemaker: Any,
+        runtime: Any,
+        sns: Any,
+        metrics: MetricsSink | None = None,
+        sleep: Any = time.sleep,
+        tmp_dir: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.s3 = s3
+        self.sagemaker = sagemaker
+        self.sns = sns
+        self.metrics = metrics
+        self.tmp_dir = tmp_dir
+        self.models = LogModelSource(sagemaker, s3, settings.model_package_group, settings.max_artefact_bytes)
+        self.client = EndpointClient.for_settings(runtime, settings, sleep=sleep)
+
+    def process(self, obj: S3Object) -> LogReport:
+        model = self.models.lookup()
+        if model.detector == "rcf":
+            self._check_endpoint_serves(model)
+        response = self._open(obj)
+        scores_key, rejects_key, stats_key = output_keys(
+            obj, response.get("LastModified") or datetime.now(UTC), self.settings
+        )
+        bucket = self.settings.output_bucket
+        with (
+            tempfile.TemporaryFile("w+b", dir=self.tmp_dir) as scores,
+            tempfile.TemporaryFile("w+b", dir=self.tmp_dir) as rejects,
+        ):
+            client = self.client.for_file()  # this file's own failure tracker
+            tally, ledger, line_rejects, calls = self._score(model, client, response["Body"], scores, rejects)
+            if line_rejects.count != tally.rejected or ledger.sessions != tally.groups:
+                raise ScoringInvariantError(
+                    f"{obj.uri}: {line_rejects.count} line rejects written for {tally.rejected} counted, "
+                    f"{ledger.sessions} sessions handled of {tally.groups} grouped"
+                )
+            self._upload(scores, scores_key, "text/csv")
+            rejects_uri = None
+            if tally.rejected or ledger.rejected:
+                self._upload(rejects, rejects_key, "application/jsonlines")
+                rejects_uri = f"s3://{bucket}/{rejects_key}"
+        matched = sum(tally.templates.values())
+        new_templates = ledger.new_templates()
+        statistics = log_drift.LogFileStatistics(
+            source=obj.uri,
+            model_package=model.package_arn,
+            lines=tally.lines,
+            matched=matched,
+            unseen=tally.unseen,
+            rejected=tally.rejected,
+            sessions=ledger.sessions,
+            anomalies=ledger.anomalies,
+            new_templates=tuple(log_drift.Shape(n.shape, n.sessions, n.sample) for n in new_templates),
+        )
+        self.s3.put_object(
+            Bucket=bucket, Key=stats_key, Body=statistics.to_bytes(), ContentType="application/json"
+        )
+        systematic = client.tracker.systematic if model.detector == "rcf" else None
+        report = LogReport(
+            object=obj.uri,
+            endpoint=self.settings.endpoint_name,
+            model_package=model.package_arn,
+            detector=model.detector,
+            cutoff=model.cutoff,
+            lines=tally.lines,
+            placed=tally.placed,
+            rejected_lines=tally.rejected,
+            line_reasons=dict(sorted(tally.rejects.items())),
+            unseen_lines=tally.unseen,
+            oov_share=oov_share(tally.unseen, matched),
+            sessions=ledger.sessions,
+            scored=ledger.scored,
+            rejected_sessions=ledger.rejected,
+            session_reasons=dict(sorted(ledger.reasons.items())),
+            anomalies=ledger.anomalies,
+            max_score=ledger.max_score,
+            scores_uri=f"s3://{bucket}/{scores_key}",
+            rejects_uri=rejects_uri,
+            statistics_uri=f"s3://{bucket}/{stats_key}",
+            calls=calls.calls,
+            retries=calls.retries,
+            bisections=calls.bisections,
+            mean_latency_ms=calls.mean_latency_ms,
+            top_anomalies=ledger.top_anomalies(),
+            top_templates=ledger.top_templates(),
+            new_templates=new_templates,
+            failure=(
+                f"the endpoint failed every request the same way: {systematic}. Check that it serves "
+                f"the log model in service ({model.rcf_model_url}) and is healthy"
+                if systematic
+                else None
+            ),
+        )
+        self._emit_metrics(report)
+        if report.failure:
+            alert = build_failure_alert(report)
+        elif report.anomalies:
+            alert = build_alert(report)
+        else:
+            return report
+        report.alert_message_id = alerts.publish(alert, self.sns, self.settings.alerts_topic_arn)
+        return report
+
+    def _score(
+        self, model: LogModel, client: EndpointClient, body: Any, scores: IO[bytes], rejects: IO[bytes]
+    ) -> tuple[Tally, Ledger, LineRejects, Calls]:
+        """One pass: lines → groups → scores, each written as it is decided."""
+        settings = self.settings
+        grouper = model.grouper()
+        tally = Tally()
+        line_rejects = LineRejects(grouper, rejects)
+        log_format = model.table.format
+        normal = log_format.normal_label if log_format.label_field else None
+        events = line_rejects.tap(read_events(body, model.matcher, settings.max_line_bytes))
+        groups = group_events(events, grouper, normal, tally)
+        ledger = Ledger(model, scores, rejects, keep=settings.top_anomalies)
+        calls = Calls()
+        if model.detector == "pca":
+            scored = score_in_function(groups, model)
+        else:
+            scored = score_on_endpoint(
+                groups,
+                model,
+                client,
+                calls,
+                max_request_bytes=settings.max_request_bytes,
+                max_request_rows=settings.max_request_rows,
+                concurrency=settings.scoring_concurrency,
+                max_inflight_bytes=settings.max_inflight_bytes,
+            )
+        try:
+            for group, score, reason in scored:
+                ledger.add(group, score, reason)
+        except (ClientError, BotoCoreError) as exc:
+            raise LogReadError(f"cannot read the log object: {aws.error_code(exc)}") from exc
+        finally:
+            body.close()
+        return tally, ledger, line_rejects, calls
+
+    def _check_endpoint_serves(self, model: LogModel) -> None:
+        """An RCF log model is scored on the log endpoint, which must serve this model's artefact."""
+        name = self.settings.endpoint_name
+        try:
+            served = served_model(self.sagemaker, name).model_data_url
+        except (ClientError, BotoCoreError) as exc:
+            raise LogModelNotFoundError(
+                f"the log model in service is RCF ({model.package_arn}) but endpoint '{name}' cannot be "
+                f"described ({aws.error_code(exc)}): deploy {model.rcf_model_url} to it"
+            ) from exc
+        if served != model.rcf_model_url:
+            raise LogModelNotFoundError(
+                f"endpoint '{name}' serves {served}, but the log model in service ({model.package_arn}) "
+                f"is {model.rcf_model_url}: deploy it to the endpoint, then redrive the event"
+            )
+
+    def _open(self, obj: S3Object) -> dict[str, Any]:
+        return aws.open_version(self.s3, obj.bucket, obj.key, obj.version_id, LogReadError)
+
+    def _upload(self, handle: IO[bytes], key: str, content_type: str) -> None:
+        aws.upload(self.s3, self.settings.output_bucket, key, handle, content_type)
+
+    def _emit_metrics(self, report: LogReport) -> None:
+        if self.metrics is None:
+            return
+        metrics, count = self.metrics, MetricUnit.Count
+        metrics.add_dimension(name="EndpointName", value=report.endpoint)
+        metrics.add_metric(name="LogLines", unit=count, value=report.lines)
+        metrics.add_metric(name="LogLinesRejected", unit=count, value=report.rejected_lines)
+        metrics.add_metric(name="LogUnseenLines", unit=count, value=report.unseen_lines)
+        metrics.add_metric(name="LogSessions", unit=count, value=report.sessions)
+        metrics.add_metric(name="LogSessionsRejected", unit=count, value=report.rejected_sessions)
+        metrics.add_metric(name="LogAnomalies", unit=count, value=report.anomalies)
+        metrics.add_metric(name="LogFilesFailed", unit=count, value=int(bool(report.failure)))
+        metrics.add_metric(name="EndpointCalls", unit=count, value=report.calls)
+        if report.max_score is not None:
+            metrics.add_metric(name="LogMaxScore", unit=MetricUnit.NoUnit, value=report.max_score)
+
+
+# ---------------------------------------------------------------------------- the drift window
+
+
+def log_drift_window(
+    settings: DriftMonitorSettings, *, s3: Any, sagemaker: Any, metrics: Any = None
+) -> LogDriftWindow | None:
+    """The drift monitor's log pass, when the settings name a log detector (else None)."""
+    if not settings.logs_endpoint_name or not settings.logs_model_package_group:
+        return None
+    return LogDriftWindow(
+        s3,
+        LogModelSource(sagemaker, s3, settings.logs_model_package_group, settings.max_statistics_bytes),
+        bucket=settings.data_bucket,
+        statistics_prefix=settings.logs_statistics_prefix,
+        reports_prefix=settings.reports_prefix,
+        detector=settings.logs_endpoint_name,
+        min_lines=settings.logs_min_lines,
+        max_statistics_bytes=settings.max_statistics_bytes,
+        metrics=metrics,
+    )
+
+
+class LogDriftWindow:
+    """One drift window of the log detector: merge its files' statistics, compare, write the report.
+
+    Reports go under ``{reports prefix}{detector}/yyyy/mm/dd/hh/`` (``log_statistics.json`` and
+    Model Monitor's ``constraint_violations.json``); ``LogOovShare``, ``LogNewTemplates`` and
+    ``LogDriftViolations`` are published with the detector as ``EndpointName`` (LogDriftAlarm
+    watches the last). No drift event is put: the monitoring responder retrains the numeric model.
+    """
+
+    def __init__(
+        self,
+        s3: Any,
+        models: LogModelSource,
+        *,
+        bucket: str,
+        statistics_prefix: str,
+        reports_prefix: str,
+        detector: str,
+        min_lines: int = log_drift.MIN_LINES,
+        max_statistics_bytes: int = 1_000_000,
+        metrics: Any = None,
+    ) -> None:
+        self.s3 = s3
+        self.models = models
+        self.bucket = bucket
+        self.statistics_prefix = statistics_prefix
+        self.reports_prefix = reports_prefix
+        self.detector = detector
+        self.min_lines = min_lines
+        self.max_bytes = max_statistics_bytes
+        self.metrics = metrics
+
+    def run(self, hours: list[datetime], start: datetime) -> dict[str, Any]:
+        """Merge the statistics of ``hours``; write ``{reports}{detector}/yyyy/mm/dd/hh/`` reports."""
+        window = log_drift.LogWindow()
+        unreadable: list[str] = []
+        for hour in hours:
+            prefix = f"{self.statistics_prefix}{self.detector}/{hour:%Y/%m/%d/%H}/"
+            for key in self._keys(prefix):
+                try:
+                    window.add(self._read(key))
+                except (ValueError, KeyError, TypeError, ClientError, BotoCoreError) as exc:
+                    unreadable.append(f"{key}: {type(exc).__name__}")
+        baseline, note = self._baseline()
+        violations, skipped = log_drift.compare_logs(window, baseline, min_lines=self.min_lines)
+        prefix = f"{self.reports_prefix}{self.detector}/{start:%Y/%m/%d/%H}/"
+        documents = (
+            ("log_statistics.json", {**window.to_json(), "baseline": note}),
+            (drift.VIOLATIONS_FILE, drift.violations_document(violations)),
+        )
+        for name, document in documents:
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=prefix + name,
+                Body=drift.dumps(document),
+                ContentType="application/json",
+            )
+        self._emit_metrics(window, len(violations))
+        return {
+            "detector": self.detector,
+            "status": "CompletedWithViolations" if violations else "Completed",
+            "files": window.files,
+            "lines": window.lines,
+            "oov_share": window.oov_share,
+            "baseline_oov_share": baseline.oov_share if baseline else None,
+            "new_templates": len(window.shapes),
+            "violations": len(violations),
+            "check_types": sorted({v.constraint_check_type for v in violations}),
+            "report_uri": f"s3://{self.bucket}/{prefix}",
+            "skipped": skipped,
+            "unreadable_files": unreadable,
+        }
+
+    def _emit_metrics(self, window: log_drift.LogWindow, violations: int) -> None:
+        if self.metrics is None:
+            return
+        defaults = self.metrics.default_dimensions
+        with single_metric(
+            name="LogDriftViolations", unit=MetricUnit.Count, value=violations, default_dimensions=defaults
+        ) as found:
+            found.add_dimension(name="EndpointName", value=self.detector)
+        with single_metric(
+            name="LogNewTemplates",
+            unit=MetricUnit.Count,
+            value=len(window.shapes),
+            default_dimensions=defaults,
+        ) as shapes:
+            shapes.add_dimension(name="EndpointName", value=self.detector)
+        if window.oov_share is not None:
+            with single_metric(
+                name="LogOovShare",
+                unit=MetricUnit.NoUnit,
+                value=window.oov_share,
+                default_dimensions=defaults,
+            ) as share:
+                share.add_dimension(name="EndpointName", value=self.detector)
+
+    def _baseline(self) -> tuple[log_drift.LogBaseline | None, str]:
+        try:
+            model = self.models.lookup()
+        except LogModelNotFoundError as exc:
+            return None, str(exc)
+        uri = model.uri + log_drift.LOG_BASELINE_FILE
+        try:
+            return log_drift.LogBaseline.from_bytes(self.models.read(uri)), uri
+        except (LogModelNotFoundError, ValueError, KeyError, TypeError) as exc:
+            return None, f"{uri}: {type(exc).__name__}"
+
+    def _keys(self, prefix: str) -> list[str]:
+        keys = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            keys += [i["Key"] for i in page.get("Contents", []) if i["Key"].endswith(STATISTICS_SUFFIX)]
+        return keys
+
+    def _read(self, key: str) -> log_drift.LogFileStatistics:
+        raw = read_at_most(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"], self.max_bytes)
+        if len(raw) > self.max_bytes:
+            raise ValueError(f"larger than {self.max_bytes} bytes")
+        return log_drift.LogFileStatistics.from_json(json.loads(raw))
