@@ -7,7 +7,7 @@ exactly known one of tests/logs_support.py (its log_baseline.json says 0% unseen
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 import boto3
 
@@ -30,7 +30,9 @@ def test_unseen_lines_and_new_templates_of_scored_logs_are_reported_by_the_drift
     ]
     assert [r["unseen_lines"] for r in results] == [6, 2]
     # WHEN the drift monitor handles the window of this hour (at least 100 lines needed)
-    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    # (the window of the hour the objects landed in, by their LastModified, as the function keys them)
+    landed = boto3.client("s3").head_object(Bucket=bucket, Key="logs/incoming/a.log")["LastModified"]
+    hour = landed.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     tick = scheduled_event(f"{hour + timedelta(hours=1, minutes=15):%Y-%m-%dT%H:%M:%SZ}")
     result = lambda_function("DriftMonitorFunction", LOGS_MIN_LINES="100")(tick)
     # THEN its log window merged both files: 8 unseen of the lines that reached the matcher

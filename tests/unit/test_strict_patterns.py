@@ -89,6 +89,8 @@ def test_the_published_pipeline_definition_has_no_fixed_value_sagemaker_refuses(
         "SageMakerExecutionRoleArn": f"arn:aws:iam::123456789012:role/{'r' * 64}",
         "ModelPackageGroupName": "g" * 63,
         "EndpointName": "e" * 48,
+        "LogsModelPackageGroupName": "l" * 63,
+        "LogsEndpointName": "n" * 48,
         "CodeDigest": "0123456789ab",
         **region_images(PIPELINE, region),
     }
