@@ -53,16 +53,46 @@ class LocalContext:
         return max(0, int((self.timeout_s - (monotonic() - self._started)) * 1000))
 
 
-@contextmanager
-def environment(variables: Mapping[str, str]) -> Iterator[None]:
-    """Apply ``variables`` to os.environ for the duration, then restore it exactly."""
-    saved = dict(os.environ)
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+class SharedEnvironment:
+    """``os.environ`` for handlers running on several threads at once (see :class:`SharedStdout`).
+
+    Saving and restoring per block leaks when blocks overlap: A saves, B saves A's variables, A
+    restores, B restores A's variables — a later function then read another's STATISTICS_PREFIX at
+    import. Here the first block to enter saves the environment and the last to leave restores it;
+    each block entering sets exactly the saved environment plus its own variables, so a function
+    imported meanwhile never sees another function's variables.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: dict[str, str] = {}
+
+    @contextmanager
+    def apply(self, variables: Mapping[str, str]) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._saved = dict(os.environ)
+            self._depth += 1
+            for name in [n for n in os.environ if n not in self._saved and n not in variables]:
+                del os.environ[name]
+            os.environ.update({**self._saved, **variables})
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0:
+                    os.environ.clear()
+                    os.environ.update(self._saved)
+
+
+_ENVIRONMENT = SharedEnvironment()
+
+
+def environment(variables: Mapping[str, str]) -> AbstractContextManager[None]:
+    """Apply ``variables`` to os.environ for the duration, then restore it exactly (thread-safe)."""
+    return _ENVIRONMENT.apply(variables)
 
 
 class SharedStdout:
