@@ -11,12 +11,21 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from sentinel import commands
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Every usage error is one line on stderr naming the argument, then exit 2 (no usage block:
+    ``sentinel COMMAND --help`` has it). Sub-command parsers are of the same class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="sentinel",
         description=(
             "Anomaly Sentinel, offline: run the whole loop on an embedded AWS emulator, decode and "

@@ -83,7 +83,9 @@ def load_series(path: Path) -> Series:
 def load_windows(path: Path = NYC_TAXI_WINDOWS, data_name: str = NYC_TAXI.name) -> list[Window]:
     """NAB anomaly windows (``combined_windows.json`` format, or a bare list) for one data file.
 
-    The entry whose key ends with ``data_name`` is used; a file with a single entry needs no match.
+    The entry whose key ends with ``data_name`` is used, even when it is the only one: windows
+    labelled for another series would be drawn on this one without a word. A bare list names no
+    series (the caller checks that its windows fall on the series: :func:`check_windows`).
     """
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -91,18 +93,27 @@ def load_windows(path: Path = NYC_TAXI_WINDOWS, data_name: str = NYC_TAXI.name) 
         raise SeriesError(f"cannot read windows from {path}: {error}") from error
     if isinstance(document, dict):
         matches = [key for key in document if key.rsplit("/", 1)[-1] == data_name]
-        if len(document) == 1:
-            (entries,) = document.values()
-        elif len(matches) == 1:
-            entries = document[matches[0]]
-        else:
-            raise SeriesError(f"{path} has no single entry for {data_name} (keys: {sorted(document)[:5]})")
+        if len(matches) != 1:
+            raise SeriesError(
+                f"{path} has no single entry for {data_name}: its windows are for {sorted(document)[:5]}"
+            )
+        entries = document[matches[0]]
     else:
         entries = document
     try:
         return [(_timestamp(start), _timestamp(end)) for start, end in entries]
     except (TypeError, ValueError) as error:
         raise SeriesError(f"{path}: windows must be [start, end] timestamp pairs ({error})") from error
+
+
+def check_windows(windows: list[Window], timestamps: NDArray[np.datetime64], path: Path) -> None:
+    """Windows must touch the series they are drawn on: none of them doing so means another series'."""
+    first, last = timestamps[0], timestamps[-1]
+    if windows and not any(start <= last and end >= first for start, end in windows):
+        raise SeriesError(
+            f"none of the {len(windows)} windows in {path} falls between the series' first and last "
+            f"points ({str(first)[:19]} .. {str(last)[:19]}): they label another series"
+        )
 
 
 def shingle_timestamps(timestamps: NDArray[np.datetime64], size: int) -> NDArray[np.datetime64]:

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     except OutputPathError as exc:
         return fail(f"error: {exc}")
     except OSError as exc:
-        return fail(f"cannot read {args.file}: {exc.strerror or exc}")
+        return fail(f"error: FILE: cannot read {args.file}: {exc.strerror or exc}")
     decoder = CaptureDecoder(feature_dim=args.feature_dim, fast_json=_fast_json())
     with ExitStack() as stack:
         stack.enter_context(source)
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             if exc.filename is not None and str(exc.filename) != str(args.file):
                 return fail(f"error: cannot write {exc.filename}: {exc.strerror or exc}")
-            return fail(f"cannot read {args.file}: {exc.strerror or exc}")
+            return fail(f"error: FILE: cannot read {args.file}: {exc.strerror or exc}")
     for reason, count in sorted(decoder.reasons.items()):
         print(f"rejected {count} record(s): {reason}", file=sys.stderr)
     print(json.dumps({"records": decoder.records, "decoded": decoder.decoded, "rejected": decoder.rejected}))

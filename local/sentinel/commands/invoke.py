@@ -239,7 +239,14 @@ def _build_world(
         if args.object is not None:
             event = world.put_event_object(event, args.object.read_bytes())
             _say(f"{args.object} uploaded as the event's object")
-        elif missing := world.object_missing(event):
+        elif (missing := world.object_missing(event)) and serve:
+            # the function reads the object: refuse now, not after training a model for it
+            raise world.WorldError(
+                "--object",
+                f"{args.logical_id} reads {missing}, which does not exist on the emulator: give its "
+                "content with --object FILE (events/README.md names a sample for each event)",
+            )
+        elif missing:
             _say(
                 f"note: {missing} does not exist on the emulator; "
                 "give it with --object FILE if the function reads it"
@@ -309,16 +316,26 @@ def _invoke_aws(
     stack_name = args.stack_name or config.get("stack_name")
     if not stack_name:
         fail(f"--stack-name: samconfig.toml names no stack_name for --config-env {args.config_env}")
-    session = boto3.session.Session()
-    region = session.region_name or config.get("region")
-    if not region:
-        fail("no AWS region: set AWS_REGION (or region in your AWS profile), e.g. AWS_REGION=us-east-1")
-    if session.get_credentials() is None:
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = boto3.session.Session()
+        # boto3 reads AWS_DEFAULT_REGION, not AWS_REGION (which Lambda sets): both count here
+        region = session.region_name or os.environ.get("AWS_REGION") or config.get("region")
+        if not region:
+            fail(
+                "no AWS region: set AWS_REGION or AWS_DEFAULT_REGION (or region in your AWS profile), "
+                "e.g. AWS_REGION=us-east-1"
+            )
+        session = boto3.session.Session(region_name=region)
+        credentials = session.get_credentials()
+    except BotoCoreError as exc:  # a profile that does not exist, an expired SSO token...
+        fail(f"AWS_PROFILE: {_one_line(exc)} (see `aws configure list-profiles`)")
+    if credentials is None:
         fail(
             "no AWS credentials: set AWS_PROFILE (after `aws configure` or `aws sso login`), "
             "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
         )
-    session = boto3.session.Session(region_name=region)
     cloudformation = session.client("cloudformation")
     try:
         stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]

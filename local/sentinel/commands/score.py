@@ -37,6 +37,8 @@ Output folders are created; an output path that cannot be written exits 2.
 The last line printed is JSON: {"points": scored points, "anomalies": K, "cutoff": x}.
 """
 
+ALERT_BUDGET = 0.001
+
 EPILOG = """\
 examples:
   sentinel score local/sentinel/data/nab/nyc_taxi.csv --plot out/taxi.png
@@ -78,21 +80,22 @@ def register(subparsers: Any) -> None:
         "--samples", metavar="S", type=int, default=512, help="sample size per tree (default 512)"
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed, for repeatable scores (default 0)")
-    parser.add_argument(
+    cutoff = parser.add_mutually_exclusive_group()  # one rule: two given would leave one unused
+    cutoff.add_argument(
         "--alert-budget",
         metavar="B",
         type=float,
-        default=0.001,
-        help="cutoff = the 1 - B quantile of the shingle scores (default 0.001, as the stack's models)",
+        default=None,
+        help=f"cutoff = the 1 - B quantile of the shingle scores (default {ALERT_BUDGET}, as the stack's models)",
     )
-    parser.add_argument(
+    cutoff.add_argument(
         "--cutoff-k",
         metavar="K",
         type=float,
         default=None,
         help="cutoff = mean + K std of the shingle scores instead (the stack's CutoffRule mean-std)",
     )
-    parser.add_argument(
+    cutoff.add_argument(
         "--threshold",
         metavar="X",
         type=float,
@@ -112,6 +115,8 @@ def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
         parser.error(f"--samples must be between 1 and 2048, got {args.samples}")
     if args.cutoff_k is not None and not (math.isfinite(args.cutoff_k) and args.cutoff_k >= 0):
         parser.error(f"--cutoff-k must be a number of at least 0, got {args.cutoff_k}")
+    if args.alert_budget is None:
+        args.alert_budget = ALERT_BUDGET
     if not 0 < args.alert_budget < 1:
         parser.error(f"--alert-budget must be between 0 and 1, got {args.alert_budget}")
     if args.threshold is not None and not math.isfinite(args.threshold):
@@ -126,7 +131,7 @@ def _check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
 
 def _check(args: argparse.Namespace) -> tuple[Series, list[Window]]:
     """Validate every argument and read the inputs; errors name the argument (exit code 2)."""
-    from sentinel.series import SeriesError, load_series, load_windows
+    from sentinel.series import SeriesError, check_windows, load_series, load_windows
 
     parser: argparse.ArgumentParser = args.parser
     _check_options(parser, args)
@@ -140,6 +145,7 @@ def _check(args: argparse.Namespace) -> tuple[Series, list[Window]]:
     if args.windows is not None:
         try:
             windows = load_windows(args.windows, data_name=args.file.name)
+            check_windows(windows, series.timestamps, args.windows)
         except SeriesError as error:
             parser.error(f"--windows: {error}")
     if len(series) < args.shingle:
