@@ -17,18 +17,22 @@ help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements/dev.txt pyproject.toml
+	@echo "make: creating $(VENV) with $$($(PYTHON) --version) and installing the $$(grep -c '==' requirements/dev.txt) pinned packages of requirements/dev.txt (once; 1-2 minutes)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install $(PIP_FLAGS) -r requirements/dev.txt
 	$(BIN)/pip install $(PIP_FLAGS) --no-deps -e .
+	@echo "make: $(VENV) ready"
 	touch $@
 
 # SAM CLI and checkov pin boto3 and each other's dependencies differently: each gets its own venv.
 $(SAM_VENV)/.installed: requirements/sam.txt
+	@echo "make: creating $(SAM_VENV) for the SAM CLI (its own pins; once, about a minute)"
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install $(PIP_FLAGS) -r requirements/sam.txt
 	touch $@
 
 $(CHECKOV_VENV)/.installed: requirements/checkov.txt
+	@echo "make: creating $(CHECKOV_VENV) for checkov (its own pins; once, about a minute)"
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) -r requirements/checkov.txt
 	touch $@
@@ -64,8 +68,11 @@ pytest: venv $(BUILT)  ## the test suite (tests/build reads the sam build output
 demo: venv  ## run the whole loop offline on the embedded emulator
 	$(BIN)/sentinel demo --out out/demo
 
-bench: venv  ## benchmarks side by side; writes docs/BENCHMARKS.md
-	$(BIN)/python -m bench.run --out docs/BENCHMARKS.md
+# Writes into out/ (not tracked) unless asked: `make bench OUT=docs/BENCHMARKS.md` updates the
+# committed figures; `make bench ONLY=capture` runs one section (bench/bench_capture.py).
+BENCH_OUT := $(or $(OUT),out/bench/BENCHMARKS.md)
+bench: venv  ## benchmarks side by side; writes out/bench/BENCHMARKS.md (OUT=docs/BENCHMARKS.md to update the docs)
+	$(BIN)/python -m bench.run --out $(BENCH_OUT) $(if $(ONLY),--only $(ONLY))
 
 $(VENV)/.mutation-installed: $(VENV)/.installed requirements/mutation.txt
 	$(BIN)/pip install $(PIP_FLAGS) -c requirements/dev.txt -r requirements/mutation.txt

@@ -1,4 +1,7 @@
-"""``make bench``: run every benchmark side by side in one process and write docs/BENCHMARKS.md.
+"""``make bench``: run every benchmark side by side in one process and write BENCHMARKS.md.
+
+By default into out/bench/ (untracked): ``make bench OUT=docs/BENCHMARKS.md`` updates the committed
+figures the docs quote.
 
 Each ``bench/bench_*.py`` module exposes ``run(quick: bool) -> str`` returning a Markdown section
 (its method, its figures and the ratios it was asked to meet). Figures are only compared within
@@ -31,7 +34,7 @@ def machine() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("docs/BENCHMARKS.md"))
+    parser.add_argument("--out", type=Path, default=Path("out/bench/BENCHMARKS.md"))
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     parser.add_argument("--only", help="run only bench_<ONLY>")
     args = parser.parse_args(argv)
@@ -49,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(section.rstrip() + f"\n\n_{module.name} took {took:.0f} s._\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
-        "# Benchmarks\n\nWritten by `make bench` (`python -m bench.run`). Do not edit by hand.\n\n"
+        "# Benchmarks\n\nWritten by `make bench OUT=docs/BENCHMARKS.md` (`python -m bench.run`). "
+        "Do not edit by hand.\n\n"
         + machine()
         + "\n"
         + "\n".join(sections),

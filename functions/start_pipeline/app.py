@@ -24,7 +24,10 @@ once = Once(settings.idempotency_table, settings.idempotency_ttl_seconds)
 
 @once("obj")
 def start_once(obj: S3Object) -> dict[str, Any]:
-    return training.start_pipeline(obj, settings, sagemaker).model_dump()
+    started = training.start_pipeline(obj, settings, sagemaker).model_dump()
+    # here, not in the handler: a duplicate delivery returns the stored result without running this
+    metrics.add_metric(name="UploadsAccepted", unit=MetricUnit.Count, value=1)
+    return started
 
 
 @logger.inject_lambda_context
@@ -44,5 +47,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     except DuplicateInProgress:
         return duplicate_in_progress(logger, metrics, obj.identity, object=obj.uri)
     logger.info("pipeline started", extra={"object": obj.identity, **started})
-    metrics.add_metric(name="UploadsAccepted", unit=MetricUnit.Count, value=1)
     return {"status": "started", "object": obj.uri, **started}

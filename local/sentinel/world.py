@@ -447,7 +447,7 @@ def _retraining_world(world: World, payload: dict[str, Any], training: bytes, sa
         local_client("s3").put_object(Bucket=bucket, Key=key, Body=training)
         say(f"training data put at {uri}")
     adopted = payload.get("pipelineExecutionArn")
-    if isinstance(adopted, str) and not _known_execution(adopted):
+    if isinstance(adopted, str) and not known_execution(adopted):
         result = train(world, upload_training_data(world.template, training), display_name="invoke-adopt")
         world.pipelines.done.add(result.execution_arn)
         say(f"{adopted} is not on the emulator: adopting {result.execution_arn}, trained just now")
@@ -455,7 +455,7 @@ def _retraining_world(world: World, payload: dict[str, Any], training: bytes, sa
     return payload
 
 
-def _known_execution(arn: str) -> bool:
+def known_execution(arn: str) -> bool:
     try:
         local_client("sagemaker").describe_pipeline_execution(PipelineExecutionArn=arn)
     except ClientError:

@@ -60,6 +60,14 @@ class PublishError(Exception):
     """The artifacts cannot be published as asked (missing value, unknown region, stale placeholder)."""
 
 
+class NotACustomResourceRequest(ValueError):
+    """The event is not CloudFormation's custom resource request: there is no one to answer."""
+
+
+#: What every CloudFormation custom resource request carries (and the answer needs).
+REQUEST_KEYS = ("RequestType", "ResponseURL", "StackId", "RequestId", "LogicalResourceId")
+
+
 @dataclass(frozen=True)
 class Published:
     bucket: str
@@ -213,6 +221,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
     """Create/Update publish; Delete keeps the objects. Always answers CloudFormation."""
     import boto3
 
+    missing = [key for key in REQUEST_KEYS if not isinstance(event.get(key), str) or not event[key]]
+    if missing:  # not from CloudFormation: fail loudly, naming what is missing (nothing to answer)
+        raise NotACustomResourceRequest(
+            "PipelineArtifactsFunction handles CloudFormation's Custom::PipelineArtifacts requests "
+            f"(Create, Update, Delete); this event lacks {', '.join(missing)} "
+            "(a sample: events/pipeline-artifacts-create.json)"
+        )
     physical_id = event.get("PhysicalResourceId") or f"{event['LogicalResourceId']}-unpublished"
     data: dict[str, str] = {}
     status, reason = "SUCCESS", "published"

@@ -93,7 +93,7 @@ def register(subparsers: Any) -> None:
         default=None,
         help=(
             "emulator only: train a model with the pipeline (NAB NYC taxi), deploy it to the "
-            "EndpointName endpoint and serve it with the local RCF endpoint (about 3 s). Default: on "
+            "EndpointName endpoint and serve it with the local RCF endpoint (about 10 s). Default: on "
             "for functions whose IAM policy allows sagemaker:InvokeEndpoint (ScoreCaptureFunction)"
         ),
     )
@@ -180,7 +180,7 @@ def _check_target(template: Template, logical_id: str, fail: Fail, *, aws: bool)
 def _invoke_local(
     args: argparse.Namespace, event: dict[str, Any], overrides: dict[str, str], fail: Fail
 ) -> int:
-    from sentinel import world
+    from sentinel import invoke_events, world
     from sentinel.emulator import LOCAL_ENV
     from sentinel.invoke import environment
 
@@ -188,6 +188,7 @@ def _invoke_local(
     _check_target(declared, args.logical_id, fail, aws=False)
     machine = world.is_state_machine(declared, args.logical_id)
     serve = not machine and _serves_model(declared, args)
+    run_ended = invoke_events.is_pipeline_run_change(event)
     # Functions only start executions (recorded, never run: nothing may outlive the emulator),
     # unless a served model is deployed first; a state machine target runs its ASL to the end.
     with ExitStack() as stack:
@@ -196,7 +197,7 @@ def _invoke_local(
         twin = stack.enter_context(
             world.local_world(
                 execute_state_machines=machine or serve,
-                run_pipelines=machine or serve,
+                run_pipelines=machine or serve or run_ended,
                 serve_endpoint=serve,
                 function_log=sys.stderr,
             )
@@ -205,6 +206,11 @@ def _invoke_local(
             if machine:
                 return _run_state_machine(twin, args, event)
             event, served = _build_world(twin, args, event, overrides=overrides, serve=serve)
+            if invoke_events.is_custom_resource_request(event):  # PipelineArtifactsFunction's request
+                receiver = stack.enter_context(invoke_events.cloudformation_receiver(_say))
+                event = {**event, "ResponseURL": receiver}
+                _say("the event's ResponseURL is a local receiver (CloudFormation's answer is shown here)")
+                served = {**served, **invoke_events.LAYER_ENV}
         except world.WorldError as exc:
             fail(str(exc))
         except world.TrainingFailed as exc:
@@ -233,7 +239,7 @@ def _build_world(
     twin: Any, args: argparse.Namespace, event: dict[str, Any], *, overrides: dict[str, str], serve: bool
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """What the event presupposes → (the event as delivered, variables for the function)."""
-    from sentinel import log_route, world
+    from sentinel import invoke_events, log_route, world
 
     if world.is_s3_object_created(event):
         if args.object is not None:
@@ -256,6 +262,17 @@ def _build_world(
         world.monitoring_job(event, twin.extras, report.read_bytes(), _say)
     elif args.object is not None:
         raise world.WorldError("--object", "the event names no S3 object (nor a monitoring report)")
+    elif invoke_events.is_pipeline_run_change(event):
+        arn = str((event.get("detail") or {}).get("pipelineExecutionArn") or "")
+        if not world.known_execution(arn):
+            ran = world.train(
+                twin, world.upload_training_data(twin.template, world.TRAINING.read_bytes()), "invoke"
+            )
+            _say(
+                f"{arn or 'its execution'} is not on the emulator: "
+                f"the event now names {ran.execution_arn}, run just now"
+            )
+            event = invoke_events.adopt_pipeline_run(event, ran.execution_arn)
     if not serve:
         return event, {}
     spec = twin.template.function(args.logical_id)
