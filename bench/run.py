@@ -53,10 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         "# Benchmarks\n\nWritten by `make bench OUT=docs/BENCHMARKS.md` (`python -m bench.run`). "
-        "Do not edit by hand.\n\n"
-        + machine()
-        + "\n"
-        + "\n".join(sections),
+        "Do not edit by hand.\n\n" + machine() + "\n" + "\n".join(sections),
         encoding="utf-8",
     )
     print(f"wrote {args.out}", file=sys.stderr)

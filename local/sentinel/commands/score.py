@@ -86,7 +86,7 @@ def register(subparsers: Any) -> None:
         metavar="B",
         type=float,
         default=None,
-        help=f"cutoff = the 1 - B quantile of the shingle scores (default {ALERT_BUDGET}, as the stack's models)",
+        help=f"cutoff = the 1 - B quantile of the shingle scores (default {ALERT_BUDGET}, as models have)",
     )
     cutoff.add_argument(
         "--cutoff-k",
