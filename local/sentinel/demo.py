@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from anomaly_sentinel.contracts import parse_s3_uri
-from sentinel.dashboard import write_dashboard
+from anomaly_sentinel.drift import drift_metric_name
+from sentinel.dashboard import read_emf, write_dashboard
 from sentinel.demo_logs import say_log_window, stage_logs
 from sentinel.emulator import ACCOUNT, REGION, local_client
 from sentinel.moto_patches import SageMakerExtras
@@ -77,6 +78,8 @@ class DemoContext:
     function: Any = None
     #: What MonitoringAlertFunction answered for each drift window, in order.
     outcomes: list[dict[str, Any]] = field(default_factory=list)
+    #: The handlers' log file (their EMF metrics: the drift monitor's distances).
+    log: Any = None
 
     @property
     def bucket(self) -> str:
@@ -103,7 +106,8 @@ def _one(deliveries: list[Delivery], target: str) -> Delivery:
 
 
 def _subscriber_messages(ctx: DemoContext) -> list[dict[str, Any]]:
-    """Drain what the alerts topic delivered to the demo's subscriber queue."""
+    """Drain what the alerts topic delivered to the demo's subscriber queue; each alert, whole, is
+    kept in ``out/alerts/NN-kind.txt`` (subject, attributes, body) and listed in the summary."""
     sqs = local_client("sqs")
     received: list[dict[str, Any]] = []
     while True:
@@ -112,7 +116,23 @@ def _subscriber_messages(ctx: DemoContext) -> list[dict[str, Any]]:
             return received
         for message in batch:
             sqs.delete_message(QueueUrl=ctx.subscriber_url, ReceiptHandle=message["ReceiptHandle"])
-            received.append(json.loads(message["Body"]))
+            alert = json.loads(message["Body"])
+            alert["file"] = _keep_alert(ctx, alert)
+            received.append(alert)
+
+
+def _keep_alert(ctx: DemoContext, alert: dict[str, Any]) -> str:
+    kept = ctx.summary.setdefault("alerts", [])
+    attributes = {k: v.get("Value") for k, v in (alert.get("MessageAttributes") or {}).items()}
+    kind = str(attributes.get("kind") or "alert")
+    path = ctx.out / "alerts" / f"{len(kept) + 1:02d}-{kind}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shown = "\n".join(f"{k}: {v}" for k, v in sorted(attributes.items()))
+    path.write_text(
+        f"Subject: {alert.get('Subject')}\n{shown}\n\n{alert.get('Message', '')}\n", encoding="utf-8"
+    )
+    kept.append({"file": str(path), "subject": alert.get("Subject"), **attributes})
+    return f"alerts/{path.name}"
 
 
 def _retrain_runs(ctx: DemoContext) -> list[dict[str, str]]:
@@ -211,7 +231,8 @@ def stage_training(ctx: DemoContext, timeline: Timeline) -> None:
         decision = (output.get("evaluation") or {}).get("reason")
         timeline.say("decision", str(decision))
         ctx.summary["first_model_evaluation"]["decision"] = decision
-        _subscriber_messages(ctx)  # the deployment report is not part of the anomaly count
+        for alert in _subscriber_messages(ctx):  # the deployment report (not an anomaly alert)
+            timeline.say("alert", f"subscriber received: {alert.get('Subject')} → {alert['file']}")
 
 
 def stage_traffic(ctx: DemoContext, timeline: Timeline) -> dict[str, Any]:
@@ -241,7 +262,7 @@ def stage_traffic(ctx: DemoContext, timeline: Timeline) -> dict[str, Any]:
             a for a in alerts if a.get("MessageAttributes", {}).get("kind", {}).get("Value") == "anomaly"
         ]
         for alert in anomaly_alerts:
-            timeline.say("alert", f"subscriber received: {alert.get('Subject')}")
+            timeline.say("alert", f"subscriber received: {alert.get('Subject')} → {alert['file']}")
         if report["anomalies"] and not anomaly_alerts:
             raise RuntimeError("anomalies were found but no alert reached the subscriber")
         ctx.summary.update(
@@ -303,21 +324,23 @@ def _tick(window_start: datetime) -> dict[str, Any]:
 
 def _monitor_window(ctx: DemoContext, timeline: Timeline, name: str, hour: datetime) -> list[dict[str, Any]]:
     """The drift monitor's run for one hour's window, then the monitoring responder's decision."""
+    ctx.log.flush()
+    since = ctx.log.tell()
     result = ctx.function("DriftMonitorFunction")(_tick(hour))
     found = _window_violations(result)
     kinds = sorted({v["constraint_check_type"] for v in found})
-    features = sorted({v["feature_name"] for v in found}, key=lambda f: (len(f), f))
-    shown = ", ".join(features[:4]) + (", …" if len(features) > 4 else "")
+    series = _series_drift(found, _window_distances(ctx, since))
     timeline.say(
         "monitor",
         f"window {result['window_start']} ({name}): {result['records']:,} rows from "
-        f"{result['files']} file(s) → {len(found)} violation(s) {kinds or ''} {shown}".rstrip(),
+        f"{result['files']} file(s) → {len(found)} violation(s) {kinds or ''}".rstrip(),
     )
+    timeline.say("monitor", series["said"])
     if result.get("logs", {}).get("files"):  # the log detector's window (issue 21)
         say_log_window(ctx, timeline, result["logs"])
     handled = [d.result for d in _delivered(ctx.router.drain(), "MonitoringAlertFunction")]
     for alert in _subscriber_messages(ctx):
-        timeline.say("alert", f"subscriber received: {alert.get('Subject')}")
+        timeline.say("alert", f"subscriber received: {alert.get('Subject')} → {alert['file']}")
     for outcome in handled:
         timeline.say("policy", f"retrain {outcome.get('retrain')} ({outcome.get('retrain_reason')})")
     ctx.summary.setdefault("drift_windows", []).append(
@@ -326,6 +349,7 @@ def _monitor_window(ctx: DemoContext, timeline: Timeline, name: str, hour: datet
             "traffic": name,
             "rows": result["records"],
             "check_types": result["check_types"],
+            "series": {k: v for k, v in series.items() if k != "said"},
             "consecutive_windows_beyond_budget": max(
                 (int(v.get("consecutive_windows", 0)) for v in found), default=0
             ),
@@ -335,6 +359,51 @@ def _monitor_window(ctx: DemoContext, timeline: Timeline, name: str, hour: datet
     )
     ctx.outcomes.extend(handled)
     return found
+
+
+def _window_distances(ctx: DemoContext, since: int) -> dict[str, float]:
+    """The CDF distance per feature the drift monitor published (its EMF metrics) for this window."""
+    ctx.log.flush()
+    with (ctx.out / "lambda.log").open(encoding="utf-8") as log:
+        log.seek(since)
+        points = read_emf(log)
+    prefix = drift_metric_name("")
+    return {p.name.removeprefix(prefix): p.value for p in points if p.name.startswith(prefix)}
+
+
+def _series_drift(found: list[dict[str, Any]], distances: dict[str, float]) -> dict[str, Any]:
+    """The model's 48 features are one series at 48 lags (its shingles), not 48 signals: what the
+    window's violations say about that series, and about the model's anomaly rate."""
+    lags = [f"_c{i}" for i in range(SHINGLE)]
+    drifted = sorted(
+        {v["feature_name"] for v in found if v["constraint_check_type"] == "baseline_drift_check"}
+        & set(lags),
+        key=lags.index,
+    )
+    other = sorted(
+        {(v["feature_name"], v["constraint_check_type"]) for v in found if v["feature_name"] in lags}
+    )
+    largest = max(lags, key=lambda lag: distances.get(lag, 0.0))
+    distance = distances.get(largest)
+    rate = [v for v in found if v["constraint_check_type"] == "score_drift_check"]
+    said = (
+        f"NYC taxi passengers (features _c0.._c{SHINGLE - 1} are its last {SHINGLE} half-hours, one "
+        f"series): {'drifted' if drifted else 'no drift'}"
+        + (f" at {len(drifted)} of {SHINGLE} lags" if drifted else "")
+        + (f", largest CDF distance {distance:.2f} ({largest})" if distance is not None else "")
+        + "".join(f"; {kind} on {feature}" for feature, kind in other if kind != "baseline_drift_check")
+        + ("; the model's anomaly rate is beyond its budget" if rate else "")
+    )
+    return {
+        "source": "NYC taxi passengers",
+        "features_are_lags": SHINGLE,
+        "lags_drifted": len(drifted),
+        "largest_distance": distance,
+        "largest_at": largest if distance is not None else None,
+        "other_checks": [f"{kind} on {feature}" for feature, kind in other if kind != "baseline_drift_check"],
+        "anomaly_rate_beyond_budget": bool(rate),
+        "said": said,
+    }
 
 
 def _window_violations(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -347,6 +416,11 @@ def _window_violations(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def drift_shift(values: Any) -> float:
+    """Demand up by about half the mean, in whole passengers."""
+    return float(round(DRIFT_SHIFT_OF_MEAN * float(values.mean())))
+
+
 def _shifted_capture(ctx: DemoContext, series: Any, index: int, hour: datetime) -> dict[str, Any]:
     """The index-th three weeks after the series' end, demand up by half, captured in ``hour``."""
     points = DRIFT_DAYS * 48 + SHINGLE - 1
@@ -354,12 +428,15 @@ def _shifted_capture(ctx: DemoContext, series: Any, index: int, hour: datetime) 
     start = series.timestamps[-1] + step + step * DRIFT_DAYS * 48 * index
     stamps = start + step * np.arange(points)
     end = int(np.searchsorted(series.timestamps, DRIFT_END))
-    values = series.values[end - points : end] + DRIFT_SHIFT_OF_MEAN * float(series.values.mean())
+    # a whole number of passengers added: the counts stay whole, so the drift monitor's type check
+    # has nothing to say (a fractional shift would read as data_type_check on every feature)
+    values = series.values[end - points : end] + drift_shift(series.values)
     key = capture_key(ctx.template.parameters["CapturePrefix"], ctx.endpoint, hour, f"replay-drift-{index}")
     body = capture_file(shingle_timestamps(stamps, SHINGLE), shingle(values, SHINGLE), broken=False)
     local_client("s3").put_object(Bucket=ctx.bucket, Key=key, Body=body)
     report: dict[str, Any] = _one(ctx.router.drain(), "ScoreCaptureFunction").result
-    _subscriber_messages(ctx)  # the shifted traffic's anomaly alert is not the drift phase's
+    # the shifted traffic's anomaly alert (kept with the others; the drift phase counts its own)
+    report["alert_files"] = [alert["file"] for alert in _subscriber_messages(ctx)]
     return report
 
 
@@ -382,10 +459,11 @@ def stage_drift(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) ->
             report = _shifted_capture(ctx, series, index, hour)
             timeline.say(
                 stage.name,
-                f"hour {index + 1}: {DRIFT_DAYS} more days, demand +{DRIFT_SHIFT_OF_MEAN:.0%} of the mean: "
+                f"hour {index + 1}: {DRIFT_DAYS} more days, demand +{drift_shift(series.values):,.0f} "
+                f"passengers a half-hour (about {DRIFT_SHIFT_OF_MEAN:.0%} of the mean): "
                 f"{report['scored']:,} records scored, {report['anomalies']:,} above the model's cutoff "
-                f"{report['cutoff']:.3f}; {report['dataset_rows']:,} rows kept in "
-                f"s3://{ctx.bucket}/dataset/endpoint={ctx.endpoint}/",
+                f"{report['cutoff']:.3f} (alert → {', '.join(report['alert_files']) or 'none'}); "
+                f"{report['dataset_rows']:,} rows kept in s3://{ctx.bucket}/dataset/endpoint={ctx.endpoint}/",
             )
             ctx.summary["drift_records"] += report["scored"]
             ctx.summary["drift_anomalies"] += report["anomalies"]
@@ -405,7 +483,7 @@ def stage_drift(ctx: DemoContext, timeline: Timeline, scored: dict[str, Any]) ->
         output = _wait_for_retraining(ctx, execution)
         after = _endpoint_config(ctx)
         for alert in _subscriber_messages(ctx):
-            timeline.say("alert", f"subscriber received: {alert.get('Subject')}")
+            timeline.say("alert", f"subscriber received: {alert.get('Subject')} → {alert['file']}")
             if str(alert.get("Subject", "")).startswith("Retraining"):
                 ctx.summary["retrain_alert"] = alert.get("Message")
         timeline.say(
@@ -425,6 +503,11 @@ def _report_retraining(ctx: DemoContext, timeline: Timeline, output: dict[str, A
     """The last retraining run's tuning trials, comparison and training data, on the timeline."""
     run = ctx.executor.results[-1]
     evaluation = output.get("evaluation") or {}
+    train_rows = int(run.preprocess.get("train_rows", 0))
+    timeline.say(
+        "tuning",
+        f"{len(run.trials)} trials on {train_rows:,} train rows (a tree draws at most that many samples)",
+    )
     for trial in run.trials:
         timeline.say(
             "tuning",
@@ -436,13 +519,34 @@ def _report_retraining(ctx: DemoContext, timeline: Timeline, output: dict[str, A
     timeline.say("trained on", str(evaluation.get("trainingData")))
     timeline.say("decision", str(evaluation.get("reason")))
     ctx.summary["tuning_trials"] = run.trials
-    ctx.summary["evaluation"] = _evidence(evaluation)
+    ctx.summary["tuning_train_rows"] = train_rows
+    ctx.summary["evaluation"] = evidence = _evidence(evaluation)
+    evidence["how_sure"] = _how_sure(evidence)
+    timeline.say("how sure", evidence["how_sure"])
     ctx.summary["retrain_training_data"] = run.training_data
     # What the state machine sent the pipeline: nothing beyond the definition's defaults.
     ctx.summary["retrain_pipeline_parameters"] = (
         local_client("sagemaker")
         .list_pipeline_parameters_for_execution(PipelineExecutionArn=run.execution_arn)
         .get("PipelineParameters", [])
+    )
+
+
+def _how_sure(evidence: dict[str, Any]) -> str:
+    """What a set of this size can tell, in one sentence (its figures are in the evidence)."""
+    found = evidence.get("set") or {}
+    positives, genuine = int(found.get("positives") or 0), int(found.get("genuine_rows") or 0)
+    reduction = evidence.get("false_alert_reduction") or {}
+    step = f"{1 / positives:.0%}" if positives else "undefined"
+    interval = (
+        f"{reduction['low']:+.0%}..{reduction['high']:+.0%} ({reduction['confidence']:.0%} interval)"
+        if reduction.get("low") is not None
+        else "no interval"
+    )
+    return (
+        f"{found.get('rows', 0):,} rows: {positives} labelled anomalies, so recall moves in steps of {step} "
+        f"and F1 alone would decide little; the decision rests on the false alerts over {genuine:,} "
+        f"genuine rows, reduced by {interval}"
     )
 
 
@@ -504,6 +608,7 @@ def run_demo(out: Path, timeline: Timeline | None = None) -> dict[str, Any]:
                 out,
                 summary,
                 world.pool,
+                log=lambda_log,
             )
             timeline.say(
                 stage.name,

@@ -51,8 +51,15 @@ class SearchResult:
     trials: list[Trial]
 
 
-def grid(budget: int, ranges: dict[str, tuple[int, int]] | None = None) -> list[tuple[int, int]]:
-    """The trials to run: :data:`LOCAL_GRID` clamped into ``ranges``, de-duplicated, first ``budget``."""
+def grid(
+    budget: int, ranges: dict[str, tuple[int, int]] | None = None, rows: int | None = None
+) -> list[tuple[int, int]]:
+    """The trials to run: :data:`LOCAL_GRID` clamped into ``ranges``, de-duplicated, first ``budget``.
+
+    A tree samples at most the ``rows`` of the train channel: 512 samples of 400 rows is the same
+    forest as 400, so a trial is named by the samples it really draws and a duplicate gives way to
+    the next point of the grid (on a small channel the budget then buys distinct trials, or fewer).
+    """
     if budget < 1:
         raise TuningError(f"tuning budget must be at least 1 trial, got {budget}")
     bounds = {**DEFAULT_RANGES, **(ranges or {})}
@@ -60,7 +67,8 @@ def grid(budget: int, ranges: dict[str, tuple[int, int]] | None = None) -> list[
     samples_low, samples_high = bounds["num_samples_per_tree"]
     chosen: list[tuple[int, int]] = []
     for trees, samples in LOCAL_GRID:
-        point = (min(max(trees, trees_low), trees_high), min(max(samples, samples_low), samples_high))
+        drawn = min(max(samples, samples_low), samples_high, rows if rows else samples_high)
+        point = (min(max(trees, trees_low), trees_high), drawn)
         if point not in chosen:
             chosen.append(point)
     return chosen[:budget]
@@ -84,7 +92,7 @@ def search(
     score_stats = load_script("score_stats")
     best: SearchResult | None = None
     trials: list[Trial] = []
-    for trees, samples in grid(budget, ranges):
+    for trees, samples in grid(budget, ranges, rows=train.shape[0]):
         started = time.perf_counter()
         forest = RandomCutForest(train.shape[1], trees, samples, seed=seed).fit(train)
         stats = score_stats.score_stats(forest.score_array(train), train.shape[1])

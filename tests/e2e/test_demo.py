@@ -208,3 +208,55 @@ def test_the_log_story_trains_a_log_model_scores_a_later_log_and_alerts(demo, su
     assert len(rows) == 1 + logs["sessions"]
     # AND the drift monitor's log window saw that file
     assert logs["drift"]["lines"] == logs["lines"]
+
+
+def test_the_shifted_traffic_keeps_whole_counts_so_no_type_is_reported_changed(summary):
+    # GIVEN taxi counts shifted by a whole number of passengers (issue 23: a fractional shift made
+    # every feature a false data_type_check)
+    kinds = {v["constraint_check_type"] for v in summary["drift_violations"]}
+    # THEN the drifted window's violations are the drift and the anomaly rate, nothing about types
+    assert kinds == {"baseline_drift_check", "score_drift_check"}
+    assert all("data_type_check" not in w["check_types"] for w in summary["drift_windows"])
+
+
+def test_drift_is_reported_for_the_one_series_the_shingle_features_come_from(summary):
+    replay, *shifted = summary["drift_windows"]
+    # the 48 features are lags of one series: the replay did not drift, the shifted hours did at
+    # every lag, with a real CDF distance
+    assert replay["series"]["features_are_lags"] == 48
+    assert replay["series"]["lags_drifted"] == 0
+    for window in shifted:
+        assert window["series"]["lags_drifted"] == 48
+        assert 0.1 < window["series"]["largest_distance"] <= 1
+        assert window["series"]["anomaly_rate_beyond_budget"] is True
+
+
+def test_every_alert_a_subscriber_received_is_kept_whole(demo, summary):
+    _, out = demo
+    kept = summary["alerts"]
+    files = sorted((out / "alerts").glob("*.txt"))
+    # one file per alert, each with its subject, its attributes and its body
+    assert [Path(a["file"]).name for a in kept] == [f.name for f in files]
+    kinds = [a.get("kind") for a in kept]
+    assert {"anomaly", "model-drift", "retraining"} <= set(kinds)
+    for alert, path in zip(kept, files, strict=True):
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith(f"Subject: {alert['subject']}\n")
+        assert f"kind: {alert['kind']}" in text
+        assert len(text.split("\n\n", 1)[1].strip()) > 20  # a body, not just the subject
+    retraining = [f for f in files if "retraining" in f.name][-1].read_text(encoding="utf-8")
+    assert summary["retrain_alert"] in retraining
+
+
+def test_the_tuning_trials_are_distinct_forests_for_the_train_channel(summary):
+    trials = [(t["num_trees"], t["num_samples_per_tree"]) for t in summary["tuning_trials"]]
+    assert len(set(trials)) == len(trials)
+    assert all(samples <= summary["tuning_train_rows"] for _, samples in trials)
+
+
+def test_the_evaluation_says_how_much_its_set_can_tell(summary):
+    evaluation = summary["evaluation"]
+    found = evaluation["set"]
+    assert f"{found['rows']:,} rows: {found['positives']} labelled anomalies" in evaluation["how_sure"]
+    assert f"{found['genuine_rows']:,} genuine rows" in evaluation["how_sure"]
+    assert "90% interval" in evaluation["how_sure"]

@@ -38,3 +38,15 @@ def test_the_search_keeps_the_trial_with_the_best_validation_f1_and_reports_ever
     # and the model finds injected anomalies well above chance on this clean series
     assert result.best.f1 > 0.5
     assert result.stats["count"] == len(channels.train)
+
+
+def test_on_a_small_train_channel_no_two_trials_grow_the_same_forest():
+    # GIVEN a train channel of 300 rows, fewer than 512 samples per tree
+    # WHEN the grid for it is drawn THEN each trial names the samples a tree really draws, and no
+    # trial repeats another (512 of 300 rows would be the 300-sample forest again)
+    trials = grid(4, rows=300)
+    assert all(samples <= 300 for _, samples in trials)
+    assert len(set(trials)) == len(trials) == 4
+    assert trials == [(50, 256), (50, 300), (100, 256), (100, 300)]
+    # AND a channel smaller than every grid point leaves one trial per tree count
+    assert grid(6, {"num_samples_per_tree": (128, 2048)}, rows=100) == [(50, 100), (100, 100), (200, 100)]
