@@ -346,10 +346,10 @@ def invokes_endpoint(template: Template, logical_id: str) -> bool:
     return "sagemaker:InvokeEndpoint" in json.dumps(policies)
 
 
-def upload_training_data(template: Template, body: bytes) -> str:
+def upload_training_data(template: Template, body: bytes, name: str = TRAINING.name) -> str:
     """Put training data under TrainingPrefix in the data bucket; returns its s3:// URI."""
     bucket = template.ref("DataBucket")
-    key = f"{template.parameters['TrainingPrefix']}{TRAINING.name}"
+    key = f"{template.parameters['TrainingPrefix']}{name}"
     local_client("s3").put_object(Bucket=bucket, Key=key, Body=body)
     return f"s3://{bucket}/{key}"
 
@@ -367,7 +367,9 @@ def train(world: World, input_data_uri: str, display_name: str) -> ExecutionResu
     return result
 
 
-def serve_model(world: World, endpoint_name: str, training: bytes, say: Say) -> dict[str, str]:
+def serve_model(
+    world: World, endpoint_name: str, training: bytes, say: Say, name: str = TRAINING.name
+) -> dict[str, str]:
     """Train and register a model, then deploy it as AWS would: the retraining state machine's
     real ASL adopts the pipeline execution, approves its package and creates the endpoint.
 
@@ -384,7 +386,7 @@ def serve_model(world: World, endpoint_name: str, training: bytes, say: Say) -> 
     if world.lambdas is None or world.endpoint is None:
         raise WorldError("--serve-model", "the world runs no state machines or serves no endpoint")
     url = world.endpoint.url
-    uri = upload_training_data(template, training)
+    uri = upload_training_data(template, training, name)
     result = train(world, uri, display_name="invoke-serve-model")
     say(
         f"pipeline trained on {uri}: {result.hyperparameters}, registered "

@@ -18,7 +18,7 @@ from sentinel.template import PROJECT_ROOT, PhysicalResource, Template
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 DATA_BUCKET = "stack-databucket-1a2b3c"
-README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+REFERENCE = (PROJECT_ROOT / "docs" / "REFERENCE.md").read_text(encoding="utf-8")
 PIPELINE_DOC = (PROJECT_ROOT / "docs" / "PIPELINE.md").read_text(encoding="utf-8")
 
 
@@ -161,7 +161,7 @@ def test_reserving_is_one_switch_and_the_docs_state_the_quota_it_needs():
     assert len(reserved) == len(template().function_ids())  # every function, none forgotten
     needed = 100 + sum(reserved.values())
     description = Template().document["Parameters"]["ReserveConcurrency"]["Description"]
-    for text in (description, README):
+    for text in (description, REFERENCE):
         assert f"{sum(reserved.values())} in total" in text
         assert f"at least {needed}" in text
 
@@ -187,8 +187,8 @@ def test_data_and_registry_survive_deletion_and_a_failed_first_deploy_does_not_s
             assert resource.get("DeletionPolicy") == "Retain", lid
 
 
-def test_the_readme_says_how_to_delete_the_stack_and_what_stays():
-    section = README.split("### Delete the stack", 1)[1].split("\n## ", 1)[0]
+def test_the_reference_says_how_to_delete_the_stack_and_what_stays():
+    section = REFERENCE.split("## Delete the stack", 1)[1].split("\n## ", 1)[0]
     needles = ("sam delete", "DataBucket", "object versions", "delete-model-package-group", "delete-endpoint")
     for needle in needles:
         assert needle in section, needle

@@ -97,6 +97,17 @@ def register(subparsers: Any) -> None:
             "for functions whose IAM policy allows sagemaker:InvokeEndpoint (ScoreCaptureFunction)"
         ),
     )
+    parser.add_argument(
+        "--training",
+        type=Path,
+        metavar="FILE.csv",
+        help=(
+            "emulator only, with a served model: the upload the model is trained on (a timestamp,value "
+            "series, shingled by the pipeline's ShingleSize 48, or feature columns; default NAB NYC taxi). "
+            "Your own data: sentinel prepare series FILE.csv --capture C.jsonl, then --training FILE.csv "
+            "--object C.jsonl"
+        ),
+    )
     parser.set_defaults(run=run)
 
 
@@ -146,8 +157,9 @@ def run(args: argparse.Namespace) -> int:
     event = _read_json(fail, args.event, "--event")
     env = _read_json(fail, args.env_vars, "--env-vars") if args.env_vars else {}
     overrides = _overrides(env, args.logical_id, fail)
-    if args.object is not None and not args.object.is_file():
-        fail(f"--object: no such file {args.object}")
+    for option, path in (("--object", args.object), ("--training", args.training)):
+        if path is not None and not path.is_file():
+            fail(f"{option}: no such file {path}")
     if not args.aws:
         for option, value in (("--stack-name", args.stack_name), ("--config-env", args.config_env)):
             if value is not None:
@@ -155,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
     if args.aws:
         if args.object is not None:
             fail("--object only applies to the emulator; upload with `aws s3 cp` instead")
+        if args.training is not None:
+            fail("--training only applies to the emulator; on AWS upload under TrainingPrefix instead")
         if args.serve_model:
             fail("--serve-model only applies to the emulator; the deployed endpoint answers on AWS")
         return _invoke_aws(args, event, overrides, fail)
@@ -188,6 +202,8 @@ def _invoke_local(
     _check_target(declared, args.logical_id, fail, aws=False)
     machine = world.is_state_machine(declared, args.logical_id)
     serve = not machine and _serves_model(declared, args)
+    if args.training is not None and not serve:
+        fail(f"--training: {args.logical_id} is given no served model to train (add --serve-model)")
     run_ended = invoke_events.is_pipeline_run_change(event)
     # Functions only start executions (recorded, never run: nothing may outlive the emulator),
     # unless a served model is deployed first; a state machine target runs its ASL to the end.
@@ -280,7 +296,8 @@ def _build_world(
         return event, log_route.serve_log_model(twin, _say)
     endpoint = overrides.get("ENDPOINT_NAME") or spec.environment.get("ENDPOINT_NAME")
     endpoint = endpoint or twin.template.parameters["EndpointName"]
-    return event, world.serve_model(twin, endpoint, world.TRAINING.read_bytes(), _say)
+    training = args.training or world.TRAINING
+    return event, world.serve_model(twin, endpoint, training.read_bytes(), _say, training.name)
 
 
 def _invoke(template: Template, logical_id: str, environ: dict[str, str], event: dict[str, Any]) -> int:
