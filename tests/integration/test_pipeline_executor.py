@@ -151,9 +151,11 @@ def test_executor_tunes_evaluates_registers_and_succeeds_within_the_definitions_
     assert result.status == "Succeeded", result.failure_reason
     assert result.statuses == ["Executing", "Succeeded"]
     assert describe_status(arn) == "Succeeded"
-    # AND it searched the local grid clamped into the Tune step's ranges, keeping the best trial
+    # AND it searched the local grid clamped into the Tune step's ranges and to the 219 rows of the
+    # train channel (a tree cannot draw more samples than there are rows: 256 and 512 are one
+    # forest here, tried once), keeping the best trial
     tried = [(t["num_trees"], t["num_samples_per_tree"]) for t in result.trials]
-    assert tried == [(50, 256), (100, 256), (50, 128)]
+    assert tried == [(50, 219), (100, 219), (50, 128)]
     best = max(result.trials, key=lambda t: t["f1"])
     assert result.hyperparameters == {
         "feature_dim": 24,
@@ -368,7 +370,8 @@ def test_executor_runs_the_real_pipeline_definition_as_deployed(setup, real_defi
     # ranges within TuningMaxJobs, and the Evaluate step's endpoint (none yet) gave no incumbent
     assert result.status == "Succeeded", result.failure_reason
     assert result.hyperparameters["feature_dim"] == 24
-    assert [(t["num_trees"], t["num_samples_per_tree"]) for t in result.trials] == [(50, 256), (50, 512)]
+    # (samples per tree at most the train channel's 219 rows, so 256 and 512 are one trial)
+    assert [(t["num_trees"], t["num_samples_per_tree"]) for t in result.trials] == [(50, 219), (100, 219)]
     assert result.evaluation["reference"] == "baseline"
     # AND the package went to the rendered group, with the rendered image, pending approval
     package = boto3.client("sagemaker").describe_model_package(ModelPackageName=result.model_package_arn)
