@@ -4,7 +4,6 @@ what cannot work is refused before any time is spent (issue 23)."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -87,17 +86,6 @@ def test_windows_of_the_series_itself_are_drawn(capsys, sensor, tmp_path):
     own = tmp_path / "own.json"
     own.write_text(json.dumps([["2020-01-01 05:00:00", "2020-01-01 06:00:00"]]), encoding="utf-8")
     assert main(["score", str(sensor), "--shingle", "4", "--windows", str(own)]) == 0
-
-
-@pytest.fixture
-def no_aws_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    return monkeypatch
 
 
 AWS_START = ["invoke", "StartPipelineFunction", "-e", str(EVENTS / "training-object-created.json"), "--aws"]

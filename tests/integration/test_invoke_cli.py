@@ -346,20 +346,6 @@ def test_env_json_names_every_function_and_readme_every_event() -> None:
 # ---------------------------------------------------------------------------- --aws messages
 
 
-@pytest.fixture
-def no_aws_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
-    """A shell with no AWS region, no credentials and no config files (and no instance metadata)."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    return monkeypatch
-
-
 def test_aws_without_a_region_says_what_to_set_in_one_line(
     capsys: pytest.CaptureFixture[str], no_aws_setup: pytest.MonkeyPatch
 ) -> None:
