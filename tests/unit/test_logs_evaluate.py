@@ -63,8 +63,9 @@ def test_the_rcf_cutoff_is_the_candidate_with_the_best_validation_f1_and_quantil
     assert judge._quantile(sorted(train), 0.99) == pytest.approx(float(np.quantile(train, 0.99)))
     labels = [0] * 95 + [1] * 5
     validation = list(rng.normal(1.0, 0.1, 95)) + [3.0] * 5
-    cutoff = judge.rcf_cutoff(train, labels, validation)
-    assert max(validation[:95]) < cutoff < 3.0
+    chosen = judge.rcf_cutoff(train, labels, validation)
+    assert max(validation[:95]) < chosen["cutoff"] < 3.0
+    assert (chosen["f1"], chosen["fp"]) == (1.0, 0)
 
 
 def test_the_labels_uri_becomes_a_downloaded_file_or_nothing():
