@@ -12,7 +12,9 @@ transforms; the labelled channels drop their label column with ``InputFilter $[1
 (``logs_evaluate.py``: the RCF cutoff on validation, both detectors on the evaluation channel, the
 better one against the log model in service on the same real sessions; writes the model directory
 and ``evaluation.json``) → Register (the winner's artefact and image, the directory in the
-metadata, approved when it beats the model in service) in the log model package group.
+metadata) in the log model package group: a PCA winner approved when it beats the model in
+service; an RCF winner that beats it waits PendingManualApproval until the retraining state
+machine (rule TrainedLogModel) has put it on the log endpoint (``logs_evaluate.registration``).
 
 Scripts run as ``python3 logs_job.py <script> …`` (pipeline/scripts/logs_job.py installs drain3
 in the processing image); the runtime package comes with the ``lib`` input; the PCA training job

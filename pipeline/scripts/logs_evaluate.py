@@ -200,6 +200,23 @@ def compare(
     }
 
 
+def registration(winner: str, verdict: dict[str, Any]) -> dict[str, Any]:
+    """How the candidate is registered, given the verdict: ``approval`` (what Register reads),
+    ``verdict`` (the judgement) and ``reason``.
+
+    A PCA model is scored inside ScoreLogsFunction: the verdict is its approval. An RCF model is
+    scored on the log endpoint, and the scoring function takes the newest Approved package: a
+    winning RCF model therefore waits PendingManualApproval until the retraining state machine
+    has deployed it to the endpoint, and approves it then.
+    """
+    judged = str(verdict["approval"])
+    waits = winner == "rcf" and judged == APPROVED
+    reason = str(verdict["reason"])
+    if waits:
+        reason += "; approved once it serves on the log endpoint (retraining state machine)"
+    return {"approval": PENDING if waits else judged, "verdict": judged, "reason": reason}
+
+
 def choose(rcf: dict[str, Any], pca: dict[str, Any]) -> str:
     """Higher evaluation F1; ties: fewer false alerts, then PCA (no endpoint). The one rule: the
     pipeline's Evaluate step and ``sentinel.logfit`` both call it."""
@@ -352,6 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model_data_url": model_uri + (RCF_MODEL_FILE if winner == "rcf" else PCA_FILE),
         "image": args.rcf_image if winner == "rcf" else args.pca_image,
         **verdict,
+        **registration(winner, verdict),
     }
     (out / EVALUATION_FILE).write_text(json.dumps(document, indent=2), encoding="utf-8")
     print(json.dumps({"detector": winner, "approval": verdict["approval"], "reason": verdict["reason"]}))
