@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,6 @@ from sentinel.errors import LocalError
 DEFAULT_SEED = 20_240_601
 DEFAULT_BUDGET = 4
 REPORT_FILE = "report.json"
-PER_SESSIONS = 10_000
 
 
 class LogFitError(LocalError):
@@ -52,7 +51,8 @@ class LogFitError(LocalError):
 
 @dataclass(frozen=True)
 class Measured:
-    """One detector on one labelled set."""
+    """One detector on one labelled set: ``logs_evaluate.measured``'s figures (the one definition of
+    precision, recall, F1 and false alerts per 10k; the Evaluate step writes the same ones)."""
 
     precision: float
     recall: float
@@ -62,29 +62,15 @@ class Measured:
     fp: int
     fn: int
     tn: int
-
-    @property
-    def false_alerts_per_10k(self) -> float:
-        normals = self.fp + self.tn
-        return PER_SESSIONS * self.fp / normals if normals else 0.0
+    false_alerts_per_10k: float
 
     @classmethod
     def of(cls, figures: dict[str, Any]) -> Measured:
         """From ``logs_evaluate.measured``'s dict."""
-        return cls(*(figures[k] for k in ("precision", "recall", "f1", "cutoff", "tp", "fp", "fn", "tn")))
+        return cls(**{f.name: figures[f.name] for f in fields(cls)})
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "precision": self.precision,
-            "recall": self.recall,
-            "f1": self.f1,
-            "cutoff": self.cutoff,
-            "tp": self.tp,
-            "fp": self.fp,
-            "fn": self.fn,
-            "tn": self.tn,
-            "false_alerts_per_10k": round(self.false_alerts_per_10k, 3),
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -219,7 +205,7 @@ def _fit_prepared(work: Path, out_dir: Path, report: dict[str, Any], *, seed: in
         precision=measured.precision,
         recall=measured.recall,
         details={
-            "false_alerts_per_10k": round(measured.false_alerts_per_10k, 3),
+            "false_alerts_per_10k": measured.false_alerts_per_10k,
             "evaluation_set": evaluation_set,
             "rcf": rcf,
             "pca": pca,

@@ -118,6 +118,10 @@ def register_log_model(stack, execution, *, detector, verdict, approval):
     return str(arn), artefact
 
 
+def approval(arn):
+    return boto3.client("sagemaker").describe_model_package(ModelPackageName=arn)["ModelApprovalStatus"]
+
+
 def served_url(endpoint):
     sagemaker = boto3.client("sagemaker")
     config = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
@@ -151,8 +155,7 @@ def test_an_rcf_log_model_judged_better_is_deployed_to_the_log_endpoint_then_app
     assert run["status"] == "SUCCEEDED", run.get("cause")
     assert run["output"]["outcome"]["status"] == "deployed"
     assert served_url(logs_endpoint) == artefact
-    package = boto3.client("sagemaker").describe_model_package(ModelPackageName=arn)
-    assert package["ModelApprovalStatus"] == "Approved"
+    assert approval(arn) == "Approved"
     config = boto3.client("sagemaker").describe_endpoint_config(
         EndpointConfigName=run["output"]["request"]["deployment"]["endpointConfigName"]
     )
@@ -210,16 +213,14 @@ def test_a_pca_log_model_needs_no_endpoint_and_is_reported_in_service(machine, s
 
 
 def test_an_rcf_log_model_the_pipeline_did_not_approve_stays_pending(machine, stack):
+    pending = "PendingManualApproval"
     execution = start_pipeline_execution(stack, "logs-hdfs-4d5e6f70")
-    arn, _ = register_log_model(
-        stack, execution, detector="rcf", verdict="PendingManualApproval", approval="PendingManualApproval"
-    )
+    arn, _ = register_log_model(stack, execution, detector="rcf", verdict=pending, approval=pending)
     run = adopt(machine, execution)
     assert run["status"] == "SUCCEEDED", run.get("cause")
     assert run["output"]["outcome"]["status"] == "rejected"
     assert no_endpoint(stack.parameters["LogsEndpointName"])
-    package = boto3.client("sagemaker").describe_model_package(ModelPackageName=arn)
-    assert package["ModelApprovalStatus"] == "PendingManualApproval"
+    assert approval(arn) == "PendingManualApproval"
 
 
 def test_a_log_run_adopted_as_numeric_is_refused_never_served_on_the_numeric_endpoint(machine, stack):
