@@ -135,9 +135,9 @@ def stage_logs(ctx: DemoContext, timeline: Timeline) -> dict[str, Any]:
         training_sessions=fit["sessions"],
         templates=fit["templates"],
         detector=fit["detector"],
-        f1=round(float(fit["f1"]), 4),
-        precision=round(float(fit["precision"]), 4),
-        recall=round(float(fit["recall"]), 4),
+        f1=float(fit["f1"]),
+        precision=float(fit["precision"]),
+        recall=float(fit["recall"]),
         detectors={
             name: {k: m[k] for k in ("f1", "precision", "recall")} for name, m in detectors.items() if m
         },
