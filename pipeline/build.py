@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.log_route import DATA_KIND_VALUES, LOG_FORMAT_DEFAULT, log_chain
-from pipeline.log_route import SLUG as LOG_SLUG
+from pipeline.log_route import ROUTES as LOG_ROUTES
 
 os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
@@ -594,17 +594,24 @@ class Builder:
             else_steps=[],
         )
 
-    def log_condition(self) -> Any:
-        """The log route runs alone: when DataKind is ``logs`` (the numeric routes need ``numeric``)."""
+    def log_conditions(self) -> list[Any]:
+        """The log route runs alone: when DataKind is ``logs`` (the numeric routes need ``numeric``),
+        on the engine UseSpark names."""
         from sagemaker.workflow.condition_step import ConditionStep
         from sagemaker.workflow.conditions import ConditionEquals
 
-        return ConditionStep(
-            name=f"Route-{LOG_SLUG}",
-            conditions=[ConditionEquals(left=self.p.data_kind, right="logs")],
-            if_steps=log_chain(self),
-            else_steps=[],
-        )
+        return [
+            ConditionStep(
+                name=f"Route-{route.slug}",
+                conditions=[
+                    ConditionEquals(left=self.p.use_spark, right=route.spark),
+                    ConditionEquals(left=self.p.data_kind, right="logs"),
+                ],
+                if_steps=log_chain(self, route),
+                else_steps=[],
+            )
+            for route in LOG_ROUTES
+        ]
 
     def pipeline(self) -> Any:
         from sagemaker.workflow.pipeline import Pipeline
@@ -614,7 +621,7 @@ class Builder:
             parameters=self.p.all(),
             steps=[
                 *(self.route_condition(route, self.chain(route)) for route in ROUTES),
-                self.log_condition(),
+                *self.log_conditions(),
             ],
             # No SageMaker Experiments tracking: nothing reads it, and the role has no experiments
             # permissions (the SDK's default would create an experiment and a trial per execution).

@@ -1,7 +1,11 @@
 """The pipeline's log route (issue 21): raw logs → template table → sessions → RCF and PCA tuned side by side.
 
-One ConditionStep (``Route-Logs``, taken when ``DataKind`` is ``logs``) holds the chain, as the
-numeric routes do:
+A ConditionStep holds the chain, as the numeric routes do — two, as the numeric routes have two
+engines: ``Route-Logs`` (``DataKind`` logs, ``UseSpark`` false) prepares with ``logs_prepare.py``
+in the scikit-learn image; ``Route-LogsSpark`` (``UseSpark`` true) prepares with
+``logs_prepare_spark.py`` in the Spark image (PySparkProcessor, ``SparkInstanceCount`` x
+``SparkInstanceType``: the driver mines, executors match), which writes the same files. The rest
+of the chain is the same:
 
 Prepare (``logs_prepare.py``: drain3 on the content, template table, sessions, vectors, labelled
 channels; ``report.json`` gives ``feature_dim``) → **TuneRcf** (the built-in RCF on the vectors,
@@ -12,7 +16,9 @@ transforms; the labelled channels drop their label column with ``InputFilter $[1
 (``logs_evaluate.py``: the RCF cutoff on validation, both detectors on the evaluation channel, the
 better one against the log model in service on the same real sessions; writes the model directory
 and ``evaluation.json``) → Register (the winner's artefact and image, the directory in the
-metadata, approved when it beats the model in service) in the log model package group.
+metadata) in the log model package group: a PCA winner approved when it beats the model in
+service; an RCF winner that beats it waits PendingManualApproval until the retraining state
+machine (rule TrainedLogModel) has put it on the log endpoint (``logs_evaluate.registration``).
 
 Scripts run as ``python3 logs_job.py <script> …`` (pipeline/scripts/logs_job.py installs drain3
 in the processing image); the runtime package comes with the ``lib`` input; the PCA training job
@@ -27,6 +33,7 @@ from typing import Any
 DATA_KIND_VALUES = ["numeric", "logs"]
 LOG_FORMAT_DEFAULT = "hdfs"
 SLUG = "Logs"
+SPARK_SLUG = "LogsSpark"
 #: Tuning ranges of the PCA detector (logs_pca.py: max_components 1 to 30; threshold_quantile 0 = the
 #: Q-statistic, else a quantile of the training SPE — logs_pca.QUANTILE_GRID).
 PCA_COMPONENTS_RANGE = (1, 30)
@@ -40,15 +47,60 @@ INPUT_DIR = "/opt/ml/processing/input"
 
 
 class Route:
-    """Names like the numeric routes' (``{Kind}-Logs``) so the run's steps read alike."""
+    """Names like the numeric routes' (``{Kind}-Logs``, ``{Kind}-LogsSpark``): the steps read alike."""
 
-    slug = SLUG
+    def __init__(self, *, spark: bool = False) -> None:
+        self.spark = spark
+        self.slug = SPARK_SLUG if spark else SLUG
 
     def step(self, kind: str) -> str:
-        return f"{kind}-{SLUG}"
+        return f"{kind}-{self.slug}"
 
 
-def log_chain(builder: Any) -> list[Any]:
+#: The log route's two engines (UseSpark false, then true).
+ROUTES = (Route(), Route(spark=True))
+
+
+def prepare_args(builder: Any, route: Route, lib: Any, logs: Any, prepared: Any) -> Any:
+    """The Prepare step's job: ``logs_prepare`` in the scikit-learn image, or ``logs_prepare_spark``
+    on a Spark cluster (both through ``logs_job.py``: drain3 installed, the labels downloaded)."""
+    from pipeline import build
+
+    p = builder.p
+    arguments = ["--input", f"{INPUT_DIR}/logs", "--format", p.log_format, "--labels-uri", p.labels_uri]
+    arguments += ["--out", PREPARED_DIR]
+    if not route.spark:
+        return builder.script_processor("sentinel-logs-prepare").run(
+            code=build.code_uri("logs_job.py"),
+            inputs=[lib, logs],
+            outputs=[prepared],
+            arguments=["logs_prepare", *arguments],
+        )
+    from sagemaker.spark.processing import PySparkProcessor
+
+    spark = PySparkProcessor(
+        role=builder.role,
+        image_uri=build.placeholder("SparkImage"),
+        framework_version=build.SPARK_VERSION,
+        py_version=build.SPARK_PY_VERSION,
+        instance_count=p.spark_instance_count,
+        instance_type=p.spark_instance_type,
+        base_job_name="sentinel-logs-prepare-spark",
+        max_runtime_in_seconds=build.MAX_JOB_SECONDS,
+        sagemaker_session=builder.session,
+    )
+    # Executors unpickle the script's functions by module: the scripts and the runtime package go
+    # as py-files, in one zip the publisher writes (pipeline/publisher/app.py, PY_FILES).
+    return spark.run(
+        submit_app=build.code_uri("logs_job.py"),
+        submit_py_files=[build.code_uri("code.zip")],
+        inputs=[lib, logs],
+        outputs=[prepared],
+        arguments=["logs_prepare_spark", *arguments],
+    )
+
+
+def log_chain(builder: Any, route: Route = ROUTES[0]) -> list[Any]:
     """Every step of the log route, in order (``builder`` is pipeline.build.Builder)."""
     from sagemaker.estimator import Estimator
     from sagemaker.inputs import TrainingInput
@@ -64,29 +116,15 @@ def log_chain(builder: Any) -> list[Any]:
 
     from pipeline import build
 
-    route, p = Route(), builder.p
+    p = builder.p
     lib = ProcessingInput(input_name="lib", source=build.code_uri(), destination=build.LIB_DIR)
     logs = ProcessingInput(input_name="logs", source=p.input_data_uri, destination=f"{INPUT_DIR}/logs")
     prepared_uri = builder.run_uri(route, "prepared")
-    report = PropertyFile(name=f"Report-{SLUG}", output_name="prepared", path="report.json")
+    report = PropertyFile(name=f"Report-{route.slug}", output_name="prepared", path="report.json")
+    prepared = ProcessingOutput(output_name="prepared", source=PREPARED_DIR, destination=prepared_uri)
     prepare = ProcessingStep(
         name=route.step("Prepare"),
-        step_args=builder.script_processor("sentinel-logs-prepare").run(
-            code=build.code_uri("logs_job.py"),
-            inputs=[lib, logs],
-            outputs=[ProcessingOutput(output_name="prepared", source=PREPARED_DIR, destination=prepared_uri)],
-            arguments=[
-                "logs_prepare",
-                "--input",
-                f"{INPUT_DIR}/logs",
-                "--format",
-                p.log_format,
-                "--labels-uri",
-                p.labels_uri,
-                "--out",
-                PREPARED_DIR,
-            ],
-        ),
+        step_args=prepare_args(builder, route, lib, logs, prepared),
         property_files=[report],
         retry_policies=builder.retry(),
     )
@@ -196,7 +234,9 @@ def log_chain(builder: Any) -> list[Any]:
         )
         for name in ("train", "validation", "evaluation")
     }
-    evaluation_file = PropertyFile(name=f"Evaluation-{SLUG}", output_name="model", path="evaluation.json")
+    evaluation_file = PropertyFile(
+        name=f"Evaluation-{route.slug}", output_name="model", path="evaluation.json"
+    )
     model_uri = builder.run_uri(route, "directory")
     scores_inputs = [
         ProcessingInput(
@@ -265,7 +305,7 @@ def log_chain(builder: Any) -> list[Any]:
             ),
             customer_metadata_properties={
                 "pipeline_execution_arn": ExecutionVariables.PIPELINE_EXECUTION_ARN,
-                "route": SLUG,
+                "route": route.slug,
                 "log_model_uri": Join(on="", values=[model_uri, "/"]),
                 "detector": verdict("detector"),
                 "evaluation_uri": evaluation_uri,

@@ -4,8 +4,10 @@ A generated HDFS-like log (``sentinel.loggen``: block lifecycles, about 3% of bl
 of eight ways) is uploaded under LogsTrainingPrefix → the LogsTrainingData rule → StartPipelineFunction
 starts the pipeline's log route (``DataKind=logs``) → the local executor parses it (drain3 →
 template table), groups block sessions, tunes RCF and PCA side by side, keeps the better on the
-evaluation sessions and registers it in the log model package group, approved (no log model was in
-service) → a later log of the same cluster lands under LogsPrefix → the LogFile rule →
+evaluation sessions and registers it in the log model package group (no log model was in service)
+→ the run's end → the TrainedLogModel rule → the retraining state machine puts an RCF model on the
+log endpoint and approves it (a PCA model, approved by the pipeline, needs no endpoint) → a later
+log of the same cluster lands under LogsPrefix → the LogFile rule →
 ScoreLogsFunction scores every block session with the model in service → one alert naming the top
 templates and the new ones → the drift monitor's log window reports the unseen-line share.
 """
@@ -17,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sentinel.emulator import local_client
-from sentinel.log_route import deploy_log_endpoint
 from sentinel.loggen import HdfsLog
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def _flagged(scores_uri: str) -> set[str]:
 
 def stage_logs(ctx: DemoContext, timeline: Timeline) -> dict[str, Any]:
     """Train a log model from an upload, put it in service, score a later log; returns summary['logs']."""
-    from sentinel.demo import _one, _subscriber_messages
+    from sentinel.demo import _one, _outcome, _subscriber_messages, _wait_for_retraining
 
     template, s3 = ctx.template, local_client("s3")
     work = ctx.out / "logs"
@@ -75,16 +76,29 @@ def stage_logs(ctx: DemoContext, timeline: Timeline) -> dict[str, Any]:
             f"drain3 → {fit['templates']} templates, {fit['sessions']:,} block sessions; tuned side by side "
             "on the validation sessions (injected log-shaped anomalies), judged on the evaluation sessions: "
             + ", ".join(f"{name.upper()} F1 {m['f1']:.3f}" for name, m in detectors.items() if m)
-            + f" → {fit['detector'].upper()} registered {fit['approval']} ({fit['reason']})",
+            + f" → {fit['detector'].upper()} judged {fit['verdict']}, registered {fit['approval']} "
+            f"({fit['reason']})",
         )
     with timeline.stage("logs-deploy") as stage:
-        if fit["approval"] != "Approved":
+        if fit["verdict"] != "Approved":
             raise RuntimeError(f"the first log model was not approved: {fit['reason']}")
+        adopted = _one(ctx.router.drain(), "RetrainStateMachine")
+        outcome = _outcome(_wait_for_retraining(ctx, adopted.result["executionArn"]))
+        if outcome not in ("deployed", "in-service"):
+            raise RuntimeError(f"the log model was not put in service: {outcome}")
         where = "scored inside ScoreLogsFunction (no endpoint)"
         if fit["detector"] == "rcf":
-            config = deploy_log_endpoint(template, str(run.model_data_url))
-            where = f"served on {template.parameters['LogsEndpointName']} ({config})"
-        timeline.say(stage.name, f"log model in service: {run.model_package_arn}: {where}")
+            served = local_client("sagemaker").describe_endpoint(
+                EndpointName=template.parameters["LogsEndpointName"]
+            )
+            where = f"served on {template.parameters['LogsEndpointName']} ({served['EndpointConfigName']})"
+        timeline.say(
+            stage.name,
+            f"rule {adopted.rule} → retraining state machine ({outcome}): log model in service: "
+            f"{run.model_package_arn}: {where}",
+        )
+        for alert in _subscriber_messages(ctx):
+            timeline.say("alert", f"subscriber received: {alert.get('Subject')}")
     with timeline.stage("logs-scoring") as stage:
         later = HdfsLog(LATER_BLOCKS, seed=LATER_SEED).write(work / "later.log", work / "later-labels.csv")
         key = template.parameters["LogsPrefix"] + LATER_KEY
@@ -121,14 +135,15 @@ def stage_logs(ctx: DemoContext, timeline: Timeline) -> dict[str, Any]:
         training_sessions=fit["sessions"],
         templates=fit["templates"],
         detector=fit["detector"],
-        f1=round(float(fit["f1"]), 4),
-        precision=round(float(fit["precision"]), 4),
-        recall=round(float(fit["recall"]), 4),
+        f1=float(fit["f1"]),
+        precision=float(fit["precision"]),
+        recall=float(fit["recall"]),
         detectors={
             name: {k: m[k] for k in ("f1", "precision", "recall")} for name, m in detectors.items() if m
         },
         model_package=run.model_package_arn,
         approval=fit["approval"],
+        put_in_service=outcome,
         lines=report["lines"],
         lines_rejected=report["rejected_lines"],
         sessions=report["sessions"],

@@ -13,10 +13,13 @@ on SageMaker, with the same scripts:
    sessions, each read from the raw log through its own table → the approval verdict;
 4. uploads the model directory (templates, vector spec, detector, PCA, RCF, ``log_baseline.json``,
    ``evaluation.json``) to ``pipeline/runs/<execution id>/Logs/model/`` — where the real route
-   writes it — and registers it in the log model package group, approved or pending as judged.
+   writes it — and registers it in the log model package group as ``logs_evaluate.registration``
+   says: a PCA model approved or pending as judged; an RCF model judged better waits
+   PendingManualApproval until the retraining state machine (rule TrainedLogModel) has put it on
+   the log endpoint, and is approved then.
 
-:func:`deploy_log_endpoint` is what an operator does after approving an RCF log model: put its
-``model.tar.gz`` on the log endpoint (a PCA model needs no endpoint).
+:func:`deploy_log_endpoint` puts an RCF model on the log endpoint by hand, as an earlier deployment
+would have (tests use it to set the scene; the product path is the state machine).
 """
 
 from __future__ import annotations
@@ -143,6 +146,7 @@ def run(executor: PipelineExecutor, result: ExecutionResult, plan: TrainingPlan,
             "detectors": {"rcf": fit.rcf.get("evaluation"), "pca": fit.pca.get("evaluation")},
             "incumbent_package": found[0] if found else None,
             **verdict,
+            **judge.registration(fit.detector, verdict),
         }
         (model_dir / EVALUATION_FILE).write_text(json.dumps(evaluation, indent=2), encoding="utf-8")
         uri = _upload_dir(executor, model_dir, model_prefix(execution_id))
@@ -164,8 +168,9 @@ def run(executor: PipelineExecutor, result: ExecutionResult, plan: TrainingPlan,
         "lines": fit.report.get("lines"),
         "labels": (fit.report.get("labels") or {}).get("source"),
         "model_uri": uri,
-        "approval": verdict["approval"],
-        "reason": verdict["reason"],
+        "approval": evaluation["approval"],
+        "verdict": evaluation["verdict"],
+        "reason": evaluation["reason"],
     }
     image = plan.image_uri if fit.detector == "rcf" else processing_image(executor.region)
     _register(
@@ -176,7 +181,7 @@ def run(executor: PipelineExecutor, result: ExecutionResult, plan: TrainingPlan,
         image=image,
         detector=fit.detector,
         f1=fit.f1,
-        approval=verdict["approval"],
+        approval=evaluation["approval"],
     )
 
 
@@ -343,9 +348,29 @@ def serve_log_model(world: Any, say: Any) -> dict[str, str]:
         f"{result.model_package_arn} {fit['approval']}"
     )
     if fit["detector"] == "rcf":
-        config = deploy_log_endpoint(template, str(result.model_data_url))
-        say(f"{template.parameters['LogsEndpointName']} serves it ({config})")
+        say(f"{deploy_through_retraining(world, result.execution_arn)} (retraining state machine)")
     return dict(world.endpoint_environ)
+
+
+def deploy_through_retraining(world: Any, execution_arn: str) -> str:
+    """Run the retraining state machine's real ASL on a log route run (``kind: logs``), as the
+    TrainedLogModel rule does after a log upload; returns its outcome, or raises TrainingFailed."""
+    from sentinel.stepfunctions import run_execution
+    from sentinel.world import TrainingFailed
+
+    name = f"serve-logs-{datetime.now(UTC):%Y%m%d%H%M%S%f}"
+    payload = {"pipelineExecutionArn": execution_arn, "kind": LOGS_KIND, "trigger": "manual",
+               "reason": "sentinel invoke: a log model to score with"}  # fmt: skip
+    described = run_execution(
+        local_client("stepfunctions"), world.template.ref("RetrainStateMachine"), name, payload
+    )
+    output = described.get("output") if described["status"] == "SUCCEEDED" else None
+    outcome = str(((output or {}).get("outcome") or {}).get("status", ""))
+    if outcome not in ("deployed", "in-service"):
+        raise TrainingFailed(
+            f"log model deployment {name} ended {described['status']} ({outcome or described.get('error')})"
+        )
+    return f"{world.template.parameters['LogsEndpointName']}: {outcome}"
 
 
 #: events/objects/hdfs-sample.log: 40 generated blocks, a high fault share so the sample shows faults.

@@ -1,16 +1,17 @@
 """Offline fit of a log model: prepare → tune RCF and PCA → judge both on one set → model directory.
 
 What the pipeline's log route does on SageMaker, on one machine, with the very job scripts
-(``logs_prepare.py``, ``logs_pca.py``, ``evaluate.py``) and the local RCF. ``sentinel logs fit``
+(``logs_prepare.py``, ``logs_pca.py``, ``logs_evaluate.py``) and the local RCF. ``sentinel logs fit``
 and the local pipeline executor both call :func:`fit`.
 
 * **RCF** (local, numpy; the built-in algorithm) on the ``log1p`` vectors: ``sentinel.tuning``'s
   grid over trees x samples, best validation F1; then its cutoff is chosen on the validation
-  channel among quantiles and mean + k·std of its training scores (the built-in tuner tunes the
-  forest only; the cutoff is ours, stored in ``detector.json``).
+  channel among quantiles and mean + k·std of its training scores (``logs_evaluate.rcf_cutoff``,
+  the pipeline's Evaluate step's rule; the built-in tuner tunes the forest only; the cutoff is
+  ours, stored in ``detector.json``).
 * **PCA** (``logs_pca.search``): ``max_components`` x threshold on the same validation channel.
 * Both are then scored on the **evaluation** channel (never seen by either search); the higher
-  F1 wins (ties: fewer false alerts, then PCA, which needs no endpoint).
+  F1 wins (ties: fewer false alerts, then PCA, which needs no endpoint): ``logs_evaluate.choose``.
 
 The model directory (``anomaly_sentinel.logs.artefacts``): ``templates.json``,
 ``vector_spec.json``, ``detector.json`` (winner, cutoff, both detectors' measurements),
@@ -19,10 +20,9 @@ The model directory (``anomaly_sentinel.logs.artefacts``): ``templates.json``,
 
 from __future__ import annotations
 
-import math
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,7 @@ from sentinel.errors import LocalError
 
 DEFAULT_SEED = 20_240_601
 DEFAULT_BUDGET = 4
-#: RCF cutoff candidates: quantiles of its training scores, and mean + k std.
-RCF_QUANTILES = (0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 1.0)
-RCF_STD_MULTIPLES = (2.0, 3.0, 4.0, 5.0)
 REPORT_FILE = "report.json"
-PER_SESSIONS = 10_000
 
 
 class LogFitError(LocalError):
@@ -55,7 +51,8 @@ class LogFitError(LocalError):
 
 @dataclass(frozen=True)
 class Measured:
-    """One detector on one labelled set."""
+    """One detector on one labelled set: ``logs_evaluate.measured``'s figures (the one definition of
+    precision, recall, F1 and false alerts per 10k; the Evaluate step writes the same ones)."""
 
     precision: float
     recall: float
@@ -65,24 +62,15 @@ class Measured:
     fp: int
     fn: int
     tn: int
+    false_alerts_per_10k: float
 
-    @property
-    def false_alerts_per_10k(self) -> float:
-        normals = self.fp + self.tn
-        return PER_SESSIONS * self.fp / normals if normals else 0.0
+    @classmethod
+    def of(cls, figures: dict[str, Any]) -> Measured:
+        """From ``logs_evaluate.measured``'s dict."""
+        return cls(**{f.name: figures[f.name] for f in fields(cls)})
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "precision": self.precision,
-            "recall": self.recall,
-            "f1": self.f1,
-            "cutoff": self.cutoff,
-            "tp": self.tp,
-            "fp": self.fp,
-            "fn": self.fn,
-            "tn": self.tn,
-            "false_alerts_per_10k": round(self.false_alerts_per_10k, 3),
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -101,13 +89,15 @@ class FitResult:
         return self.measured.f1
 
 
-def measure(labels: list[int], scores: list[float], cutoff: float) -> Measured:
+def _judge() -> Any:
+    """``logs_evaluate.py``: the pipeline's Evaluate step holds the rules (RCF cutoff, the winner)."""
     from sentinel.pipeline_executor import load_script
 
-    result = load_script("evaluate").metrics(labels, scores, cutoff, "log-fit")
-    return Measured(
-        result.precision, result.recall, result.f1, cutoff, result.tp, result.fp, result.fn, result.tn
-    )
+    return load_script("logs_evaluate")
+
+
+def measure(labels: list[int], scores: list[float], cutoff: float) -> Measured:
+    return Measured.of(_judge().measured(labels, scores, cutoff))
 
 
 def _channel(path: Path, labelled: bool) -> tuple[list[int], NDArray[np.float64]]:
@@ -115,14 +105,6 @@ def _channel(path: Path, labelled: bool) -> tuple[list[int], NDArray[np.float64]
     if not labelled:
         return [], table
     return [int(x) for x in table[:, 0]], table[:, 1:]
-
-
-def _best_cutoff(train_scores: NDArray[np.float64], labels: list[int], scores: list[float]) -> Measured:
-    mean, std = float(train_scores.mean()), float(train_scores.std())
-    candidates = [float(np.quantile(train_scores, q)) for q in RCF_QUANTILES]
-    candidates += [mean + k * std for k in RCF_STD_MULTIPLES]
-    trials = [measure(labels, scores, c) for c in candidates if math.isfinite(c)]
-    return max(trials, key=lambda m: (m.f1, -m.fp, m.cutoff))
 
 
 def tune_rcf(work: Path, budget: int, seed: int) -> tuple[Any, dict[str, Any], Measured, dict[str, Any]]:
@@ -134,7 +116,8 @@ def tune_rcf(work: Path, budget: int, seed: int) -> tuple[Any, dict[str, Any], M
     result = search(train, labels, rows, budget=budget, seed=seed)
     forest = result.forest
     train_scores = forest.score_array(train)
-    chosen = _best_cutoff(train_scores, labels, [float(s) for s in forest.score_array(rows)])
+    validation_scores = [float(s) for s in forest.score_array(rows)]
+    chosen = Measured.of(_judge().rcf_cutoff(train_scores.tolist(), labels, validation_scores))
     params = {
         "num_trees": result.best.num_trees,
         "num_samples_per_tree": result.best.num_samples_per_tree,
@@ -198,9 +181,8 @@ def _fit_prepared(work: Path, out_dir: Path, report: dict[str, Any], *, seed: in
     rcf_eval = measure(labels, [float(s) for s in forest.score_array(rows)], rcf_validation.cutoff)
     pca_scores = [pca_scorer.score(list(row)) for row in rows.tolist()]
     pca_eval = measure(labels, pca_scores, pca_scorer.threshold)
-    rcf_key = (rcf_eval.f1, -rcf_eval.fp, 0)
-    pca_key = (pca_eval.f1, -pca_eval.fp, 1)
-    winner, measured = ("pca", pca_eval) if pca_key > rcf_key else ("rcf", rcf_eval)
+    winner = _judge().choose(rcf_eval.as_dict(), pca_eval.as_dict())
+    measured = pca_eval if winner == "pca" else rcf_eval
     rcf = {**rcf_params, "validation": rcf_validation.as_dict(), "evaluation": rcf_eval.as_dict()}
     pca = {
         **dict(pca_scorer.params),
@@ -223,7 +205,7 @@ def _fit_prepared(work: Path, out_dir: Path, report: dict[str, Any], *, seed: in
         precision=measured.precision,
         recall=measured.recall,
         details={
-            "false_alerts_per_10k": round(measured.false_alerts_per_10k, 3),
+            "false_alerts_per_10k": measured.false_alerts_per_10k,
             "evaluation_set": evaluation_set,
             "rcf": rcf,
             "pca": pca,
@@ -231,18 +213,8 @@ def _fit_prepared(work: Path, out_dir: Path, report: dict[str, Any], *, seed: in
         },
     )
     (out_dir / DETECTOR_FILE).write_bytes(choice.dump())
-    sessions = int(report["train_rows"]) + _real_rows(work)
+    sessions = int(report["groups"])
     return FitResult(winner, measured, sessions, int(report["templates"]), out_dir, rcf, pca, report)
-
-
-def _real_rows(work: Path) -> int:
-    """Held-out groups of the log itself (injected copies are not sessions of the log)."""
-    count = 0
-    for name in ("validation", "evaluation"):
-        with (work / "sessions" / f"{name}.csv").open(encoding="utf-8") as handle:
-            next(handle, None)
-            count += sum(1 for line in handle if "#injected-" not in line.split(",", 1)[0])
-    return count
 
 
 def _json(document: Any) -> str:

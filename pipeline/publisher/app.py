@@ -7,8 +7,9 @@ resource's ``DefinitionKey`` property names that version. It
 1. uploads ``scripts/*.py`` under ``s3://{bucket}/pipeline/code/{digest}/`` (digest of the scripts:
    an update writes new objects, so running executions keep their code), with the runtime package
    ``anomaly_sentinel/`` beside them (the log route's job scripts import ``anomaly_sentinel.logs``:
-   the ``lib`` input of a processing step is this prefix) and ``sourcedir.tar.gz`` of both (the
-   PCA training job's ``sagemaker_submit_directory``),
+   the ``lib`` input of a processing step is this prefix), ``sourcedir.tar.gz`` of both (the
+   PCA training job's ``sagemaker_submit_directory``) and ``code.zip`` of both (the Spark log
+   route's ``--py-files``: one path, as a container entrypoint member is at most 256 characters),
 2. fills the definition's ``${Name}`` placeholders: the ``Substitutions`` property (bucket, role,
    model package group), the region's built-in images from images.json, and the code digest,
 3. writes it at ``DefinitionKey``, where the AWS::SageMaker::Pipeline resource reads it.
@@ -29,6 +30,7 @@ import os
 import re
 import tarfile
 import urllib.request
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,7 @@ REQUIRED_SUBSTITUTIONS = (
 #: The runtime package the log route's job scripts import, and the training jobs' source bundle.
 PACKAGE = "anomaly_sentinel"
 SOURCEDIR = "sourcedir.tar.gz"
+PY_FILES = "code.zip"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 
 
@@ -129,6 +132,17 @@ def source_bundle(files: Mapping[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+def py_files_bundle(files: Mapping[str, bytes]) -> bytes:
+    """A zip of ``files`` (importable: Spark's ``--py-files``) that depends on names and contents only."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            bundle.writestr(info, files[name], compress_type=zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
 def code_digest(scripts: Mapping[str, bytes]) -> str:
     """16 hex digits of a SHA-256 over the scripts' names and contents."""
     digest = hashlib.sha256()
@@ -183,6 +197,9 @@ def publish(
         s3.put_object(Bucket=bucket, Key=code_prefix + name, Body=body, ContentType="text/x-python")
     s3.put_object(
         Bucket=bucket, Key=code_prefix + SOURCEDIR, Body=source_bundle(code), ContentType="application/gzip"
+    )
+    s3.put_object(
+        Bucket=bucket, Key=code_prefix + PY_FILES, Body=py_files_bundle(code), ContentType="application/zip"
     )
     key = (
         definition_key or f"{PREFIX}/definitions/{hashlib.sha256(definition.encode()).hexdigest()[:16]}.json"

@@ -67,9 +67,10 @@ PENDING = "PendingManualApproval"
 EVALUATION_FILE = "evaluation.json"
 LOG_BASELINE_FILE = "log_baseline.json"  # anomaly_sentinel.log_drift.LOG_BASELINE_FILE
 METADATA_LOG_MODEL = "log_model_uri"  # anomaly_sentinel.contracts.METADATA_LOG_MODEL
-#: RCF cutoff candidates (sentinel.logfit's): quantiles of the training scores, and mean + k std.
-RCF_QUANTILES = (0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 1.0)
-RCF_STD_MULTIPLES = (2.0, 3.0, 4.0, 5.0)
+#: RCF cutoff candidates: quantiles of the training scores (finer near the top, where the few
+#: percent of anomalous sessions sit), and mean + k std.
+RCF_QUANTILES = (0.95, 0.96, 0.97, 0.98, 0.985, 0.99, 0.9925, 0.995, 0.9975, 0.999, 0.9995, 1.0)
+RCF_STD_MULTIPLES = (2.0, 3.0, 3.5, 4.0, 4.5, 5.0)
 INPUT = Path("/opt/ml/processing/input")
 OUTPUT = Path("/opt/ml/processing/output")
 
@@ -199,18 +200,38 @@ def compare(
     }
 
 
+def registration(winner: str, verdict: dict[str, Any]) -> dict[str, Any]:
+    """How the candidate is registered, given the verdict: ``approval`` (what Register reads),
+    ``verdict`` (the judgement) and ``reason``.
+
+    A PCA model is scored inside ScoreLogsFunction: the verdict is its approval. An RCF model is
+    scored on the log endpoint, and the scoring function takes the newest Approved package: a
+    winning RCF model therefore waits PendingManualApproval until the retraining state machine
+    has deployed it to the endpoint, and approves it then.
+    """
+    judged = str(verdict["approval"])
+    waits = winner == "rcf" and judged == APPROVED
+    reason = str(verdict["reason"])
+    if waits:
+        reason += "; approved once it serves on the log endpoint (retraining state machine)"
+    return {"approval": PENDING if waits else judged, "verdict": judged, "reason": reason}
+
+
 def choose(rcf: dict[str, Any], pca: dict[str, Any]) -> str:
-    """Higher evaluation F1; ties: fewer false alerts, then PCA (no endpoint)."""
+    """Higher evaluation F1; ties: fewer false alerts, then PCA (no endpoint). The one rule: the
+    pipeline's Evaluate step and ``sentinel.logfit`` both call it."""
     return "pca" if (pca["f1"], -pca["fp"], 1) > (rcf["f1"], -rcf["fp"], 0) else "rcf"
 
 
-def rcf_cutoff(train: Sequence[float], labels: Sequence[int], validation: Sequence[float]) -> float:
-    """The cutoff with the best validation F1 among quantiles and mean + k std of the training scores."""
+def rcf_cutoff(train: Sequence[float], labels: Sequence[int], validation: Sequence[float]) -> dict[str, Any]:
+    """The RCF cutoff: the candidate (quantiles and mean + k std of the training scores) with the best
+    validation F1, then fewer false alerts, then the higher cutoff; returns its validation figures
+    (``measured``). The one rule: the Evaluate step and ``sentinel.logfit`` both call it."""
     ordered = sorted(train)
     mean, std = statistics.fmean(ordered), statistics.pstdev(ordered)
     candidates = [_quantile(ordered, q) for q in RCF_QUANTILES] + [mean + k * std for k in RCF_STD_MULTIPLES]
     trials = [measured(labels, validation, c) for c in candidates if math.isfinite(c)]
-    return float(max(trials, key=lambda m: (m["f1"], -m["fp"], m["cutoff"]))["cutoff"])
+    return max(trials, key=lambda m: (m["f1"], -m["fp"], m["cutoff"]))
 
 
 def _quantile(ordered: Sequence[float], q: float) -> float:
@@ -300,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rcf_scores = {name: _scores(INPUT / f"rcf-{name}") for name in ("train", "validation", "evaluation")}
     validation_labels = _labels(prepared / "validation" / "validation.csv")
     evaluation_labels = _labels(prepared / "evaluation" / "evaluation.csv")
-    cutoff = rcf_cutoff(rcf_scores["train"], validation_labels, rcf_scores["validation"])
+    cutoff = rcf_cutoff(rcf_scores["train"], validation_labels, rcf_scores["validation"])["cutoff"]
     pca = PcaScorer.load(_untar(next((INPUT / "pca").rglob("model.tar.gz")), PCA_FILE))
     _, evaluation_rows = evaluate.read_set(prepared / "evaluation" / "evaluation.csv")
     pca_scores = [pca.score(row) for row in evaluation_rows]
@@ -348,6 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "model_data_url": model_uri + (RCF_MODEL_FILE if winner == "rcf" else PCA_FILE),
         "image": args.rcf_image if winner == "rcf" else args.pca_image,
         **verdict,
+        **registration(winner, verdict),
     }
     (out / EVALUATION_FILE).write_text(json.dumps(document, indent=2), encoding="utf-8")
     print(json.dumps({"detector": winner, "approval": verdict["approval"], "reason": verdict["reason"]}))

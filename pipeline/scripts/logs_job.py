@@ -1,4 +1,5 @@
-"""Entry point of the log route's processing steps: ``python3 logs_job.py <script> [arguments]``.
+"""Entry point of the log route's processing steps: ``python3 logs_job.py <script> [arguments]``
+(``spark-submit logs_job.py logs_prepare_spark …`` on the Spark route: the driver mines).
 
 The scikit-learn processing image has neither drain3 nor our runtime package. The package comes
 with the step's ``lib`` input (the publisher uploads ``anomaly_sentinel/`` beside the scripts);
@@ -18,7 +19,9 @@ from pathlib import Path
 
 LIB = Path("/opt/ml/processing/input/lib")
 LABELS = Path("/opt/ml/processing/input/labels/labels.csv")
-SCRIPTS = ("logs_prepare", "logs_evaluate")
+SCRIPTS = ("logs_prepare", "logs_prepare_spark", "logs_evaluate")
+#: The scripts that mine with drain3 and read the optional labels file.
+PREPARES = ("logs_prepare", "logs_prepare_spark")
 #: drain3 0.9.11 and its exact pins (requirements/dev.txt).
 DRAIN3 = ("drain3==0.9.11", "jsonpickle==1.5.1", "cachetools==4.2.1")
 NONE = "none"
@@ -58,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for folder in (Path(__file__).resolve().parent, LIB):
         if folder.is_dir() and str(folder) not in sys.path:
             sys.path.append(str(folder))
-    if script == "logs_prepare":
+    if script in PREPARES:
         ensure_drain3()
         rest = labels_argument(rest)
     module = importlib.import_module(script)

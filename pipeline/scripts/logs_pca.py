@@ -91,8 +91,16 @@ class Subspace:
         self.eigenvalues = singular**2 / (train.shape[0] - 1)
         self.train = train
 
+    @property
+    def rank(self) -> int:
+        """Directions the training vectors really vary in (eigenvalues above rounding noise)."""
+        return int(np.sum(self.eigenvalues > self.noise_floor))
+
     def max_k(self) -> int:
-        return max(1, min(MAX_COMPONENTS_RANGE[1], self.components.shape[0] - 1, self.train.shape[1] - 1))
+        """Fewer components than the rank: k >= rank explains every training vector exactly, so its
+        threshold is rounding noise and it flags only directions training never took — any fault
+        type the (unlabelled) training log already held would pass as normal."""
+        return max(1, min(MAX_COMPONENTS_RANGE[1], self.rank - 1, self.train.shape[1] - 1))
 
     def spe(self, rows: NDArray[np.float64], k: int) -> NDArray[np.float64]:
         centred = rows - self.mean

@@ -76,6 +76,8 @@ SHARES = {"train": 0.70, "validation": 0.15, "evaluation": 0.15}
 DEFAULT_SAMPLE_LINES = 1_000_000
 DEFAULT_SEED = 20_240_601
 MIN_GROUPS = 20
+#: At most this share of the training groups may show a rare event for rarity to mark anomalies.
+MAX_RARE_SHARE = 0.10
 EVENTS_FILE = "events.csv"
 REPORT_FILE = "report.json"
 TRAIN_FILE = Path("train") / "train.csv"
@@ -291,6 +293,8 @@ class Channels:
     train: list[Row] = field(default_factory=list)
     validation: list[Row] = field(default_factory=list)
     evaluation: list[Row] = field(default_factory=list)
+    #: Every training group, set-aside ones included: the vocabulary and weighting are fitted on these.
+    training_groups: list[Group] = field(default_factory=list)
 
 
 def split_by_time(groups: list[Group]) -> tuple[list[Group], list[Group], list[Group]]:
@@ -309,6 +313,22 @@ def group_of(key: str, sequence: Sequence[int | None]) -> Group:
     return group
 
 
+def shows_rare(group: Group, rare: set[int]) -> bool:
+    """The group holds an unseen line or a rare event (``logs_inject.rare``)."""
+    return any(count and (template is None or template in rare) for template, count in group.counts.items())
+
+
+def rare_events(train: list[Group]) -> set[int] | None:
+    """The training groups' rare events, or None when they are too common to mark anomalies.
+
+    Anomalies are a minority: when more than ``MAX_RARE_SHARE`` of the training groups would show
+    a rare event or an unseen line, rarity is this log's normal and nothing is set aside.
+    """
+    rare = set(logs_inject.rare([g.counts for g in train]))
+    showing = sum(1 for g in train if shows_rare(g, rare))
+    return rare if showing <= MAX_RARE_SHARE * len(train) else None
+
+
 def label_channels(
     groups: list[Group],
     *,
@@ -316,19 +336,35 @@ def label_channels(
     inline: bool,
     seed: int,
 ) -> tuple[Channels, dict[str, Any]]:
-    """Split by time, then label the held-out groups (real labels, or injected anomalies)."""
+    """Split by time, set rare groups aside, then label the held-out groups (real or injected).
+
+    Training is unsupervised on a log that holds its own faults (about 3 % of HDFS blocks), and
+    most faults show as a rare event type. A training group with a rare event or an unseen line is
+    therefore left out of the train channel (the detectors learn *normal* from the rest; the
+    vocabulary still comes from every training group, so a rare event keeps its own feature).
+    With injected labels the same rule sets held-out groups aside: their label is unknown, and
+    counting them normal would punish a detector for finding the faults it is meant to find.
+    """
     train, validation, evaluation = split_by_time(groups)
     if len(groups) < MIN_GROUPS or not validation or not evaluation:
         raise PrepareError(
             f"{len(groups)} sessions/windows: at least {MIN_GROUPS} are needed to train and judge"
         )
-    channels = Channels(train=[Row(g.key, 0, "", g.first_line, g) for g in train])
+    injected = labels is None and not inline
+    rare = rare_events(train)
+    common = [g for g in train if rare is None or not shows_rare(g, rare)]
+    channels = Channels(train=[Row(g.key, 0, "", g.first_line, g) for g in common], training_groups=train)
     info: dict[str, Any] = {
-        "source": "labels-file" if labels is not None else "inline" if inline else "injected"
+        "source": "labels-file" if labels is not None else "inline" if inline else "injected",
+        "rare_events": None if rare is None else len(rare),
+        "train_set_aside": len(train) - len(common),
     }
     unlabelled = 0
-    for name, held_out, offset in (("validation", validation, 0), ("evaluation", evaluation, 1)):
+    for name, whole, offset in (("validation", validation, 0), ("evaluation", evaluation, 1)):
         rows: list[Row] = getattr(channels, name)
+        held_out = [g for g in whole if not (injected and rare is not None and shows_rare(g, rare))]
+        if injected and rare is not None:
+            info[f"{name}_set_aside"] = len(whole) - len(held_out)
         for group in held_out:
             if labels is not None:
                 unlabelled += group.key not in labels
@@ -336,10 +372,10 @@ def label_channels(
             else:
                 label = int(group.marked) if inline else 0
             rows.append(Row(group.key, label, "real" if label else "", group.first_line, group))
-        if labels is None and not inline:
+        if injected:
             always = logs_inject.always_present([g.counts for g in train])
             sequences = [g.sequence or [] for g in held_out]
-            made = logs_inject.inject(sequences, always, seed=seed + offset)
+            made = logs_inject.inject(sequences, always, seed=seed + offset, rare_events=sorted(rare or ()))
             for n, anomaly in enumerate(made):
                 source = held_out[anomaly.source]
                 key = f"{source.key}#injected-{n}"
@@ -418,7 +454,7 @@ def finish(
     channels, label_info = label_channels(
         groups, labels=labels, inline=labels is None and log_format.label_field is not None, seed=seed
     )
-    spec = VectorSpec.fit(grouping, (r.group for r in channels.train), weighting)
+    spec = VectorSpec.fit(grouping, channels.training_groups, weighting)
     out.mkdir(parents=True, exist_ok=True)
     (out / TEMPLATES_FILE).write_bytes(table.dump())
     (out / VECTOR_SPEC_FILE).write_bytes(spec.dump())

@@ -102,7 +102,12 @@ def test_deploying_the_stack_creates_the_named_pipeline_from_the_built_definitio
     assert described["RoleArn"] == stack.get_att("SageMakerExecutionRole", "Arn")
     assert "${" not in text
     definition = json.loads(text)
-    assert [s["Name"] for s in definition["Steps"]] == ["Route-Python", "Route-Spark", "Route-Logs"]
+    assert [s["Name"] for s in definition["Steps"]] == [
+        "Route-Python",
+        "Route-Spark",
+        "Route-Logs",
+        "Route-LogsSpark",
+    ]
     # the default InputDataUri names this stack's bucket and endpoint: the production dataset
     (default_input,) = [p["DefaultValue"] for p in definition["Parameters"] if p["Name"] == "InputDataUri"]
     assert default_input == (

@@ -155,10 +155,19 @@ def test_notifications_carry_the_alert_attributes(states):
 def test_subjects_fit_sns_with_the_longest_endpoint_name_the_template_allows(template, states):
     # SNS Publish: subjects are ASCII, without line breaks, and less than 100 characters
     # (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html)
-    longest = "e" * int(template.document["Parameters"]["EndpointName"]["MaxLength"])
+    # (the endpoint is EndpointName, or LogsEndpointName for a log run: the request names it)
+    parameters = template.document["Parameters"]
+    longest = "e" * max(int(parameters[p]["MaxLength"]) for p in ("EndpointName", "LogsEndpointName"))
     for name, state in states.items():
         if state.get("Resource") == "arn:aws:states:::sns:publish":
-            subject = state["Parameters"]["Subject"].replace("${EndpointName}", longest)
+            given = state["Parameters"]
+            if "Subject.$" in given:
+                text = given["Subject.$"]
+                assert text.startswith("States.Format('"), name
+                assert text.endswith("', $.request.deployment.endpointName)"), name
+                subject = text.removeprefix("States.Format('").split("'", 1)[0].replace("{}", longest)
+            else:
+                subject = given["Subject"].replace("${EndpointName}", longest)
             assert len(subject) <= 99, name
             assert subject.isascii(), name
             assert subject.isprintable(), name

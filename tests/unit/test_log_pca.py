@@ -56,6 +56,25 @@ def test_a_threshold_never_sits_below_rounding_noise():
     assert not any(scorer.is_anomaly(scorer.score(row)) for row in train.tolist())
 
 
+def test_no_model_explains_every_training_vector_exactly():
+    # GIVEN training rows of rank 3 (a fault type the training log already held spans one direction)
+    rng = np.random.default_rng(4)
+    plane = rng.normal(size=(2, 8))
+    train = rng.normal(size=(300, 2)) @ plane
+    train[:6] += 5.0 * np.eye(8)[7]  # six rows with a rare event
+    subspace = logs_pca.Subspace(train)
+    assert subspace.rank == 3
+    # WHEN the search may try up to 30 components
+    labels = [0] * 50 + [1] * 5
+    held = rng.normal(size=(55, 2)) @ plane
+    held[50:] += 5.0 * np.eye(8)[7]  # the same rare event again, in held-out sessions
+    _, scorer, trials = logs_pca.search(train, labels, held)
+    # THEN k stays below the rank: the rare direction stays in the residual and is caught
+    assert max(t.max_components for t in trials) == 2
+    assert all(t.threshold > subspace.noise_floor for t in trials)
+    assert [scorer.is_anomaly(scorer.score(row)) for row in held[50:].tolist()] == [True] * 5
+
+
 def test_the_training_script_reads_sagemaker_channels_and_prints_the_tuners_metric(
     tmp_path, monkeypatch, capsys
 ):

@@ -49,7 +49,10 @@ def test_prepare_accounts_for_every_line_and_splits_groups_by_time(hdfs, tmp_pat
     sessions = {
         name: _rows(tmp_path / "sessions" / f"{name}.csv") for name in ("train", "validation", "evaluation")
     }
-    assert [len(sessions[n]) for n in sessions] == [1050, 225, 225]
+    # the oldest 70 % train, less the training sessions that show a rare event (set aside)
+    set_aside = report["labels"]["train_set_aside"]
+    assert 0 < set_aside < 0.1 * 1050
+    assert [len(sessions[n]) for n in sessions] == [1050 - set_aside, 225, 225]
     # every training session starts before every validation one, and those before evaluation
     last_train = max(int(r["first_line"]) for r in sessions["train"])
     assert last_train < min(int(r["first_line"]) for r in sessions["validation"])
@@ -109,8 +112,10 @@ def test_without_labels_the_held_out_sets_get_each_kind_of_injected_fault(hdfs, 
 
 def test_injected_faults_have_the_shape_their_kind_says():
     sequence = [1, 2, 2, 3, 4, 4, 4, 5]
-    made = logs_inject.inject([sequence] * 40, always=[1], seed=1, share=0.3)
+    made = logs_inject.inject([sequence] * 40, always=[1], seed=1, share=0.3, rare_events=[9])
     by_kind = {a.kind: a.sequence for a in made}
+    assert 9 in by_kind["rare"]
+    assert [t for t in by_kind["rare"] if t != 9] == sequence
     assert 1 not in by_kind["drop"]
     assert None in by_kind["unseen"]
     assert [t for t in by_kind["unseen"] if t is not None] == sequence
@@ -118,6 +123,49 @@ def test_injected_faults_have_the_shape_their_kind_says():
     assert set(by_kind["repeat"]) == set(sequence)
     assert by_kind["truncate"] == sequence[: len(by_kind["truncate"])]
     assert len(by_kind["truncate"]) < len(sequence)
+
+
+def test_the_train_channel_leaves_out_sessions_with_a_rare_event_but_keeps_its_feature(hdfs, tmp_path):
+    # GIVEN an unlabelled HDFS log whose training part holds its own faults (about 3 % of blocks)
+    log, _, generated = hdfs
+    # WHEN it is prepared
+    report = logs_prepare.prepare([log], resolve_format("hdfs"), tmp_path, seed=7)
+    # THEN the faults that show as a rare event are mostly gone from the train channel and from the
+    # held-out sessions judged normal (a fault event common enough in this sample may stay) ...
+    rare_kinds = set(HDFS_FAULTS) - {"lost-replica"}  # a lost replica shows no event of its own
+
+    def share(keys: list[str]) -> float:
+        return sum(generated.faults.get(k) in rare_kinds for k in keys) / len(keys)
+
+    train = [r["key"] for r in _rows(tmp_path / "sessions" / "train.csv")]
+    judged = [r["key"] for r in _rows(tmp_path / "sessions" / "evaluation.csv") if r["label"] == "0"]
+    assert share(train) < share(list(generated.faults)) / 3
+    assert share(judged) < share(list(generated.faults)) / 3
+    # ... yet the fault templates are still features, and every set-aside session is counted
+    spec = VectorSpec.load((tmp_path / "vector_spec.json").read_bytes())
+    table = TemplateTable.load((tmp_path / "templates.json").read_bytes())
+    assert Matcher(table).match("PacketResponder 1 for block blk_5 Interrupted.") in spec.columns
+    labels = report["labels"]
+    assert labels["rare_events"] > 0
+    assert len(train) + labels["train_set_aside"] == 1050
+    assert len(judged) + labels["evaluation_set_aside"] == 225
+
+
+def test_real_labels_judge_every_held_out_session(hdfs, tmp_path):
+    log, labels, _ = hdfs
+    report = logs_prepare.prepare([log], resolve_format("hdfs"), tmp_path, labels_path=labels)
+    assert "evaluation_set_aside" not in report["labels"]
+    assert report["evaluation_rows"] == 225
+
+
+def test_rare_events_mark_nothing_when_most_sessions_show_one():
+    # GIVEN training sessions that each hold an event no other session has
+    groups = [logs_prepare.group_of(f"s{n}", [1, 2, 100 + n]) for n in range(300)]
+    # THEN rarity is this log's normal: nothing is set aside
+    assert logs_prepare.rare_events(groups) is None
+    # AND with few such sessions, their events are the rare ones
+    few = [logs_prepare.group_of(f"s{n}", [1, 2] + ([100 + n] if n < 3 else [])) for n in range(300)]
+    assert logs_prepare.rare_events(few) == {100, 101, 102}
 
 
 def test_bgl_windows_take_their_labels_from_the_lines(tmp_path):
@@ -149,4 +197,6 @@ def test_the_job_entry_point_exits_2_with_the_reason_on_bad_input(tmp_path, caps
     assert not report_path.exists()
     HdfsLog(200, seed=1).write(tmp_path / "ok.log")
     assert logs_prepare.main(["--input", str(tmp_path / "ok.log"), "--out", str(tmp_path / "o")]) == 0
-    assert json.loads(capsys.readouterr().out.splitlines()[-1])["train_rows"] == 140
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert summary["train_rows"] + report["labels"]["train_set_aside"] == 140

@@ -133,3 +133,29 @@ def test_a_damaged_vector_spec_is_refused_with_a_named_error(change, message):
     document.update(change)
     with pytest.raises(VectorSpecError, match=message):
         VectorSpec.load(json.dumps(document).encode())
+
+
+def test_every_rejected_line_is_told_with_its_reason_as_it_is_counted():
+    from anomaly_sentinel.logs import LineEvent, Tally, group_events
+
+    # GIVEN lines the reader refused, a line without a session key, and placed lines
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    events = [
+        LineEvent(1, 7, ("blk_1",), at),
+        LineEvent(2, None, reject="not-utf8"),
+        LineEvent(3, 7, (), at),  # the grouper refuses it: no session key
+        LineEvent(4, 8, ("blk_1",), at),
+        LineEvent(5, None, reject="line-too-long"),
+    ]
+    told: list[tuple[int, str]] = []
+    tally = Tally()
+    # WHEN they are grouped
+    groups = list(
+        group_events(
+            iter(events), Grouper(GroupingSpec("session")), None, tally, on_reject=lambda *r: told.append(r)
+        )
+    )
+    # THEN each rejected line is told once, in order, with the reason the tally counts
+    assert told == [(2, "not-utf8"), (3, "no-session-key"), (5, "line-too-long")]
+    assert Counter(reason for _, reason in told) == tally.rejects
+    assert [g.length for g in groups] == [2]

@@ -57,14 +57,29 @@ def test_the_detector_with_the_higher_f1_wins_then_fewer_false_alerts_then_pca()
     assert judge.choose({"f1": 0.8, "fp": 0}, {"f1": 0.8, "fp": 1}) == "rcf"
 
 
+def test_an_rcf_winner_waits_for_its_endpoint_before_it_is_approved():
+    better = {"approval": judge.APPROVED, "reason": "F1 0.9 vs 0.8 in service"}
+    worse = {"approval": judge.PENDING, "reason": "F1 0.7 vs 0.8 in service"}
+    # a PCA model is scored in the function: registered as judged
+    assert judge.registration("pca", better) == {**better, "verdict": judge.APPROVED}
+    assert judge.registration("pca", worse)["approval"] == judge.PENDING
+    # an RCF model judged better is registered pending; the retraining state machine approves it
+    # once the log endpoint serves it (the scoring function takes the newest Approved package)
+    registered = judge.registration("rcf", better)
+    assert (registered["approval"], registered["verdict"]) == (judge.PENDING, judge.APPROVED)
+    assert "once it serves on the log endpoint" in registered["reason"]
+    assert judge.registration("rcf", worse)["verdict"] == judge.PENDING
+
+
 def test_the_rcf_cutoff_is_the_candidate_with_the_best_validation_f1_and_quantiles_are_numpys():
     rng = np.random.default_rng(0)
     train = list(rng.normal(1.0, 0.1, 500))
     assert judge._quantile(sorted(train), 0.99) == pytest.approx(float(np.quantile(train, 0.99)))
     labels = [0] * 95 + [1] * 5
     validation = list(rng.normal(1.0, 0.1, 95)) + [3.0] * 5
-    cutoff = judge.rcf_cutoff(train, labels, validation)
-    assert max(validation[:95]) < cutoff < 3.0
+    chosen = judge.rcf_cutoff(train, labels, validation)
+    assert max(validation[:95]) < chosen["cutoff"] < 3.0
+    assert (chosen["f1"], chosen["fp"]) == (1.0, 0)
 
 
 def test_the_labels_uri_becomes_a_downloaded_file_or_nothing():

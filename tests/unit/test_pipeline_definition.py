@@ -134,9 +134,12 @@ def test_exactly_one_route_runs_for_every_parameter_combination(use_spark, label
         for s in DEFINITION["Steps"]
         if all(evaluate(c, parameters) for c in s["Arguments"]["Conditions"])
     ]
-    # THEN exactly one chain runs: the log route for logs (whatever UseSpark says), else Spark iff
+    # THEN exactly one chain runs: the log route for logs, else the numeric one; on Spark iff
     # UseSpark (labels or not, every run tunes)
-    expected = "Logs" if kind == "logs" else "Spark" if use_spark else "Python"
+    if kind == "logs":
+        expected = "LogsSpark" if use_spark else "Logs"
+    else:
+        expected = "Spark" if use_spark else "Python"
     assert chosen == [f"Route-{expected}"]
 
 
@@ -164,7 +167,7 @@ def test_no_experiment_tracking_the_role_has_no_permission_for():
 
 
 def test_every_route_is_one_condition_with_the_whole_chain_in_order():
-    assert [s["Type"] for s in DEFINITION["Steps"]] == ["Condition"] * 3
+    assert [s["Type"] for s in DEFINITION["Steps"]] == ["Condition"] * 4  # Python, Spark, Logs, LogsSpark
     chain = [
         "Channels",
         "Tune",

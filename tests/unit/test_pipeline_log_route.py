@@ -18,8 +18,8 @@ DEFINITION = json.loads(build.DEFINITION_PATH.read_text(encoding="utf-8"))
 CODE = "s3://${DataBucket}/pipeline/code/${CodeDigest}/"
 
 
-def steps() -> dict[str, dict[str, Any]]:
-    condition = next(s for s in DEFINITION["Steps"] if s["Name"] == "Route-Logs")
+def steps(route: str = "Logs") -> dict[str, dict[str, Any]]:
+    condition = next(s for s in DEFINITION["Steps"] if s["Name"] == f"Route-{route}")
     return {step["Name"]: step for step in condition["Arguments"]["IfSteps"]}
 
 
@@ -41,7 +41,8 @@ def tuning_channels(kind: str) -> dict[str, dict[str, Any]]:
 def test_the_log_route_runs_only_for_logs_and_holds_the_whole_chain_in_order():
     condition = next(s for s in DEFINITION["Steps"] if s["Name"] == "Route-Logs")
     assert condition["Arguments"]["Conditions"] == [
-        {"Type": "Equals", "LeftValue": {"Get": "Parameters.DataKind"}, "RightValue": "logs"}
+        {"Type": "Equals", "LeftValue": {"Get": "Parameters.UseSpark"}, "RightValue": False},
+        {"Type": "Equals", "LeftValue": {"Get": "Parameters.DataKind"}, "RightValue": "logs"},
     ]
     kinds = [name.split("-Logs")[0] for name in steps()]
     assert kinds == [
@@ -185,3 +186,30 @@ def test_the_numeric_routes_never_run_for_logs():
             condition["Arguments"]["Conditions"]
         )
     assert log_route.DATA_KIND_VALUES == ["numeric", "logs"]
+
+
+def test_the_spark_variant_prepares_on_a_spark_cluster_and_runs_the_same_chain_after():
+    # GIVEN the two log routes of the definition
+    python, spark = steps("Logs"), steps("LogsSpark")
+    condition = next(s for s in DEFINITION["Steps"] if s["Name"] == "Route-LogsSpark")
+    assert condition["Arguments"]["Conditions"][0]["RightValue"] is True
+    # THEN the same steps, in the same order, named for their route
+    assert [n.replace("-LogsSpark", "-Logs") for n in spark] == list(python)
+    # AND Prepare runs logs_prepare_spark through logs_job.py in the Spark image, with the same
+    # arguments as the Python route's logs_prepare, its scripts and the package in one --py-files zip
+    prepare = spark["Prepare-LogsSpark"]["Arguments"]
+    app = prepare["AppSpecification"]
+    assert app["ImageUri"] == "${SparkImage}"
+    assert app["ContainerEntrypoint"][0] == "smspark-submit"
+    assert app["ContainerEntrypoint"][1:3] == ["--py-files", CODE + "code.zip"]
+    assert app["ContainerEntrypoint"][-1].endswith("/logs_job.py")
+    assert all(len(part) <= 256 for part in app["ContainerEntrypoint"])  # CreatePipeline's limit
+    python_args = python["Prepare-Logs"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert app["ContainerArguments"] == ["logs_prepare_spark", *python_args[1:]]
+    resources = prepare["ProcessingResources"]["ClusterConfig"]
+    assert resources["InstanceCount"] == {"Get": "Parameters.SparkInstanceCount"}
+    assert {i["InputName"] for i in prepare["ProcessingInputs"]} >= {"lib", "logs"}
+    # AND the later steps read the Spark route's own Prepare output
+    evaluate = json.dumps(spark["Evaluate-LogsSpark"])
+    assert "Steps.Prepare-LogsSpark" in evaluate
+    assert "Steps.Prepare-Logs." not in evaluate

@@ -223,3 +223,30 @@ def test_the_runtime_package_and_a_source_bundle_go_with_the_scripts(s3):
     # ... built from contents only: the same files give the same bytes (and the same digest)
     again = publisher.source_bundle({**publisher.read_scripts(PIPELINE), **publisher.read_package()})
     assert again == bundle
+
+
+def test_the_spark_log_route_imports_its_scripts_and_the_package_from_one_zip(s3, tmp_path):
+    # GIVEN the published code.zip (the Spark log route's only --py-files path)
+    import subprocess
+    import sys
+
+    published = publisher.publish(
+        s3, root=PIPELINE, bucket=BUCKET, region="us-east-1", substitutions=SUBSTITUTIONS
+    )
+    bundle = tmp_path / "code.zip"
+    bundle.write_bytes(s3.get_object(Bucket=BUCKET, Key=published.code_prefix + "code.zip")["Body"].read())
+    # WHEN a fresh interpreter (an executor) has only that zip on its path
+    root = str(PROJECT_ROOT)
+    probe = (
+        f"import sys; sys.path[:] = [{str(bundle)!r}] + [p for p in sys.path if {root!r} not in p]; "
+        "import logs_prepare, logs_inject, preprocess, anomaly_sentinel.logs.table as t; print(t.__file__)"
+    )
+    found = subprocess.run(
+        [sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+    # THEN the scripts the Spark job's functions live in, and the runtime package, import from it
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip().startswith(str(bundle))
+    # ... and the zip depends on contents only
+    code = {**publisher.read_scripts(PIPELINE), **publisher.read_package()}
+    assert publisher.py_files_bundle(code) == bundle.read_bytes()

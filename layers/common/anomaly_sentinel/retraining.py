@@ -8,6 +8,9 @@ The candidate is the package the execution's RegisterModel step registered
 (ListPipelineExecutionSteps). Packages carry ``CustomerMetadataProperties`` (keys in
 :mod:`anomaly_sentinel.contracts`) naming the pipeline execution, their score statistics and
 optionally the tuning objective: that is how candidate and model in service are compared.
+
+A log route run (``kind: logs``, the ``logs-`` runs) is judged by the pipeline itself; its model
+goes to the log endpoint when it is an RCF model (:mod:`anomaly_sentinel.log_retraining`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from anomaly_sentinel.contracts import (
 from anomaly_sentinel.contracts import read_score_stats as parse_score_stats
 from anomaly_sentinel.evaluation import EvaluationFileError, Judgement, judge_in_service, meets, read_report
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
+from anomaly_sentinel.log_retraining import evaluate_log_candidate, log_settings
 from anomaly_sentinel.pipeline_runs import cost_line
 from anomaly_sentinel.settings import RetrainStepsSettings
 
@@ -70,6 +74,8 @@ class RetrainRequest(BaseModel):
     input_data_uri: str | None = Field(default=None, alias="inputDataUri", pattern=r"^s3://[^/]+/.*$")
     trigger: str = Field(default="manual", max_length=64)
     reason: str = Field(default="started by hand", max_length=1000)
+    #: ``logs``: a log route run (adopted only: a log model is trained by a log upload).
+    kind: Literal["numeric", "logs"] = "numeric"
 
 
 def parse_request(payload: Any, settings: RetrainStepsSettings) -> RetrainRequest:
@@ -86,6 +92,11 @@ def parse_request(payload: Any, settings: RetrainStepsSettings) -> RetrainReques
         )
     if arn is not None and request.input_data_uri is not None:
         raise EventParseError("give either pipelineExecutionArn (adopt) or inputDataUri (start), not both")
+    if request.kind == "logs" and arn is None:
+        raise EventParseError(
+            "kind 'logs' adopts a log route run (pipelineExecutionArn): log models are trained by "
+            "uploads under LogsTrainingPrefix"
+        )
     return request
 
 
@@ -102,12 +113,14 @@ def prepare(event: dict[str, Any], settings: RetrainStepsSettings, now: int) -> 
     if not execution_name:
         raise EventParseError("prepare needs executionName ($$.Execution.Name)")
     request = parse_request(event.get("input"), settings)
-    model_name, config_name = deployment_names(settings.endpoint_name, execution_name)
+    endpoint = log_settings(settings)[0] if request.kind == "logs" else settings.endpoint_name
+    model_name, config_name = deployment_names(endpoint, execution_name)
     trigger = _slug(request.trigger, "manual")
     suffix = f"-{_token(execution_arn, 8)}"
     display_name = f"retrain-{trigger}"[: DISPLAY_NAME_MAX - len(suffix)].rstrip("-") + suffix
     parameters = [{"Name": "InputDataUri", "Value": request.input_data_uri}] if request.input_data_uri else []
     return {
+        "kind": request.kind,
         "mode": "adopt" if request.pipeline_execution_arn else "start",
         "pipelineExecutionArn": request.pipeline_execution_arn or NONE,
         "trigger": request.trigger,
@@ -120,13 +133,13 @@ def prepare(event: dict[str, Any], settings: RetrainStepsSettings, now: int) -> 
         },
         # DynamoDB N values travel as strings in the service integration.
         "lock": {
-            "id": f"{LOCK_PREFIX}{settings.endpoint_name}",
+            "id": f"{LOCK_PREFIX}{endpoint}",
             "holder": execution_name,
             "now": str(now),
             "expiration": str(now + settings.lock_ttl_seconds),
         },
         "deployment": {
-            "endpointName": settings.endpoint_name,
+            "endpointName": endpoint,
             "modelName": model_name,
             "endpointConfigName": config_name,
             "variantName": "AllTraffic",
@@ -150,6 +163,7 @@ class PackageInfo(BaseModel):
     model_data_url: str
     image: str
     status: str = ""
+    group: str = ""
     metadata: dict[str, str] = Field(default_factory=dict)
 
     def objective(self, metric: str) -> float | None:
@@ -188,6 +202,7 @@ def package_info(description: dict[str, Any]) -> PackageInfo:
         model_data_url=str(containers[0].get("ModelDataUrl") or ""),
         image=str(containers[0].get("Image") or ""),
         status=str(description.get("ModelApprovalStatus") or ""),
+        group=str(description.get("ModelPackageGroupName") or ""),
         metadata={str(k): str(v) for k, v in (description.get("CustomerMetadataProperties") or {}).items()},
     )
 
@@ -365,6 +380,15 @@ def evaluate(
     if not isinstance(execution_arn, str) or not execution_arn:
         raise EventParseError("evaluate needs pipelineExecutionArn")
     candidate = find_candidate(sagemaker, execution_arn, settings)
+    if event.get("kind") == "logs":
+        found = evaluate_log_candidate(candidate, settings, sagemaker, s3)
+        return _log_result(event, execution_arn, candidate, found, sagemaker)
+    if candidate.group and candidate.group != settings.model_package_group_name:
+        raise CandidateNotFoundError(
+            f"model package {candidate.arn} is not in the model package group "
+            f"{settings.model_package_group_name!r} of endpoint {settings.endpoint_name!r} "
+            "(a log route run is adopted with kind 'logs')"
+        )
     current = in_service(sagemaker, settings)
     judgement = judge_evaluation(candidate, current, settings, s3)
     if judgement is not None:
@@ -379,6 +403,7 @@ def evaluate(
         metadata["approved_by"] = str(event.get("executionName") or "retraining")[:256]
     return {
         "approve": verdict.approve,
+        "deploy": True,
         "rule": verdict.rule,
         "reason": verdict.reason[:APPROVAL_DESCRIPTION_MAX],
         "modelPackageArn": candidate.arn,
@@ -391,6 +416,39 @@ def evaluate(
         "previousModelPackageArn": current.package.arn if current.package else NONE,
         "evaluation": judgement.summary if judgement is not None else {},
         "comparison": judgement.table if judgement is not None else NONE,
+        "trainingData": candidate.metadata.get(METADATA_TRAINING_DATA, NONE),
+        "runCost": cost_line(sagemaker, execution_arn),
+    }
+
+
+def _log_result(
+    event: dict[str, Any], execution_arn: str, candidate: PackageInfo, found: dict[str, Any], sagemaker: Any
+) -> dict[str, Any]:
+    """The evaluate step's answer for a log run, in the numeric answer's shape."""
+    figures = found["figures"]
+    comparison = "; ".join(
+        f"{name.upper()} F1 {m.get('f1', 0):.3f} (precision {m.get('precision', 0):.3f}, recall "
+        f"{m.get('recall', 0):.3f})"
+        for name, m in sorted(figures.items())
+        if isinstance(m, dict)
+    )
+    return {
+        "approve": found["approve"],
+        "deploy": found["deploy"],
+        "rule": found["rule"],
+        "reason": found["reason"][:APPROVAL_DESCRIPTION_MAX],
+        "modelPackageArn": candidate.arn,
+        "modelDataUrl": candidate.model_data_url,
+        "image": candidate.image,
+        "metadata": {"approved_by": str(event.get("executionName") or "retraining")[:256]}
+        if found["approve"]
+        else {},
+        "endpointExists": found["endpointExists"],
+        "previousEndpointConfig": found["previousEndpointConfig"] or NONE,
+        "previousModelDataUrl": found["previousModelDataUrl"] or NONE,
+        "previousModelPackageArn": NONE,
+        "evaluation": {},
+        "comparison": comparison or NONE,
         "trainingData": candidate.metadata.get(METADATA_TRAINING_DATA, NONE),
         "runCost": cost_line(sagemaker, execution_arn),
     }

@@ -272,6 +272,14 @@ class RetrainStepsSettings(EnvSettings):
     min_improvement: float = Field(default=0.0, alias="MIN_IMPROVEMENT", ge=0.0, le=1.0)
     #: How many of the group's newest packages are searched for a candidate or the model in service.
     package_scan_limit: int = Field(default=50, alias="PACKAGE_SCAN_LIMIT", ge=1, le=1000)
+    #: The log route (issue 21): log runs are adopted too (``kind: logs``); an RCF log model that the
+    #: pipeline judged better is deployed to this endpoint (a PCA one needs none). Unset: refused.
+    logs_endpoint_name: str | None = Field(
+        default=None, alias="LOGS_ENDPOINT_NAME", pattern=SAGEMAKER_NAME, max_length=48
+    )
+    logs_model_package_group: str | None = Field(
+        default=None, alias="LOGS_MODEL_PACKAGE_GROUP_NAME", pattern=SAGEMAKER_NAME
+    )
 
     def model_post_init(self, context: object, /) -> None:
         """The lock must outlive the longest bounded wait, or a second run could start mid-deploy."""

@@ -280,11 +280,11 @@ class LogFileScorer:
         settings = self.settings
         grouper = model.grouper()
         tally = Tally()
-        line_rejects = LineRejects(grouper, rejects)
+        line_rejects = LineRejects(rejects)
         log_format = model.table.format
         normal = log_format.normal_label if log_format.label_field else None
-        events = line_rejects.tap(read_events(body, model.matcher, settings.max_line_bytes))
-        groups = group_events(events, grouper, normal, tally)
+        events = read_events(body, model.matcher, settings.max_line_bytes)
+        groups = group_events(events, grouper, normal, tally, on_reject=line_rejects)
         ledger = Ledger(model, scores, rejects, keep=settings.top_anomalies)
         calls = Calls()
         if model.detector == "pca":

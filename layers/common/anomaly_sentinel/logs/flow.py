@@ -33,7 +33,6 @@ from anomaly_sentinel.logs.artefacts import (
     DetectorChoice,
 )
 from anomaly_sentinel.logs.pca import PcaScorer
-from anomaly_sentinel.logs.stream import LineEvent
 from anomaly_sentinel.logs.table import Matcher, TemplateTable
 from anomaly_sentinel.logs.vectors import Group, Grouper, VectorSpec
 from anomaly_sentinel.scoring import Batch, BatchOutcome, EndpointClient, RequestPacker, score_batches
@@ -109,42 +108,13 @@ class LogModel:
 
 
 class LineRejects:
-    """Writes one JSONL reject per rejected line, as ``stream.group_events`` counts it.
+    """Writes one JSONL reject per rejected line: ``stream.group_events``' ``on_reject``."""
 
-    The stream rejects unreadable lines itself (the event carries the reason); the grouper rejects
-    a placed-looking line later (no session key, no time, late): :meth:`tap` sees that as a line the
-    grouper did not place, once the next line is asked for (the stream handles one line at a time).
-    """
-
-    def __init__(self, grouper: Grouper, sink: IO[bytes]) -> None:
-        self.grouper = grouper
+    def __init__(self, sink: IO[bytes]) -> None:
         self.sink = sink
         self.count = 0
 
-    def tap(self, events: Iterable[LineEvent]) -> Iterator[LineEvent]:
-        grouper = self.grouper
-        known = Counter(grouper.rejects)
-        pending: LineEvent | None = None
-        placed = 0
-        for event in events:
-            if pending is not None and grouper.placed == placed:
-                known = self._grouper_reject(pending, known)
-            if event.reject is not None:
-                self._write(event.line, event.reject)
-                pending = None
-            else:
-                pending, placed = event, grouper.placed
-            yield event
-        if pending is not None and grouper.placed == placed:
-            self._grouper_reject(pending, known)
-
-    def _grouper_reject(self, event: LineEvent, known: Counter[str]) -> Counter[str]:
-        now = Counter(self.grouper.rejects)
-        reason = next((r for r, n in now.items() if n != known[r]), "not-grouped")
-        self._write(event.line, reason)
-        return now
-
-    def _write(self, line: int, reason: str) -> None:
+    def __call__(self, line: int, reason: str) -> None:
         self.count += 1
         self.sink.write(_jsonl({"line": line, "stage": "parse", "reason": reason}))
 

@@ -8,7 +8,7 @@ rejected with a reason — ``lines == placed + rejected`` always (:meth:`Tally.c
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -91,18 +91,30 @@ class Tally:
         }
 
 
+#: Told of every rejected line: its number and the reason (a reject record, never its content).
+OnReject = Callable[[int, str], None]
+
+
 def group_events(
-    events: Iterator[LineEvent], grouper: Grouper, normal_label: str | None, tally: Tally
+    events: Iterator[LineEvent],
+    grouper: Grouper,
+    normal_label: str | None,
+    tally: Tally,
+    on_reject: OnReject | None = None,
 ) -> Iterator[Group]:
     """Place each event in its groups; yield groups as they close, then the rest at the end.
 
     ``normal_label``: with a format whose lines carry a label (BGL), a group holding a line with
-    any other label is *marked* (the window's real label).
+    any other label is *marked* (the window's real label). ``on_reject(line, reason)`` hears of
+    every line rejected, whether the reader refused it (not UTF-8, too long, no header match) or
+    the grouper did (no session key, no time, late), as it is counted.
     """
     for event in events:
         tally.lines += 1
         if event.reject is not None:
             tally.rejects[event.reject] += 1
+            if on_reject is not None:
+                on_reject(event.line, event.reject)
             continue
         if event.template_id is None:
             tally.unseen += 1
@@ -115,6 +127,8 @@ def group_events(
         )
         if reason is not None:
             tally.rejects[reason] += 1
+            if on_reject is not None:
+                on_reject(event.line, reason)
         else:
             tally.placed += 1
         for group in grouper.closed():
