@@ -247,6 +247,39 @@ def test_an_endpoint_that_refuses_every_request_fails_the_file_early(lambda_func
     assert result["failure"] in alert["Message"]
 
 
+@pytest.mark.parametrize("rows", [1, 5, 11])
+def test_a_small_file_the_endpoint_refuses_entirely_fails_and_alerts_like_a_large_one(
+    lambda_function, stack, bucket, rows
+):
+    # GIVEN an endpoint whose model expects 48 features (not published), and a file of a few
+    # 3-feature rows: too few for the run of failures that stops a large file early
+    wide = FaultyScorer(MeanScorer(feature_dim=48), Faults())
+    body = jsonl([record(f"{i},2,3") for i in range(rows)])
+    critical = subscribe(stack, "critical", {"severity": ["critical"]})
+    with EndpointServer(static_resolver({stack.parameters["EndpointName"]: wide})) as server:
+        handler = lambda_function(FUNCTION, **server.environ())
+        # WHEN the file is scored
+        result = handler(put_capture(bucket, body=body))
+    # THEN the file fails as the endpoint's fault, not as rows refused one by one, and says so
+    assert result["status"] == "failed"
+    assert "the endpoint failed every request the same way" in result["failure"]
+    assert "status 400" in result["failure"]
+    assert (result["scored"], result["rejected"], result["reasons"]) == (0, rows, {"endpoint-failed": rows})
+    assert {r["reason"] for r in read_jsonl(result["rejects_uri"])} == {"endpoint-failed"}
+    (alert,) = messages(critical)
+    assert result["failure"] in alert["Message"]
+
+
+def test_a_small_file_with_one_refused_row_among_scored_ones_is_not_failed(function, stack, bucket):
+    # GIVEN a 5-record file whose third record the endpoint refuses
+    body = jsonl([record(f"{POISON if i == 2 else i},1,2,3,4,5,6", event_id=f"e-{i}") for i in range(5)])
+    critical = subscribe(stack, "critical", {"severity": ["critical"]})
+    # WHEN it is scored THEN that row alone is rejected as refused, the file is scored, nobody paged
+    result = function()(put_capture(bucket, body=body))
+    assert (result["status"], result["scored"], result["reasons"]) == ("scored", 4, {"endpoint-rejected": 1})
+    assert messages(critical) == []
+
+
 def test_same_event_delivered_three_times_scores_and_alerts_once(function, stack, bucket, endpoint):
     queue = subscribe(stack, "anomalies", {"kind": ["anomaly"]})
     event = put_capture(bucket)
