@@ -242,6 +242,19 @@ def test_a_succeeded_run_is_metered_without_an_alert(stack, extras, handler, inb
     assert inbox.messages() == []
 
 
+def test_a_stopped_run_is_metered_as_stopped_without_a_failure_alert(stack, extras, handler, inbox, capsys):
+    # GIVEN a run someone stopped (StopPipelineExecution: a decision, not a fault)
+    execution = start_execution(stack)
+    backend_execution(execution).pipeline_execution_status = "Stopped"
+    # WHEN its Stopped status-change event arrives
+    result = handler(status_event(execution, "Stopped"))
+    # THEN it is counted as Stopped and nobody is paged as for a failure
+    assert (result["status"], result["alert"]) == ("Stopped", None)
+    outcome = [doc for doc in emf(capsys.readouterr().out) if "PipelineRuns" in doc]
+    assert [doc["Status"] for doc in outcome] == ["Stopped"]
+    assert inbox.messages() == []
+
+
 def test_an_unpriced_instance_type_is_reported_not_counted_as_free(stack, extras, handler, capsys):
     # GIVEN a run whose training job ran on an instance type the price table does not have
     execution = start_execution(stack)

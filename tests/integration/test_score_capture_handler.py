@@ -280,6 +280,21 @@ def test_a_small_file_with_one_refused_row_among_scored_ones_is_not_failed(funct
     assert messages(critical) == []
 
 
+def test_with_the_templates_defaults_a_file_needs_100_scores_for_its_own_cutoff(function, stack, bucket):
+    # GIVEN the stack as deployed with its default parameters, no model statistics in service, and
+    # files of 99 and of 100 scorable records
+    handler = function()
+    results = {}
+    for count in (99, 100):
+        body = jsonl([record(",".join(str(i % 10 + c) for c in range(7))) for i in range(count)])
+        key = f"capture/e/AllTraffic/2026/11/21/10/{count}.jsonl"
+        # WHEN each is scored
+        results[count] = handler(put_capture(bucket, key, body=body))
+    # THEN 99 scores are too few for a cutoff of the file's own, and 100 are enough
+    assert (results[99]["cutoff_source"], results[99]["cutoff"]) == ("none", None)
+    assert results[100]["cutoff_source"] == "file-stats"
+
+
 def test_same_event_delivered_three_times_scores_and_alerts_once(function, stack, bucket, endpoint):
     queue = subscribe(stack, "anomalies", {"kind": ["anomaly"]})
     event = put_capture(bucket)
