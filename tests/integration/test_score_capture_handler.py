@@ -295,6 +295,25 @@ def test_with_the_templates_defaults_a_file_needs_100_scores_for_its_own_cutoff(
     assert results[100]["cutoff_source"] == "file-stats"
 
 
+def test_a_request_split_around_a_refused_row_keeps_each_score_on_its_row_even_with_a_form_feed(
+    function, stack, bucket
+):
+    # GIVEN eight records scored in one request: the fourth has a form feed before a value (CSV
+    # and float() both allow it; it is whitespace, not a line break), the sixth is refused
+    values = [[float(i + c) for c in range(7)] for i in range(8)]
+    rows = [",".join(f"{v:g}" for v in row) for row in values]
+    rows[3] = rows[3].replace(",", ",\f", 1)
+    rows[5] = f"{POISON},1,2,3,4,5,6"
+    body = jsonl([record(row, event_id=f"e-{i}") for i, row in enumerate(rows)])
+    # WHEN the file is scored (the request is split in halves around the refused row)
+    result = function()(put_capture(bucket, body=body))
+    # THEN each row has its own score (the endpoint's score is the row's mean) and only the
+    # refused one is rejected
+    assert (result["scored"], result["rejected"], result["bisections"] > 0) == (7, 1, True)
+    scored = {r["eventId"]: r["score"] for r in read_jsonl(result["scores_uri"])}
+    assert scored == {f"e-{i}": pytest.approx(sum(values[i]) / 7) for i in range(8) if i != 5}
+
+
 def test_same_event_delivered_three_times_scores_and_alerts_once(function, stack, bucket, endpoint):
     queue = subscribe(stack, "anomalies", {"kind": ["anomaly"]})
     event = put_capture(bucket)
