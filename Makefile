@@ -78,12 +78,14 @@ $(VENV)/.mutation-installed: $(VENV)/.installed requirements/mutation.txt
 	$(BIN)/pip install $(PIP_FLAGS) -c requirements/dev.txt -r requirements/mutation.txt
 	touch $@
 
-# Slow (every mutant of the runtime package against the tests that reach it): not part of `test`.
+# Slow (hours: every mutant of the runtime package, the job scripts, the local RCF and the handlers
+# against the tests that reach it): not part of `test`. A report: survivors do not fail it.
 # Starts from scratch each time, so no verdict survives a change of code or tests.
 MUTATION_CHILDREN ?= 2
-mutation: $(VENV)/.mutation-installed  ## mutation testing of the runtime package; writes docs/MUTATION.md
+mutation: $(VENV)/.mutation-installed  ## mutation testing of what ships; writes docs/MUTATION.md's figures
 	rm -rf mutants
 	$(BIN)/python scripts/mutation.py mutmut run --max-children $(MUTATION_CHILDREN)
+	$(BIN)/python scripts/mutation.py handlers
 	$(BIN)/python scripts/mutation.py report --out docs/MUTATION.md
 
 pipeline: venv  ## regenerate the SageMaker pipeline definition (build time)

@@ -24,7 +24,20 @@ responder = monitoring.MonitoringResponder(
     settings, sagemaker=sagemaker, s3=s3, sns=sns, sfn=sfn, dynamodb=dynamodb
 )
 once = Once(settings.idempotency_table, settings.idempotency_ttl_seconds)
-respond_once = once("signal")(responder.handle)  # once per job ARN / alarm state change
+
+
+@once("signal")  # once per job ARN / alarm state change
+def respond_once(signal: monitoring.MonitoringSignal) -> dict[str, Any]:
+    result = responder.handle(signal)
+    # Executions started, counted where they start: a redelivery replays the result without
+    # counting again, and a signal folded into a running retraining starts none.
+    started = result.get("execution")
+    metrics.add_metric(
+        name="RetrainingRequested",
+        unit=MetricUnit.Count,
+        value=int(bool(started) and not started["already_started"]),
+    )
+    return result
 
 
 @logger.inject_lambda_context
@@ -56,7 +69,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         },
     )
     metrics.add_metric(name="MonitoringViolations", unit=MetricUnit.Count, value=result["violations"])
-    metrics.add_metric(
-        name="RetrainingRequested", unit=MetricUnit.Count, value=int(bool(result["execution"]))
-    )
     return {"signal": signal.identity, **result}

@@ -104,7 +104,10 @@ def parse_rows(body: bytes, content_type: str) -> list[list[float]]:
     except UnicodeDecodeError:
         raise ModelFailure(400, "request body is not UTF-8") from None
     if media == "text/csv":
-        rows = [_csv_row(line, n) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        # Rows end at a line feed (CR LF too), as in CSV: a form feed or a vertical tab is not a
+        # line break there (str.splitlines would cut a row at one).
+        lines = (line.removesuffix("\r") for line in text.split("\n"))
+        rows = [_csv_row(line, n) for n, line in enumerate(lines, 1) if line.strip()]
     elif media in ("application/json", "application/jsonlines"):
         rows = _json_rows(text, lines=media == "application/jsonlines")
     else:

@@ -161,7 +161,8 @@ def lock_item(stack: Template) -> dict[str, Any] | None:
     return item
 
 
-def hold_lock(stack: Template, holder: str, expires_in: int = 3600) -> None:
+def hold_lock(stack: Template, holder: str, expires_in: int = 3600, expires_at: int | None = None) -> None:
+    """The endpoint's lock held by ``holder`` until ``expires_at`` (default: ``expires_in`` from now)."""
     import time
 
     boto3.client("dynamodb").put_item(
@@ -169,7 +170,7 @@ def hold_lock(stack: Template, holder: str, expires_in: int = 3600) -> None:
         Item={
             "id": {"S": f"{LOCK_PREFIX}{stack.parameters['EndpointName']}"},
             "holder": {"S": holder},
-            "expiration": {"N": str(int(time.time()) + expires_in)},
+            "expiration": {"N": str(expires_at if expires_at is not None else int(time.time()) + expires_in)},
         },
     )
 

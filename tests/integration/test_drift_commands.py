@@ -119,6 +119,23 @@ def test_monitor_reports_the_shifted_feature_only_and_writes_the_reports(tmp_pat
     assert statistics["features"][1]["numerical_statistics"]["mean"] == pytest.approx(0.6, abs=0.06)
 
 
+def test_monitor_of_a_file_whose_rows_all_have_another_width_compares_the_others(
+    tmp_path, capsys, baseline_dir
+):
+    # GIVEN a capture file of the baseline's 4 features, and one whose every row has 3
+    captures = [tmp_path / "a.jsonl", tmp_path / "narrow.jsonl"]
+    write_capture(captures[0], gaussian(1_500, 6))
+    write_capture(captures[1], ["1.0,2.0,3.0"] * 30)
+    # WHEN both are monitored as one window
+    code = main(["monitor", "--baseline", str(baseline_dir), *map(str, captures)])
+    # THEN exit 0: the narrow file's rows are refused and counted, the 1,500 others compared
+    captured = capsys.readouterr()
+    assert code == 0
+    result = last_json_line(captured.out)
+    assert result["records"] == 1_500
+    assert f"{captures[1]}: 30 records, 0 rows accepted, 30 rejected (feature-count 30)" in captured.err
+
+
 def test_monitor_of_a_small_window_raises_nothing(tmp_path, capsys, baseline_dir):
     capture = tmp_path / "small.jsonl"
     write_capture(capture, gaussian(200, 4, shift_c1=3.0))

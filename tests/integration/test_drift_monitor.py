@@ -125,6 +125,21 @@ def test_a_shifted_feature_in_the_last_window_is_reported_as_model_monitor_would
     assert event["detail"]["violations"] == 1
 
 
+def test_every_statistics_file_of_the_window_is_read_however_many_pages_s3_lists_them_in(deployment, handler):
+    # GIVEN five capture files in the window, and S3 listing two keys per page (S3 pages at 1,000
+    # keys; a page size set on the function's client stands for a window of thousands of files,
+    # which would take the emulator minutes to hold)
+    for index in range(5):
+        deployment.capture_statistics(f"capture-{index}", rows(300, 20 + index))
+    handler.module.monitor.s3.meta.events.register(
+        "before-parameter-build.s3.ListObjectsV2", lambda params, **_: params.setdefault("MaxKeys", 2)
+    )
+    # WHEN the window is monitored
+    result = handler(scheduled_event())
+    # THEN every file of every page is in it
+    assert (result["files"], result["records"]) == (5, 1_500)
+
+
 def test_a_repeated_schedule_tick_handles_its_window_once(deployment, handler, drift_events):
     deployment.capture_statistics("capture-0", rows(1_200, 3, shift_c2=0.6))
     first = handler(scheduled_event())

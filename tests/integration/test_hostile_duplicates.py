@@ -5,24 +5,32 @@ running. The second must be acknowledged (not raised: a raise means retries, the
 in every function guarded by the idempotency table. To hold the first delivery mid-flight, one AWS
 call of the handler's own client waits until the test releases it (:class:`Paused`); nothing else
 is stubbed.
+
+A delivery can also be cut off by its function's timeout: nothing after that moment runs, and its
+record stays "in progress". The retry must be processed once the first invocation's time is up,
+not acknowledged as a duplicate of a run that no longer exists (:class:`CutOff`).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from time import monotonic
 from typing import Any
 
 import pytest
 
 from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS
 from sentinel.endpoint import EndpointServer, MeanScorer, static_resolver
-from tests.integration.retrain_support import wait_for_all_executions
+from sentinel.invoke import LocalContext
+from tests.integration.retrain_support import create_pipeline, wait_for_all_executions
 from tests.integration.test_drift_monitor import Deployment, rows, scheduled_event
 from tests.integration.test_monitoring_drift_signals import DRIFTED, drift_event, window_report
 from tests.integration.test_pipeline_runs import failed_run, status_event
 from tests.integration.test_score_capture_handler import put_capture
+from tests.support import s3_object_created
 from tests.unit.capture_samples import jsonl, record
 
 WAIT_S = 20
@@ -105,6 +113,87 @@ def test_a_run_end_delivered_again_while_the_first_runs_is_acknowledged(stack, w
     assert acknowledged(duplicate)
     assert first["status"] == "Failed"
     assert first["alert"]
+
+
+class TimedOut(BaseException):
+    """The Lambda runtime stopping an invocation at its timeout: no handler code runs after it
+    (a BaseException, so no ``except Exception`` of the handler or of Powertools sees it)."""
+
+
+class CutOff:
+    """A client whose first call of ``operation`` is where the invocation's time runs out."""
+
+    def __init__(self, client: Any, operation: str) -> None:
+        self.client, self.operation, self.cut = client, operation, False
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.client, name)
+        if name != self.operation or self.cut:
+            return attribute
+
+        def call(**kwargs: Any) -> Any:
+            self.cut = True
+            raise TimedOut(name)
+
+        return call
+
+
+def cut_off_then_retried(handler: Any, event: dict[str, Any]) -> dict[str, Any]:
+    """The event's first delivery runs out of time (0.2 s left when it starts); the retry comes
+    after that and gets the whole timeout."""
+    nearly_over = LocalContext(function_name=handler.spec.logical_id, timeout_s=1, _started=monotonic() - 0.8)
+    with pytest.raises(TimedOut):
+        handler(event, nearly_over)
+    time.sleep(0.3)
+    result: dict[str, Any] = handler(event)
+    return result
+
+
+def test_a_monitoring_signal_cut_off_by_the_timeout_is_handled_by_the_retry(stack, lambda_function):
+    # GIVEN a drift window with violations whose first delivery times out publishing its alert
+    handler = lambda_function("MonitoringAlertFunction")
+    handler.module.responder.sns = CutOff(handler.module.responder.sns, "publish")
+    event = drift_event(stack, report_uri=window_report(stack, "2026/11/30/01", DRIFTED))
+    # WHEN it is retried THEN the retry does the work (and alerts) instead of being acknowledged
+    result = cut_off_then_retried(handler, event)
+    assert (result["status"], result["alert"]["kind"]) == ("CompletedWithViolations", "model-drift")
+
+
+def test_a_schedule_tick_cut_off_by_the_timeout_is_handled_by_the_retry(stack, lambda_function):
+    deployment = Deployment(stack)
+    deployment.capture_statistics("capture-0", rows(1_200, 2))
+    handler = lambda_function("DriftMonitorFunction")
+    handler.module.monitor.events = CutOff(handler.module.monitor.events, "put_events")
+    result = cut_off_then_retried(handler, scheduled_event())
+    assert (result["status"], result["records"]) == ("Completed", 1_200)
+
+
+def test_a_run_end_cut_off_by_the_timeout_is_handled_by_the_retry(stack, world, lambda_function):
+    execution = failed_run(stack, world.extras)
+    handler = lambda_function("PipelineRunsFunction")
+    handler.module.sagemaker = CutOff(handler.module.sagemaker, "describe_pipeline_execution")
+    result = cut_off_then_retried(handler, status_event(execution, "Failed"))
+    assert result["status"] == "Failed"
+    assert result["alert"]
+
+
+def test_an_upload_cut_off_by_the_timeout_starts_the_pipeline_on_the_retry(stack, lambda_function):
+    create_pipeline(stack)
+    handler = lambda_function("StartPipelineFunction")
+    handler.module.sagemaker = CutOff(handler.module.sagemaker, "start_pipeline_execution")
+    event = s3_object_created(stack.ref("DataBucket"), "training/nyc_taxi.csv")
+    result = cut_off_then_retried(handler, event)
+    assert result["status"] == "started"
+
+
+def test_a_capture_file_cut_off_by_the_timeout_is_scored_by_the_retry(stack, lambda_function):
+    scorer = MeanScorer(feature_dim=7)
+    with EndpointServer(static_resolver({stack.parameters["EndpointName"]: scorer})) as server:
+        handler = lambda_function("ScoreCaptureFunction", **server.environ())
+        handler.module.scorer.s3 = CutOff(handler.module.scorer.s3, "put_object")
+        event = put_capture(stack.ref("DataBucket"), body=jsonl([record("1,2,3,4,5,6,7")] * 20))
+        result = cut_off_then_retried(handler, event)
+    assert (result["status"], result["scored"]) == ("scored", 20)
 
 
 class Interleaved:

@@ -7,6 +7,7 @@ stop time Step Functions reports, as in AWS.
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -71,6 +72,24 @@ def test_twenty_distinct_windows_in_a_row_start_one_retraining_and_send_one_aler
     # AND one alert says so (the others of the hour are counted on its digest)
     (alert,) = inbox.messages()
     assert f"Retraining: started execution {execution['name']}" in alert["message"]
+
+
+def test_the_retraining_metric_counts_executions_started_not_signals_or_redeliveries(stack, handler, capsys):
+    # GIVEN five distinct windows with violations in a row, the first delivered twice
+    events = [window(stack, hour) for hour in range(5)]
+    results = [handler(event) for event in (events[0], events[0], *events[1:])]
+    # WHEN their metrics are read (EMF on stdout)
+    output = capsys.readouterr().out
+    counted = [
+        value
+        for line in output.splitlines()
+        if line.startswith("{") and '"_aws"' in line
+        for value in json.loads(line).get("RetrainingRequested", [])
+    ]
+    # THEN every signal asked to retrain, one execution started, and the metric counts that one
+    assert all(r["retrain"] for r in results)
+    assert len(executions(stack)) == 1
+    assert sum(counted) == 1
 
 
 def test_model_monitor_drift_monitor_and_a_drift_alarm_about_the_same_drift_start_one_retraining(

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from moto.events.models import EventPattern
 
-from anomaly_sentinel.pipeline_runs import INSTANCE_PRICES_USD_PER_HOUR, cost_line
+from anomaly_sentinel.pipeline_runs import END_BEFORE_START, INSTANCE_PRICES_USD_PER_HOUR, cost_line
 from sentinel.moto_patches import backend, record_pipeline_steps
 from tests.integration.retrain_support import AlertsInbox
 from tests.support import ensure_pipeline, load_event
@@ -242,6 +242,19 @@ def test_a_succeeded_run_is_metered_without_an_alert(stack, extras, handler, inb
     assert inbox.messages() == []
 
 
+def test_a_stopped_run_is_metered_as_stopped_without_a_failure_alert(stack, extras, handler, inbox, capsys):
+    # GIVEN a run someone stopped (StopPipelineExecution: a decision, not a fault)
+    execution = start_execution(stack)
+    backend_execution(execution).pipeline_execution_status = "Stopped"
+    # WHEN its Stopped status-change event arrives
+    result = handler(status_event(execution, "Stopped"))
+    # THEN it is counted as Stopped and nobody is paged as for a failure
+    assert (result["status"], result["alert"]) == ("Stopped", None)
+    outcome = [doc for doc in emf(capsys.readouterr().out) if "PipelineRuns" in doc]
+    assert [doc["Status"] for doc in outcome] == ["Stopped"]
+    assert inbox.messages() == []
+
+
 def test_an_unpriced_instance_type_is_reported_not_counted_as_free(stack, extras, handler, capsys):
     # GIVEN a run whose training job ran on an instance type the price table does not have
     execution = start_execution(stack)
@@ -290,6 +303,40 @@ def test_an_end_time_without_a_zone_beside_a_start_with_one_is_utc(stack, extras
     event["detail"]["executionEndTime"] = event["detail"]["executionEndTime"].removesuffix("Z")
     # WHEN accounted THEN the end is read as UTC: 400 s, not a TypeError
     assert handler(event)["durationSeconds"] == 400
+
+
+def test_times_whose_clocks_disagree_give_no_duration_and_no_cost_rather_than_a_wrong_one(
+    stack, extras, handler, capsys
+):
+    # GIVEN a run whose end event says it ended 30 s before it started, a step that ended before
+    # it started, and a processing job whose end is before its start (clocks that disagree)
+    execution = start_execution(stack)
+    job = processing_job("pipelines-x5-Preprocess-Pytho-e5", "ml.m5.xlarge", -90)
+    train = training_job("pipelines-x5-Train-Python-e5", "ml.m5.large", 300)
+    record_pipeline_steps(
+        execution,
+        [
+            step("Preprocess-Python-Labelled", "Succeeded", 0, -5, {"ProcessingJob": {"Arn": job}}),
+            step("Train-Python-Unlabelled", "Succeeded", 10, 320, {"TrainingJob": {"Arn": train}}),
+        ],
+    )
+    # WHEN its end is accounted
+    result = handler(status_event(execution, "Succeeded", seconds=-30))
+    # THEN the run and that step have no duration (not 0, not negative), the others keep theirs
+    assert result["durationSeconds"] is None
+    assert result["steps"] == [
+        {"name": "Train-Python-Unlabelled", "status": "Succeeded", "seconds": 310.0},
+        {"name": "Preprocess-Python-Labelled", "status": "Succeeded", "seconds": None},
+    ]
+    # AND the job with the unknown run time makes the run's cost unknown, never $0 for that job
+    assert result["unpricedJobs"] == [f"pipelines-x5-Preprocess-Pytho-e5 ({END_BEFORE_START})"]
+    assert result["estimatedCostUsd"] is None
+    assert result["trainingBillableSeconds"] == 300
+    # AND no duration metric is published for the run or that step, and none is negative
+    documents = emf(capsys.readouterr().out)
+    assert not any("PipelineRunDuration" in doc for doc in documents)
+    steps = {doc["StepName"]: doc["PipelineStepDuration"] for doc in documents if "StepName" in doc}
+    assert steps == {"Train-Python-Unlabelled": [310.0]}
 
 
 def test_a_run_still_executing_is_ignored_with_a_reason(stack, extras, handler):

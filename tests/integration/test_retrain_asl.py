@@ -10,10 +10,13 @@ backend by the world's ``sentinel.moto_patches.sagemaker_extras`` (failure injec
 from __future__ import annotations
 
 import json
+import time
+from types import SimpleNamespace
 
 import boto3
 import pytest
 
+from anomaly_sentinel import storms
 from sentinel.moto_patches import set_pipeline_execution_status
 from sentinel.stepfunctions import fast_waits
 from tests.integration.retrain_support import (
@@ -29,6 +32,8 @@ from tests.integration.retrain_support import (
 
 #: The pipeline run that registered the model in service (any ARN: only its metadata is read).
 OLD_RUN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/anomaly-sentinel-rcf/execution/old"
+#: A fixed clock for the lock's boundary (an hour from now, so moto's own times stay in the past).
+NOW = int(time.time()) + 3600
 
 
 @pytest.fixture
@@ -187,6 +192,29 @@ def test_expired_lock_of_a_dead_run_is_taken_over(machine, stack):
     assert run["status"] == "SUCCEEDED", run.get("cause")
     assert run["output"]["outcome"]["status"] == "deployed"
     assert lock_item(stack) is None
+
+
+@pytest.mark.parametrize(("expires_in", "taken_over"), [(0, False), (-1, True)])
+def test_a_lock_holds_through_its_expiry_second_and_is_taken_over_the_second_after(
+    machine, stack, monkeypatch, expires_in, taken_over
+):
+    # GIVEN a retraining whose Prepare step reads the clock at NOW, and a lock expiring at
+    # NOW (held for this whole second, as DynamoDB's TTL counts it) or at NOW - 1 (expired)
+    step = machine.lambdas.function("RetrainStepsFunction").module
+    monkeypatch.setattr(step, "time", SimpleNamespace(time=lambda: NOW))
+    hold_lock(stack, holder="earlier-run", expires_at=NOW + expires_in)
+    # AND the monitoring side, which folds signals into the holder's run, reads the lock alike
+    table, endpoint = stack.ref("IdempotencyTable"), stack.parameters["EndpointName"]
+    holder = storms.retraining_holder(boto3.client("dynamodb"), table, endpoint, NOW)
+    assert holder == (None if taken_over else "earlier-run")
+    execution = start_pipeline_execution(stack)
+    register_package(stack, execution, objective=0.7)
+    # WHEN a retraining adopts a pipeline run
+    run = machine.run({"pipelineExecutionArn": execution})
+    # THEN it deploys only once the lock has expired; before that it skips and leaves the lock alone
+    assert run["status"] == "SUCCEEDED", run.get("cause")
+    assert run["output"]["outcome"]["status"] == ("deployed" if taken_over else "skipped")
+    assert (lock_item(stack) is None) == taken_over
 
 
 def test_failed_pipeline_alerts_and_releases_the_lock(machine, stack):

@@ -362,6 +362,20 @@ def test_the_model_in_service_is_matched_to_its_package_by_model_data(clients):
     assert current.package.arn == serving["arn"]
 
 
+def test_a_model_registered_twice_is_matched_to_its_newest_package(clients):
+    # GIVEN the serving model data registered by two runs (a re-run registers the same artefact),
+    # with a package of another model in between
+    sagemaker, _ = clients
+    register(sagemaker, url=model_url("same"))
+    register(sagemaker, url=model_url("other"))
+    newest = register(sagemaker, url=model_url("same"))
+    serve(sagemaker, newest["url"])
+    # WHEN the model in service is looked up THEN it is the newest of its packages
+    found = retraining.in_service(sagemaker, SETTINGS).package
+    assert found is not None
+    assert found.arn == newest["arn"]
+
+
 def test_a_serving_model_older_than_the_scanned_packages_has_no_package(clients):
     # GIVEN the serving package is the oldest of three and only the newest two are scanned
     sagemaker, _ = clients

@@ -28,11 +28,14 @@ from tests.unit.capture_samples import as_base64, jsonl, real_csv_records, recor
 FUNCTION = "ScoreCaptureFunction"
 KEY = "capture/prod-endpoint/AllTraffic/2026/11/21/10/05-00-123-abc.jsonl"
 ANOMALOUS = ("anomaly-1", "anomaly-2")
+#: The value that makes the endpoint refuse a row. Its decimal point keeps it out of every random id
+#: a run writes (request and message ids are hex and dashes): a "-999" appeared in about 0.4 % of runs.
+POISON = "-424242.125"
 
 
 @pytest.fixture
 def endpoint(stack: Template) -> Iterator[EndpointServer]:
-    scorer = FaultyScorer(MeanScorer(feature_dim=7), Faults(poison_value=-999.0))
+    scorer = FaultyScorer(MeanScorer(feature_dim=7), Faults(poison_value=float(POISON)))
     with EndpointServer(static_resolver({stack.parameters["EndpointName"]: scorer})) as server:
         yield server
 
@@ -54,7 +57,7 @@ def capture_file() -> bytes:
     real = real_csv_records()
     records = [as_base64(r, "text/csv; charset=utf-8") if i % 2 else r for i, r in enumerate(real)]
     records += [record(",".join(["500"] * 7), event_id=eid) for eid in ANOMALOUS]
-    records.append(record("-999,1,2,3,4,5,6", event_id="poison-1"))
+    records.append(record(f"{POISON},1,2,3,4,5,6", event_id="poison-1"))
     return jsonl(records) + b"this line is not JSON\n"
 
 
@@ -130,7 +133,7 @@ def test_capture_file_is_scored_stored_metered_and_alerted(function, stack, buck
         (47, "endpoint-rejected", "endpoint"),
         (48, "not-json", "decode"),
     }
-    assert "-999" not in json.dumps(rejects)
+    assert POISON not in json.dumps(rejects)
     # ... one alert reached the anomaly subscriber, with attributes, counts, top anomalies and URIs
     (alert,) = messages(anomalies_q)
     assert alert["MessageAttributes"]["kind"]["Value"] == "anomaly"
@@ -154,12 +157,12 @@ def test_capture_file_is_scored_stored_metered_and_alerted(function, stack, buck
     assert emf["MaxScore"] == [500.0]
     # ... having called the endpoint for the scoring (packed) and the poison-row bisection only
     assert endpoint.stats.rows == 46
-    # ... and no payload value reached the logs or metrics (the poison row's -999 is only in the
+    # ... and no payload value reached the logs or metrics (the poison row's value is only in the
     # file). Log records are read from caplog with their extras: Powertools binds its stream once
     # per process, so stdout alone may miss them.
     records = [json.dumps(vars(r), default=str) for r in caplog.records]
     assert any("capture file scored" in r for r in records)
-    assert "-999" not in output + "".join(records)
+    assert POISON not in output + "".join(records)
 
 
 def deploy_model(stack: Template, bucket: str, stats: dict[str, Any]) -> None:
@@ -242,6 +245,73 @@ def test_an_endpoint_that_refuses_every_request_fails_the_file_early(lambda_func
     (alert,) = messages(critical)
     assert alert["MessageAttributes"]["severity"]["Value"] == "critical"
     assert result["failure"] in alert["Message"]
+
+
+@pytest.mark.parametrize("rows", [1, 5, 11])
+def test_a_small_file_the_endpoint_refuses_entirely_fails_and_alerts_like_a_large_one(
+    lambda_function, stack, bucket, rows
+):
+    # GIVEN an endpoint whose model expects 48 features (not published), and a file of a few
+    # 3-feature rows: too few for the run of failures that stops a large file early
+    wide = FaultyScorer(MeanScorer(feature_dim=48), Faults())
+    body = jsonl([record(f"{i},2,3") for i in range(rows)])
+    critical = subscribe(stack, "critical", {"severity": ["critical"]})
+    with EndpointServer(static_resolver({stack.parameters["EndpointName"]: wide})) as server:
+        handler = lambda_function(FUNCTION, **server.environ())
+        # WHEN the file is scored
+        result = handler(put_capture(bucket, body=body))
+    # THEN the file fails as the endpoint's fault, not as rows refused one by one, and says so
+    assert result["status"] == "failed"
+    assert "the endpoint failed every request the same way" in result["failure"]
+    assert "status 400" in result["failure"]
+    assert (result["scored"], result["rejected"], result["reasons"]) == (0, rows, {"endpoint-failed": rows})
+    assert {r["reason"] for r in read_jsonl(result["rejects_uri"])} == {"endpoint-failed"}
+    (alert,) = messages(critical)
+    assert result["failure"] in alert["Message"]
+
+
+def test_a_small_file_with_one_refused_row_among_scored_ones_is_not_failed(function, stack, bucket):
+    # GIVEN a 5-record file whose third record the endpoint refuses
+    body = jsonl([record(f"{POISON if i == 2 else i},1,2,3,4,5,6", event_id=f"e-{i}") for i in range(5)])
+    critical = subscribe(stack, "critical", {"severity": ["critical"]})
+    # WHEN it is scored THEN that row alone is rejected as refused, the file is scored, nobody paged
+    result = function()(put_capture(bucket, body=body))
+    assert (result["status"], result["scored"], result["reasons"]) == ("scored", 4, {"endpoint-rejected": 1})
+    assert messages(critical) == []
+
+
+def test_with_the_templates_defaults_a_file_needs_100_scores_for_its_own_cutoff(function, stack, bucket):
+    # GIVEN the stack as deployed with its default parameters, no model statistics in service, and
+    # files of 99 and of 100 scorable records
+    handler = function()
+    results = {}
+    for count in (99, 100):
+        body = jsonl([record(",".join(str(i % 10 + c) for c in range(7))) for i in range(count)])
+        key = f"capture/e/AllTraffic/2026/11/21/10/{count}.jsonl"
+        # WHEN each is scored
+        results[count] = handler(put_capture(bucket, key, body=body))
+    # THEN 99 scores are too few for a cutoff of the file's own, and 100 are enough
+    assert (results[99]["cutoff_source"], results[99]["cutoff"]) == ("none", None)
+    assert results[100]["cutoff_source"] == "file-stats"
+
+
+def test_a_request_split_around_a_refused_row_keeps_each_score_on_its_row_even_with_a_form_feed(
+    function, stack, bucket
+):
+    # GIVEN eight records scored in one request: the fourth has a form feed before a value (CSV
+    # and float() both allow it; it is whitespace, not a line break), the sixth is refused
+    values = [[float(i + c) for c in range(7)] for i in range(8)]
+    rows = [",".join(f"{v:g}" for v in row) for row in values]
+    rows[3] = rows[3].replace(",", ",\f", 1)
+    rows[5] = f"{POISON},1,2,3,4,5,6"
+    body = jsonl([record(row, event_id=f"e-{i}") for i, row in enumerate(rows)])
+    # WHEN the file is scored (the request is split in halves around the refused row)
+    result = function()(put_capture(bucket, body=body))
+    # THEN each row has its own score (the endpoint's score is the row's mean) and only the
+    # refused one is rejected
+    assert (result["scored"], result["rejected"], result["bisections"] > 0) == (7, 1, True)
+    scored = {r["eventId"]: r["score"] for r in read_jsonl(result["scores_uri"])}
+    assert scored == {f"e-{i}": pytest.approx(sum(values[i]) / 7) for i in range(8) if i != 5}
 
 
 def test_same_event_delivered_three_times_scores_and_alerts_once(function, stack, bucket, endpoint):
@@ -363,7 +433,7 @@ def test_accepted_records_join_the_production_dataset_with_time_score_and_featur
     scores = {r["eventId"]: r for r in read_jsonl(result["scores_uri"])}
     assert {float(r[1]) for r in rows} == {r["score"] for r in scores.values()}
     assert ["500"] * 7 in [r[2:] for r in rows]  # the anomalous records are kept too: they were scored
-    assert all(r[2:] != ["-999", "1", "2", "3", "4", "5", "6"] for r in rows)  # the refused one is not
+    assert all(r[2:] != [POISON, "1", "2", "3", "4", "5", "6"] for r in rows)  # the refused one is not
     assert all(r[0].startswith("2026-11-21T") and r[0].endswith("Z") for r in rows)
     # AND handling the same object again rewrites the same key, adding nothing
     function(MIN_RECORDS_FOR_FILE_CUTOFF="20")(event)

@@ -252,3 +252,13 @@ def test_poison_rows_in_concurrent_batches_are_not_taken_for_a_systematic_fault(
     rejected = [o.first_seq + i for o in outcomes for i, s in enumerate(o.scores) if s is None]
     assert rejected == list(poison)
     assert client.tracker.systematic is None
+
+
+def test_a_small_file_on_a_model_that_always_crashes_fails_for_a_retry(client, faults, server):
+    # GIVEN a model that crashes on every request and a file of 3 rows (too few for the failure run)
+    faults.model_crash = 100_000
+    # WHEN its one batch is scored THEN the file fails as transient (retried, then dead-lettered),
+    # instead of its rows being rejected one by one as if each crashed the model
+    with pytest.raises(EndpointUnavailableError, match="status 500"):
+        list(score_batches(batches_of(rows(3)), client, concurrency=2, max_inflight_bytes=10**9))
+    assert client.tracker.transient

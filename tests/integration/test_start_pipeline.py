@@ -37,8 +37,9 @@ def test_one_upload_starts_one_execution_with_the_object_uri(lambda_function, pi
     event = s3_object_created(bucket, "training/nyc_taxi.csv")
     # WHEN the function handles it
     result = lambda_function(FUNCTION)(event)
-    # THEN exactly one execution runs, with InputDataUri naming the object
-    assert result["status"] == "started"
+    # THEN the result names the object it started for, and exactly one execution runs, with
+    # InputDataUri naming the object
+    assert (result["status"], result["object"]) == ("started", f"s3://{bucket}/training/nyc_taxi.csv")
     runs = executions(pipeline)
     assert len(runs) == 1
     assert runs[0]["PipelineExecutionArn"] == result["pipeline_execution_arn"]

@@ -29,6 +29,9 @@ def test_the_same_rows_and_seed_give_the_same_anomalies_and_another_seed_does_no
 def test_anomalies_come_at_the_documented_rates_with_a_floor_for_small_sets():
     assert inject.plan(400) == {"spike": 20, "level_shift": 20, "variance": 12}
     assert inject.plan(20) == {"spike": 5, "level_shift": 5, "variance": 5}
+    # rounded to the nearest count, neither down (20.9 -> 21) nor up (20.3 -> 20)
+    assert inject.plan(418) == {"spike": 21, "level_shift": 21, "variance": 13}
+    assert inject.plan(406) == {"spike": 20, "level_shift": 20, "variance": 12}
     made = inject.inject(held_out(), [2.0] * 6, seed=3)
     assert inject.counts(made) == inject.plan(400)
 

@@ -224,6 +224,21 @@ def test_a_report_about_a_model_that_no_longer_serves_approves_nothing():
     assert "compared with s3://b/models/old/model.tar.gz" in stale.reason
 
 
+def test_a_first_model_report_approves_nothing_once_a_model_serves():
+    # GIVEN a candidate that would pass as a first model (nothing served when the pipeline ran)
+    parsed = parse_report(json.dumps(report(scores(5, found=2), None)).encode())
+    # WHEN it is judged after another model was deployed meanwhile
+    stale = judge_in_service(parsed, "s3://b/models/deployed-meanwhile/model.tar.gz", 0.0)
+    # THEN it is not approved: it was never compared with the model that serves now
+    assert not stale.approve
+    assert stale.reason.startswith(
+        "the evaluation had no incumbent, but s3://b/models/deployed-meanwhile/model.tar.gz serves now"
+    )
+    assert stale.summary["approved"] is False
+    # AND judged with nothing serving, the same report is approved as a first model
+    assert judge_in_service(parsed, None, 0.0).approve
+
+
 def test_the_table_lists_every_model_with_false_alerts_a_day_and_the_interval():
     table = verdict(report(scores(1), scores(30))).table.splitlines()
     assert table[0].split() == ["model", "F1", "precision", "recall", "FA/day", "cutoff"]

@@ -1,10 +1,12 @@
-"""The mutation report's two exclusion rules (scripts/mutation.py): what counts as wording only, and
-which line an equivalent mutant's entry must name."""
+"""The mutation report's rules (scripts/mutation.py): which survivors leave the count (text that never
+leaves the process), which mutants a handler gets, and kills by type check counted apart."""
 
 from __future__ import annotations
 
 import importlib.util
 import sys
+from pathlib import Path
+from textwrap import indent
 from types import ModuleType
 
 import pytest
@@ -23,91 +25,130 @@ def report() -> ModuleType:
     return module
 
 
-def _wording_only(report: ModuleType, original: str, mutant: str) -> bool:
+def _discarded(report: ModuleType, original: str, mutant: str) -> bool:
     return bool(
-        report.is_wording_only(f"def f(x, logger):\n    {original}\n", f"def g(x, logger):\n    {mutant}\n")
+        report.is_discarded_text(
+            f"def f(x, logger):\n{indent(original, '    ')}\n",
+            f"def g(x, logger):\n{indent(mutant, '    ')}\n",
+        )
     )
+
+
+CAUGHT_UNREAD = "try:\n    raise ValueError({})\nexcept ValueError:\n    return None"
+
+
+@pytest.mark.parametrize(
+    ("original", "mutant"),
+    [
+        (CAUGHT_UNREAD.format("'bad row'"), CAUGHT_UNREAD.format("'XXbad rowXX'")),
+        (CAUGHT_UNREAD.format("f'bad {x}'"), CAUGHT_UNREAD.format("f'XXbad {x}'")),
+        (CAUGHT_UNREAD.format("f'bad {x}'"), CAUGHT_UNREAD.format("None")),
+        (
+            "try:\n    raise KeyError('k')\nexcept LookupError as e:\n    return None",
+            "try:\n    raise KeyError('XXkXX')\nexcept LookupError as e:\n    return None",
+        ),
+    ],
+    ids=["caught-unread", "caught-unread-f-string", "caught-unread-dropped", "caught-by-a-base-class"],
+)
+def test_the_text_of_an_exception_caught_unread_in_the_same_function_never_leaves_it(
+    report: ModuleType, original: str, mutant: str
+) -> None:
+    # GIVEN a mutant that changes only the text of an exception this very function catches and
+    # never reads WHEN the report classifies the survivor THEN it does not count as tried
+    assert _discarded(report, original, mutant)
 
 
 @pytest.mark.parametrize(
     ("original", "mutant"),
     [
         ("raise ValueError('bad row')", "raise ValueError('XXbad rowXX')"),
-        ("raise ValueError(f'bad {x}')", "raise ValueError(f'XXbad {x}')"),
+        ("raise ValueError(f'cannot read {x}') from x", "raise ValueError(None) from x"),
         ("logger.warning('skipped', extra={'key': x})", "logger.warning('SKIPPED', extra={'key': x})"),
-        ("raise ValueError(f'cannot read {x}: {x.code}') from x", "raise ValueError(None) from x"),
-        ("logger.warning(f'skipped {x}', extra={'key': x})", "logger.warning(None, extra={'key': x})"),
-    ],
-    ids=[
-        "exception",
-        "exception-f-string",
-        "log-message",
-        "exception-message-dropped",
-        "log-message-dropped",
-    ],
-)
-def test_message_text_alone_is_wording(report: ModuleType, original: str, mutant: str) -> None:
-    # GIVEN a function whose mutant changes only the text of a raised or logged message
-    # WHEN the report classifies the survivor
-    # THEN it is wording, not a behaviour nobody pinned
-    assert report.is_wording_only(
-        f"def f(x, logger):\n    {original}\n", f"def g(x, logger):\n    {mutant}\n"
-    )
-
-
-@pytest.mark.parametrize(
-    ("original", "mutant"),
-    [
-        ("return 'rejects/'", "return 'XXrejects/XX'"),
-        ("logger.warning('skipped', extra={'key': x})", "logger.warning('skipped', extra={'XXkeyXX': x})"),
-        ("raise ValueError('bad row')", "raise TypeError('bad row')"),
         (
-            "raise ValueError('bad row' if x else 'other')",
-            "raise ValueError('bad row' if not x else 'other')",
+            "try:\n    raise ValueError('bad')\nexcept ValueError as e:\n    raise TypeError(str(e))",
+            "try:\n    raise ValueError('XXbadXX')\nexcept ValueError as e:\n    raise TypeError(str(e))",
         ),
+        (
+            "try:\n    raise ValueError('bad')\nexcept KeyError:\n    return None",
+            "try:\n    raise ValueError('XXbadXX')\nexcept KeyError:\n    return None",
+        ),
+        ("return 'rejects/'", "return 'XXrejects/XX'"),
+        (CAUGHT_UNREAD.format("'bad'"), CAUGHT_UNREAD.format("'bad'").replace("return None", "return 1")),
         ("return x + 1", "return x - 1"),
         ("raise ValueError('bad row')", "raise ValueError('bad row')"),
-        ("return f(x)", "return f(None)"),
-        ("raise ValueError('bad row', x)", "raise ValueError('bad row', None)"),
-        ("raise ValueError(None)", "raise ValueError(None)"),
     ],
     ids=[
+        "raised-to-the-caller",
+        "raised-message-dropped",
+        "log-message",
+        "caught-and-read",
+        "caught-by-another-type",
         "returned-string",
-        "log-field-name",
-        "exception-type",
-        "logic-in-message",
+        "logic-beside-the-text",
         "arithmetic",
         "unchanged",
-        "argument-dropped",
-        "second-exception-argument-dropped",
-        "no-message-unchanged",
     ],
 )
-def test_anything_else_is_behaviour(report: ModuleType, original: str, mutant: str) -> None:
-    # GIVEN a mutant that changes a value the code returns, a field name, a type or logic (or nothing)
-    # WHEN the report classifies the survivor
-    # THEN it is not excluded as wording
-    assert not report.is_wording_only(
-        f"def f(x, logger):\n    {original}\n", f"def g(x, logger):\n    {mutant}\n"
+def test_any_other_text_or_change_is_behaviour(report: ModuleType, original: str, mutant: str) -> None:
+    # GIVEN a mutant whose text reaches a caller, a log, a stored result, or that changes logic
+    # WHEN the report classifies the survivor THEN it stays a survivor
+    assert not _discarded(report, original, mutant)
+
+
+def test_a_handler_gets_the_slips_mutmut_cannot_make_in_a_decorated_function(report, tmp_path: Path):
+    # GIVEN a decorated handler (mutmut leaves decorated functions alone)
+    handler = tmp_path / "app.py"
+    handler.write_text(
+        "@decorated\n"
+        "def lambda_handler(event, context):\n"
+        '    """Docstring."""\n'
+        "    once.register(context)\n"
+        "    if event['status'] == 'Failed' and not event.get('quiet'):\n"
+        "        return {'status': 'started', 'object': event['uri']}\n"
+        "    return {'status': 'ignored', 'count': 1}\n"
+    )
+    # WHEN its mutants are made
+    mutants = list(report.handler_mutants(handler))
+    made = {mutant.what for mutant in mutants}
+    # THEN a call left out, a key dropped, a comparison negated, a `not` dropped, and/or swapped and
+    # constants changed are among them, each a module that still compiles; the docstring is left alone
+    assert "`once.register(context)` left out" in made
+    assert "'object' dropped from a dict" in made
+    assert "`event['status'] == 'Failed'` negated" in made
+    assert any(what.startswith("`not` dropped") for what in made)
+    assert any(what.startswith("and/or swapped") for what in made)
+    assert {"1 → 2", "'Failed' changed"} <= made
+    assert not any("Docstring" in what for what in made)
+    for mutant in mutants:
+        compile(mutant.source, mutant.path, "exec")
+    (left_out,) = [m for m in mutants if m.what == "`once.register(context)` left out"]
+    assert "once.register" not in left_out.source
+
+
+def test_mutant_names_are_the_import_names_of_the_layer_and_the_local_package(report: ModuleType) -> None:
+    assert report._import_name("layers.common.anomaly_sentinel.capture.x_f__mutmut_1") == (
+        "anomaly_sentinel.capture.x_f__mutmut_1"
+    )
+    assert report._import_name("local.sentinel.rcf.x_f__mutmut_1") == "sentinel.rcf.x_f__mutmut_1"
+    assert report._import_name("pipeline.scripts.inject.x_plan__mutmut_1") == (
+        "pipeline.scripts.inject.x_plan__mutmut_1"
     )
 
 
-def test_an_equivalent_entry_names_the_line_changed_at_its_place(report: ModuleType) -> None:
-    # GIVEN a mutant whose changed line also appears, unchanged, further down the function
-    original = "def x_f__mutmut_orig(x):\n    seen = False\n    if x:\n        seen = True\n    return seen\n"
-    mutant = "def x_f__mutmut_1(x):\n    seen = True\n    if x:\n        seen = True\n    return seen\n"
-    # WHEN the report looks for the mutated line
-    changed = report._mutated_lines(original, mutant)
-    # THEN it finds that line (and only it): an entry naming it is recognised
-    assert changed == {"seen = True"}
-    assert report._mutated_lines(original, original) == set()
+def test_kills_by_type_check_are_counted_apart_from_kills_by_tests(report: ModuleType) -> None:
+    # GIVEN a module with 10 mutants: 4 rejected by mypy, 5 killed by a test, 1 survivor
+    tally = report.Tally(killed=5, type_checked=4, survived=1)
+    # WHEN reported THEN both kinds of kill have their column, and the tests' score leaves mypy's out
+    figures = report.render({"capture": tally}, {"capture": ["`x_f__mutmut_3`"]})
+    assert "| capture | 10 | 5 | 4 | 0 | 1 | 0 | 0 | 90% | 83% | met |" in figures
+    assert "9 of 10 tried killed (90%): 5 by a test, 4 by type check" in figures
 
 
-def test_a_mutated_default_is_named_by_its_def_line_under_the_functions_own_name(report: ModuleType) -> None:
-    # GIVEN mutmut's original and mutant of a method, renamed, whose parameter default changed
-    original = "def xǁBǁfinish__mutmut_orig(self, source: str = ''):\n    return source\n"
-    mutant = "def xǁBǁfinish__mutmut_1(self, source: str = 'XXXX'):\n    return source\n"
-    # WHEN the report looks for the mutated line THEN it is the def line, under the plain name
-    assert report._mutated_lines(original, mutant) == {"def finish(self, source: str = 'XXXX'):"}
-    # AND a renaming alone is no change
-    assert report._mutated_lines(original, original.replace("orig", "2")) == set()
+def test_a_module_of_which_nothing_was_tried_has_no_row_and_is_named_as_not_run(report: ModuleType) -> None:
+    # GIVEN a run over a sample: one module tried in full, another not run at all
+    tallies = {"capture": report.Tally(killed=3), "drift": report.Tally(not_checked=7)}
+    # WHEN reported THEN the untried module has no row (no score) and is named with its mutants
+    figures = report.render(tallies, {})
+    assert "| drift |" not in figures
+    assert "Not run at all (mutants): drift (7)." in figures
+    assert "**Incomplete run: 7 mutants not run**" in figures

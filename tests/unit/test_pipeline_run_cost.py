@@ -95,6 +95,25 @@ def test_the_report_section_carries_time_steps_and_cost():
     json.dumps(section)  # JSON-ready for the report
 
 
+def test_a_training_job_whose_billed_time_is_unknown_leaves_the_runs_billed_seconds_unknown():
+    # GIVEN a run with one training job billed 540 s and one whose billed time is unknown
+    run = PipelineRun(
+        execution_arn="arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/e1",
+        pipeline="p",
+        status="Succeeded",
+        seconds=900.0,
+        jobs=[
+            JobUsage("training", "tr", "Train", "ml.m5.large", 1, 540),
+            JobUsage("training", "t2", "Train", "ml.m5.large", 1, 0, unknown=pipeline_runs.END_BEFORE_START),
+        ],
+    )
+    # WHEN the report section is built THEN neither the billed seconds nor the cost is a partial sum
+    section = pipeline_runs.report_section(run)
+    assert section["trainingBillableSeconds"] is None
+    assert section["estimatedCostUsd"] is None
+    assert section["unpricedJobs"] == [f"t2 ({pipeline_runs.END_BEFORE_START})"]
+
+
 def test_a_failure_without_a_failed_step_still_says_why_and_where_to_look():
     run = PipelineRun(
         execution_arn="arn:aws:sagemaker:us-east-1:123456789012:pipeline/p/execution/e1",

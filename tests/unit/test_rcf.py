@@ -280,6 +280,10 @@ def test_rcf_artifact_round_trip_gives_identical_scores(tmp_path):
     assert meta["feature_dim"] == 3
     assert meta["num_trees"] == 12
     assert meta["num_samples_per_tree"] == 100
+    # AND it keeps its seed: fitted again on the same rows, it grows the same forest
+    np.testing.assert_array_equal(
+        RandomCutForest.load(path).fit(data).score_array(data), forest.score_array(data)
+    )
 
 
 def test_rcf_artifact_that_is_not_ours_is_refused_by_name():

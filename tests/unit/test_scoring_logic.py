@@ -29,6 +29,7 @@ from anomaly_sentinel.scoring import (
     Batch,
     BatchOutcome,
     EndpointClient,
+    FailureTracker,
     RequestPacker,
     _RequestSpecific,
     classify,
@@ -388,6 +389,8 @@ def test_a_model_error_without_its_original_status_is_a_request_refusal_of_unkno
 class InstantClient:
     """Scores every row 0 at once: the order of pulls and results shows what was admitted."""
 
+    tracker = FailureTracker(1)  # score_batches settles the file on it; nothing ever fails here
+
     def score(self, batch: Batch) -> BatchOutcome:
         return BatchOutcome(batch.first_seq, [0.0] * batch.count)
 
@@ -442,6 +445,8 @@ def test_the_full_concurrency_is_used_even_beyond_the_default_thread_count():
     barrier = threading.Barrier(40)
 
     class Together:
+        tracker = FailureTracker(1)
+
         def score(self, batch: Batch) -> BatchOutcome:
             barrier.wait(timeout=30)
             return BatchOutcome(batch.first_seq, [0.0])

@@ -66,6 +66,8 @@ class JobUsage:
     #: Wall-clock seconds billed per instance (training: BillableTimeInSeconds, which is lower
     #: than the run time with managed spot; processing/transform: start to end).
     billable_seconds: float
+    #: Why the billed time is not known (then the job is unpriced, never free).
+    unknown: str | None = None
 
     @property
     def instance_seconds(self) -> float:
@@ -73,7 +75,7 @@ class JobUsage:
 
     def cost(self, prices: Mapping[str, float] = INSTANCE_PRICES_USD_PER_HOUR) -> float | None:
         price = prices.get(self.instance_type)
-        return None if price is None else self.instance_seconds / 3600 * price
+        return None if price is None or self.unknown else self.instance_seconds / 3600 * price
 
 
 @dataclass(frozen=True)
@@ -117,9 +119,13 @@ class PipelineRun:
         return self.execution_arn.rsplit("/", 1)[-1]
 
     @property
-    def training_billable_seconds(self) -> float:
-        """Billed instance seconds of the training and tuning jobs (what the seed asks to track)."""
-        return sum(job.instance_seconds for job in self.jobs if job.kind == "training")
+    def training_billable_seconds(self) -> float | None:
+        """Billed instance seconds of the training and tuning jobs (what the seed asks to track);
+        None when a job's billed time is unknown (a partial sum is not the run's)."""
+        training = [job for job in self.jobs if job.kind == "training"]
+        if any(job.unknown for job in training):
+            return None
+        return sum(job.instance_seconds for job in training)
 
     def failed_steps(self) -> list[StepRun]:
         return [step for step in self.steps if step.status == "Failed"]
@@ -159,10 +165,19 @@ def run_ended(event: Mapping[str, Any]) -> RunEnded:
 
 
 def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
-    """Seconds from ``start`` to ``end``; a time without a zone is UTC (as SageMaker's events mean)."""
+    """Seconds from ``start`` to ``end``; a time without a zone is UTC (as SageMaker's events mean).
+
+    None when either is missing, or when the end is before the start: the clocks that wrote them
+    disagree and the duration is unknown (0 would be a wrong number, a negative one worse).
+    """
     if start is None or end is None:
         return None
-    return max(0.0, (_utc(end) - _utc(start)).total_seconds())
+    seconds = (_utc(end) - _utc(start)).total_seconds()
+    return seconds if seconds >= 0 else None
+
+
+#: Why a job's billed time is unknown when its times disagree.
+END_BEFORE_START = "run time unknown: its end is before its start"
 
 
 def _utc(moment: datetime) -> datetime:
@@ -200,7 +215,7 @@ def estimate(jobs: list[JobUsage], prices: Mapping[str, float] = INSTANCE_PRICES
     for job in jobs:
         cost = job.cost(prices)
         if cost is None:
-            unpriced.append(f"{job.name} ({job.instance_type})")
+            unpriced.append(f"{job.name} ({job.unknown or job.instance_type})")
         else:
             usd += cost
     return RunCost(
@@ -260,9 +275,10 @@ def cost_line(sagemaker: Any, execution_arn: str) -> str:
         )
     else:
         cost = f"estimated ${section['estimatedCostUsd']:.2f} (on-demand list prices)"
+    billed = section["trainingBillableSeconds"]
     return (
         f"pipeline run {minutes}, {len(section['steps'])} steps, training/tuning billed "
-        f"{section['trainingBillableSeconds']:.0f} s, {cost}"
+        f"{'an unknown time' if billed is None else f'{billed:.0f} s'}, {cost}"
     )
 
 
@@ -321,15 +337,23 @@ def _training_usage(sagemaker: Any, name: str, step: str) -> JobUsage:
     resources = job.get("ResourceConfig") or {}
     billable = job.get("BillableTimeInSeconds")
     if billable is None:  # still stopping, or never started: the run time is the best evidence
-        billable = seconds_between(job.get("TrainingStartTime"), job.get("TrainingEndTime")) or 0
+        billable = _run_time(job.get("TrainingStartTime"), job.get("TrainingEndTime"))
     return JobUsage(
         kind="training",
         name=name,
         step=step,
         instance_type=str(resources.get("InstanceType", "?")),
         instance_count=int(resources.get("InstanceCount", 1)),
-        billable_seconds=float(billable),
+        billable_seconds=float(billable or 0),
+        unknown=END_BEFORE_START if billable is None else None,
     )
+
+
+def _run_time(start: datetime | None, end: datetime | None) -> float | None:
+    """A job's run time: 0 when it never started or ended, None when its times disagree."""
+    if start is None or end is None:
+        return 0.0
+    return seconds_between(start, end)
 
 
 def job_usages(sagemaker: Any, step: StepRun) -> list[JobUsage]:
@@ -357,6 +381,7 @@ def job_usages(sagemaker: Any, step: StepRun) -> list[JobUsage]:
         job = sagemaker.describe_transform_job(TransformJobName=step.job)
         cluster = job.get("TransformResources") or {}
         start, end = job.get("TransformStartTime"), job.get("TransformEndTime")
+    billed = _run_time(start, end)
     return [
         JobUsage(
             kind=kind,
@@ -364,7 +389,8 @@ def job_usages(sagemaker: Any, step: StepRun) -> list[JobUsage]:
             step=step.name,
             instance_type=str(cluster.get("InstanceType", "?")),
             instance_count=int(cluster.get("InstanceCount", 1)),
-            billable_seconds=seconds_between(start, end) or 0.0,
+            billable_seconds=billed or 0.0,
+            unknown=END_BEFORE_START if billed is None else None,
         )
     ]
 
@@ -401,7 +427,7 @@ def collect(sagemaker: Any, execution_arn: str, ended: RunEnded | None = None) -
             code = exc.response.get("Error", {}).get("Code") if isinstance(exc, ClientError) else None
             kind: JobKind = "training" if step.job_kind == "tuning" else step.job_kind or "training"
             why = f"not described: {code or type(exc).__name__}"
-            run.jobs.append(JobUsage(kind, str(step.job), step.name, why, 1, 0.0))
+            run.jobs.append(JobUsage(kind, str(step.job), step.name, "?", 1, 0.0, unknown=why))
     return run
 
 
@@ -423,11 +449,12 @@ def publish_metrics(run: PipelineRun, metrics: Any, pipeline_name: str) -> RunCo
     metrics.add_dimension(name="PipelineName", value=pipeline_name)
     if run.seconds is not None:
         metrics.add_metric(name="PipelineRunDuration", unit=MetricUnit.Seconds, value=run.seconds)
-    metrics.add_metric(
-        name="PipelineRunTrainingBillableSeconds",
-        unit=MetricUnit.Seconds,
-        value=run.training_billable_seconds,
-    )
+    if run.training_billable_seconds is not None:
+        metrics.add_metric(
+            name="PipelineRunTrainingBillableSeconds",
+            unit=MetricUnit.Seconds,
+            value=run.training_billable_seconds,
+        )
     if cost.estimate is not None:  # an unpriced run is counted, never published as costing $0
         metrics.add_metric(name="PipelineRunEstimatedCost", unit=MetricUnit.NoUnit, value=cost.estimate)
     else:

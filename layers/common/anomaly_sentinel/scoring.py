@@ -20,6 +20,8 @@ Failures are sorted three ways:
 A fault that is not about rows (a model expecting another feature count, a crashed container)
 fails every request: :class:`FailureTracker` sees the same error on a run of consecutive calls
 with no success between them, longer than one poison row can cause, and stops every further call.
+A file too small for such a run (under a dozen rows) is judged when its last batch is done: when
+no call of the file succeeded and every failure was the same error, the fault is the endpoint's too.
 Reasons never carry the endpoint's error message: a container may echo the row it refused.
 
 botocore's own retries are switched off on the runtime client (:func:`runtime_config`) so that
@@ -167,6 +169,12 @@ class FailureTracker:
     each half on its way down) before a sibling succeeds. A run longer than that by
     :data:`SYSTEMATIC_EXTRA_FAILURES`, all with the same error, is a fault of the endpoint, not of
     rows. (Counting across batches would let concurrent bisections add up to a false alarm.)
+
+    A file whose bisections are all shorter than that run (fewer than a dozen rows, or small
+    batches) is judged as a whole by :meth:`settle` once it is scored: no call succeeded and every
+    failure was the same error. Rows that are each refused the same way, with none accepted, cannot
+    be told apart from an endpoint that refuses everything; the endpoint is the likelier, and the
+    one an operator must hear about (rows are rejected with the reason either way).
     """
 
     def __init__(self, max_rows: int) -> None:
@@ -174,15 +182,34 @@ class FailureTracker:
         self._lock = threading.Lock()
         self.systematic: str | None = None  # the reason, once systematic
         self.transient = False
+        self.answered = False  # a call of the file succeeded
+        self._failures: dict[str, tuple[str, bool]] = {}  # signature -> (reason, transient)
 
     def failure(self, streak: Streak, signature: str, reason: str, *, transient: bool) -> None:
         streak.run = streak.run + 1 if signature == streak.last else 1
         streak.last = signature
-        if streak.run >= self.limit:
-            with self._lock:
-                if self.systematic is None:
-                    self.systematic = reason
-                    self.transient = transient
+        with self._lock:
+            self._failures.setdefault(signature, (reason, transient))
+            if streak.run >= self.limit and self.systematic is None:
+                self.systematic = reason
+                self.transient = transient
+
+    def success(self, streak: Streak) -> None:
+        streak.success()
+        self.answered = True
+
+    def settle(self) -> None:
+        """The file is scored: every call failed, all the same way, is systematic too (see above).
+
+        A transient one (a model that crashed on every request) fails the file for a retry, as it
+        does when found mid-file.
+        """
+        with self._lock:
+            if self.systematic is None and not self.answered and len(self._failures) == 1:
+                ((reason, transient),) = self._failures.values()
+                self.systematic, self.transient = reason, transient
+        if self.systematic is not None and self.transient:
+            raise EndpointUnavailableError(self.systematic)
 
 
 @dataclass(slots=True)
@@ -316,7 +343,7 @@ class EndpointClient:
                 except _RequestSpecific as fault:
                     tracker.failure(streak, fault.signature, fault.reason, transient=False)
                     raise
-                streak.success()
+                tracker.success(streak)
                 return scores
             if attempt < attempts:
                 outcome.retries += 1
@@ -433,3 +460,4 @@ def score_batches(
             yield future.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    client.tracker.settle()
