@@ -57,13 +57,9 @@ class Violation(BaseModel):
     :func:`violation_from_model_monitor`).
     """
 
+    # Built by Python name, written by wire name (inline: pydantic's mypy plugin reads it here).
     model_config = ConfigDict(
-        frozen=True,
-        extra="ignore",
-        strict=True,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
+        frozen=True, extra="ignore", strict=True, validate_by_name=True, serialize_by_alias=True
     )
 
     feature_name: str = Field(min_length=1)
@@ -179,13 +175,9 @@ class RetrainRequest(BaseModel):
     ``endpoint`` say which signal asked, for people and the report.
     """
 
+    # Built by Python name, written by wire name (inline: pydantic's mypy plugin reads it here).
     model_config = ConfigDict(
-        frozen=True,
-        extra="ignore",
-        strict=True,
-        validate_by_name=True,
-        validate_by_alias=True,
-        serialize_by_alias=True,
+        frozen=True, extra="ignore", strict=True, validate_by_name=True, serialize_by_alias=True
     )
 
     pipeline_execution_arn: str | None = Field(default=None, alias="pipelineExecutionArn")

@@ -103,8 +103,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             return fail(f"--out: cannot write the reports in {args.out}: {exc.strerror or exc}")
     violations = [
-        {"feature_name": v.feature_name, "constraint_check_type": v.check_type}
-        for v in result.violations
+        {"feature_name": v.feature_name, "constraint_check_type": v.check_type} for v in result.violations
     ]
     print(json.dumps({"records": result.records, "violations": violations}))
     return 0
