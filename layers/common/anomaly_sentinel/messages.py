@@ -117,6 +117,7 @@ def violation_from_model_monitor(entry: Any) -> Violation:
     if not isinstance(entry, dict):
         raise MessageError("violation entry is not a JSON object")
     description = str(entry.get("description") or "").strip()
+    count = entry.get("consecutive_windows")
     return validate(
         Violation,
         {
@@ -126,6 +127,8 @@ def violation_from_model_monitor(entry: Any) -> Violation:
             "value": _first_number(_MM_VALUE, description),
             "distance": _first_number(_MM_DISTANCE, description),
             "threshold": _first_number(_MM_THRESHOLD, description),
+            # Not Model Monitor's, but a report of ours read this way keeps its persistence count.
+            "consecutive_windows": count if type(count) is int and count > 0 else None,
         },
         "Model Monitor violation",
     )
