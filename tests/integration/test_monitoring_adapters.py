@@ -17,6 +17,7 @@ from botocore.stub import Stubber
 
 from anomaly_sentinel import monitoring
 from anomaly_sentinel.exceptions import RetrainStartError, ViolationsFileError
+from anomaly_sentinel.messages import RetrainRequest
 from anomaly_sentinel.monitoring import Decision, MonitoringSignal
 from tests.support import Failing, fixture_path
 
@@ -56,7 +57,7 @@ def test_the_violations_file_is_read_in_the_report_folder_wherever_it_is(s3, rep
     # GIVEN the report's violations file under its folder (or at the bucket's root)
     put(s3, key, ONE)
     # WHEN read through the report's URI THEN its violations are those of that file
-    (only,) = monitoring.read_violations(s3, report_uri)
+    (only,) = monitoring.read_violations(s3, report_uri, model_monitor=True)
     assert (only.feature_name, only.check_type) == ("a", "data_type_check")
 
 
@@ -65,7 +66,7 @@ def test_the_model_monitor_spelling_wins_over_the_other_when_both_exist(s3):
     put(
         s3, "run/constraints_violations.json", fixture_path("capture/constraint_violations.json").read_bytes()
     )
-    assert len(monitoring.read_violations(s3, f"s3://{BUCKET}/run")) == 1
+    assert len(monitoring.read_violations(s3, f"s3://{BUCKET}/run", model_monitor=True)) == 1
 
 
 def test_a_file_of_exactly_the_size_limit_is_read_and_one_byte_more_is_refused(s3):
@@ -74,19 +75,19 @@ def test_a_file_of_exactly_the_size_limit_is_read_and_one_byte_more_is_refused(s
     put(s3, "exact/constraint_violations.json", exact)
     put(s3, "over/constraint_violations.json", exact + b" ")
     # WHEN / THEN the first is read and the second is refused as too large
-    assert len(monitoring.read_violations(s3, f"s3://{BUCKET}/exact")) == 1
+    assert len(monitoring.read_violations(s3, f"s3://{BUCKET}/exact", model_monitor=True)) == 1
     with pytest.raises(ViolationsFileError, match=r"^malformed: larger than"):
-        monitoring.read_violations(s3, f"s3://{BUCKET}/over")
+        monitoring.read_violations(s3, f"s3://{BUCKET}/over", model_monitor=True)
 
 
 def test_a_report_with_neither_file_is_missing(s3):
     with pytest.raises(ViolationsFileError, match=r"^missing: "):
-        monitoring.read_violations(s3, f"s3://{BUCKET}/nothing-here")
+        monitoring.read_violations(s3, f"s3://{BUCKET}/nothing-here", model_monitor=True)
 
 
 def test_a_report_location_that_is_not_an_s3_uri_is_malformed(s3):
     with pytest.raises(ViolationsFileError, match=r"^malformed: "):
-        monitoring.read_violations(s3, "/opt/ml/processing/resultdata")
+        monitoring.read_violations(s3, "/opt/ml/processing/resultdata", model_monitor=True)
 
 
 @pytest.mark.parametrize("code", ["AccessDenied", "403", "InvalidObjectState", "NoSuchBucket"])
@@ -100,7 +101,7 @@ def test_a_report_s3_refuses_for_good_is_unreadable_naming_the_file_and_the_code
         )
         # WHEN / THEN the report is unreadable, naming the file and the code
         with pytest.raises(ViolationsFileError) as raised:
-            monitoring.read_violations(s3, f"s3://{BUCKET}/run/")
+            monitoring.read_violations(s3, f"s3://{BUCKET}/run/", model_monitor=True)
     assert str(raised.value) == f"unreadable: s3://{BUCKET}/run/constraint_violations.json ({code})"
 
 
@@ -122,14 +123,14 @@ def test_a_first_spelling_that_is_not_there_falls_back_to_the_second(s3, code):
             },
             expected_params={"Bucket": BUCKET, "Key": "run/constraints_violations.json"},
         )
-        assert len(monitoring.read_violations(s3, f"s3://{BUCKET}/run")) == 1
+        assert len(monitoring.read_violations(s3, f"s3://{BUCKET}/run", model_monitor=True)) == 1
 
 
 def test_a_transient_s3_error_is_raised_for_the_retry(s3):
     with Stubber(s3) as stub:
         stub.add_client_error("get_object", service_error_code="SlowDown", http_status_code=503)
         with pytest.raises(ClientError):
-            monitoring.read_violations(s3, f"s3://{BUCKET}/run")
+            monitoring.read_violations(s3, f"s3://{BUCKET}/run", model_monitor=True)
 
 
 # ---------------------------------------------------------------------------- the monitoring job
@@ -457,7 +458,7 @@ def state_machine(aws):
 def test_a_retraining_starts_with_the_payload_under_the_given_name(state_machine):
     sfn, arn = state_machine
     payload = {"trigger": "monitoring", "reason": "r"}
-    started = monitoring.start_retraining(sfn, arn, "monitor-x-0123456789ab", payload)
+    started = monitoring.start_retraining(sfn, arn, "monitor-x-0123456789ab", RetrainRequest(**payload))
     assert started["already_started"] is False
     assert started["execution_name"] == "monitor-x-0123456789ab"
     described = sfn.describe_execution(executionArn=started["execution_arn"])
@@ -467,10 +468,10 @@ def test_a_retraining_starts_with_the_payload_under_the_given_name(state_machine
 
 def test_a_name_already_started_is_success_with_that_executions_arn(state_machine):
     sfn, arn = state_machine
-    first = monitoring.start_retraining(sfn, arn, "monitor-x-0123456789ab", {})
+    first = monitoring.start_retraining(sfn, arn, "monitor-x-0123456789ab", RetrainRequest())
     with Stubber(sfn) as stub:
         stub.add_client_error("start_execution", service_error_code="ExecutionAlreadyExists")
-        again = monitoring.start_retraining(sfn, arn, "monitor-x-0123456789ab", {})
+        again = monitoring.start_retraining(sfn, arn, "monitor-x-0123456789ab", RetrainRequest())
     assert again == {
         "execution_name": "monitor-x-0123456789ab",
         "execution_arn": first["execution_arn"],
@@ -483,7 +484,7 @@ def test_a_refused_start_is_a_retrain_start_error(state_machine):
     with Stubber(sfn) as stub:
         stub.add_client_error("start_execution", service_error_code="StateMachineDoesNotExist")
         with pytest.raises(RetrainStartError, match="StateMachineDoesNotExist"):
-            monitoring.start_retraining(sfn, arn, "monitor-x-0123456789ab", {})
+            monitoring.start_retraining(sfn, arn, "monitor-x-0123456789ab", RetrainRequest())
 
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:retrain"
@@ -513,7 +514,7 @@ def test_a_failed_start_names_the_execution_the_state_machine_and_the_cause(erro
     # GIVEN Step Functions refusing the start, or unreachable
     # WHEN a retraining is started THEN the error says what could not start where, and why
     with pytest.raises(RetrainStartError) as raised:
-        monitoring.start_retraining(Failing(error), MACHINE, "monitor-x-0123456789ab", {})
+        monitoring.start_retraining(Failing(error), MACHINE, "monitor-x-0123456789ab", RetrainRequest())
     assert str(raised.value) == f"cannot start retraining 'monitor-x-0123456789ab' on {MACHINE}: {cause}"
 
 

@@ -14,6 +14,8 @@ import pytest
 
 from anomaly_sentinel import drift
 from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
+from anomaly_sentinel.messages import DriftWindowEvent, Violation
+from sentinel.router import Router
 from tests.integration.retrain_support import (
     AlertsInbox,
     drift_alarm_event,
@@ -41,7 +43,7 @@ def handler(lambda_function):
     return lambda_function(FUNCTION)
 
 
-def window_report(stack, hour: str, violations: list[drift.ConstraintViolation]) -> str:
+def window_report(stack, hour: str, violations: list[Violation]) -> str:
     """A drift monitor report as DriftMonitorFunction writes it; returns its folder URI."""
     bucket, endpoint = stack.ref("DataBucket"), stack.parameters["EndpointName"]
     prefix = f"drift-reports/{endpoint}/{hour}/"
@@ -56,15 +58,21 @@ def window_report(stack, hour: str, violations: list[drift.ConstraintViolation])
 def drift_event(stack, hour: str = "2026/11/30/01", report_uri: str | None = None, **detail) -> dict:
     endpoint = stack.parameters["EndpointName"]
     start = hour.replace("/", "-", 2).replace("/", "T") + ":00:00Z"
-    body = {
-        "execution": f"drift-monitor/{endpoint}/{start}",
-        "endpoint": endpoint,
-        "window_start": start,
-        "status": "CompletedWithViolations",
-        "violations": 2,
-        "report_uri": report_uri,
-        **detail,
-    }
+    body = DriftWindowEvent(
+        execution=f"drift-monitor/{endpoint}/{start}",
+        endpoint=endpoint,
+        window_start=start,
+        window_end=start.replace(":00:00Z", ":59:59Z"),
+        status="CompletedWithViolations",
+        files=1,
+        records=1000,
+        effective_records=1000.0,
+        violations=2,
+        check_types={},
+        report_uri=report_uri,
+        baseline_uri=None,
+    ).detail()
+    body.update(detail)
     return {
         "version": "0",
         "id": f"drift-{start}",
@@ -81,19 +89,49 @@ def drift_event(stack, hour: str = "2026/11/30/01", report_uri: str | None = Non
 #: A window where the data moved and the model is wrong: its anomaly rate beyond its budget for the
 #: third window running (the template's RetrainMinWindows).
 DRIFTED = [
-    drift.ConstraintViolation(
-        "_c0", "baseline_drift_check", "Numerical distance: 0.31 exceeds numerical threshold: 0.1"
+    Violation(
+        feature_name="_c0",
+        check_type="baseline_drift_check",
+        description="Numerical distance: 0.31 exceeds numerical threshold: 0.1",
+        distance=0.31,
+        threshold=0.1,
     ),
-    drift.ConstraintViolation(
-        "anomaly_rate",
-        "score_drift_check",
-        "Anomaly rate: 0.4 exceeds the rate the model's score statistics predict: 0.001 "
-        "(one-sided binomial p-value 0 < 0.001), for 3 consecutive window(s)",
+    Violation(
+        feature_name="anomaly_rate",
+        check_type="score_drift_check",
+        description="Anomaly rate: 0.4 exceeds the rate the model's score statistics predict: 0.001 "
+        "(one-sided binomial p-value 2.5e-12 < 0.001), for 3 consecutive window(s)",
+        value=0.4,
+        threshold=0.001,
+        p_value=2.5e-12,
         consecutive_windows=3,
     ),
 ]
 #: The data moved; the model's anomaly rate stays within its budget.
 MOVED = DRIFTED[:1]
+
+
+def test_a_malformed_drift_event_fails_and_is_dead_lettered_naming_the_field(stack, extras, inbox):
+    # GIVEN a drift event the rule matches (our endpoint, a window with violations) whose record
+    # count is not a count: not the message the drift monitor puts
+    event = drift_event(stack, report_uri=window_report(stack, "2026/11/30/01", DRIFTED), records="many")
+    # WHEN EventBridge delivers it to MonitoringAlertFunction (the template's rule and retries)
+    (delivery,) = Router(stack).deliver(event)
+    # THEN every attempt fails with the named error, and the event lands in the DLQ with it
+    assert delivery.target == FUNCTION
+    assert delivery.error is not None
+    assert delivery.error.startswith("MessageError: invalid drift window event: records: ")
+    messages = boto3.client("sqs").receive_message(
+        QueueUrl=stack.ref("DeadLetterQueue"), MessageAttributeNames=["All"], MaxNumberOfMessages=10
+    )["Messages"]
+    (message,) = messages
+    assert json.loads(message["Body"])["detail"]["records"] == "many"
+    assert (
+        "invalid drift window event: records" in message["MessageAttributes"]["ErrorMessage"]["StringValue"]
+    )
+    # AND nothing was alerted or started on its account
+    assert inbox.messages() == []
+    assert executions(stack) == []
 
 
 def executions(stack):
@@ -114,8 +152,11 @@ def test_a_drift_window_with_violations_alerts_and_retrains_like_a_model_monitor
     (alert,) = inbox.messages()
     assert alert["attributes"]["kind"] == "model-drift"
     assert "- _c0: baseline_drift_check (distance 0.31, threshold 0.1)" in alert["message"]
-    assert "- anomaly_rate: score_drift_check (" in alert["message"]
-    assert "3 consecutive window(s))" in alert["message"]
+    # (the score drift's figures are the window's anomaly rate against the model's, not its p-value)
+    assert (
+        "- anomaly_rate: score_drift_check (value 0.4, threshold 0.001, p-value 2.5e-12, "
+        "3 consecutive window(s))" in alert["message"]
+    )
     assert "beyond its budget for 3 consecutive window(s), 3 required" in alert["message"]
     assert "Monitoring schedule: drift-monitor" in alert["message"]
     # AND one retraining run starts, named for the window, triggered by the drift monitor
@@ -132,8 +173,11 @@ def test_a_drift_window_with_violations_alerts_and_retrains_like_a_model_monitor
         (
             [
                 DRIFTED[0],
-                drift.ConstraintViolation(
-                    "anomaly_rate", "score_drift_check", "Anomaly rate", consecutive_windows=2
+                Violation(
+                    feature_name="anomaly_rate",
+                    check_type="score_drift_check",
+                    description="Anomaly rate",
+                    consecutive_windows=2,
                 ),
             ],
             "beyond its budget for 2 consecutive window(s), 3 required",

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 
-from anomaly_sentinel import drift, monitoring, storms
+from anomaly_sentinel import monitoring, storms
+from anomaly_sentinel.messages import Violation
 from tests.integration.retrain_support import AlertsInbox, hold_lock, wait_for_all_executions
 from tests.integration.test_monitoring_drift_signals import DRIFTED, drift_event, window_report
 
@@ -78,7 +79,7 @@ def test_a_window_that_retrains_is_answered_with_its_outcome_alert_and_execution
 
 def test_a_window_that_does_not_retrain_sends_its_alert_and_starts_nothing(stack, module):
     # GIVEN a window whose only violation is of a check type the policy does not count
-    uncounted = [drift.ConstraintViolation("_c0", "data_type_check", "Value: 0.5")]
+    uncounted = [Violation(feature_name="_c0", check_type="data_type_check", description="Value: 0.5")]
     result = responder(module).handle(window_signal(stack, violations=uncounted))
     assert (result["retrain"], result["execution"], result["digest_signals"]) == (False, None, 0)
     assert result["alert"]["kind"] == "model-drift"

@@ -11,7 +11,8 @@ import json
 import pytest
 from moto.events.models import EventPattern
 
-from anomaly_sentinel.retraining import RetrainRequest
+from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
+from anomaly_sentinel.messages import DriftWindowEvent, RetrainRequest
 from sentinel.emulator import nominal
 from sentinel.stepfunctions import apply_input_transformer
 from sentinel.template import Template, load_template
@@ -160,8 +161,21 @@ def test_input_transformer_quotes_like_eventbridge(template, expected):
 
 
 def drift_event(status="CompletedWithViolations", endpoint=None):
-    from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
-
+    """The event as DriftMonitorFunction puts it: its detail is the message model, dumped."""
+    window = DriftWindowEvent(
+        execution="drift-monitor/x/2026-11-30T01:00:00Z",
+        endpoint=endpoint or TEMPLATE.parameters["EndpointName"],
+        window_start="2026-11-30T01:00:00Z",
+        window_end="2026-11-30T02:00:00Z",
+        status=status,
+        files=1,
+        records=1000,
+        effective_records=1000.0,
+        violations=1 if status == "CompletedWithViolations" else 0,
+        check_types={"baseline_drift_check": 1} if status == "CompletedWithViolations" else {},
+        report_uri="s3://bucket/drift-reports/x/2026/11/30/01/",
+        baseline_uri=None,
+    )
     return {
         "version": "0",
         "id": "4f6d1c8e-2b1a-4c3d-9e8f-0a1b2c3d4e5f",
@@ -171,13 +185,7 @@ def drift_event(status="CompletedWithViolations", endpoint=None):
         "time": "2026-11-30T02:15:07Z",
         "region": "us-east-1",
         "resources": [],
-        "detail": {
-            "execution": "drift-monitor/x/2026-11-30T01:00:00Z",
-            "endpoint": endpoint or TEMPLATE.parameters["EndpointName"],
-            "status": status,
-            "violations": 1 if status == "CompletedWithViolations" else 0,
-            "report_uri": "s3://bucket/drift-reports/x/2026/11/30/01/",
-        },
+        "detail": json.loads(json.dumps(window.detail())),
     }
 
 
@@ -197,8 +205,8 @@ def test_clean_windows_and_other_endpoints_do_not_invoke_it(event):
 
 
 def test_the_drift_monitors_events_are_what_the_rule_expects():
-    from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
-
     spec = TEMPLATE.rule("MonitoringAlertFunctionDriftMonitorRun").pattern
     assert spec["source"] == [DRIFT_EVENT_SOURCE]
     assert spec["detail-type"] == [DRIFT_EVENT_DETAIL_TYPE]
+    # AND every detail field the rule filters on is a field of the message the monitor puts
+    assert set(spec["detail"]) <= set(DriftWindowEvent.model_fields)

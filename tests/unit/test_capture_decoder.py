@@ -478,6 +478,38 @@ def test_a_reject_is_stored_as_its_line_event_id_stage_reason_and_detail():
     assert Reject(4, None, capture.EMPTY_LINE).to_json()["detail"] == ""
 
 
+@pytest.mark.parametrize(
+    ("data", "content_type", "reason", "column"),
+    [
+        ("1,x,3", "text/csv", capture.NON_NUMERIC, 2),
+        ("1,2,nan", "text/csv", capture.NON_FINITE, 3),
+        ('1,"2",x', "text/csv", capture.NON_NUMERIC, 3),
+        ('[[1, "a", 3]]', "application/json", capture.NON_NUMERIC, 2),
+        ("[[1, 1e999, 3]]", "application/json", capture.NON_FINITE, 2),
+    ],
+)
+def test_a_value_that_is_not_a_finite_number_is_rejected_with_its_column_as_a_field(
+    data, content_type, reason, column
+):
+    # GIVEN a record whose bad value is in some column (1-based), as CSV or JSON
+    encoding = "JSON" if content_type == "application/json" else "CSV"
+    # WHEN decoded
+    rejected = only(decode_bytes(jsonl([record(data, content_type=content_type, encoding=encoding)])))
+    # THEN the reject says the reason and carries the column as a number, stored with it
+    assert isinstance(rejected, Reject)
+    assert (rejected.reason, rejected.column) == (reason, column)
+    assert rejected.to_json()["column"] == column
+    assert f"column {column}" in rejected.detail
+
+
+def test_a_reject_without_a_column_stores_none():
+    # GIVEN a line that is not JSON WHEN decoded THEN its reject has no column, and stores none
+    rejected = only(decode_bytes(b"not json\n"))
+    assert isinstance(rejected, Reject)
+    assert rejected.column is None
+    assert "column" not in rejected.to_json()
+
+
 def test_the_decoder_counts_records_rows_and_reasons_across_a_file():
     # GIVEN a file of five lines: a 3-row record, garbage, a 1-row record, a bad value, a cut line
     data = (

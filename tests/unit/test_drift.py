@@ -13,6 +13,7 @@ import pytest
 from anomaly_sentinel import drift, monitoring
 from anomaly_sentinel.capture import Reject
 from anomaly_sentinel.exceptions import BaselineError
+from anomaly_sentinel.messages import Violation
 from pipeline.scripts import baseline as baseline_script
 from tests.support import fixture_path
 
@@ -107,6 +108,8 @@ def test_real_bad_case_constraints_raise_the_data_type_violation_on_c5_only():
             "feature_name": "_c5",
             "constraint_check_type": "data_type_check",
             "description": "Value: 0.0 does not meet the constraint requirement! ",
+            "value": 0.0,
+            "threshold": 1.0,
         }
     ]
 
@@ -167,22 +170,23 @@ def test_window_statistics_have_the_real_files_shape_without_the_sketch():
     assert [b["count"] for b in c0["distribution"]["kll"]["buckets"]] == [24.0, 21.0, 55.0, 0.0]
 
 
-def test_violations_file_matches_the_real_file_and_the_alert_parser_reads_distance_and_threshold():
-    # GIVEN a drift violation written as constraint_violations.json
-    document = drift.violations_document(
-        [
-            drift.ConstraintViolation(
-                "_c3", drift.BASELINE_DRIFT_CHECK, "Numerical distance: 0.25 exceeds numerical threshold: 0.1"
-            )
-        ]
+def test_violations_file_has_the_real_files_keys_and_the_alert_reads_its_typed_figures():
+    # GIVEN a drift violation written as constraint_violations.json, its sentence saying no number
+    written = Violation(
+        feature_name="_c3",
+        check_type=drift.BASELINE_DRIFT_CHECK,
+        description="The distribution moved",
+        distance=0.25,
+        threshold=0.1,
     )
+    document = drift.violations_document([written])
     real = json.loads(fixture_path("capture/constraint_violations.json").read_text())
-    # THEN it has the real file's keys
-    assert _key_tree(document) == _key_tree(real)
-    # AND MonitoringAlertFunction's parser reads the feature, check type, distance and threshold
-    (parsed,) = monitoring.parse_violations(json.dumps(document))
-    assert (parsed.feature_name, parsed.check_type) == ("_c3", "baseline_drift_check")
-    assert (parsed.distance, parsed.threshold) == (0.25, 0.1)
+    # THEN each entry has the real file's keys, and the figures beside them
+    (entry,) = document["violations"]
+    assert set(entry) == set(real["violations"][0]) | {"distance", "threshold"}
+    # AND MonitoringAlertFunction reads the feature, check type, distance and threshold as written
+    (parsed,) = monitoring.parse_violations(json.dumps(document), model_monitor=False)
+    assert parsed == written
 
 
 def test_constants_shared_with_the_baseline_script_agree():
@@ -288,9 +292,7 @@ def test_a_shifted_feature_is_a_violation_on_that_feature_only(gaussian_baseline
     # WHEN compared
     result = drift.compare(window_of(baseline, rows[:2_500], rows[2_500:]), baseline, min_records=1_000)
     # THEN exactly one violation: baseline drift on _c2, described as Model Monitor does
-    assert [(v.feature_name, v.constraint_check_type) for v in result.violations] == [
-        ("_c2", "baseline_drift_check")
-    ]
+    assert [(v.feature_name, v.check_type) for v in result.violations] == [("_c2", "baseline_drift_check")]
     assert result.violations[0].description.startswith("Numerical distance: ")
     assert result.distances["_c2"] > 0.1
 
@@ -326,11 +328,11 @@ def test_missing_and_extra_columns_are_reported_per_column(gaussian_baseline):
     wide = window_of(gaussian_baseline, gaussian_rows(1_000, 8, random.Random(1)))
     missing = drift.compare(narrow, gaussian_baseline, min_records=100).violations
     extra = drift.compare(wide, gaussian_baseline, min_records=100).violations
-    assert [(v.feature_name, v.constraint_check_type) for v in missing] == [
+    assert [(v.feature_name, v.check_type) for v in missing] == [
         ("_c4", "missing_column_check"),
         ("_c5", "missing_column_check"),
     ]
-    assert [(v.feature_name, v.constraint_check_type) for v in extra] == [
+    assert [(v.feature_name, v.check_type) for v in extra] == [
         ("_c6", "extra_column_check"),
         ("_c7", "extra_column_check"),
     ]
@@ -342,16 +344,14 @@ def test_records_rejected_for_a_missing_value_lower_completeness_of_that_column(
     for row in gaussian_rows(1_000, 6, random.Random(3)):
         builder.offer([row])
     for line in range(10):
-        builder.observe(Reject(line, None, "non-numeric", "row 1 column 2 is not a number"))
+        builder.observe(Reject(line, None, "non-numeric", "row 1 column 2 is not a number", column=2))
     builder.observe(Reject(11, None, "non-finite", "row 1 has a NaN or infinite value"))  # no column
     builder.observe(Reject(12, None, "not-json", ""))  # not a missing value: not counted
     stats = builder.finish()
     window = drift.merge_window([stats], gaussian_baseline.identity)
     # WHEN compared THEN completeness 1000/1010 of _c1 is below the baseline's 1.0; nothing else
     result = drift.compare(window, gaussian_baseline, min_records=100)
-    assert [(v.feature_name, v.constraint_check_type) for v in result.violations] == [
-        ("_c1", "completeness_check")
-    ]
+    assert [(v.feature_name, v.check_type) for v in result.violations] == [("_c1", "completeness_check")]
     assert (
         result.violations[0].description == f"Value: {1000 / 1010} does not meet the constraint requirement! "
     )
@@ -379,12 +379,8 @@ def test_fractional_values_violate_an_integral_baseline():
     baseline = make_baseline([f"{i % 7},{i % 5}" for i in range(2_000)])
     rows = [f"{i % 7},{i % 5}.5" for i in range(2_000)]
     result = drift.compare(window_of(baseline, rows), baseline, min_records=100)
-    assert ("_c1", "data_type_check") in {
-        (v.feature_name, v.constraint_check_type) for v in result.violations
-    }
-    assert ("_c0", "data_type_check") not in {
-        (v.feature_name, v.constraint_check_type) for v in result.violations
-    }
+    assert ("_c1", "data_type_check") in {(v.feature_name, v.check_type) for v in result.violations}
+    assert ("_c0", "data_type_check") not in {(v.feature_name, v.check_type) for v in result.violations}
 
 
 def test_robust_distance_subtracts_deequs_noise_term():
@@ -512,7 +508,7 @@ def test_an_anomaly_rate_well_above_the_models_is_score_drift():
     found = drift.score_drift(_scored_window(1_000, 40), SCORE_STATS)
     # THEN a score-drift violation naming both rates
     assert found is not None
-    assert (found.feature_name, found.constraint_check_type) == ("anomaly_rate", "score_drift_check")
+    assert (found.feature_name, found.check_type) == ("anomaly_rate", "score_drift_check")
     assert (
         "Anomaly rate: 0.04 exceeds the rate the model's score statistics predict: 0.01" in found.description
     )

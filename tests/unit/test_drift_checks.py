@@ -9,6 +9,7 @@ from fractions import Fraction
 import pytest
 
 from anomaly_sentinel import drift
+from anomaly_sentinel.messages import Violation
 
 #: A baseline feature with the values 1, 2, 3, 4 once each: its CDF is 0.25, 0.5, 0.75, 1 at them.
 QUARTERS = (1.0, 2.0, 3.0, 4.0)
@@ -63,7 +64,7 @@ def window(
 
 
 def checks(result: drift.Comparison) -> list[tuple[str, str]]:
-    return [(v.feature_name, v.constraint_check_type) for v in result.violations]
+    return [(v.feature_name, v.check_type) for v in result.violations]
 
 
 # ---------------------------------------------------------------------------- minimum
@@ -322,7 +323,7 @@ def test_score_drift_is_judged_on_one_cutoff_only():
     # THEN only the window on one cutoff is score drift
     found = drift.score_drift(one, stats)
     assert found is not None
-    assert (found.feature_name, found.constraint_check_type) == ("anomaly_rate", "score_drift_check")
+    assert (found.feature_name, found.check_type) == ("anomaly_rate", "score_drift_check")
     assert drift.score_drift(two, stats) is None
     assert drift.score_drift(drift.WindowStatistics(), stats) is None
 
@@ -421,7 +422,15 @@ def test_a_column_with_some_fractional_values_is_fractional():
 
 def test_written_files_are_indented_json():
     document = drift.violations_document(
-        [drift.ConstraintViolation("_c1", "completeness_check", "Value: 0.5 does not meet")]
+        [
+            Violation(
+                feature_name="_c1",
+                check_type="completeness_check",
+                description="Value: 0.5 does not meet",
+                value=0.5,
+                threshold=1.0,
+            )
+        ]
     )
     text = drift.dumps(document).decode("utf-8")
     assert json.loads(text) == {
@@ -430,6 +439,8 @@ def test_written_files_are_indented_json():
                 "feature_name": "_c1",
                 "constraint_check_type": "completeness_check",
                 "description": "Value: 0.5 does not meet",
+                "value": 0.5,
+                "threshold": 1.0,
             }
         ]
     }

@@ -172,7 +172,7 @@ def test_a_files_statistics_summarise_every_column_of_its_rows():
     builder = drift.FileStatisticsBuilder(one_feature_baseline(), seed="f")
     builder.observe(record("1,0.5", "3,2.5"))
     builder.observe(record("9,4", line=2))
-    builder.observe(Reject(3, None, "non-finite", "row 1 column 2 is not finite"))
+    builder.observe(Reject(3, None, "non-finite", "row 1 column 2 is not finite", column=2))
     scores = drift.ScoreSummary(scored=3, anomalies=1, cutoff=2.0, cutoff_source="model-stats")
     # WHEN finished
     stats = builder.finish(scores, source="s3://b/capture/f.jsonl")
@@ -230,10 +230,12 @@ def test_observing_records_samples_as_offering_their_rows_does():
 @pytest.mark.parametrize(
     ("reject", "by_column", "missing_rows"),
     [
-        (Reject(1, None, "non-numeric", "row 2 column 12 is not a number"), {11: 1}, 1),
-        (Reject(1, None, "non-finite", "row 1 column 1 is infinite"), {0: 1}, 1),
+        (Reject(1, None, "non-numeric", "row 2 column 12 is not a number", column=12), {11: 1}, 1),
+        (Reject(1, None, "non-finite", "row 1 column 1 is infinite", column=1), {0: 1}, 1),
         (Reject(1, None, "non-finite", "row 1 has a NaN"), {}, 1),
-        (Reject(1, None, "bad-width", "row 1 column 3 is extra"), {}, 0),
+        # the column is the reject's field, never read back from its words
+        (Reject(1, None, "non-finite", "row 1 column 4 is NaN"), {}, 1),
+        (Reject(1, None, "bad-width", "row 1 column 3 is extra", column=3), {}, 0),
         (Reject(1, None, "not-json", "column 3"), {}, 0),
     ],
 )

@@ -29,7 +29,7 @@ def decoded_window(baseline: drift.Baseline, rows: list[str]) -> drift.WindowSta
 
 
 def checks(result: drift.Comparison) -> list[tuple[str, str]]:
-    return [(v.feature_name, v.constraint_check_type) for v in result.violations]
+    return [(v.feature_name, v.check_type) for v in result.violations]
 
 
 # ---------------------------------------------------------------------------- NaN
@@ -120,7 +120,7 @@ def test_a_change_of_spread_beyond_a_fifth_is_a_baseline_drift_on_that_feature(s
     result = drift.compare(window_of(baseline, rows), baseline, min_records=1_000)
     # THEN the spread check names _c1 (the CDF distance stays under 0.1 at 1.4x)
     spread = [v for v in result.violations if v.description.startswith("Standard deviation distance")]
-    assert [(v.feature_name, v.constraint_check_type) for v in spread] == (
+    assert [(v.feature_name, v.check_type) for v in spread] == (
         [("_c1", "baseline_drift_check")] if fires else []
     )
     if scale == 1.4:
@@ -221,6 +221,6 @@ def test_the_violations_file_carries_the_count_to_the_policy():
     document = drift.violations_document(
         [drift.score_drift(scored_window(1_000, 300), STATS, previous_windows=2)]
     )
-    (parsed,) = monitoring.parse_violations(drift.dumps(document))
+    (parsed,) = monitoring.parse_violations(drift.dumps(document), model_monitor=False)
     assert parsed.consecutive_windows == 3
     assert monitoring.decide(outcome(parsed), DEFAULT_POLICY).retrain

@@ -57,7 +57,7 @@ def test_more_unseen_lines_than_the_baseline_allows_is_an_oov_share_violation():
     violations, skipped = compare_logs(window, BASELINE, min_lines=1000)
     assert skipped is None
     (violation,) = violations
-    assert (violation.feature_name, violation.constraint_check_type) == ("oov_share", OOV_SHARE_CHECK)
+    assert (violation.feature_name, violation.check_type) == ("oov_share", OOV_SHARE_CHECK)
     assert "5.00% of 10000 lines" in violation.description
 
 
@@ -70,7 +70,7 @@ def test_each_new_shape_is_reported_with_a_sample_most_widespread_first_and_boun
     shapes = tuple(Shape(f"shape {i}", i + 1, f"sample {i}") for i in range(MAX_NEW_TEMPLATE_VIOLATIONS + 5))
     violations, _ = compare_logs(merge_log_window([stats(10_000, 0, shapes)]), BASELINE, min_lines=1000)
     assert len(violations) == MAX_NEW_TEMPLATE_VIOLATIONS
-    assert {v.constraint_check_type for v in violations} == {NEW_TEMPLATE_CHECK}
+    assert {v.check_type for v in violations} == {NEW_TEMPLATE_CHECK}
     assert violations[0].feature_name == f"template:shape {MAX_NEW_TEMPLATE_VIOLATIONS + 4}"
     assert "sample: sample 14" in violations[0].description
 
@@ -86,7 +86,7 @@ def test_without_a_baseline_new_shapes_are_still_reported_but_the_share_is_not_j
     violations, skipped = compare_logs(
         merge_log_window([stats(5_000, 5_000, (shape,))]), None, min_lines=1000
     )
-    assert [v.constraint_check_type for v in violations] == [NEW_TEMPLATE_CHECK]
+    assert [v.check_type for v in violations] == [NEW_TEMPLATE_CHECK]
     assert skipped == "no log baseline: OOV share not compared"
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from anomaly_sentinel import monitoring
 from anomaly_sentinel.exceptions import EventParseError, ViolationsFileError
+from anomaly_sentinel.messages import violation_from_model_monitor
 from anomaly_sentinel.monitoring import Decision, MonitoringOutcome, RetrainingPolicy, Violation
 from anomaly_sentinel.settings import MonitoringAlertSettings
 from tests.support import fixture_path, load_event
@@ -51,7 +52,7 @@ def test_real_model_monitor_violations_file_parses_with_values():
     # GIVEN the constraint_violations.json Model Monitor wrote in the SageMaker SDK's tests
     raw = fixture_path("capture/constraint_violations.json").read_bytes()
     # WHEN parsed
-    violations = monitoring.parse_violations(raw)
+    violations = monitoring.parse_violations(raw, model_monitor=True)
     # THEN all 7 entries are there, with the observed value taken from each description
     assert len(violations) == 7
     first = violations[0]
@@ -69,12 +70,15 @@ def test_real_model_monitor_violations_file_parses_with_values():
         ("Value: 1.5e-3 does not meet the constraint requirement! ", 0.0015, None, None),
         ("Metric f2 with 0.55 +/- 0.01 was LessThanThreshold 0.8", 0.55, None, 0.8),
         ("There are extra columns in the current dataset", None, None, None),
+        ("Numerical distance: 0.31 exceeds numerical threshold: 0.1", None, 0.31, 0.1),
+        # a p-value is not the value: only a word "value" (or "with") leads the figure
+        ("rate 0.4 (one-sided binomial p-value 1e-09 < 0.001)", None, None, None),
     ],
 )
-def test_numbers_are_parsed_from_known_description_shapes(description, value, distance, threshold):
-    # GIVEN a description in one of Model Monitor's known shapes
+def test_numbers_are_parsed_from_model_monitors_description_shapes(description, value, distance, threshold):
+    # GIVEN an entry of Model Monitor's file (a foreign format: its figures are only in the words)
     # WHEN the entry is read THEN value, distance and threshold are the numbers it carries
-    parsed = monitoring.violation_from_entry(
+    parsed = violation_from_model_monitor(
         {"feature_name": "f", "constraint_check_type": "baseline_drift_check", "description": description}
     )
     assert (parsed.value, parsed.distance, parsed.threshold) == (value, distance, threshold)
@@ -94,12 +98,13 @@ def test_numbers_are_parsed_from_known_description_shapes(description, value, di
 def test_unreadable_violations_files_raise_naming_the_problem(raw, message):
     # GIVEN an empty, non-JSON or misshapen file WHEN parsed THEN the error names the problem
     with pytest.raises(ViolationsFileError, match=re.escape(message)):
-        monitoring.parse_violations(raw)
+        monitoring.parse_violations(raw, model_monitor=True)
 
 
 def test_empty_violations_list_is_valid_and_empty():
     # GIVEN a file listing no violations WHEN parsed THEN there are none, and no error
-    assert monitoring.parse_violations('{"violations": []}') == ()
+    assert monitoring.parse_violations('{"violations": []}', model_monitor=True) == ()
+    assert monitoring.parse_violations('{"violations": []}', model_monitor=False) == ()
 
 
 # ---------------------------------------------------------------------------- status
@@ -300,12 +305,13 @@ def test_execution_names_are_deterministic_valid_and_distinct_per_job():
 def test_retrain_input_is_the_state_machine_contract():
     # GIVEN a decision to retrain WHEN the input is built
     # THEN it carries trigger, reason and inputDataUri only when one is configured
-    payload = monitoring.retrain_input(outcome(), Decision(retrain=True, reason="2 >= 1"), "s3://b/training/")
+    request = monitoring.retrain_input(outcome(), Decision(retrain=True, reason="2 >= 1"), "s3://b/training/")
+    payload = json.loads(request.execution_input())
     assert payload["trigger"] == "monitoring"
     assert payload["inputDataUri"] == "s3://b/training/"
     assert "2 >= 1" in payload["reason"]
-    assert "inputDataUri" not in monitoring.retrain_input(outcome(), Decision(retrain=True, reason="r"), "")
-    json.dumps(payload)
+    unset = monitoring.retrain_input(outcome(), Decision(retrain=True, reason="r"), "")
+    assert "inputDataUri" not in json.loads(unset.execution_input())
 
 
 def test_violations_file_nested_beyond_the_recursion_limit_is_malformed_not_a_crash():
@@ -313,7 +319,7 @@ def test_violations_file_nested_beyond_the_recursion_limit_is_malformed_not_a_cr
     raw = b'{"violations": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     # WHEN / THEN it is a named, reportable problem
     with pytest.raises(ViolationsFileError, match="nested too deeply"):
-        monitoring.parse_violations(raw)
+        monitoring.parse_violations(raw, model_monitor=True)
 
 
 def test_drift_alarm_naming_another_endpoint_is_not_ours():

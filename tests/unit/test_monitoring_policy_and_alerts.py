@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from anomaly_sentinel import monitoring
+from anomaly_sentinel import drift, monitoring
+from anomaly_sentinel.messages import violation_from_model_monitor
 from anomaly_sentinel.monitoring import (
     AlarmMetric,
     AlarmState,
@@ -135,24 +138,62 @@ def test_a_violation_line_shows_distance_before_value_and_the_threshold(numbers,
     assert violation(feature="f", **numbers).summary() == line
 
 
-def test_violation_numbers_come_from_a_stripped_description_and_a_missing_one_is_empty():
+def test_model_monitor_numbers_come_from_a_stripped_description_and_a_missing_one_is_empty():
     entry = {"feature_name": "f", "constraint_check_type": "data_type_check"}
-    padded = monitoring.violation_from_entry({**entry, "description": "  Value: 0.25 does not meet  "})
+    padded = violation_from_model_monitor({**entry, "description": "  Value: 0.25 does not meet  "})
     assert (padded.description, padded.value) == ("Value: 0.25 does not meet", 0.25)
-    blank = monitoring.violation_from_entry({**entry, "description": None})
+    blank = violation_from_model_monitor({**entry, "description": None})
     assert (blank.description, blank.value, blank.distance, blank.threshold) == ("", None, None, None)
 
 
-def test_a_violations_file_with_bytes_that_are_not_utf8_is_still_read():
+@pytest.mark.parametrize("model_monitor", [True, False])
+def test_a_violations_file_with_bytes_that_are_not_utf8_is_still_read(model_monitor):
     raw = b'{"violations": [{"feature_name": "caf\xe9", "constraint_check_type": "data_type_check"}]}'
-    (only,) = monitoring.parse_violations(raw)
+    (only,) = monitoring.parse_violations(raw, model_monitor=model_monitor)
     assert only.feature_name == "caf\ufffd"
 
 
-def test_a_violations_file_counts_every_unreadable_entry():
+@pytest.mark.parametrize("model_monitor", [True, False])
+def test_a_violations_file_counts_every_unreadable_entry(model_monitor):
     raw = '{"violations": [1, {"feature_name": "a"}, {"feature_name": "b", "constraint_check_type": "x"}]}'
-    with pytest.raises(monitoring.ViolationsFileError, match="2 of 3"):
-        monitoring.parse_violations(raw)
+    with pytest.raises(monitoring.ViolationsFileError, match="2 of 3 entries do not validate"):
+        monitoring.parse_violations(raw, model_monitor=model_monitor)
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [("distance", "0.25"), ("threshold", None), ("consecutive_windows", 0), ("value", [1]), ("p_value", 2)],
+)
+def test_a_drift_monitor_report_whose_figures_are_not_numbers_is_unreadable_naming_the_field(field, bad):
+    # GIVEN the drift monitor's report with one figure that is not a number of its kind (a string
+    # is not read as prose; None would be written as absent)
+    entry = {"feature_name": "_c0", "constraint_check_type": "baseline_drift_check", "description": "moved"}
+    entry[field] = bad
+    raw = json.dumps({"violations": [entry]})
+    if bad is None:  # absent is fine: the figure is unknown
+        assert monitoring.parse_violations(raw, model_monitor=False)[0].threshold is None
+        return
+    # WHEN parsed as the stack's own report THEN it is unreadable, naming the field
+    with pytest.raises(monitoring.ViolationsFileError, match=f"invalid violation entry: {field}: "):
+        monitoring.parse_violations(raw, model_monitor=False)
+
+
+def test_the_score_drift_line_shows_the_windows_anomaly_rate_against_the_models_not_the_p_value():
+    # GIVEN a window where 40 of 100 rows were anomalous under a cutoff predicting a 1 % rate
+    window = drift.WindowStatistics()
+    window.scored, window.anomalies, window.cutoffs = 100, 40, {2.0}
+    stats = {"count": 1000, "min": 0.0, "max": 3.0, "quantiles": {"0.5": 1.0, "0.99": 2.0}}
+    found = drift.score_drift(window, stats)
+    assert found is not None
+    # WHEN written by the drift monitor and read back by the monitoring responder
+    raw = drift.dumps(drift.violations_document([found]))
+    (read,) = monitoring.parse_violations(raw, model_monitor=False)
+    # THEN the alert line gives the rate 0.4 against the predicted 0.01, and the p-value as such
+    assert (read.value, read.threshold) == (0.4, pytest.approx(0.01))
+    assert read.p_value is not None
+    assert read.p_value < 1e-30
+    assert read.summary().startswith("anomaly_rate: score_drift_check (value 0.4, threshold 0.01, p-value ")
+    assert read.summary().endswith(", 1 consecutive window(s))")
 
 
 def test_exit_message_with_leading_whitespace_still_gives_the_status():

@@ -10,8 +10,8 @@ import pytest
 
 from anomaly_sentinel import monitoring
 from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
-from anomaly_sentinel.drift_monitor import DriftReport
-from anomaly_sentinel.exceptions import EventParseError
+from anomaly_sentinel.exceptions import EventParseError, MessageError
+from anomaly_sentinel.messages import DriftWindowEvent
 from anomaly_sentinel.monitoring import Decision, MonitoringOutcome
 from anomaly_sentinel.settings import MonitoringAlertSettings
 from tests.support import load_event
@@ -46,8 +46,8 @@ def processing_job_event(name: str, status: str | None = "Completed") -> dict:
 
 
 def drift_window_event(endpoint: str = OURS, status: str = "CompletedWithViolations", **changes) -> dict:
-    """The event DriftMonitorFunction puts: its detail is the window's DriftReport."""
-    report = DriftReport(
+    """The event DriftMonitorFunction puts: its detail is the window's DriftWindowEvent."""
+    report = DriftWindowEvent(
         execution=f"drift-monitor/{endpoint}/2026-11-30T01:00:00Z",
         endpoint=endpoint,
         window_start="2026-11-30T01:00:00Z",
@@ -70,7 +70,7 @@ def drift_window_event(endpoint: str = OURS, status: str = "CompletedWithViolati
         "time": "2026-11-30T02:15:07Z",
         "region": "us-east-1",
         "resources": [],
-        "detail": {**report.event_detail(), **changes},
+        "detail": {**report.detail(), **changes},
     }
 
 
@@ -139,32 +139,36 @@ def test_drift_window_event_gives_execution_endpoint_window_and_report():
     assert signal.alarm is None
 
 
-def test_drift_window_event_without_window_start_occurs_at_the_event_time():
-    event = drift_window_event()
-    del event["detail"]["window_start"]
-    assert monitoring.signal_from_event(event).occurred == "2026-11-30T02:15:07Z"
-    del event["time"]
-    assert monitoring.signal_from_event(event).occurred == ""
-
-
-def test_drift_window_event_whose_report_is_not_a_string_names_no_report():
+def test_drift_window_event_without_a_report_names_no_report():
     assert monitoring.signal_from_event(drift_window_event(report_uri=None)).report_uri is None
-    assert monitoring.signal_from_event(drift_window_event(report_uri=["s3://b/k/"])).report_uri is None
 
 
-def test_drift_window_event_without_a_status_is_an_unknown_window():
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"execution": None}, "execution"),
+        ({"endpoint": ""}, "endpoint"),
+        ({"window_start": None}, "window_start"),
+        ({"status": "Failed"}, "status"),
+        ({"report_uri": ["s3://b/k/"]}, "report_uri"),
+        ({"records": -1}, "records"),
+    ],
+)
+def test_a_malformed_drift_window_event_is_a_message_error_naming_the_field(change, field):
+    # GIVEN the drift monitor's event with one field that its message model refuses
     event = drift_window_event()
-    del event["detail"]["status"]
-    signal = monitoring.signal_from_event(event)
-    assert signal.status == ""
-    assert monitoring.ignore_reason(signal, settings()) == "drift window status unknown"
+    event["detail"].update(change)
+    # WHEN read THEN a MessageError (an EventParseError: the invocation fails, is retried, then
+    # dead-lettered) names the message and the field
+    with pytest.raises(MessageError, match=f"^invalid drift window event: {field}: "):
+        monitoring.signal_from_event(event)
 
 
-@pytest.mark.parametrize("missing", ["execution", "endpoint"])
-def test_drift_window_event_without_execution_or_endpoint_is_a_parse_error(missing):
+@pytest.mark.parametrize("missing", ["execution", "endpoint", "status", "window_start"])
+def test_a_drift_window_event_missing_a_field_is_a_message_error(missing):
     event = drift_window_event()
     del event["detail"][missing]
-    with pytest.raises(EventParseError):
+    with pytest.raises(MessageError, match=f"{missing}: Field required"):
         monitoring.signal_from_event(event)
 
 
@@ -267,9 +271,7 @@ def test_our_endpoints_finished_drift_windows_are_ours(status):
     assert monitoring.ignore_reason(signal, settings()) is None
 
 
-def test_drift_windows_that_failed_or_concern_another_endpoint_are_not_ours():
-    failed = monitoring.signal_from_event(drift_window_event(status="Failed"))
-    assert monitoring.ignore_reason(failed, settings()) == "drift window status Failed"
+def test_drift_windows_that_concern_another_endpoint_are_not_ours():
     theirs = monitoring.signal_from_event(drift_window_event(endpoint="other-endpoint"))
     assert (
         monitoring.ignore_reason(theirs, settings())
@@ -351,8 +353,8 @@ def outcome(**changes) -> MonitoringOutcome:
     [("processing-job", "monitoring"), ("alarm", "drift-alarm"), ("drift-monitor", "drift-monitor")],
 )
 def test_retrain_input_names_the_trigger_the_signal_and_the_endpoint(source, trigger):
-    payload = monitoring.retrain_input(outcome(source=source), Decision(retrain=True, reason="why"), "")
-    assert payload == {
+    request = monitoring.retrain_input(outcome(source=source), Decision(retrain=True, reason="why"), "")
+    assert json.loads(request.execution_input()) == {
         "trigger": trigger,
         "reason": f"why; {source} {outcome().job_arn}",
         "monitoringJobArn": outcome().job_arn,
@@ -361,8 +363,8 @@ def test_retrain_input_names_the_trigger_the_signal_and_the_endpoint(source, tri
 
 
 def test_retrain_input_reason_is_capped_at_1000_characters():
-    payload = monitoring.retrain_input(outcome(), Decision(retrain=True, reason="x" * 2000), "")
-    assert payload["reason"] == "x" * 1000
+    request = monitoring.retrain_input(outcome(), Decision(retrain=True, reason="x" * 2000), "")
+    assert json.loads(request.execution_input())["reason"] == "x" * 1000
 
 
 def test_an_alarm_without_any_time_occurs_at_no_time():

@@ -99,24 +99,31 @@ class Reject:
     event_id: str | None
     reason: str
     detail: str = ""
+    #: The 1-based column of the value that was missing or not a number, when one was (the drift
+    #: statistics count it missing there); the detail says it in words.
+    column: int | None = None
 
     def to_json(self, stage: str = "decode") -> dict[str, Any]:
-        return {
+        found: dict[str, Any] = {
             "line": self.line,
             "eventId": self.event_id,
             "stage": stage,
             "reason": self.reason,
             "detail": self.detail,
         }
+        if self.column is not None:
+            found["column"] = self.column
+        return found
 
 
 class _Rejected(Exception):
     """Internal control flow of the decoder; never escapes this module."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", column: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
+        self.column = column
 
 
 # ---------------------------------------------------------------------------- line reader
@@ -329,7 +336,7 @@ class CaptureDecoder:
         except _Rejected as rejected:
             self.rejected += 1
             self.reasons[rejected.reason] = self.reasons.get(rejected.reason, 0) + 1
-            return Reject(number, event_id, rejected.reason, rejected.detail)
+            return Reject(number, event_id, rejected.reason, rejected.detail, rejected.column)
         self.decoded += 1
         self.rows += len(rows)
         inference_id = meta.get("inferenceId")
@@ -406,12 +413,12 @@ class CaptureDecoder:
             total = sum(map(float, tokens))
         except ValueError:
             column = next(i for i, token in enumerate(tokens, 1) if not _is_float(token))
-            raise _Rejected(NON_NUMERIC, f"row {index} column {column} is not a number") from None
+            raise _Rejected(NON_NUMERIC, f"row {index} column {column} is not a number", column) from None
         # One sum is cheaper than a finiteness test per value: a NaN or an infinity makes the sum
         # non-finite (so does a float overflow, which the exact test then clears).
         if not isfinite(total) and not all(map(isfinite, map(float, tokens))):
             column = next(i for i, token in enumerate(tokens, 1) if not isfinite(float(token)))
-            raise _Rejected(NON_FINITE, f"row {index} column {column} is NaN or infinite")
+            raise _Rejected(NON_FINITE, f"row {index} column {column} is NaN or infinite", column)
         if len(tokens) != self._record_dim:
             self._check_dim(len(tokens), index)
         if " " in row or "\t" in row:
@@ -433,10 +440,10 @@ class CaptureDecoder:
                 token = value.strip()
                 if not token.isascii() or "_" in token or not _is_float(token):
                     raise _Rejected(
-                        NON_NUMERIC, f"row {index} column {column} is not a number (quoted field)"
+                        NON_NUMERIC, f"row {index} column {column} is not a number (quoted field)", column
                     )
                 if not isfinite(float(token)):
-                    raise _Rejected(NON_FINITE, f"row {index} column {column} is NaN or infinite")
+                    raise _Rejected(NON_FINITE, f"row {index} column {column} is NaN or infinite", column)
             self._check_dim(len(fields), index)
             rows.append(",".join(value.strip() for value in fields))
         if not rows:
@@ -573,13 +580,13 @@ def _finite_floats(values: Any, index: int) -> list[float]:
     floats = []
     for column, value in enumerate(values, 1):
         if not _is_number(value):
-            raise _Rejected(NON_NUMERIC, f"row {index} column {column} is not a number")
+            raise _Rejected(NON_NUMERIC, f"row {index} column {column} is not a number", column)
         try:
             number = float(value)
         except OverflowError:
-            raise _Rejected(NON_FINITE, f"row {index} column {column} overflows a float") from None
+            raise _Rejected(NON_FINITE, f"row {index} column {column} overflows a float", column) from None
         if not isfinite(number):
-            raise _Rejected(NON_FINITE, f"row {index} column {column} is NaN or infinite")
+            raise _Rejected(NON_FINITE, f"row {index} column {column} is NaN or infinite", column)
         floats.append(number)
     return floats
 

@@ -40,12 +40,13 @@ import json
 import math
 import operator
 import random
-import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Final
+
+from pydantic import ValidationError
 
 from anomaly_sentinel.capture import (
     NON_FINITE,
@@ -58,6 +59,7 @@ from anomaly_sentinel.capture import (
 )
 from anomaly_sentinel.contracts import read_document
 from anomaly_sentinel.exceptions import BaselineError, DocumentError, DriftReportError
+from anomaly_sentinel.messages import Violation
 
 #: Model Monitor names the columns of a headerless CSV ``_c0``, ``_c1``, …
 FEATURE_PREFIX: Final = "_c"
@@ -574,8 +576,8 @@ class FileStatisticsBuilder(RowSample):
 
     ``baseline`` gives the distribution edges (None: counts, moments and type only — the file
     cannot take part in a drift comparison). Records the decoder rejected for a missing,
-    non-numeric or non-finite value count as missing in the column the decoder names (its reject
-    detail says ``column N``); one it cannot place counts only in ``missing_rows``. :meth:`observe`
+    non-numeric or non-finite value count as missing in the column the decoder names (the
+    reject's 1-based ``column``); one it cannot place counts only in ``missing_rows``. :meth:`observe`
     is called for every record the scoring function decodes: it is one call that does the
     sampler's work inline.
     """
@@ -600,10 +602,9 @@ class FileStatisticsBuilder(RowSample):
                 self._take(rows, start, end)
         elif item.reason in MISSING_REASONS:  # type: ignore[union-attr]
             self.missing_rows += 1
-            found = _COLUMN.search(item.detail)  # type: ignore[union-attr]
-            if found:
-                column = int(found.group(1)) - 1
-                self.missing_by_column[column] = self.missing_by_column.get(column, 0) + 1
+            column = item.column  # type: ignore[union-attr]
+            if column is not None:
+                self.missing_by_column[column - 1] = self.missing_by_column.get(column - 1, 0) + 1
 
     def finish(
         self,
@@ -695,10 +696,6 @@ def summarise_capture(
 def refused_widths(decoder: CaptureDecoder) -> dict[int, int]:
     """Rows the decoder refused for their column count, by that count (none without an expected width)."""
     return dict(decoder.widths) if decoder.feature_dim is not None else {}
-
-
-#: How the capture decoder names the column of a rejected value ("row 1 column 3 is not a number").
-_COLUMN = re.compile(r"\bcolumn (\d+)\b")
 
 
 def _off_domain(values: Sequence[float], codes: frozenset[float] | None) -> int:
@@ -856,30 +853,11 @@ def merge_window(stats: Iterable[FileStatistics], baseline_id: str | None) -> Wi
 # ---------------------------------------------------------------------------- comparison
 
 
-@dataclass(frozen=True, slots=True)
-class ConstraintViolation:
-    feature_name: str
-    constraint_check_type: str
-    description: str
-    #: Score drift only: how many consecutive windows, this one included, were beyond the budget.
-    consecutive_windows: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        found: dict[str, Any] = {
-            "feature_name": self.feature_name,
-            "constraint_check_type": self.constraint_check_type,
-            "description": self.description,
-        }
-        if self.consecutive_windows is not None:
-            found["consecutive_windows"] = self.consecutive_windows
-        return found
-
-
 @dataclass(frozen=True)
 class Comparison:
     """What the monitor found: violations, per-feature drift distances, and why nothing was checked."""
 
-    violations: tuple[ConstraintViolation, ...]
+    violations: tuple[Violation, ...]
     distances: dict[str, float]
     records: int
     skipped: str | None = None
@@ -928,19 +906,31 @@ def compare(
     if seen < min_records or seen == 0:
         reason = f"{seen} rows in the window, fewer than the minimum of {max(min_records, 1)}"
         return Comparison((), {}, window.rows, skipped=reason)
-    violations: list[ConstraintViolation] = []
+    violations: list[Violation] = []
     distances: dict[str, float] = {}
     width, expected = window.width, len(baseline.features)
     if width < expected:
         detail = f"Number of columns in current dataset: {width}, in baseline constraints: {expected}"
         violations.extend(
-            ConstraintViolation(f.name, MISSING_COLUMN_CHECK, f"There are missing columns. {detail}")
+            Violation(
+                feature_name=f.name,
+                check_type=MISSING_COLUMN_CHECK,
+                description=f"There are missing columns. {detail}",
+                value=width,
+                threshold=expected,
+            )
             for f in baseline.features[width:]
         )
     elif width > expected:
         detail = f"Number of columns in current dataset: {width}, in baseline constraints: {expected}"
         violations.extend(
-            ConstraintViolation(feature_name(i), EXTRA_COLUMN_CHECK, f"There are extra columns. {detail}")
+            Violation(
+                feature_name=feature_name(i),
+                check_type=EXTRA_COLUMN_CHECK,
+                description=f"There are extra columns. {detail}",
+                value=width,
+                threshold=expected,
+            )
             for i in range(expected, width)
         )
     edges = baseline.edges
@@ -950,14 +940,22 @@ def compare(
         total = current.present + current.missing
         completeness = current.present / total if total else 1.0
         if completeness < feature.completeness:
-            violations.append(_requirement(feature.name, COMPLETENESS_CHECK, completeness))
+            violations.append(
+                _requirement(feature.name, COMPLETENESS_CHECK, completeness, feature.completeness)
+            )
         conforming = _conforming(feature.inferred_type, current)
         if conforming is not None and conforming < baseline.datatype_check_threshold:
-            violations.append(_requirement(feature.name, DATA_TYPE_CHECK, conforming))
+            violations.append(
+                _requirement(feature.name, DATA_TYPE_CHECK, conforming, baseline.datatype_check_threshold)
+            )
         if feature.codes is not None and current.counts is not None and current.present:
             in_domain = max(0.0, 1.0 - current.off_domain / current.present)
             if in_domain < baseline.domain_content_threshold:
-                violations.append(_requirement(feature.name, CATEGORICAL_VALUES_CHECK, in_domain))
+                violations.append(
+                    _requirement(
+                        feature.name, CATEGORICAL_VALUES_CHECK, in_domain, baseline.domain_content_threshold
+                    )
+                )
         if not baseline.perform_comparison or current.counts is None or n <= 0:
             continue
         distance, moved = _distribution_violations(
@@ -980,7 +978,7 @@ def _distribution_violations(
     n: float,
     baseline: Baseline,
     c_alpha: float,
-) -> tuple[float, list[ConstraintViolation]]:
+) -> tuple[float, list[Violation]]:
     """The CDF distance (Deequ's), and the baseline-drift violations of the CDF and of the spread."""
     assert current.counts is not None
     found = []
@@ -990,22 +988,26 @@ def _distribution_violations(
     )
     if distance > baseline.comparison_threshold:
         found.append(
-            ConstraintViolation(
-                feature.name,
-                BASELINE_DRIFT_CHECK,
-                f"Numerical distance: {distance} exceeds numerical threshold: "
+            Violation(
+                feature_name=feature.name,
+                check_type=BASELINE_DRIFT_CHECK,
+                description=f"Numerical distance: {distance} exceeds numerical threshold: "
                 f"{baseline.comparison_threshold}",
+                distance=distance,
+                threshold=baseline.comparison_threshold,
             )
         )
     spread = spread_distance(feature, current.moments.std, n, baseline.comparison_method, c_alpha)
-    if spread is not None and spread > math.log(SPREAD_RATIO_THRESHOLD):
+    limit = math.log(SPREAD_RATIO_THRESHOLD)
+    if spread is not None and spread > limit:
         found.append(
-            ConstraintViolation(
-                feature.name,
-                BASELINE_DRIFT_CHECK,
-                f"Standard deviation distance: {spread} exceeds numerical threshold: "
-                f"{math.log(SPREAD_RATIO_THRESHOLD)} (standard deviation {current.moments.std:.6g}, "
-                f"baseline {feature.std:.6g})",
+            Violation(
+                feature_name=feature.name,
+                check_type=BASELINE_DRIFT_CHECK,
+                description=f"Standard deviation distance: {spread} exceeds numerical threshold: "
+                f"{limit} (standard deviation {current.moments.std:.6g}, baseline {feature.std:.6g})",
+                distance=spread,
+                threshold=limit,
             )
         )
     return distance, found
@@ -1048,8 +1050,15 @@ def _conforming(inferred_type: str, current: WindowFeature) -> float | None:
     return 0.0
 
 
-def _requirement(name: str, check: str, value: float) -> ConstraintViolation:
-    return ConstraintViolation(name, check, f"Value: {value} does not meet the constraint requirement! ")
+def _requirement(name: str, check: str, value: float, required: float) -> Violation:
+    """A share below the baseline's requirement, said as Model Monitor says it."""
+    return Violation(
+        feature_name=name,
+        check_type=check,
+        description=f"Value: {value} does not meet the constraint requirement! ",
+        value=value,
+        threshold=required,
+    )
 
 
 # ---------------------------------------------------------------------------- score drift
@@ -1106,7 +1115,7 @@ def score_drift(
     score_stats: Mapping[str, Any],
     alpha: float = SCORE_DRIFT_ALPHA,
     previous_windows: int = 0,
-) -> ConstraintViolation | None:
+) -> Violation | None:
     """A violation when the window's anomaly rate is above what the model's scores predict (p < alpha).
 
     The predicted rate is the model's alert budget when it is cut at its own quantile cutoff: this
@@ -1123,11 +1132,15 @@ def score_drift(
         return None
     observed = window.anomalies / window.scored
     consecutive = previous_windows + 1
-    return ConstraintViolation(
-        SCORE_FEATURE,
-        SCORE_DRIFT_CHECK,
-        f"Anomaly rate: {observed} exceeds the rate the model's score statistics predict: {expected} "
-        f"(one-sided binomial p-value {p_value:.3g} < {alpha}), for {consecutive} consecutive window(s)",
+    return Violation(
+        feature_name=SCORE_FEATURE,
+        check_type=SCORE_DRIFT_CHECK,
+        description=f"Anomaly rate: {observed} exceeds the rate the model's score statistics predict: "
+        f"{expected} (one-sided binomial p-value {p_value:.3g} < {alpha}), for {consecutive} "
+        "consecutive window(s)",
+        value=observed,
+        threshold=expected,
+        p_value=p_value,
         consecutive_windows=consecutive,
     )
 
@@ -1137,8 +1150,10 @@ def persisting_windows(document: Any) -> int:
     entries = document.get("violations") if isinstance(document, dict) else None
     for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict) and entry.get("constraint_check_type") == SCORE_DRIFT_CHECK:
-            count = entry.get("consecutive_windows", 1)
-            return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else 1
+            try:
+                return Violation.model_validate(entry).consecutive_windows or 1
+            except ValidationError:
+                return 1
     return 0
 
 
@@ -1187,7 +1202,7 @@ def _buckets(
     ]
 
 
-def violations_document(violations: Iterable[ConstraintViolation]) -> dict[str, Any]:
+def violations_document(violations: Iterable[Violation]) -> dict[str, Any]:
     """Model Monitor's ``constraint_violations.json``."""
     return {"violations": [v.to_json() for v in violations]}
 

@@ -39,6 +39,7 @@ from anomaly_sentinel.contracts import (
 )
 from anomaly_sentinel.cutoff import ModelStatsSource
 from anomaly_sentinel.exceptions import BaselineAccessError, BaselineError, DocumentError, DriftReportError
+from anomaly_sentinel.messages import DriftWindowEvent
 from anomaly_sentinel.settings import DriftMonitorSettings
 
 BASELINE_FOLDER: Final = "baseline"
@@ -171,28 +172,8 @@ def _why(exc: BaseException) -> str:
 # ---------------------------------------------------------------------------- the run
 
 
-class DriftReport(BaseModel):
-    """What one window came to (the handler's return value and the event's detail)."""
-
-    execution: str
-    endpoint: str
-    window_start: str
-    window_end: str
-    status: str
-    files: int
-    records: int
-    effective_records: float
-    violations: int
-    check_types: dict[str, int]
-    report_uri: str | None
-    baseline_uri: str | None
-    skipped: str | None = None
-    #: The first :data:`UNREADABLE_LISTED` unreadable files with their reasons; all are counted.
-    unreadable_files: list[str] = []
-    unreadable_count: int = 0
-
-    def event_detail(self) -> dict[str, Any]:
-        return self.model_dump()
+#: What one window came to: the handler's return value and the event's detail (one message).
+DriftReport = DriftWindowEvent
 
 
 class MetricsSink(Protocol):
@@ -251,9 +232,7 @@ class DriftMonitor:
         report_uri = self._write_reports(window, merged, found.baseline, comparison)
         check_types: dict[str, int] = {}
         for violation in comparison.violations:
-            check_types[violation.constraint_check_type] = (
-                check_types.get(violation.constraint_check_type, 0) + 1
-            )
+            check_types[violation.check_type] = check_types.get(violation.check_type, 0) + 1
         report = DriftReport(
             execution=window.identity,
             endpoint=window.endpoint,
@@ -348,7 +327,7 @@ class DriftMonitor:
                 {
                     "Source": DRIFT_EVENT_SOURCE,
                     "DetailType": DRIFT_EVENT_DETAIL_TYPE,
-                    "Detail": json.dumps(report.event_detail()),
+                    "Detail": json.dumps(report.detail()),
                     "Resources": [],
                     "EventBusName": self.settings.event_bus_name,
                 }

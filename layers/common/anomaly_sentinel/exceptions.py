@@ -17,6 +17,11 @@ class EventParseError(SentinelError):
     """An incoming event does not have the shape the function was deployed for."""
 
 
+class MessageError(EventParseError):
+    """A message from another of our functions (drift event, violations report, retraining input)
+    does not validate against :mod:`anomaly_sentinel.messages`; names the message and the field."""
+
+
 class PipelineStartError(SentinelError):
     """The SageMaker pipeline could not be started (missing, denied, invalid); names the pipeline."""
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from anomaly_sentinel.drift import ConstraintViolation
+from anomaly_sentinel.messages import Violation
 
 LOG_STATISTICS_VERSION: Final = 1
 LOG_BASELINE_FILE: Final = "log_baseline.json"
@@ -200,7 +200,7 @@ def compare_logs(
     *,
     min_lines: int = MIN_LINES,
     tolerance: float = OOV_TOLERANCE,
-) -> tuple[list[ConstraintViolation], str | None]:
+) -> tuple[list[Violation], str | None]:
     """Violations of the window, and why the comparison was skipped (None when it ran)."""
     share = window.oov_share
     seen = window.matched + window.unseen
@@ -209,20 +209,22 @@ def compare_logs(
     violations = []
     if baseline is not None and share > baseline.oov_share + tolerance and math.isfinite(share):
         violations.append(
-            ConstraintViolation(
-                OOV_FEATURE,
-                OOV_SHARE_CHECK,
-                f"{share:.2%} of {seen} lines match no template of the log model; its baseline is "
-                f"{baseline.oov_share:.2%} (tolerance {tolerance:.2%})",
+            Violation(
+                feature_name=OOV_FEATURE,
+                check_type=OOV_SHARE_CHECK,
+                description=f"{share:.2%} of {seen} lines match no template of the log model; its "
+                f"baseline is {baseline.oov_share:.2%} (tolerance {tolerance:.2%})",
+                value=share,
+                threshold=baseline.oov_share + tolerance,
             )
         )
     for shape in window.ranked_shapes()[:MAX_NEW_TEMPLATE_VIOLATIONS]:
         violations.append(
-            ConstraintViolation(
-                f"template:{shape.shape[:80]}",
-                NEW_TEMPLATE_CHECK,
-                f"a line shape the log model has no template for, in {shape.sessions} session(s); "
-                f"sample: {shape.sample}",
+            Violation(
+                feature_name=f"template:{shape.shape[:80]}",
+                check_type=NEW_TEMPLATE_CHECK,
+                description=f"a line shape the log model has no template for, in {shape.sessions} "
+                f"session(s); sample: {shape.sample}",
             )
         )
     return violations, None if baseline is not None else "no log baseline: OOV share not compared"

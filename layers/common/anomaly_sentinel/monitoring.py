@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from anomaly_sentinel import alerts, storms
+from anomaly_sentinel import alerts, messages, storms
 from anomaly_sentinel.alerts import Alert
 from anomaly_sentinel.contracts import (
     DRIFT_EVENT_DETAIL_TYPE,
@@ -35,7 +35,19 @@ from anomaly_sentinel.contracts import (
     s3_uri,
 )
 from anomaly_sentinel.drift import SCORE_DRIFT_CHECK
-from anomaly_sentinel.exceptions import DocumentError, EventParseError, RetrainStartError, ViolationsFileError
+from anomaly_sentinel.exceptions import (
+    DocumentError,
+    EventParseError,
+    MessageError,
+    RetrainStartError,
+    ViolationsFileError,
+)
+from anomaly_sentinel.messages import (
+    DriftWindowEvent,
+    RetrainRequest,
+    Violation,
+    violation_from_model_monitor,
+)
 from anomaly_sentinel.settings import MonitoringAlertSettings
 
 Status = Literal["Completed", "CompletedWithViolations", "Failed", "Stopped"]
@@ -53,41 +65,9 @@ ALERT_VIOLATION_LINES = 25
 EXECUTION_NAME_MAX = 80  # Step Functions execution names: 1-80 of [A-Za-z0-9_-]
 
 _NOT_NAME_CHARS = re.compile(r"[^A-Za-z0-9-]+")
-_NUMBER = r"([-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
-_DISTANCE = re.compile(rf"distance\D{{0,20}}?{_NUMBER}", re.IGNORECASE)
-_THRESHOLD = re.compile(rf"threshold\D{{0,20}}?{_NUMBER}", re.IGNORECASE)
-_VALUE = re.compile(rf"(?:value|with)\s*:?\s*{_NUMBER}", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------- models
-
-
-class Violation(BaseModel):
-    """One entry of constraint_violations.json, with the numbers its description carries."""
-
-    model_config = ConfigDict(frozen=True)
-
-    feature_name: str
-    check_type: str
-    description: str = ""
-    value: float | None = None
-    distance: float | None = None
-    threshold: float | None = None
-    #: Score drift (ours): consecutive windows, this one included, with the anomaly rate beyond budget.
-    consecutive_windows: int | None = None
-
-    def summary(self) -> str:
-        numbers = []
-        if self.distance is not None:
-            numbers.append(f"distance {self.distance:g}")
-        elif self.value is not None:
-            numbers.append(f"value {self.value:g}")
-        if self.threshold is not None:
-            numbers.append(f"threshold {self.threshold:g}")
-        if self.consecutive_windows is not None:
-            numbers.append(f"{self.consecutive_windows} consecutive window(s)")
-        detail = f" ({', '.join(numbers)})" if numbers else ""
-        return f"{alerts.shorten(self.feature_name)}: {alerts.shorten(self.check_type)}{detail}"
 
 
 class MonitoringOutcome(BaseModel):
@@ -214,18 +194,15 @@ def signal_from_event(event: dict[str, Any]) -> MonitoringSignal:
             source="processing-job", name=name, arn=arn, status=str(detail.get("ProcessingJobStatus", ""))
         )
     if detail_type == DRIFT_EVENT_DETAIL_TYPE:
-        execution, endpoint = detail.get("execution"), detail.get("endpoint")
-        if not isinstance(execution, str) or not isinstance(endpoint, str):
-            raise EventParseError("drift monitor event without execution/endpoint")
-        report = detail.get("report_uri")
+        window = messages.validate(DriftWindowEvent, detail, "drift window event")
         return MonitoringSignal(
             source="drift-monitor",
-            name=execution,
-            arn=execution,
-            status=str(detail.get("status", "")),
-            occurred=str(detail.get("window_start") or event.get("time") or ""),
-            endpoint=endpoint,
-            report_uri=report if isinstance(report, str) else None,
+            name=window.execution,
+            arn=window.execution,
+            status=window.status,
+            occurred=window.window_start or str(event.get("time") or ""),
+            endpoint=window.endpoint,
+            report_uri=window.report_uri,
         )
     if detail_type == ALARM_EVENT:
         name = detail.get("alarmName")
@@ -279,37 +256,17 @@ def _alarm_ignore_reason(signal: MonitoringSignal, settings: MonitoringAlertSett
     return None
 
 
-def _first_number(pattern: re.Pattern[str], text: str) -> float | None:
-    match = pattern.search(text)
-    return float(match.group(1)) if match else None
+def own_violation(entry: Any) -> Violation:
+    """An entry of a report the stack wrote (drift monitor): its figures are typed fields."""
+    return messages.validate(Violation, entry, "violation entry")
 
 
-def violation_from_entry(entry: dict[str, Any]) -> Violation:
-    """One violations-file entry; numbers are parsed best-effort from the free-text description.
+def parse_violations(raw: bytes | str, *, model_monitor: bool) -> tuple[Violation, ...]:
+    """Parse constraint_violations.json; :class:`ViolationsFileError` says what is wrong with it.
 
-    Model Monitor's descriptions vary by container version ("Value: 0.49 does not meet the
-    constraint requirement!", "Baseline drift distance: 0.25 exceeds threshold: 0.1", model-quality
-    "Metric f1 with 0.5 +/- 0.01 was LessThanThreshold 0.8"); what cannot be parsed stays None.
+    ``model_monitor``: the file is Model Monitor's (its figures are read from the descriptions);
+    otherwise the drift monitor's, whose entries must validate as :class:`Violation`.
     """
-    description = str(entry.get("description") or "").strip()
-    return Violation(
-        feature_name=str(entry["feature_name"]),
-        check_type=str(entry["constraint_check_type"]),
-        description=description,
-        value=_first_number(_VALUE, description),
-        distance=_first_number(_DISTANCE, description),
-        threshold=_first_number(_THRESHOLD, description),
-        consecutive_windows=_positive_int(entry.get("consecutive_windows")),
-    )
-
-
-def _positive_int(value: Any) -> int | None:
-    """A count the drift monitor wrote (ours; Model Monitor's entries never have it)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def parse_violations(raw: bytes | str) -> tuple[Violation, ...]:
-    """Parse constraint_violations.json; :class:`ViolationsFileError` says what is wrong with it."""
     text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     if not text.strip():
         raise ViolationsFileError("empty")
@@ -319,19 +276,18 @@ def parse_violations(raw: bytes | str) -> tuple[Violation, ...]:
         raise ViolationsFileError(f"malformed: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("violations"), list):
         raise ViolationsFileError("malformed: no 'violations' list")
+    read = violation_from_model_monitor if model_monitor else own_violation
     parsed: list[Violation] = []
-    unreadable = 0
+    problems: list[str] = []
     for entry in document["violations"]:
         try:
-            if not isinstance(entry, dict):
-                raise TypeError("entry is not an object")
-            parsed.append(violation_from_entry(entry))
-        except (KeyError, TypeError, ValueError, ValidationError):
-            unreadable += 1
-    if unreadable:
+            parsed.append(read(entry))
+        except MessageError as exc:
+            problems.append(str(exc))
+    if problems:
         raise ViolationsFileError(
-            f"malformed: {unreadable} of {len(document['violations'])} entries lack "
-            "feature_name/constraint_check_type"
+            f"malformed: {len(problems)} of {len(document['violations'])} entries do not validate "
+            f"(first: {problems[0][:200]})"
         )
     return tuple(parsed)
 
@@ -396,19 +352,15 @@ def execution_name(signal: MonitoringSignal) -> str:
     return f"{head}-{digest}"
 
 
-def retrain_input(outcome: MonitoringOutcome, decision: Decision, input_data_uri: str) -> dict[str, Any]:
-    """The state machine input (contract: inputDataUri to start a run, plus trigger and reason)."""
-    payload: dict[str, Any] = {
-        "trigger": {"alarm": "drift-alarm", "drift-monitor": "drift-monitor"}.get(
-            outcome.source, "monitoring"
-        ),
-        "reason": f"{decision.reason}; {outcome.source} {outcome.job_arn}"[:1000],
-        "monitoringJobArn": outcome.job_arn,
-        "endpoint": outcome.endpoint,
-    }
-    if input_data_uri:
-        payload["inputDataUri"] = input_data_uri
-    return payload
+def retrain_input(outcome: MonitoringOutcome, decision: Decision, input_data_uri: str) -> RetrainRequest:
+    """The state machine input: start a run (on ``input_data_uri`` when given), saying why."""
+    return RetrainRequest(
+        trigger={"alarm": "drift-alarm", "drift-monitor": "drift-monitor"}.get(outcome.source, "monitoring"),
+        reason=f"{decision.reason}; {outcome.source} {outcome.job_arn}"[:1000],
+        monitoring_job_arn=outcome.job_arn,
+        endpoint=outcome.endpoint,
+        input_data_uri=input_data_uri or None,
+    )
 
 
 def _count_line(violations: Iterable[Violation]) -> str:
@@ -549,7 +501,7 @@ def outcome_from_alarm(signal: MonitoringSignal, default_endpoint: str) -> Monit
 _UNREADABLE_CODES = ("NoSuchBucket", "AccessDenied", "InvalidObjectState", "403")
 
 
-def read_violations(s3: Any, report_uri: str) -> tuple[Violation, ...]:
+def read_violations(s3: Any, report_uri: str, *, model_monitor: bool) -> tuple[Violation, ...]:
     """Read the violations file under the report URI (either spelling); problems are named."""
     try:
         bucket, prefix = parse_s3_uri(report_uri, key_required=False)
@@ -567,7 +519,9 @@ def read_violations(s3: Any, report_uri: str) -> tuple[Violation, ...]:
             if code in _UNREADABLE_CODES:
                 raise ViolationsFileError(f"unreadable: {s3_uri(bucket, key)} ({code})") from None
             raise
-        return parse_violations(read_at_most(response["Body"], VIOLATIONS_MAX_BYTES))
+        return parse_violations(
+            read_at_most(response["Body"], VIOLATIONS_MAX_BYTES), model_monitor=model_monitor
+        )
     raise ViolationsFileError(f"missing: neither {' nor '.join(VIOLATIONS_FILES)} under {report_uri}")
 
 
@@ -645,7 +599,7 @@ def outcome_from_job(job: MonitoringJob, s3: Any) -> MonitoringOutcome:
         try:
             if job.report_uri is None:
                 raise ViolationsFileError("missing: the job has no S3 output location")
-            violations = read_violations(s3, job.report_uri)
+            violations = read_violations(s3, job.report_uri, model_monitor=True)
         except ViolationsFileError as exc:
             problem = str(exc)
         if status is None:
@@ -676,7 +630,7 @@ def outcome_from_drift(signal: MonitoringSignal, s3: Any) -> MonitoringOutcome:
         try:
             if not signal.report_uri:
                 raise ViolationsFileError("missing: the drift event names no report")
-            violations = read_violations(s3, signal.report_uri)
+            violations = read_violations(s3, signal.report_uri, model_monitor=False)
         except ViolationsFileError as exc:
             problem = str(exc)
         if not violations and problem is None:
@@ -705,12 +659,12 @@ def foreign_endpoint(endpoints: set[str] | str | None, ours: str) -> str | None:
     return None
 
 
-def start_retraining(sfn: Any, state_machine_arn: str, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+def start_retraining(sfn: Any, state_machine_arn: str, name: str, request: RetrainRequest) -> dict[str, Any]:
     """Start one retraining execution; an execution of that name already existing is success."""
     execution_arn = state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
     try:
         response = sfn.start_execution(
-            stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload)
+            stateMachineArn=state_machine_arn, name=name, input=request.execution_input()
         )
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "Unknown")

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from anomaly_sentinel.contracts import (
     LOCK_PREFIX,
@@ -42,6 +42,7 @@ from anomaly_sentinel.contracts import read_score_stats as parse_score_stats
 from anomaly_sentinel.evaluation import EvaluationFileError, Judgement, judge_in_service, meets, read_report
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
 from anomaly_sentinel.log_retraining import evaluate_log_candidate, log_settings
+from anomaly_sentinel.messages import RetrainRequest, validate
 from anomaly_sentinel.pipeline_runs import cost_line
 from anomaly_sentinel.settings import RetrainStepsSettings
 
@@ -65,26 +66,9 @@ def _slug(text: str, fallback: str) -> str:
 # ---------------------------------------------------------------------------- prepare
 
 
-class RetrainRequest(BaseModel):
-    """The state machine's input: adopt a pipeline execution, or start one (inputDataUri optional)."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    pipeline_execution_arn: str | None = Field(default=None, alias="pipelineExecutionArn")
-    input_data_uri: str | None = Field(default=None, alias="inputDataUri", pattern=r"^s3://[^/]+/.*$")
-    trigger: str = Field(default="manual", max_length=64)
-    reason: str = Field(default="started by hand", max_length=1000)
-    #: ``logs``: a log route run (adopted only: a log model is trained by a log upload).
-    kind: Literal["numeric", "logs"] = "numeric"
-
-
 def parse_request(payload: Any, settings: RetrainStepsSettings) -> RetrainRequest:
-    if not isinstance(payload, dict):
-        raise EventParseError("retraining input must be a JSON object")
-    try:
-        request = RetrainRequest.model_validate(payload)
-    except ValidationError as exc:
-        raise EventParseError(f"invalid retraining input: {exc.errors()[0]['msg']}") from None
+    """The execution input as :class:`RetrainRequest` (a :class:`MessageError` when it is not one)."""
+    request = validate(RetrainRequest, payload, "retraining input")
     arn = request.pipeline_execution_arn
     if arn is not None and f":pipeline/{settings.pipeline_name}/execution/" not in arn:
         raise EventParseError(

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if result.skipped:
         print(f"no check raised: {result.skipped}", file=sys.stderr)
     for violation in result.violations:
-        print(f"{violation.feature_name}: {violation.constraint_check_type}: {violation.description}")
+        print(f"{violation.feature_name}: {violation.check_type}: {violation.description}")
     if args.out:
         try:
             (args.out / drift.STATISTICS_FILE).write_bytes(
@@ -103,8 +103,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             return fail(f"--out: cannot write the reports in {args.out}: {exc.strerror or exc}")
     violations = [
-        {"feature_name": v.feature_name, "constraint_check_type": v.constraint_check_type}
-        for v in result.violations
+        {"feature_name": v.feature_name, "constraint_check_type": v.check_type} for v in result.violations
     ]
     print(json.dumps({"records": result.records, "violations": violations}))
     return 0

@@ -437,7 +437,7 @@ class LogDriftWindow:
             "baseline_oov_share": baseline.oov_share if baseline else None,
             "new_templates": len(window.shapes),
             "violations": len(violations),
-            "check_types": sorted({v.constraint_check_type for v in violations}),
+            "check_types": sorted({v.check_type for v in violations}),
             "report_uri": f"s3://{self.bucket}/{prefix}",
             "skipped": skipped,
             "unreadable_files": unreadable,
