@@ -57,6 +57,12 @@ def powertools_lines(monkeypatch, endpoint: str, pipeline: str, *, failed: bool)
     return out.getvalue().splitlines()
 
 
+def run_points(template, monkeypatch, *, failed: bool) -> list[MetricPoint]:
+    """The points of one run's EMF, for the template's endpoint and pipeline."""
+    args = (template.parameters["EndpointName"], template.parameters["PipelineName"])
+    return read_emf(powertools_lines(monkeypatch, *args, failed=failed))
+
+
 def widget(template, title):
     return next(
         w for w in dashboard_body(template)["widgets"] if w.get("properties", {}).get("title") == title
@@ -64,14 +70,7 @@ def widget(template, title):
 
 
 def test_widgets_show_the_runs_totals_and_the_anomaly_rate(template, monkeypatch):
-    points = read_emf(
-        powertools_lines(
-            monkeypatch,
-            template.parameters["EndpointName"],
-            template.parameters["PipelineName"],
-            failed=False,
-        )
-    )
+    points = run_points(template, monkeypatch, failed=False)
     lines = {
         line.label: line
         for line in widget_lines(widget(template, "Capture records: scored and rejected"), points)
@@ -92,9 +91,8 @@ def test_widgets_show_the_runs_totals_and_the_anomaly_rate(template, monkeypatch
 
 
 def test_a_failed_run_puts_its_alarm_and_the_health_alarm_in_alarm(template, monkeypatch):
-    args = (template.parameters["EndpointName"], template.parameters["PipelineName"])
-    healthy = alarm_states(template, read_emf(powertools_lines(monkeypatch, *args, failed=False)))
-    failing = alarm_states(template, read_emf(powertools_lines(monkeypatch, *args, failed=True)))
+    healthy = alarm_states(template, run_points(template, monkeypatch, failed=False))
+    failing = alarm_states(template, run_points(template, monkeypatch, failed=True))
     assert healthy["PipelineRunFailedAlarm"] == "OK"
     assert healthy["SentinelHealthAlarm"] == "OK"
     assert healthy["AnomaliesAlarm"] == "ALARM"  # 9 anomalies
@@ -112,11 +110,7 @@ def test_retraining_failures_are_evaluated_with_the_alarms_metric_math(template)
 
 
 def test_the_picture_is_a_png_with_every_widget(template, monkeypatch, tmp_path):
-    points = read_emf(
-        powertools_lines(
-            monkeypatch, template.parameters["EndpointName"], template.parameters["PipelineName"], failed=True
-        )
-    )
+    points = run_points(template, monkeypatch, failed=True)
     path = render(template, points, tmp_path / "dashboard.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert path.stat().st_size > 20_000
@@ -193,14 +187,7 @@ def every_metric_valued(template) -> list[MetricPoint]:
 
 def our_metrics_only(template, monkeypatch) -> list[MetricPoint]:
     """What an offline run has: our EMF (plus drift per feature), nothing AWS publishes."""
-    points = read_emf(
-        powertools_lines(
-            monkeypatch,
-            template.parameters["EndpointName"],
-            template.parameters["PipelineName"],
-            failed=False,
-        )
-    )
+    points = run_points(template, monkeypatch, failed=False)
     ours = (("EndpointName", template.parameters["EndpointName"]), ("service", "anomaly-sentinel"))
     for feature in range(48):
         points.append(
