@@ -4,7 +4,8 @@ The widgets come from template.yaml's ``SentinelDashboard`` (same titles, same l
 lines); the values come from the EMF documents the real handlers printed (our namespace) and from
 what moto holds for AWS-published metrics it can answer (Step Functions executions by status,
 dead-letter queue depth). Metrics only AWS publishes (endpoint latency, Lambda duration) are
-marked as such. The picture shows totals over the run: the demo lasts seconds, not hours.
+marked as such. The picture (``sentinel.dashboard_picture``) shows totals over the run: the demo
+lasts seconds, not hours.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class MetricPoint:
     name: str
     dimensions: tuple[tuple[str, str], ...]
     value: float
+    unit: str = "None"  # CloudWatch's unit as the EMF document declared it
 
 
 def read_emf(lines: Iterable[str]) -> list[MetricPoint]:
@@ -48,22 +50,28 @@ def read_emf(lines: Iterable[str]) -> list[MetricPoint]:
                 dims = tuple(sorted((name, str(document.get(name, ""))) for name in dimension_set))
                 for metric in directive.get("Metrics", []):
                     raw = document.get(metric["Name"], [])
+                    unit = str(metric.get("Unit", "None"))
                     for value in raw if isinstance(raw, list) else [raw]:
-                        points.append(MetricPoint(directive["Namespace"], metric["Name"], dims, float(value)))
+                        points.append(
+                            MetricPoint(directive["Namespace"], metric["Name"], dims, float(value), unit)
+                        )
     return points
 
 
 def emulator_metrics(template: Template, clients: Mapping[str, Any]) -> list[MetricPoint]:
-    """AWS-published metrics the emulator can answer: retraining executions, dead letters."""
+    """AWS-published metrics the emulator can answer: retraining executions, dead letters.
+
+    The emulator lists every execution, so a status no execution ended in is a known 0, not a gap.
+    """
     points: list[MetricPoint] = []
     machine = template.ref("RetrainStateMachine")
     runs = clients["stepfunctions"].list_executions(stateMachineArn=machine)["executions"]
     names = {"SUCCEEDED": "ExecutionsSucceeded", "FAILED": "ExecutionsFailed"}
     names |= {"TIMED_OUT": "ExecutionsTimedOut", "ABORTED": "ExecutionsAborted"}
-    for run in runs:
-        if run["status"] in names:
-            dims = (("StateMachineArn", machine),)
-            points.append(MetricPoint("AWS/States", names[run["status"]], dims, 1.0))
+    dims = (("StateMachineArn", machine),)
+    for status, name in names.items():
+        count = sum(run["status"] == status for run in runs)
+        points.append(MetricPoint("AWS/States", name, dims, float(count), "Count"))
     queue = template.get_att("DeadLetterQueue", "QueueName")
     sqs = clients["sqs"]
     url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
@@ -74,6 +82,7 @@ def emulator_metrics(template: Template, clients: Mapping[str, Any]) -> list[Met
             "ApproximateNumberOfMessagesVisible",
             (("QueueName", queue),),
             float(depth["Attributes"]["ApproximateNumberOfMessages"]),
+            "Count",
         )
     )
     return points
@@ -91,6 +100,19 @@ class Line:
     label: str
     value: float | None  # None: no data (see ``note``)
     note: str = ""
+    unit: str = "None"  # CloudWatch's unit, or Percent / USD when the line's label says so
+    axis: str = "left"  # the widget's yAxis for this line
+    metric: str = ""  # the metric's name (empty for metric math)
+    search: str = ""  # the SEARCH expression the line came from (its lines are as many as the data)
+
+
+def _unit(label: str, declared: str) -> str:
+    """The unit a line is drawn in: the label's "(%)" or "(USD)" wins over an EMF "None"."""
+    if "(%)" in label:
+        return "Percent"
+    if "(USD)" in label:
+        return "USD"
+    return declared
 
 
 def _aggregate(values: list[float], stat: str) -> float:
@@ -103,7 +125,8 @@ def _aggregate(values: list[float], stat: str) -> float:
     return max(values)  # Maximum and percentiles: the largest value seen in the run
 
 
-Index = dict[tuple[str, str, tuple[tuple[str, str], ...]], list[float]]
+Key = tuple[str, str, tuple[tuple[str, str], ...]]
+Index = dict[Key, list[float]]
 
 
 def _index(points: list[MetricPoint]) -> Index:
@@ -111,6 +134,10 @@ def _index(points: list[MetricPoint]) -> Index:
     for point in points:
         index[(point.namespace, point.name, point.dimensions)].append(point.value)
     return index
+
+
+def _units(points: list[MetricPoint]) -> dict[Key, str]:
+    return {(point.namespace, point.name, point.dimensions): point.unit for point in points}
 
 
 def _stat_value(index: Index, metric: Mapping[str, Any], stat: str) -> float | None:
@@ -164,20 +191,32 @@ def alarm_states(template: Template, points: list[MetricPoint]) -> dict[str, str
 
 
 def widget_lines(widget: Mapping[str, Any], points: list[MetricPoint]) -> list[Line]:
-    """The values of one metric widget's lines, from the run's points."""
+    """The values of one metric widget's lines, from the run's points.
+
+    A label names the statistic only where the widget's lines use more than one.
+    """
     props = widget["properties"]
-    index = _index(points)
+    index, units = _index(points), _units(points)
+    entries = props.get("metrics", [])
+    stats = {
+        (entry[-1] if isinstance(entry[-1], dict) else {}).get("stat", props.get("stat", "Average"))
+        for entry in entries
+        if not isinstance(entry[0], dict)
+    }
     lines: list[Line] = []
     by_id: dict[str, float | None] = {}
-    for entry in props.get("metrics", []):
+    for entry in entries:
         options = entry[-1] if isinstance(entry[-1], dict) else {}
+        axis = str(options.get("yAxis", "left"))
         if isinstance(entry[0], dict):
+            axis = str(entry[0].get("yAxis", "left"))
             if "SEARCH(" in str(entry[0].get("expression", "")):
-                lines.extend(_search_lines(entry[0], index))
+                lines.extend(_search_lines(entry[0], index, units))
             else:
                 value = evaluate(str(entry[0].get("expression", "")), by_id)
                 label = entry[0].get("label") or entry[0].get("id", "expression")
-                lines.append(Line(label, value, "" if value is not None else "none in this run"))
+                note = "" if value is not None else "none in this run"
+                lines.append(Line(label, value, note, _unit(label, "None"), axis))
             continue
         namespace, name, *pairs = [part for part in entry if not isinstance(part, dict)]
         dims = tuple(sorted(zip(pairs[::2], pairs[1::2], strict=True)))
@@ -189,9 +228,11 @@ def widget_lines(widget: Mapping[str, Any], points: list[MetricPoint]) -> list[L
         if options.get("visible") is False:
             continue
         varying = " ".join(v for k, v in dims if k not in _CONSTANT_DIMENSIONS)
-        label = options.get("label") or f"{name} ({stat}) {varying}".strip()
+        shown_stat = f"({stat})" if len(stats) > 1 else ""
+        label = options.get("label") or " ".join(part for part in (name, shown_stat, varying) if part)
         note = "" if value is not None else (AWS_ONLY if _aws_namespace(namespace) else "none in this run")
-        lines.append(Line(label, value, note))
+        unit = _unit(label, units.get((namespace, name, dims), "None"))
+        lines.append(Line(label, value, note, unit, axis, name))
     return lines
 
 
@@ -261,15 +302,15 @@ def evaluate(expression: str, values: Mapping[str, float | None]) -> float | Non
     return walk(tree)
 
 
-def _search_lines(
-    expression: Mapping[str, Any], index: Mapping[tuple[str, str, tuple[tuple[str, str], ...]], list[float]]
-) -> list[Line]:
+def _search_lines(expression: Mapping[str, Any], index: Index, units: Mapping[Key, str]) -> list[Line]:
+    """SEARCH's lines: ``key="value"`` terms match exactly, a bare term matches part of the name."""
     text = str(expression.get("expression", ""))
     match = re.search(r"SEARCH\('\{([^}]*)\}([^']*)',\s*'(\w+)'", text)
     if not match:
         raise ValueError(f"unreadable SEARCH expression: {text!r}")
     namespace, *dim_names = [part.strip() for part in match.group(1).split(",")]
     terms = dict(re.findall(r'(\w+)="([^"]*)"', match.group(2)))
+    bare = re.sub(r'\w+="[^"]*"', " ", match.group(2)).split()
     wanted = terms.pop("MetricName", None)
     lines = []
     for (ns, name, dims), values in sorted(index.items()):
@@ -278,99 +319,24 @@ def _search_lines(
             continue
         if any(given.get(key) != value for key, value in terms.items()):
             continue
+        if any(term.lower() not in name.lower() for term in bare):
+            continue
         varying = [given[d] for d in dim_names if d not in terms and d != "service"]
-        lines.append(Line(" ".join(varying) or name, _aggregate(list(values), match.group(3))))
+        if bare:  # a per-feature family: the part of the name after the searched term
+            varying = [name.split(bare[0], 1)[-1].removeprefix("_") or name]
+        unit = units.get((ns, name, dims), "None")
+        value = _aggregate(list(values), match.group(3))
+        lines.append(Line(" ".join(varying) or name, value, "", unit, metric=name, search=namespace))
     if not lines:
         note = AWS_ONLY if _aws_namespace(namespace) else "none in this run"
-        lines.append(Line(f"SEARCH {namespace}", None, note))
+        lines.append(Line(f"SEARCH {namespace}", None, note, metric=f"{namespace} metrics"))
     return lines
-
-
-def render(template: Template, points: list[MetricPoint], path: Path) -> Path:
-    """Draw every widget of the template's dashboard at its grid position; returns ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    body = dashboard_body(template)
-    states = alarm_states(template, points)
-    widgets = body["widgets"]
-    rows = max(w["y"] + w["height"] for w in widgets)
-    fig = plt.figure(figsize=(24, rows * 0.55))
-    grid = fig.add_gridspec(rows, 24, hspace=1.5, wspace=1.5, top=0.95, bottom=0.03, left=0.08, right=0.98)
-    for widget in widgets:
-        ax = fig.add_subplot(
-            grid[widget["y"] : widget["y"] + widget["height"], widget["x"] : widget["x"] + widget["width"]]
-        )
-        props = widget.get("properties", {})
-        if widget["type"] == "text":
-            ax.axis("off")
-            text = re.sub(r"[#*]", "", props.get("markdown", "")).strip()
-            ax.text(0, 1, text, va="top", ha="left", fontsize=10, wrap=True, transform=ax.transAxes)
-            continue
-        if widget["type"] == "alarm":
-            _draw_alarm_widget(ax, props, template, states)
-            continue
-        _draw_metric_widget(ax, props, widget_lines(widget, points))
-    fig.suptitle(
-        f"Dashboard {template.resolve(template.resource('SentinelDashboard')['Properties']['DashboardName'])}"
-        " - totals of the offline run",
-        fontsize=14,
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
-
-
-_STATE_COLOURS = {"ALARM": "tab:red", "OK": "tab:green", "INSUFFICIENT_DATA": "grey"}
-
-
-def _draw_alarm_widget(
-    ax: Any, props: Mapping[str, Any], template: Template, states: Mapping[str, str]
-) -> None:
-    ax.axis("off")
-    ax.set_title(props.get("title", "Alarms"), loc="left", fontsize=10)
-    by_arn = {}
-    for logical_id in states:
-        try:
-            by_arn[template.get_att(logical_id, "Arn")] = logical_id
-        except Exception:  # noqa: BLE001, S112 - a resource without an ARN is simply not listed
-            continue
-    alarms = [by_arn.get(str(arn), str(arn).rsplit(":", 1)[-1]) for arn in props.get("alarms", [])]
-    step = 1 / max(len(alarms), 1)
-    for row, name in enumerate(alarms):
-        state = states.get(name, "INSUFFICIENT_DATA")
-        ax.text(
-            0,
-            1 - row * step,
-            f"{state:<9} {name}",
-            va="top",
-            fontsize=8,
-            family="monospace",
-            color=_STATE_COLOURS[state],
-            transform=ax.transAxes,
-        )
-
-
-def _draw_metric_widget(ax: Any, props: Mapping[str, Any], lines: list[Line]) -> None:
-    ax.set_title(props.get("title", ""), loc="left", fontsize=10)
-    labels = [line.label[:48] for line in lines]
-    values = [line.value or 0.0 for line in lines]
-    colours = ["tab:blue" if line.value is not None else "lightgrey" for line in lines]
-    positions = list(range(len(lines)))
-    ax.barh(positions, values, color=colours)
-    ax.set_yticks(positions, labels, fontsize=7)
-    ax.invert_yaxis()
-    for position, line in zip(positions, lines, strict=True):
-        text = f"{line.value:,.4g}" if line.value is not None else line.note
-        ax.text(0, position, f" {text}", va="center", fontsize=7)
-    ax.tick_params(axis="x", labelsize=7)
 
 
 def write_dashboard(template: Template, log_path: Path, out: Path, clients: Mapping[str, Any]) -> Path:
     """The demo's entry point: EMF lines of ``log_path`` + the emulator's metrics → ``out``."""
     with log_path.open(encoding="utf-8") as log:
         points = read_emf(log)
+    from sentinel.dashboard_picture import render  # matplotlib: imported only when drawing
+
     return render(template, points + emulator_metrics(template, clients), out)

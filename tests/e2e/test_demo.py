@@ -149,6 +149,16 @@ def test_the_dashboard_picture_is_drawn_from_the_metrics_the_run_emitted(demo, s
     assert sum(p.value for p in points if p.name == "RecordsScored") == scored
     runs = [dict(p.dimensions)["Status"] for p in points if p.name == "PipelineRuns"]
     assert runs == ["Succeeded"] * 3  # the upload's run, the log route's run and the retraining run
+    # AND drawn from the run's own metrics, no text of the picture overlaps another or leaves its panel
+    from matplotlib import pyplot
+
+    from sentinel.dashboard_picture import figure
+    from tests.unit.test_dashboard_metrics import resolved_template
+    from tests.unit.test_dashboard_picture import overlaps
+
+    drawn = figure(resolved_template(), points)
+    assert overlaps(drawn) == []
+    pyplot.close(drawn)
 
 
 def test_shifted_traffic_raises_drift_violations_from_the_drift_monitor(summary):
@@ -268,3 +278,40 @@ def test_the_evaluation_says_how_much_its_set_can_tell(summary):
     assert f"{found['rows']:,} rows: {found['positives']} labelled anomalies" in evaluation["how_sure"]
     assert f"{found['genuine_rows']:,} genuine rows" in evaluation["how_sure"]
     assert "90% interval" in evaluation["how_sure"]
+
+
+def test_the_readmes_account_of_the_demo_matches_its_summary(summary):
+    # GIVEN README.md's "What you just saw", the numbers a newcomer reads after `make demo`
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = " ".join(readme.split("## What you just saw", 1)[1].split("\n## ", 1)[0].split())
+    first, logs, evaluation = summary["first_model_evaluation"]["set"], summary["logs"], summary["evaluation"]
+    # THEN each is the run's: training, scoring and drift ...
+    share = round(100 * first["positive_share"])
+    assert f"evaluates it on {first['rows']:,} held-out rows ({share} % labelled anomalies)" in section
+    assert f"({summary['capture_records']:,} records, {summary['records_rejected']} broken" in section
+    assert (
+        f"{summary['records_rejected']} rejected with their reasons, {summary['anomalies']} anomalies"
+        in section
+    )
+    assert f"({summary['drift_windows'][1]['rows']:,} records each" in section
+    assert f"last {summary['retrain_training_data']['window_days']} days" in section
+    candidate = evaluation["candidate"]["false_alerts_per_day"]
+    incumbent = evaluation["incumbent"]["false_alerts_per_day"]
+    assert (
+        f"({candidate:.0f} vs {incumbent:.0f} false alerts a day "
+        f"on {evaluation['set']['genuine_rows']} genuine rows; the evaluation set has only "
+        f"{evaluation['set']['positives']} labelled anomalies"
+    ) in section
+    # ... and the log story: the winner and both F1s, faulty blocks flagged, false alarms, alerts
+    winner = logs["detector"]
+    loser = next(name for name in logs["detectors"] if name != winner)
+    f1 = {name: f"{d['f1']:.2f}" for name, d in logs["detectors"].items()}
+    assert f"{winner.upper()} wins, F1 {f1[winner]} vs {loser.upper()}'s {f1[loser]}" in section
+    normal = logs["sessions"] - logs["faulty_blocks"]
+    log_alerts = [a for a in summary["alerts"] if "anomalous log sessions" in a["subject"]]
+    assert len(log_alerts) == 1
+    assert (
+        f"A second log of {logs['sessions']} blocks is scored: {logs['faulty_blocks_flagged']} of "
+        f"{logs['faulty_blocks']} faulty blocks flagged, {logs['false_alerts']} false alarms among "
+        f"{normal} normal blocks, one alert"
+    ) in section
