@@ -167,7 +167,8 @@ def test_a_zero_draw_from_the_generator_still_gives_a_full_sample(monkeypatch):
     sample.offer([str(i) for i in range(100)])
     # THEN the sample is full, of offered rows (the zero draws were drawn again, not a crash)
     kept = sample.sample()
-    assert len(kept) == 4 and set(kept) <= {str(i) for i in range(100)}
+    assert len(kept) == 4
+    assert set(kept) <= {str(i) for i in range(100)}
     assert next(zeros, None) is None
 
 
