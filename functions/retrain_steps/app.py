@@ -10,24 +10,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anomaly_sentinel import aws
+from anomaly_sentinel.handler_kit import HandlerKit
 from anomaly_sentinel.retraining import RetrainSteps
 from anomaly_sentinel.settings import RetrainStepsSettings
 
 settings = RetrainStepsSettings.from_env()
-logger = Logger()
-tracer = Tracer()
+kit = HandlerKit(settings, metrics=False, idempotent=False)
 sagemaker = aws.client("sagemaker")
 s3 = aws.client("s3")
 steps = RetrainSteps(settings, sagemaker=sagemaker, s3=s3)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@kit.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = steps.run(event, now=int(time.time()))
-    logger.info("retraining step done", extra=RetrainSteps.log_fields(event, result))
+    kit.logger.info("retraining step done", extra=RetrainSteps.log_fields(event, result))
     return result

@@ -4,46 +4,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from anomaly_sentinel import aws, scoring
 from anomaly_sentinel.events import S3Object
-from anomaly_sentinel.idempotency import Once
+from anomaly_sentinel.handler_kit import HandlerKit
 from anomaly_sentinel.object_events import handle_object_event
 from anomaly_sentinel.score_capture import CaptureScorer, ignore_reason
 from anomaly_sentinel.settings import ScoreCaptureSettings
 
 settings = ScoreCaptureSettings.from_env()
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+kit = HandlerKit(settings)
 scorer = CaptureScorer(
     settings,
     s3=aws.client("s3"),
     sagemaker=aws.client("sagemaker"),
     runtime=aws.client("sagemaker-runtime", config=scoring.runtime_config(settings.scoring_concurrency)),
     sns=aws.client("sns"),
-    metrics=metrics,
+    metrics=kit.metrics,
 )
-once = Once(settings.idempotency_table, settings.idempotency_ttl_seconds)
 
 
-@once("obj")
+@kit.once("obj")
 def score_once(obj: S3Object) -> dict[str, Any]:
     return scorer.process(obj).summary()
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@kit.handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return handle_object_event(
         event,
         context,
-        logger=logger,
-        metrics=metrics,
-        once=once,
+        kit=kit,
         ignore_reason=lambda obj: ignore_reason(obj, settings),
         process_once=score_once,
         ignored_metric="CaptureFilesIgnored",

@@ -110,20 +110,20 @@ def test_persistent_drift_retrains_once_per_cool_down_not_every_window(stack, ha
     # GIVEN a retraining started by one window, which then ended
     now = [datetime.now(UTC)]
     respond = responder(handler, lambda: now[0])
-    first = respond.handle(monitoring.signal_from_event(window(stack, 1)))
+    first = respond.handle(monitoring.signal_from_event(window(stack, 1))).model_dump()
     wait_for_all_executions(stack)
     # WHEN the drift persists: the next windows, an hour apart, within the cool-down
     later = []
     for hour in range(2, 5):
         now[0] += timedelta(hours=1)
-        later.append(respond.handle(monitoring.signal_from_event(window(stack, hour))))
+        later.append(respond.handle(monitoring.signal_from_event(window(stack, hour))).model_dump())
     # THEN they start nothing, saying the episode cools down until the end of the cool-down
     assert first["execution"] is not None
     assert all(r["execution"] is None for r in later)
     assert all("cooling down until" in r["retraining"] for r in later)
     # AND once the cool-down (24 h by default) is over, the next window opens a new episode
     now[0] += timedelta(hours=respond.settings.retrain_cooldown_hours)
-    fresh = respond.handle(monitoring.signal_from_event(window(stack, 5)))
+    fresh = respond.handle(monitoring.signal_from_event(window(stack, 5))).model_dump()
     assert fresh["execution"] is not None
     assert fresh["episode"] != first["episode"]
     assert len(executions(stack)) == 2
@@ -152,7 +152,7 @@ def test_a_signal_that_lost_the_race_to_open_the_episode_is_folded(stack, handle
                 pool.submit(r.handle, monitoring.signal_from_event(window(stack, hour)))
                 for r, hour in ((first, 1), (second, 2))
             ]
-            results = [f.result(timeout=30) for f in futures]
+            results = [f.result(timeout=30).model_dump() for f in futures]
     finally:
         storms.Episodes.read = read  # type: ignore[method-assign]
     # THEN exactly one started the retraining; the other was folded into it, saying why

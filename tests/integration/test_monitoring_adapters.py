@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 from anomaly_sentinel import monitoring
 from anomaly_sentinel.exceptions import RetrainStartError, ViolationsFileError
 from anomaly_sentinel.messages import RetrainRequest
-from anomaly_sentinel.monitoring import Decision, MonitoringSignal
+from anomaly_sentinel.monitoring import Decision, DriftWindowSignal, ProcessingJobSignal
 from tests.support import Failing, fixture_path
 
 BUCKET = "monitoring-reports"
@@ -146,8 +146,8 @@ def monitoring_job(world, s3, **kwargs) -> str:
     )
 
 
-def job_signal(arn: str, status: str = "Completed") -> MonitoringSignal:
-    return MonitoringSignal(source="processing-job", name=arn.rsplit("/", 1)[-1], arn=arn, status=status)
+def job_signal(arn: str, status: str = "Completed") -> ProcessingJobSignal:
+    return ProcessingJobSignal(source="processing-job", name=arn.rsplit("/", 1)[-1], arn=arn, status=status)
 
 
 def test_a_monitoring_job_is_described_with_its_schedule_endpoint_report_and_listed_status(world, s3):
@@ -198,7 +198,7 @@ def test_a_job_described_and_listed_with_no_details_has_no_endpoint_and_no_failu
     with Stubber(sagemaker) as stub:
         stub.add_response("describe_processing_job", bare_job(arn, "Completed"), {"ProcessingJobName": JOB})
         stub.add_response("list_monitoring_executions", {"MonitoringExecutionSummaries": []})
-        signal = MonitoringSignal(source="processing-job", name=JOB, arn=arn, status="Stopping")
+        signal = ProcessingJobSignal(source="processing-job", name=JOB, arn=arn, status="Stopping")
         # WHEN it is described
         job = monitoring.describe_monitoring_job(signal, sagemaker)
     # THEN nothing is made up: no endpoint, no failure, no listed status; the job's own status wins
@@ -233,7 +233,7 @@ def test_a_job_whose_environment_names_nothing_takes_endpoint_and_failure_from_t
         )
         # WHEN described for an event that spells the job's ARN in another case
         event_arn = arn.replace(JOB, JOB.upper())
-        signal = MonitoringSignal(source="processing-job", name=JOB, arn=event_arn, status="Failed")
+        signal = ProcessingJobSignal(source="processing-job", name=JOB, arn=event_arn, status="Failed")
         job = monitoring.describe_monitoring_job(signal, sagemaker)
     # THEN the job is its described ARN (the one the listing knows), the endpoint and the failure
     # come from the listing, the schedule from its ARN
@@ -381,9 +381,9 @@ def test_a_failed_run_is_failed_with_its_reason_and_no_report_read(world, s3):
 # ---------------------------------------------------------------------------- drift windows
 
 
-def drift_signal(status: str, report_uri: str | None) -> MonitoringSignal:
+def drift_signal(status: str, report_uri: str | None) -> DriftWindowSignal:
     execution = f"drift-monitor/{ENDPOINT}/2026-11-30T01:00:00Z"
-    return MonitoringSignal(
+    return DriftWindowSignal(
         source="drift-monitor",
         name=execution,
         arn=execution,
@@ -459,10 +459,10 @@ def test_a_retraining_starts_with_the_payload_under_the_given_name(state_machine
     sfn, arn = state_machine
     payload = {"trigger": "monitoring", "reason": "r"}
     started = monitoring.start_retraining(sfn, arn, "monitor-x-0123456789ab", RetrainRequest(**payload))
-    assert started["already_started"] is False
-    assert started["execution_name"] == "monitor-x-0123456789ab"
-    described = sfn.describe_execution(executionArn=started["execution_arn"])
-    assert json.loads(described["input"]) == payload
+    assert started.already_started is False
+    assert started.execution_name == "monitor-x-0123456789ab"
+    described = sfn.describe_execution(executionArn=started.execution_arn)
+    assert json.loads(described["input"]) == {**payload, "kind": "numeric"}
     assert described["name"] == "monitor-x-0123456789ab"
 
 
@@ -472,9 +472,9 @@ def test_a_name_already_started_is_success_with_that_executions_arn(state_machin
     with Stubber(sfn) as stub:
         stub.add_client_error("start_execution", service_error_code="ExecutionAlreadyExists")
         again = monitoring.start_retraining(sfn, arn, "monitor-x-0123456789ab", RetrainRequest())
-    assert again == {
+    assert again.model_dump() == {
         "execution_name": "monitor-x-0123456789ab",
-        "execution_arn": first["execution_arn"],
+        "execution_arn": first.execution_arn,
         "already_started": True,
     }
 
@@ -525,7 +525,7 @@ def test_retrain_input_reaches_the_execution_as_json(state_machine):
     )
     payload = monitoring.retrain_input(outcome, Decision(retrain=True, reason="r"), "s3://b/training/")
     started = monitoring.start_retraining(sfn, arn, "drift-x-0123456789ab", payload)
-    described = sfn.describe_execution(executionArn=started["execution_arn"])
+    described = sfn.describe_execution(executionArn=started.execution_arn)
     assert json.loads(described["input"])["inputDataUri"] == "s3://b/training/"
 
 

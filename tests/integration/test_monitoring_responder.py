@@ -45,7 +45,7 @@ def test_a_window_that_retrains_is_answered_with_its_outcome_alert_and_execution
     inbox = AlertsInbox(stack)
     signal = window_signal(stack)
     # WHEN the responder handles it
-    result = responder(module).handle(signal)
+    result = responder(module).handle(signal).model_dump()
     # THEN the answer says what was found, what was sent and what was started
     name = monitoring.execution_name(signal)
     endpoint = stack.parameters["EndpointName"]
@@ -80,7 +80,7 @@ def test_a_window_that_retrains_is_answered_with_its_outcome_alert_and_execution
 def test_a_window_that_does_not_retrain_sends_its_alert_and_starts_nothing(stack, module):
     # GIVEN a window whose only violation is of a check type the policy does not count
     uncounted = [Violation(feature_name="_c0", check_type="data_type_check", description="Value: 0.5")]
-    result = responder(module).handle(window_signal(stack, violations=uncounted))
+    result = responder(module).handle(window_signal(stack, violations=uncounted)).model_dump()
     assert (result["retrain"], result["execution"], result["digest_signals"]) == (False, None, 0)
     assert result["alert"]["kind"] == "model-drift"
     assert result["retrain_reason"].startswith("0 counted violations < ")
@@ -91,7 +91,7 @@ def test_a_lock_held_by_this_very_signals_run_does_not_fold_it(stack, module):
     signal = window_signal(stack)
     hold_lock(stack, monitoring.execution_name(signal))
     # WHEN handled THEN it is not counted on a digest: the start is made (again) and the alert sent
-    result = responder(module).handle(signal)
+    result = responder(module).handle(signal).model_dump()
     assert result["digest_signals"] == 0
     assert result["execution"]["execution_name"] == monitoring.execution_name(signal)
     assert result["alert"] is not None
@@ -102,8 +102,8 @@ def test_a_signal_folded_while_another_retraining_runs_is_counted_for_its_hour_u
     inbox = AlertsInbox(stack)
     hold_lock(stack, "drift-earlier-window")
     # WHEN a window's signal is handled at 01:42:07
-    first = responder(module).handle(window_signal(stack))
-    second = responder(module).handle(window_signal(stack, hour="2026/11/30/00"))
+    first = responder(module).handle(window_signal(stack)).model_dump()
+    second = responder(module).handle(window_signal(stack, hour="2026/11/30/00")).model_dump()
     # THEN nothing starts; the first alert says why, the second is only counted
     assert (first["execution"], first["digest_signals"]) == (None, 1)
     assert first["alert"] is not None
@@ -139,7 +139,7 @@ def test_runs_of_the_model_monitor_endpoint_are_ours_but_a_third_endpoints_are_n
         for endpoint in ("realtime-rcf", "other-team-endpoint")
     }
     signals = {
-        endpoint: monitoring.MonitoringSignal(
+        endpoint: monitoring.ProcessingJobSignal(
             source="processing-job", name=arn.rsplit("/", 1)[-1], arn=arn, status="Completed"
         )
         for endpoint, arn in runs.items()
@@ -149,8 +149,8 @@ def test_runs_of_the_model_monitor_endpoint_are_ours_but_a_third_endpoints_are_n
     watched = watching.outcome(signals["realtime-rcf"])
     assert isinstance(watched, monitoring.MonitoringOutcome)
     assert watched.endpoint == "realtime-rcf"
-    assert watching.outcome(signals["other-team-endpoint"]) == (
-        "monitoring schedule other-team-endpoint-data-quality concerns endpoint other-team-endpoint, "
+    assert watching.outcome(signals["other-team-endpoint"]) == monitoring.Ignored(
+        reason="monitoring schedule other-team-endpoint-data-quality concerns endpoint other-team-endpoint, "
         f"not {settings.endpoint_name}"
     )
 
@@ -164,7 +164,9 @@ def test_a_processing_job_that_is_no_monitoring_execution_is_not_ours(stack, mod
         AppSpecification={"ImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/x:1"},
         RoleArn="arn:aws:iam::123456789012:role/x",
     )["ProcessingJobArn"]
-    signal = monitoring.MonitoringSignal(
+    signal = monitoring.ProcessingJobSignal(
         source="processing-job", name="model-monitoring-lookalike", arn=arn, status="Completed"
     )
-    assert responder(module).outcome(signal) == "not a monitoring execution (no MonitoringScheduleArn)"
+    assert responder(module).outcome(signal) == monitoring.Ignored(
+        reason="not a monitoring execution (no MonitoringScheduleArn)"
+    )

@@ -25,6 +25,8 @@ CODE_ROOTS = [PROJECT_ROOT / "layers" / "common" / "anomaly_sentinel", PROJECT_R
 NAME_FORWARDERS: dict[str, tuple[tuple[str, int | None], ...]] = {
     "ignored": (("metric", 2),),
     "handle_object_event": (("ignored_metric", None), ("handled_metric", None)),  # object_events.py
+    "ignored_event": (("metric", 0),),  # handler_kit.py
+    "count_metric": (("name", 0),),  # handler_kit.py
 }
 #: Metric families named per feature (Model Monitor's naming): the helper that builds the name.
 NAME_FAMILIES = {"drift_metric_name": "feature_baseline_drift_*"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import random
 import statistics as pystats
 
 import pytest
@@ -157,11 +158,18 @@ def test_the_same_seed_keeps_the_same_rows_and_another_seed_other_rows():
     assert kept(7) == kept(7) != kept(8)
 
 
-def test_a_zero_draw_is_drawn_again():
-    # GIVEN a generator whose first draws are 0.0 (random() may return it; its log is undefined)
-    draws = iter([0.0, 0.0, 0.25])
-    # THEN the first positive draw is used
-    assert drift._positive(lambda: next(draws)) == 0.25
+def test_a_zero_draw_from_the_generator_still_gives_a_full_sample(monkeypatch):
+    # GIVEN a generator whose next draws are 0.0 (random() may return it; its log is undefined)
+    real, zeros = random.Random.random, iter([0.0, 0.0])
+    monkeypatch.setattr(random.Random, "random", lambda self: next(zeros, real(self)))
+    sample = drift.RowSample(4, seed=1)
+    # WHEN more rows than the sample holds are offered
+    sample.offer([str(i) for i in range(100)])
+    # THEN the sample is full, of offered rows (the zero draws were drawn again, not a crash)
+    kept = sample.sample()
+    assert len(kept) == 4
+    assert set(kept) <= {str(i) for i in range(100)}
+    assert next(zeros, None) is None
 
 
 # ---------------------------------------------------------------------------- one file

@@ -10,10 +10,10 @@ from anomaly_sentinel import drift, monitoring
 from anomaly_sentinel.messages import violation_from_model_monitor
 from anomaly_sentinel.monitoring import (
     AlarmMetric,
+    AlarmSignal,
     AlarmState,
     Decision,
     MonitoringOutcome,
-    MonitoringSignal,
     RetrainingPolicy,
     Violation,
 )
@@ -303,7 +303,7 @@ def test_unreadable_report_alert_is_operational_and_names_the_problem():
 
 
 def alarm_signal(*metrics: AlarmMetric, reason: str = "Threshold Crossed", latest=0.4, threshold=0.1):
-    return MonitoringSignal(
+    return AlarmSignal(
         source="alarm",
         name="anomaly-sentinel-drift-x",
         arn="arn:aws:cloudwatch:us-east-1:123456789012:alarm:anomaly-sentinel-drift-x",

@@ -93,7 +93,7 @@ def test_processing_job_event_gives_the_jobs_name_arn_and_status():
     assert (signal.source, signal.name, signal.status) == ("processing-job", "model-monitoring-7", "Stopped")
     assert signal.arn == "arn:aws:sagemaker:us-east-1:123456789012:processing-job/model-monitoring-7"
     assert signal.identity == signal.arn
-    assert signal.alarm is None
+    assert isinstance(signal, monitoring.ProcessingJobSignal)
 
 
 def test_processing_job_event_without_a_status_is_not_finished():
@@ -136,7 +136,7 @@ def test_drift_window_event_gives_execution_endpoint_window_and_report():
     assert signal.endpoint == OURS
     assert signal.occurred == "2026-11-30T01:00:00Z"
     assert signal.report_uri == detail["report_uri"]
-    assert signal.alarm is None
+    assert isinstance(signal, monitoring.DriftWindowSignal)
 
 
 def test_drift_window_event_without_a_report_names_no_report():
@@ -359,6 +359,7 @@ def test_retrain_input_names_the_trigger_the_signal_and_the_endpoint(source, tri
         "reason": f"why; {source} {outcome().job_arn}",
         "monitoringJobArn": outcome().job_arn,
         "endpoint": OURS,
+        "kind": "numeric",
     }
 
 
@@ -378,7 +379,7 @@ def test_an_alarm_without_any_time_occurs_at_no_time():
 
 def test_an_alarm_signal_without_its_state_is_ours_by_its_name():
     # GIVEN an alarm signal that carries no parsed alarm state (nothing names an endpoint)
-    signal = monitoring.MonitoringSignal(
+    signal = monitoring.AlarmSignal(
         source="alarm", name="anomaly-sentinel-drift-value", arn="alarm:x", status="ALARM"
     )
     # WHEN / THEN it is ours by its name alone
@@ -406,3 +407,8 @@ def test_a_metric_math_alarms_expression_names_no_metric_and_no_reason_is_empty(
         monitoring.AlarmMetric(),
     )
     assert alarm.reason == ""
+
+
+def test_the_drift_window_events_detail_type_is_the_one_the_drift_monitor_publishes():
+    # GIVEN the detail-type the drift monitor puts on its events THEN the signal parser reads that one
+    assert monitoring.DRIFT_WINDOW_EVENT == DRIFT_EVENT_DETAIL_TYPE
