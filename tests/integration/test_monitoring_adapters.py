@@ -462,7 +462,7 @@ def test_a_retraining_starts_with_the_payload_under_the_given_name(state_machine
     assert started.already_started is False
     assert started.execution_name == "monitor-x-0123456789ab"
     described = sfn.describe_execution(executionArn=started.execution_arn)
-    assert json.loads(described["input"]) == {**payload, "kind": "numeric"}
+    assert json.loads(described["input"]) == payload
     assert described["name"] == "monitor-x-0123456789ab"
 
 

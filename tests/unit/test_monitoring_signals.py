@@ -359,7 +359,6 @@ def test_retrain_input_names_the_trigger_the_signal_and_the_endpoint(source, tri
         "reason": f"why; {source} {outcome().job_arn}",
         "monitoringJobArn": outcome().job_arn,
         "endpoint": OURS,
-        "kind": "numeric",
     }
 
 
