@@ -57,19 +57,24 @@ RCF = Path("local/sentinel/rcf.py")
 #: Folders whose path mutmut turns into a name the code is not imported under.
 IMPORT_PREFIXES = ("layers.common.", "local.")
 TARGET = 0.85
-#: The runtime modules mutated: pure logic and the adapters beside it. Left out: the log route
+#: The runtime modules mutated (paths below the package, without ``.py``; a subpackage's modules
+#: one by one): pure logic and the adapters beside it. Left out: the log route
 #: (``logs/``, still moving), the thin AWS and event adapters (aws, events, drift_monitor,
 #: log_drift, dataset) and alert shaping, to keep a full run to a few hours on two cores.
 RUNTIME_MODULES = (
     "capture",
     "cutoff",
-    "scoring",
+    "scoring/packing",
+    "scoring/faults",
+    "scoring/client",
     "score_capture",
     "monitoring",
     "retraining",
     "evaluation",
     "storms",
-    "pipeline_runs",
+    "pipeline_runs/facts",
+    "pipeline_runs/report",
+    "pipeline_runs/adapters",
     "drift",
     "contracts",
     "settings",
@@ -574,9 +579,10 @@ def _verdict(name: str, code: int | None, path: Path) -> str:
 
 
 def row_name(path: Path) -> str:
-    """A report row's name: the runtime module, ``scripts/<name>``, or ``sentinel.rcf``."""
-    if path.parent == PACKAGE_DIR:
-        return path.stem
+    """A report row's name: the runtime module (``scoring/client`` in a subpackage), ``scripts/<name>``,
+    or ``sentinel.rcf``."""
+    if PACKAGE_DIR in path.parents:
+        return path.relative_to(PACKAGE_DIR).with_suffix("").as_posix()
     if path.parent == SCRIPTS_DIR:
         return f"scripts/{path.stem}"
     return _import_name(".".join(path.with_suffix("").parts))
