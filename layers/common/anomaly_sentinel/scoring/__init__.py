@@ -33,6 +33,7 @@ calls), :mod:`~anomaly_sentinel.scoring.client` (the calls: one batch, then many
 concurrency). Import from the package: its names are the API the scoring flows use.
 """
 
+from anomaly_sentinel.exceptions import EndpointError, EndpointUnavailableError
 from anomaly_sentinel.scoring.client import (
     ACCEPT,
     CONTENT_TYPE,
@@ -63,7 +64,9 @@ __all__ = [
     "Batch",
     "BatchOutcome",
     "EndpointClient",
+    "EndpointError",
     "EndpointFault",
+    "EndpointUnavailableError",
     "FailureTracker",
     "RequestPacker",
     "RequestSpecific",
