@@ -40,6 +40,7 @@ def test_the_generator_is_deterministic_and_labels_about_three_percent_of_blocks
     ]
 
 
+@pytest.mark.slow  # over 5 s: a whole prepare job on a generated log
 def test_prepare_accounts_for_every_line_and_splits_groups_by_time(hdfs, tmp_path):
     log, labels, _ = hdfs
     report = logs_prepare.prepare([log], resolve_format("hdfs"), tmp_path, labels_path=labels)
@@ -71,6 +72,7 @@ def test_prepare_accounts_for_every_line_and_splits_groups_by_time(hdfs, tmp_pat
     )
 
 
+@pytest.mark.slow  # over 5 s: a whole prepare job on a generated log
 def test_the_vocabulary_comes_from_training_sessions_only(hdfs, tmp_path):
     log, labels, _ = hdfs
     logs_prepare.prepare([log], resolve_format("hdfs"), tmp_path, labels_path=labels)
@@ -81,6 +83,7 @@ def test_the_vocabulary_comes_from_training_sessions_only(hdfs, tmp_path):
     assert set(spec.columns) <= {t.id for t in table.templates}
 
 
+@pytest.mark.slow  # over 5 s: a whole prepare job on a generated log
 def test_the_packet_responder_over_merge_becomes_two_features(hdfs, tmp_path):
     log, _, _ = hdfs
     table = logs_prepare.build_table([log], resolve_format("hdfs"))
@@ -94,6 +97,7 @@ def test_the_packet_responder_over_merge_becomes_two_features(hdfs, tmp_path):
     assert texts[faulty] == "PacketResponder <NUM> for block <BLK> Interrupted."
 
 
+@pytest.mark.slow  # over 5 s: a whole prepare job on a generated log
 def test_without_labels_the_held_out_sets_get_each_kind_of_injected_fault(hdfs, tmp_path):
     log, _, _ = hdfs
     report = logs_prepare.prepare([log], resolve_format("hdfs"), tmp_path, seed=7)

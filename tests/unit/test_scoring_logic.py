@@ -25,13 +25,11 @@ from anomaly_sentinel.cutoff import (
 )
 from anomaly_sentinel.exceptions import EndpointUnavailableError
 from anomaly_sentinel.scoring import (
-    SYSTEMATIC_EXTRA_FAILURES,
     Batch,
     BatchOutcome,
     EndpointClient,
     FailureTracker,
     RequestPacker,
-    _RequestSpecific,
     classify,
     parse_scores,
     runtime_config,
@@ -143,20 +141,28 @@ def test_reasons_hold_status_and_error_code_never_the_message(code):
 
 
 @pytest.mark.parametrize(
-    ("payload", "count"),
+    "payload",
     [
-        (b'{"scores":[{"score":1}]}', 2),
-        (b'{"scores":[{"score":1},{"score":2}]}', 1),
-        (b"not json", 1),
-        (b'{"predictions":[1]}', 1),
-        (b'{"scores":[{"score":"NaN"}]}', 1),
-        (b'{"scores":[{"value":1}]}', 1),
+        b'{"scores":[{"score":1}]}',
+        b'{"scores":[{"score":1},{"score":2},{"score":3}]}',
+        b"not json",
+        b'{"predictions":[1]}',
+        b'{"scores":[{"score":"NaN"}]}',
+        b'{"scores":[{"value":1}]}',
     ],
+    ids=["too-few", "too-many", "garbage", "other-shape", "nan", "no-score"],
 )
-def test_bad_responses_ask_for_a_bisection(payload, count):
-    # GIVEN a response that does not hold one finite score per row WHEN parsed THEN the batch is split
-    with pytest.raises(_RequestSpecific):
-        parse_scores(payload, count)
+def test_an_unusable_answer_to_a_request_splits_it_and_each_row_is_scored_alone(payload):
+    # GIVEN an endpoint that answers a request of two rows with something other than two finite
+    # scores, and single rows correctly
+    def answer(rows):
+        return payload if len(rows) > 1 else mean(rows)
+
+    client = EndpointClient(FakeRuntime(answer), "x", sleep=lambda _: None)
+    # WHEN the two rows are scored
+    outcome = client.score(one_batch(["1,3", "2,4"]))
+    # THEN no score is taken from the unusable answer: the request is split and each row scored alone
+    assert (outcome.scores, outcome.reasons, outcome.bisections) == ([2.0, 3.0], {}, 1)
 
 
 def test_good_response_parses_in_order():
@@ -545,7 +551,7 @@ def test_a_row_that_crashes_the_model_costs_the_batch_its_attempts_then_each_par
 
 
 @pytest.mark.parametrize("rows", [16, 17, 1000])
-def test_a_model_refusing_every_row_is_stopped_right_after_the_longest_run_one_poison_row_can_cause(rows):
+def test_a_model_refusing_every_row_is_stopped_after_a_bounded_run_of_calls(rows):
     # GIVEN requests of up to `rows` rows and a model that refuses every request (400)
     def refuse(rows):
         raise model_error(400)
@@ -554,13 +560,32 @@ def test_a_model_refusing_every_row_is_stopped_right_after_the_longest_run_one_p
     client = EndpointClient(runtime, "x", max_rows=rows, sleep=lambda _: None)
     # WHEN a full request is scored
     outcome = client.score(one_batch(["1,2"] * rows))
-    # THEN calls stop once the run of failures is SYSTEMATIC_EXTRA_FAILURES longer than one poison
-    # row's bisection path (ceil(log2 rows) + 1 calls), and every row carries the one reason
-    assert (
-        outcome.calls == len(runtime.requests) == math.ceil(math.log2(rows)) + 1 + SYSTEMATIC_EXTRA_FAILURES
-    )
+    # THEN calls stop after at most 20 (bisecting down to each row would take 2 x rows - 1), and
+    # every row carries the one reason, a systematic fault the file is not retried for
+    assert outcome.calls == len(runtime.requests) <= 20
     assert outcome.reasons == dict.fromkeys(range(rows), "model error (status 400, error code ModelError)")
     assert (client.tracker.systematic, client.tracker.transient) == (outcome.reasons[0], False)
+
+
+@pytest.mark.parametrize("rows", [16, 17, 1000])
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_one_poison_row_is_rejected_alone_and_never_taken_for_a_systematic_fault(rows, where):
+    # GIVEN requests of up to `rows` rows, one of which the model refuses (400), deepest in the split
+    poison = 0 if where == "first" else rows - 1
+
+    def answer(batch):
+        if f"-{poison},1" in batch:
+            raise model_error(400)
+        return mean(batch)
+
+    client = EndpointClient(FakeRuntime(answer), "x", max_rows=rows, sleep=lambda _: None)
+    data = [f"-{i},1" if i == poison else f"{i},{i}" for i in range(rows)]
+    # WHEN the full request is scored
+    outcome = client.score(one_batch(data))
+    # THEN only that row is rejected, every other row is scored, and the endpoint is not blamed
+    assert outcome.reasons == {poison: "model error (status 400, error code ModelError)"}
+    assert [i for i, score in enumerate(outcome.scores) if score is None] == [poison]
+    assert client.tracker.systematic is None
 
 
 def garbage(rows: list[str]) -> bytes:
@@ -617,10 +642,10 @@ def test_an_endpoint_answering_garbage_to_every_request_is_stopped_with_that_rea
     # GIVEN an endpoint whose every answer is unreadable
     runtime = FakeRuntime(garbage)
     client = EndpointClient(runtime, "x", max_rows=64, sleep=lambda _: None)
-    # WHEN 64 rows are scored THEN it stops after the run one poison row cannot cause, every row
-    # rejected with that reason, and the file is not retried (the endpoint answers)
+    # WHEN 64 rows are scored THEN it stops after a bounded run of calls (not one per row), every
+    # row rejected with that reason, and the file is not retried (the endpoint answers)
     outcome = client.score(one_batch(["1,2"] * 64))
-    assert len(runtime.requests) == 6 + 1 + SYSTEMATIC_EXTRA_FAILURES
+    assert len(runtime.requests) <= 20
     assert set(outcome.reasons.values()) == {"endpoint returned a malformed response"}
     assert (client.tracker.systematic, client.tracker.transient) == (outcome.reasons[0], False)
 

@@ -17,7 +17,7 @@ import json
 import tempfile
 import time
 from datetime import UTC, datetime
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
@@ -27,33 +27,25 @@ from anomaly_sentinel.contracts import METADATA_LOG_MODEL, parse_s3_uri, read_at
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import LogModelNotFoundError, LogReadError, ScoringInvariantError
 from anomaly_sentinel.logs.exceptions import LogArtefactError
-from anomaly_sentinel.logs.flow import (
-    Calls,
-    Ledger,
-    LineRejects,
-    LogModel,
+from anomaly_sentinel.logs.flow import Calls, score_in_function, score_on_endpoint
+from anomaly_sentinel.logs.ledger import Ledger, LineRejects
+from anomaly_sentinel.logs.model import LogModel
+from anomaly_sentinel.logs.objects import STATISTICS_SUFFIX, ignore_reason, output_keys
+from anomaly_sentinel.logs.report import (
     LogReport,
+    MetricsSink,
     build_alert,
     build_failure_alert,
-    oov_share,
-    score_in_function,
-    score_on_endpoint,
+    emit_metrics,
+    file_report,
+    file_statistics,
 )
 from anomaly_sentinel.logs.stream import Tally, group_events, read_events
 from anomaly_sentinel.scoring import EndpointClient
 from anomaly_sentinel.settings import DriftMonitorSettings, ScoreLogsSettings
 
-SCORES_SUFFIX = ".csv"
-REJECTS_SUFFIX = ".jsonl"
-STATISTICS_SUFFIX = ".json"
-
-
-class MetricsSink(Protocol):
-    """What the flow needs from Powertools ``Metrics`` (a test can pass a recorder)."""
-
-    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None: ...
-
-    def add_dimension(self, name: str, value: str) -> None: ...
+# ``ignore_reason`` is the handler's (functions/score_logs): imported from here, beside the scorer.
+__all__ = ["LogDriftWindow", "LogFileScorer", "LogModelSource", "ignore_reason", "log_drift_window"]
 
 
 # ---------------------------------------------------------------------------- the model in service
@@ -131,37 +123,6 @@ class LogModelSource:
 # ---------------------------------------------------------------------------- one log file
 
 
-def ignore_reason(obj: S3Object, settings: ScoreLogsSettings) -> str | None:
-    """Why this object is not a log file to score, or None when it is."""
-    checks = (
-        # belt and braces: the rule's prefix already excludes our own output
-        (
-            obj.bucket == settings.output_bucket and obj.key.startswith(settings.output_prefixes()),
-            "our own output",
-        ),
-        (obj.bucket != settings.logs_bucket, "not the logs bucket"),
-        (not obj.key.startswith(settings.logs_prefix), "outside logs prefix"),
-        (obj.key.endswith("/"), "folder placeholder"),
-        (obj.size == 0, "zero-byte object"),
-        (not settings.is_log_file(obj.key), "suffix not accepted"),
-    )
-    return next((reason for failed, reason in checks if failed), None)
-
-
-def output_keys(obj: S3Object, landed: datetime, settings: ScoreLogsSettings) -> tuple[str, str, str]:
-    """``logs/scores/{endpoint}/yyyy/mm/dd/hh/<key below LogsPrefix>~<version>.csv``; rejects and
-    statistics alike. The hour is when the object landed (the drift monitor's window)."""
-    hour = landed.astimezone(UTC).strftime("%Y/%m/%d/%H")
-    relative = obj.key.removeprefix(settings.logs_prefix)
-    version = f"~{obj.version_id}" if obj.version_id else ""
-    tail = f"{settings.endpoint_name}/{hour}/{relative}{version}"
-    return (
-        settings.scores_prefix + tail + SCORES_SUFFIX,
-        settings.rejects_prefix + tail + REJECTS_SUFFIX,
-        settings.statistics_prefix + tail + STATISTICS_SUFFIX,
-    )
-
-
 class LogFileScorer:
     """Scores log files with the log model in service; built once per warm container."""
 
@@ -211,59 +172,20 @@ class LogFileScorer:
             if tally.rejected or ledger.rejected:
                 self._upload(rejects, rejects_key, "application/jsonlines")
                 rejects_uri = f"s3://{bucket}/{rejects_key}"
-        matched = sum(tally.templates.values())
-        new_templates = ledger.new_templates()
-        statistics = log_drift.LogFileStatistics(
-            source=obj.uri,
-            model_package=model.package_arn,
-            lines=tally.lines,
-            matched=matched,
-            unseen=tally.unseen,
-            rejected=tally.rejected,
-            sessions=ledger.sessions,
-            anomalies=ledger.anomalies,
-            new_templates=tuple(log_drift.Shape(n.shape, n.sessions, n.sample) for n in new_templates),
-        )
+        statistics = file_statistics(obj.uri, model, tally, ledger)
         self.s3.put_object(
             Bucket=bucket, Key=stats_key, Body=statistics.to_bytes(), ContentType="application/json"
         )
         systematic = client.tracker.systematic if model.detector == "rcf" else None
-        report = LogReport(
-            object=obj.uri,
-            endpoint=self.settings.endpoint_name,
-            model_package=model.package_arn,
-            detector=model.detector,
-            cutoff=model.cutoff,
-            lines=tally.lines,
-            placed=tally.placed,
-            rejected_lines=tally.rejected,
-            line_reasons=dict(sorted(tally.rejects.items())),
-            unseen_lines=tally.unseen,
-            oov_share=oov_share(tally.unseen, matched),
-            sessions=ledger.sessions,
-            scored=ledger.scored,
-            rejected_sessions=ledger.rejected,
-            session_reasons=dict(sorted(ledger.reasons.items())),
-            anomalies=ledger.anomalies,
-            max_score=ledger.max_score,
-            scores_uri=f"s3://{bucket}/{scores_key}",
-            rejects_uri=rejects_uri,
-            statistics_uri=f"s3://{bucket}/{stats_key}",
-            calls=calls.calls,
-            retries=calls.retries,
-            bisections=calls.bisections,
-            mean_latency_ms=calls.mean_latency_ms,
-            top_anomalies=ledger.top_anomalies(),
-            top_templates=ledger.top_templates(),
-            new_templates=new_templates,
-            failure=(
-                f"the endpoint failed every request the same way: {systematic}. Check that it serves "
-                f"the log model in service ({model.rcf_model_url}) and is healthy"
-                if systematic
-                else None
-            ),
+        report = file_report(
+            obj.uri,
+            self.settings.endpoint_name,
+            model,
+            (tally, ledger, calls),
+            (f"s3://{bucket}/{scores_key}", rejects_uri, f"s3://{bucket}/{stats_key}"),
+            systematic=systematic,
         )
-        self._emit_metrics(report)
+        emit_metrics(self.metrics, report)
         if report.failure:
             alert = build_failure_alert(report)
         elif report.anomalies:
@@ -330,22 +252,6 @@ class LogFileScorer:
 
     def _upload(self, handle: IO[bytes], key: str, content_type: str) -> None:
         aws.upload(self.s3, self.settings.output_bucket, key, handle, content_type)
-
-    def _emit_metrics(self, report: LogReport) -> None:
-        if self.metrics is None:
-            return
-        metrics, count = self.metrics, MetricUnit.Count
-        metrics.add_dimension(name="EndpointName", value=report.endpoint)
-        metrics.add_metric(name="LogLines", unit=count, value=report.lines)
-        metrics.add_metric(name="LogLinesRejected", unit=count, value=report.rejected_lines)
-        metrics.add_metric(name="LogUnseenLines", unit=count, value=report.unseen_lines)
-        metrics.add_metric(name="LogSessions", unit=count, value=report.sessions)
-        metrics.add_metric(name="LogSessionsRejected", unit=count, value=report.rejected_sessions)
-        metrics.add_metric(name="LogAnomalies", unit=count, value=report.anomalies)
-        metrics.add_metric(name="LogFilesFailed", unit=count, value=int(bool(report.failure)))
-        metrics.add_metric(name="EndpointCalls", unit=count, value=report.calls)
-        if report.max_score is not None:
-            metrics.add_metric(name="LogMaxScore", unit=MetricUnit.NoUnit, value=report.max_score)
 
 
 # ---------------------------------------------------------------------------- the drift window

@@ -6,116 +6,72 @@ user's own logs. Presets: ``hdfs`` and ``bgl`` (their real header layouts, docs/
 text is taken as the user's regex. Only the content goes to Drain and to the matcher; the header
 gives the time and, for BGL, the line's own label (never a feature).
 
-Masks replace variable parts before parsing, in order: block ids (a run of block ids, as in
-``ask … to delete blk_1 blk_2``, is one parameter), IP addresses with an optional port, hex
-numbers, stand-alone numbers. The session keys come from the unmasked content.
+Masks (:mod:`anomaly_sentinel.logs.masks`) replace variable parts of the content before parsing;
+the session keys come from the unmasked content. A line's bytes become text, or a reject reason,
+in :mod:`anomaly_sentinel.logs.lines`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from anomaly_sentinel.capture import OverlongLine, Readable, Unreadable, read_lines
 from anomaly_sentinel.logs.exceptions import LogFormatError
-
-# Reject reasons of a line (stable names: reports, metrics and tests use them).
-EMPTY_LINE: Final = "empty-line"
-NOT_UTF8: Final = "not-utf8"
-BINARY_LINE: Final = "binary-line"
-LINE_TOO_LONG: Final = "line-too-long"
-UNREADABLE: Final = "unreadable-stream"
-NO_HEADER_MATCH: Final = "no-header-match"
-NO_SESSION_KEY: Final = "no-session-key"
-NO_TIME: Final = "no-time"
-LATE_LINE: Final = "late-line"
-REASONS: Final = (
-    EMPTY_LINE,
-    NOT_UTF8,
+from anomaly_sentinel.logs.lines import (
     BINARY_LINE,
+    DEFAULT_MAX_LINE_BYTES,
+    EMPTY_LINE,
+    LATE_LINE,
     LINE_TOO_LONG,
-    UNREADABLE,
     NO_HEADER_MATCH,
     NO_SESSION_KEY,
     NO_TIME,
-    LATE_LINE,
+    NOT_UTF8,
+    REASONS,
+    UNREADABLE,
+    Rejected,
+    decode_line,
+    decode_lines,
 )
+from anomaly_sentinel.logs.masks import DEFAULT_MASKS, Mask, Masker
 
-#: A log line is short; anything longer than this is rejected (its bytes are skipped, not held).
-DEFAULT_MAX_LINE_BYTES: Final = 64 * 1024
+# Re-exported: the reject reasons, masks and line decoding were first defined here.
+__all__ = [
+    "BGL",
+    "BINARY_LINE",
+    "DEFAULT_MASKS",
+    "DEFAULT_MAX_LINE_BYTES",
+    "EMPTY_LINE",
+    "HDFS",
+    "LATE_LINE",
+    "LINE_TOO_LONG",
+    "NOT_UTF8",
+    "NO_HEADER_MATCH",
+    "NO_SESSION_KEY",
+    "NO_TIME",
+    "PRESETS",
+    "REASONS",
+    "UNREADABLE",
+    "LogFormat",
+    "Mask",
+    "Masker",
+    "ParsedLine",
+    "Rejected",
+    "decode_line",
+    "decode_lines",
+    "resolve_format",
+]
+
 MAX_REGEX_CHARS: Final = 4096
 CONTENT: Final = "content"
 SESSION: Final = "session"
 TIME: Final = "time"
 LABEL: Final = "label"
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _GROUP_NAME = re.compile(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>")
-
-
-@dataclass(frozen=True)
-class Mask:
-    """Replace every match of ``pattern`` by ``<NAME>`` (applied in the format's order).
-
-    ``hints``: texts of which every match contains one at least ``hint_count`` times — when none
-    does, the mask cannot match and is skipped (a speed-up only: the result is the same).
-    """
-
-    name: str
-    pattern: str
-    hints: tuple[str, ...] = ()
-    hint_count: int = 1
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "pattern": self.pattern,
-            "hints": list(self.hints),
-            "hint_count": self.hint_count,
-        }
-
-
-#: Block ids (HDFS), IPs with an optional port, hex numbers, stand-alone numbers — in this order.
-DEFAULT_MASKS: Final = (
-    Mask("BLK", r"(?<![A-Za-z0-9])blk_-?\d+(?:[ \t]+blk_-?\d+)*", ("blk_",)),
-    Mask("IP", r"(?<![\d.])\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?(?![\d.])", (".",), 3),
-    Mask("HEX", r"(?<![A-Za-z0-9])0[xX][0-9a-fA-F]+(?![A-Za-z0-9])", ("0x", "0X")),
-    Mask("NUM", r"(?<![A-Za-z0-9_.\-])[-+]?\d+(?:\.\d+)?(?![A-Za-z0-9_.])"),
-)
-
-
-class Masker:
-    """Applies masks to a content; the one masking code of mining, matching and scoring."""
-
-    def __init__(self, masks: tuple[Mask, ...]) -> None:
-        try:
-            self._subs: list[tuple[Callable[[str, str], str], str, Callable[[str], bool] | None]] = [
-                (re.compile(m.pattern).sub, f"<{m.name}>", _hint_check(m.hints, m.hint_count)) for m in masks
-            ]
-        except re.error as exc:
-            raise LogFormatError(f"a mask does not compile: {exc}") from None
-
-    def mask(self, content: str) -> str:
-        for sub, replacement, possible in self._subs:
-            if possible is None or possible(content):
-                content = sub(replacement, content)
-        return content
-
-
-def _hint_check(hints: tuple[str, ...], count: int) -> Callable[[str], bool] | None:
-    """Whether a mask can match a content (None: always try it); the cheapest test for the hints."""
-    if not hints:
-        return None
-    if count > 1:
-        return lambda content: any(content.count(h) >= count for h in hints)
-    if len(hints) == 1:
-        (hint,) = hints
-        return lambda content: hint in content
-    first, second, *rest = hints
-    return lambda content: first in content or second in content or any(h in content for h in rest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,14 +83,6 @@ class ParsedLine:
     time: datetime | None
     label: str | None
     fields: Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """A line that cannot be used, and why (the reason is one of :data:`REASONS`)."""
-
-    reason: str
-    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -363,38 +311,3 @@ def resolve_format(spec: str) -> LogFormat:
         label_field=LABEL if LABEL in names else None,
         grouping=grouping,
     )
-
-
-# ---------------------------------------------------------------------------- reading
-
-
-def decode_lines(
-    stream: Readable, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES, first_line: int = 1
-) -> Iterator[tuple[int, str | Rejected]]:
-    """Number (from ``first_line``) and text of each line of a byte stream, or why it cannot be read.
-
-    Bounded memory (``capture.read_lines``: gzip read as it streams, over-long lines skipped).
-    A line that is not UTF-8, or holds control characters other than tab, is rejected whole: a
-    partly decoded line would give a wrong template. A corrupt gzip stream ends with one reject.
-    """
-    number = first_line - 1
-    for raw in read_lines(stream, max_line_bytes=max_line_bytes):
-        number += 1
-        if isinstance(raw, OverlongLine):
-            yield number, Rejected(LINE_TOO_LONG, f"{raw.size} bytes; the limit is {max_line_bytes}")
-            continue
-        if isinstance(raw, Unreadable):
-            yield number, Rejected(UNREADABLE, raw.detail)
-            continue
-        yield number, decode_line(raw)
-
-
-def decode_line(raw: bytes) -> str | Rejected:
-    """A line's bytes as text, or why not: not UTF-8, or control characters other than tab."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Rejected(NOT_UTF8, f"invalid byte at offset {exc.start}")
-    if _CONTROL.search(text):
-        return Rejected(BINARY_LINE, "control characters")
-    return text

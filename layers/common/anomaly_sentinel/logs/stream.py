@@ -15,9 +15,9 @@ from typing import Any, Final
 
 from anomaly_sentinel.capture import Readable
 from anomaly_sentinel.exceptions import ScoringInvariantError
-from anomaly_sentinel.logs.formats import DEFAULT_MAX_LINE_BYTES, Rejected, decode_lines
+from anomaly_sentinel.logs.grouping import Group, Grouper
+from anomaly_sentinel.logs.lines import DEFAULT_MAX_LINE_BYTES, Rejected, decode_lines
 from anomaly_sentinel.logs.table import Matcher
-from anomaly_sentinel.logs.vectors import Group, Grouper
 
 #: Characters of an unseen line kept as a sample (alerts name new templates with a sample line).
 SAMPLE_CHARS: Final = 200
