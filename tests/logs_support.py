@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 
 from anomaly_sentinel.contracts import METADATA_LOG_MODEL
-from anomaly_sentinel.log_drift import LOG_BASELINE_FILE, LogBaseline
+from anomaly_sentinel.drift.logs import LOG_BASELINE_FILE, LogBaseline
 from anomaly_sentinel.logs.artefacts import (
     DETECTOR_FILE,
     PCA_FILE,

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anomaly_sentinel.contracts import METADATA_EXECUTION, METADATA_LOG_MODEL, parse_s3_uri
-from anomaly_sentinel.log_drift import LOG_BASELINE_FILE
+from anomaly_sentinel.drift.logs import LOG_BASELINE_FILE
 from anomaly_sentinel.logs.artefacts import PCA_FILE, RCF_MODEL_FILE
 from sentinel.emulator import local_client
 from sentinel.moto_patches import record_pipeline_steps, registered_step

@@ -65,7 +65,7 @@ INJECTED = "#injected-"
 APPROVED = "Approved"
 PENDING = "PendingManualApproval"
 EVALUATION_FILE = "evaluation.json"
-LOG_BASELINE_FILE = "log_baseline.json"  # anomaly_sentinel.log_drift.LOG_BASELINE_FILE
+LOG_BASELINE_FILE = "log_baseline.json"  # anomaly_sentinel.drift.logs.LOG_BASELINE_FILE
 METADATA_LOG_MODEL = "log_model_uri"  # anomaly_sentinel.contracts.METADATA_LOG_MODEL
 #: RCF cutoff candidates: quantiles of the training scores (finer near the top, where the few
 #: percent of anomalous sessions sit), and mean + k std.

@@ -1,4 +1,4 @@
-"""Drift of log traffic (anomaly_sentinel.log_drift): per-file statistics merged into a window, compared
+"""Drift of log traffic (anomaly_sentinel.drift.logs): per-file statistics merged into a window, compared
 with the log model's baseline in Model Monitor's violation format."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from anomaly_sentinel.log_drift import (
+from anomaly_sentinel.drift.logs import (
     MAX_NEW_TEMPLATE_VIOLATIONS,
     MAX_SHAPES,
     NEW_TEMPLATE_CHECK,

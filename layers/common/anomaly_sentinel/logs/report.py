@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel
 
-from anomaly_sentinel import alerts, log_drift
+from anomaly_sentinel import alerts
+from anomaly_sentinel.drift import logs as log_drift
 
 if TYPE_CHECKING:
     from anomaly_sentinel.logs.flow import Calls
