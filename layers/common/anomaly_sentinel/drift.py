@@ -58,8 +58,8 @@ from anomaly_sentinel.capture import (
     read_lines,
 )
 from anomaly_sentinel.contracts import read_document
+from anomaly_sentinel.contracts.messages import Violation
 from anomaly_sentinel.exceptions import BaselineError, DocumentError, DriftReportError
-from anomaly_sentinel.messages import Violation
 
 #: Model Monitor names the columns of a headerless CSV ``_c0``, ``_c1``, …
 FEATURE_PREFIX: Final = "_c"

@@ -24,15 +24,22 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from anomaly_sentinel import alerts, messages, storms
+from anomaly_sentinel import alerts, storms
 from anomaly_sentinel.alerts import Alert
 from anomaly_sentinel.contracts import (
     DRIFT_EVENT_DETAIL_TYPE,
     S3UriError,
+    messages,
     parse_s3_uri,
     read_at_most,
     read_document,
     s3_uri,
+)
+from anomaly_sentinel.contracts.messages import (
+    DriftWindowEvent,
+    RetrainRequest,
+    Violation,
+    violation_from_model_monitor,
 )
 from anomaly_sentinel.drift import SCORE_DRIFT_CHECK
 from anomaly_sentinel.exceptions import (
@@ -41,12 +48,6 @@ from anomaly_sentinel.exceptions import (
     MessageError,
     RetrainStartError,
     ViolationsFileError,
-)
-from anomaly_sentinel.messages import (
-    DriftWindowEvent,
-    RetrainRequest,
-    Violation,
-    violation_from_model_monitor,
 )
 from anomaly_sentinel.settings import MonitoringAlertSettings
 

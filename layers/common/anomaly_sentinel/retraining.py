@@ -39,10 +39,10 @@ from anomaly_sentinel.contracts import (
     served_model,
 )
 from anomaly_sentinel.contracts import read_score_stats as parse_score_stats
+from anomaly_sentinel.contracts.messages import RetrainRequest, validate
 from anomaly_sentinel.evaluation import EvaluationFileError, Judgement, judge_in_service, meets, read_report
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
 from anomaly_sentinel.log_retraining import evaluate_log_candidate, log_settings
-from anomaly_sentinel.messages import RetrainRequest, validate
 from anomaly_sentinel.pipeline_runs import cost_line
 from anomaly_sentinel.settings import RetrainStepsSettings
 
