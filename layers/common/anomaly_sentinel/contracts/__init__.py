@@ -23,6 +23,7 @@ from anomaly_sentinel.contracts.layout import EVALUATION_FILE as EVALUATION_FILE
 from anomaly_sentinel.contracts.layout import MODEL_ARTEFACT_FILE as MODEL_ARTEFACT_FILE
 from anomaly_sentinel.contracts.layout import SCORE_STATS_FILE as SCORE_STATS_FILE
 from anomaly_sentinel.contracts.layout import score_stats_uri as score_stats_uri
+from anomaly_sentinel.contracts.messages import LOCK_PREFIX as LOCK_PREFIX
 from anomaly_sentinel.exceptions import DocumentError, SentinelError
 
 #: Largest score_stats.json read (a few hundred bytes when the pipeline writes it).
@@ -39,8 +40,6 @@ METADATA_TRAINING_DATA = "training_data"
 #: A log model package's directory (templates.json, vector_spec.json, detector.json, ...): s3://…/.
 METADATA_LOG_MODEL = "log_model_uri"
 
-#: Id of the retraining lock item in the idempotency table (one lock per endpoint).
-LOCK_PREFIX = "retrain-lock#"
 
 #: The EventBridge event the drift monitor puts after each window; the monitoring responder reads it.
 DRIFT_EVENT_SOURCE = "anomaly-sentinel.drift-monitor"
