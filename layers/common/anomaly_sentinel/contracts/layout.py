@@ -12,11 +12,15 @@ Key (template default prefixes)                        Written by              R
 ``scores/{e}/{hour}/<capture tail>[~version].jsonl``   ScoreCapture            people, demo
 ``rejects/{e}/{hour}/<capture tail>[~version].jsonl``  ScoreCapture            people
 ``statistics/{e}/{hour}/<capture tail>.json``          ScoreCapture            DriftMonitor
-``dataset/{e}/…``                                      ScoreCapture            retraining
+``dataset/endpoint={e}/date=YYYY-MM-DD/…`` (CSV)       ScoreCapture            pipeline (retraining)
 ``drift-reports/{e}/{window start}/statistics.json``   DriftMonitor            people
 ``drift-reports/{e}/{window start}/``                  DriftMonitor            MonitoringAlert,
 ``constraint_violations.json``                                                 the next window
-``logs/scores/``, ``logs/rejects/``, ``logs/statistics/``  ScoreLogs            log drift monitor
+``logs/{scores,rejects,statistics}/{e}/{hour}/…``      ScoreLogs               log drift monitor
+``drift-reports/{detector}/{window start}/``           log drift monitor       people, LogDriftAlarm
+``log_statistics.json``, ``constraint_violations.json``
+``pipeline/code/{digest}/<script>``                    pipeline publisher      pipeline steps
+``pipeline/runs/{execution}/{route}/…``                pipeline steps          pipeline steps
 ``<model folder>/model.tar.gz``                        pipeline training       endpoint
 ``<model folder>/score_stats.json``                    pipeline ScoreStats     scorer, monitor, retraining
 ``<model folder>/evaluation.json``                     pipeline Evaluate       retraining
@@ -26,11 +30,13 @@ Key (template default prefixes)                        Written by              R
 
 One function per family: :func:`statistics_key`, :meth:`Window.statistics_prefixes`,
 :meth:`Window.report_prefix`, :func:`score_stats_uri`, :func:`baseline_uris`; the capture outputs'
-keys are ``score_capture.output_keys`` (they depend on the capture event).
+keys are ``score_capture.output_keys``, the log route's ``logs.adapters.output_keys``, the
+dataset's ``dataset.partition_prefix`` and the pipeline's ``pipeline/build.py`` (still to move here).
 
-``<model folder>`` is the folder of the model in service's ``ModelDataUrl`` (offline:
-``models/<execution-id>/``). The job scripts under ``pipeline/scripts/`` run without this layer
-and carry copies of the file names; tests/unit/test_layout.py keeps them equal.
+``<model folder>`` is the folder of the model in service's ``ModelDataUrl``
+(``pipeline/runs/{execution}/{route}/model/<job>/output``; offline ``models/<execution-id>/``).
+The job scripts under ``pipeline/scripts/`` run without this layer and carry copies of the
+file names; tests/unit/test_layout.py keeps them equal.
 
 Pure: no AWS calls, no imports beyond pydantic.
 """
