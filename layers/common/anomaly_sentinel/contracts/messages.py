@@ -196,8 +196,8 @@ class RetrainRequest(BaseModel):
     kind: Literal["numeric", "logs"] = "numeric"
 
     def execution_input(self) -> str:
-        """The StartExecution input: the fields that are set, by their wire names."""
-        return self.model_dump_json(exclude_none=True)
+        """The StartExecution input: the fields that are set, by their wire names (``kind`` only for logs)."""
+        return self.model_dump_json(exclude_none=True, exclude={"kind"} if self.kind == "numeric" else None)
 
 
 # ---------------------------------------------------------------------------- retraining lock
