@@ -50,7 +50,7 @@ from anomaly_sentinel.contracts import (
     SCORE_STATS_FILE,
     parse_s3_uri,
 )
-from anomaly_sentinel.drift_monitor import BASELINE_FOLDER
+from anomaly_sentinel.contracts.layout import BASELINE_FOLDER
 from sentinel import log_route
 from sentinel.emulator import ACCOUNT, REGION, local_client
 from sentinel.errors import LocalError

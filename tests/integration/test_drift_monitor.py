@@ -196,7 +196,7 @@ def test_a_role_that_may_not_read_the_model_in_service_fails_the_window_loudly(
     from anomaly_sentinel.exceptions import BaselineAccessError
     from tests.support import Denying
 
-    models = handler.module.monitor.baselines.models
+    models = handler.module.monitor.served
     models.sagemaker = Denying(models.sagemaker, "describe_endpoint_config")
     # WHEN the window runs
     # THEN it fails naming the refused call (the schedule retries, then the dead-letter queue's

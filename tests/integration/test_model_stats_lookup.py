@@ -1,6 +1,6 @@
 """The deployed model's score statistics, found from its endpoint on the emulator.
 
-``ModelStatsSource`` follows DescribeEndpoint → DescribeEndpointConfig → DescribeModel to the
+``ServedModels`` follows DescribeEndpoint → DescribeEndpointConfig → DescribeModel to the
 model's artefact and reads ``score_stats.json`` beside it; every way this can fail is a note that
 the alert shows, never an error (the cutoff falls through to the next source).
 """
@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
 from anomaly_sentinel.contracts import ScoreStats
-from anomaly_sentinel.cutoff import ModelStatsSource
+from anomaly_sentinel.contracts.served import ServedModels, StatsLookup
 from tests.support import Failing
 
 ROLE = "arn:aws:iam::123456789012:role/sentinel-sagemaker"
@@ -50,6 +50,13 @@ def serve(sagemaker: Any, endpoint: str, container: dict[str, str]) -> None:
     sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{endpoint}-config")
 
 
+def stats_of(source: ServedModels, endpoint: str) -> StatsLookup:
+    """The statistics part of the model in service (the baseline is not asked for)."""
+    found = source.resolve(endpoint, baseline=False).stats
+    assert found is not None
+    return found
+
+
 def publish(s3: Any, key: str, body: str | dict[str, Any]) -> None:
     s3.put_object(Bucket=BUCKET, Key=key, Body=body if isinstance(body, str) else json.dumps(body))
 
@@ -61,15 +68,15 @@ def test_statistics_beside_the_served_models_artefact_are_read_once_per_model(cl
     serve(sagemaker, "rcf-b", {"ModelDataUrl": f"s3://{BUCKET}/models/2/output/model.tar.gz"})
     publish(s3, "models/1/output/score_stats.json", STATS)
     publish(s3, "models/2/output/score_stats.json", {**STATS, "mean": 7.0})
-    source = ModelStatsSource(sagemaker, s3)
+    source = ServedModels(sagemaker, s3)
     # WHEN the first endpoint's statistics are looked up twice
-    first, again = source.lookup("rcf"), source.lookup("rcf")
+    first, again = stats_of(source, "rcf"), stats_of(source, "rcf")
     # THEN they are read from beside its artefact, then served from the cache, named both times
     uri = f"s3://{BUCKET}/models/1/output/score_stats.json"
     assert (first.stats, first.uri, first.note) == (ScoreStats(**STATS), uri, "read")
     assert (again.stats, again.uri, again.note) == (ScoreStats(**STATS), uri, "cached")
     # AND the other endpoint's model has its own statistics
-    other = source.lookup("rcf-b")
+    other = stats_of(source, "rcf-b")
     assert (other.stats.mean, other.uri) == (7.0, f"s3://{BUCKET}/models/2/output/score_stats.json")
 
 
@@ -89,7 +96,7 @@ def test_unreadable_statistics_are_a_note_that_says_why(clients, body, why):
     if body is not None:
         publish(s3, "m/score_stats.json", body)
     # WHEN looked up THEN none are used; the address and the reason are in the note
-    found = ModelStatsSource(sagemaker, s3).lookup("rcf")
+    found = stats_of(ServedModels(sagemaker, s3), "rcf")
     assert (found.stats, found.uri) == (None, f"s3://{BUCKET}/m/score_stats.json")
     assert found.uri in found.note
     assert found.note.endswith(why)
@@ -101,7 +108,7 @@ def test_statistics_whose_cutoff_would_overflow_are_refused(clients):
     serve(sagemaker, "rcf", {"ModelDataUrl": f"s3://{BUCKET}/m/model.tar.gz"})
     publish(s3, "m/score_stats.json", {**STATS, "mean": 1.5e308, "std": 1.5e308})
     # WHEN looked up THEN they are not used, and the note names the file
-    found = ModelStatsSource(sagemaker, s3).lookup("rcf")
+    found = stats_of(ServedModels(sagemaker, s3), "rcf")
     assert (found.stats, found.uri) == (None, f"s3://{BUCKET}/m/score_stats.json")
     assert found.uri in found.note
     assert "non-finite" in found.note
@@ -109,7 +116,7 @@ def test_statistics_whose_cutoff_would_overflow_are_refused(clients):
 
 def test_an_endpoint_that_does_not_exist_is_a_note_naming_it_and_the_error(clients):
     sagemaker, s3 = clients
-    found = ModelStatsSource(sagemaker, s3).lookup("missing-endpoint")
+    found = stats_of(ServedModels(sagemaker, s3), "missing-endpoint")
     assert (found.stats, found.uri) == (None, None)
     assert "'missing-endpoint'" in found.note
     assert found.note.endswith("(ValidationException)")
@@ -118,7 +125,7 @@ def test_an_endpoint_that_does_not_exist_is_a_note_naming_it_and_the_error(clien
 def test_a_model_without_an_artefact_is_a_note_naming_the_endpoint(clients):
     sagemaker, s3 = clients
     serve(sagemaker, "rcf", {})
-    found = ModelStatsSource(sagemaker, s3).lookup("rcf")
+    found = stats_of(ServedModels(sagemaker, s3), "rcf")
     assert (found.stats, found.uri) == (None, None)
     assert "'rcf'" in found.note
     assert "ModelDataUrl" in found.note
@@ -136,6 +143,6 @@ def test_a_model_without_an_artefact_is_a_note_naming_the_endpoint(clients):
 def test_an_s3_failure_is_a_note_naming_its_code_or_kind(clients, error, why):
     sagemaker, _ = clients
     serve(sagemaker, "rcf", {"ModelDataUrl": f"s3://{BUCKET}/m/model.tar.gz"})
-    found = ModelStatsSource(sagemaker, Failing(error)).lookup("rcf")
+    found = stats_of(ServedModels(sagemaker, Failing(error)), "rcf")
     assert (found.stats, found.uri) == (None, f"s3://{BUCKET}/m/score_stats.json")
     assert found.note.endswith(why)

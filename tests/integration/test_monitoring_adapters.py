@@ -16,8 +16,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.stub import Stubber
 
 from anomaly_sentinel import monitoring
+from anomaly_sentinel.contracts.messages import RetrainRequest
 from anomaly_sentinel.exceptions import RetrainStartError, ViolationsFileError
-from anomaly_sentinel.messages import RetrainRequest
 from anomaly_sentinel.monitoring import Decision, DriftWindowSignal, ProcessingJobSignal
 from tests.support import Failing, fixture_path
 

@@ -14,7 +14,7 @@ import pytest
 
 from anomaly_sentinel import drift
 from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
-from anomaly_sentinel.messages import DriftWindowEvent, Violation
+from anomaly_sentinel.contracts.messages import DriftWindowEvent, Violation
 from sentinel.router import Router
 from tests.integration.retrain_support import (
     AlertsInbox,

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from anomaly_sentinel import monitoring, storms
-from anomaly_sentinel.messages import Violation
+from anomaly_sentinel.contracts.messages import Violation
 from tests.integration.retrain_support import AlertsInbox, hold_lock, wait_for_all_executions
 from tests.integration.test_monitoring_drift_signals import DRIFTED, drift_event, window_report
 

@@ -12,7 +12,7 @@ import pytest
 from moto.events.models import EventPattern
 
 from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
-from anomaly_sentinel.messages import DriftWindowEvent, RetrainRequest
+from anomaly_sentinel.contracts.messages import DriftWindowEvent, RetrainRequest
 from sentinel.emulator import nominal
 from sentinel.stepfunctions import apply_input_transformer
 from sentinel.template import Template, load_template

@@ -12,8 +12,8 @@ import pytest
 
 from anomaly_sentinel import drift, monitoring
 from anomaly_sentinel.capture import Reject
+from anomaly_sentinel.contracts.messages import Violation
 from anomaly_sentinel.exceptions import BaselineError
-from anomaly_sentinel.messages import Violation
 from pipeline.scripts import baseline as baseline_script
 from tests.support import fixture_path
 

@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 
 from anomaly_sentinel import drift
-from anomaly_sentinel.messages import Violation
+from anomaly_sentinel.contracts.messages import Violation
 
 #: A baseline feature with the values 1, 2, 3, 4 once each: its CDF is 0.25, 0.5, 0.75, 1 at them.
 QUARTERS = (1.0, 2.0, 3.0, 4.0)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from anomaly_sentinel.drift_monitor import baseline_uris, statistics_key, window_before
+from anomaly_sentinel.contracts.layout import baseline_uris, statistics_key, window_before
 from anomaly_sentinel.exceptions import SettingsError
 from anomaly_sentinel.settings import DriftMonitorSettings
 

@@ -9,8 +9,8 @@ import re
 import pytest
 
 from anomaly_sentinel import monitoring
+from anomaly_sentinel.contracts.messages import violation_from_model_monitor
 from anomaly_sentinel.exceptions import EventParseError, ViolationsFileError
-from anomaly_sentinel.messages import violation_from_model_monitor
 from anomaly_sentinel.monitoring import Decision, MonitoringOutcome, RetrainingPolicy, Violation
 from anomaly_sentinel.settings import MonitoringAlertSettings
 from tests.support import fixture_path, load_event

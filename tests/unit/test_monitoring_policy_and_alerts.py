@@ -7,7 +7,7 @@ import json
 import pytest
 
 from anomaly_sentinel import drift, monitoring
-from anomaly_sentinel.messages import violation_from_model_monitor
+from anomaly_sentinel.contracts.messages import violation_from_model_monitor
 from anomaly_sentinel.monitoring import (
     AlarmMetric,
     AlarmSignal,

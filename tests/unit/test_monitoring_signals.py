@@ -10,8 +10,8 @@ import pytest
 
 from anomaly_sentinel import monitoring
 from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
+from anomaly_sentinel.contracts.messages import DriftWindowEvent
 from anomaly_sentinel.exceptions import EventParseError, MessageError
-from anomaly_sentinel.messages import DriftWindowEvent
 from anomaly_sentinel.monitoring import Decision, MonitoringOutcome
 from anomaly_sentinel.settings import MonitoringAlertSettings
 from tests.support import load_event

@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError, ConnectionClosedError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from anomaly_sentinel.contracts.served import ServedModels
 from anomaly_sentinel.cutoff import (
-    ModelStatsSource,
     RunningStats,
     ScoreStats,
     StatsLookup,
@@ -288,15 +288,21 @@ class FakeS3:
 def test_model_stats_are_cached_per_model_url_but_the_endpoint_is_asked_every_time():
     # GIVEN a model in service with readable statistics
     sagemaker, s3 = FakeSageMaker(), FakeS3(json.dumps(STATS.model_dump()).encode())
-    source = ModelStatsSource(sagemaker, s3)
+    source = ServedModels(sagemaker, s3)
+
+    def lookup(endpoint: str) -> StatsLookup:
+        found = source.resolve(endpoint, baseline=False).stats
+        assert found is not None
+        return found
+
     # WHEN two files are scored THEN the endpoint is asked both times, the file read once
-    first, second = source.lookup("rcf"), source.lookup("rcf")
+    first, second = lookup("rcf"), lookup("rcf")
     assert first.stats == second.stats == STATS
     assert first.uri == "s3://b/models/1/score_stats.json"
     assert (sagemaker.calls, s3.gets) == (2, 1)
     # AND WHEN a new model is deployed THEN its own statistics are read
     sagemaker.url = "s3://b/models/2/model.tar.gz"
-    assert source.lookup("rcf").uri == "s3://b/models/2/score_stats.json"
+    assert lookup("rcf").uri == "s3://b/models/2/score_stats.json"
     assert s3.gets == 2
 
 
@@ -305,7 +311,8 @@ def test_model_stats_are_cached_per_model_url_but_the_endpoint_is_asked_every_ti
 )
 def test_unreadable_model_stats_fall_through_with_a_note(body):
     # GIVEN missing, garbled or invalid statistics WHEN looked up THEN none are used and a note says why
-    found = ModelStatsSource(FakeSageMaker(), FakeS3(body)).lookup("rcf")
+    found = ServedModels(FakeSageMaker(), FakeS3(body)).resolve("rcf", baseline=False).stats
+    assert found is not None
     assert found.stats is None
     assert "score_stats.json" in found.note
 

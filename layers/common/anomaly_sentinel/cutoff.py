@@ -18,26 +18,17 @@ std is the population standard deviation (ddof=0), as numpy computes it by defau
 from __future__ import annotations
 
 from dataclasses import dataclass
-from math import isfinite, sqrt
-from typing import Any, Literal
+from math import sqrt
+from typing import Literal
 
-from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from anomaly_sentinel.contracts import (
-    SCORE_STATS_MAX_BYTES,
-    ScoreStats,
-    parse_s3_uri,
-    read_at_most,
-    read_score_stats,
-    served_model,
-)
-from anomaly_sentinel.contracts import score_stats_uri as stats_uri
-from anomaly_sentinel.exceptions import DocumentError
+from anomaly_sentinel.contracts import ScoreStats
+from anomaly_sentinel.contracts.layout import score_stats_uri as stats_uri
+from anomaly_sentinel.contracts.served import StatsLookup
 
 __all__ = [
     "Cutoff",
-    "ModelStatsSource",
     "RunningStats",
     "ScoreStats",
     "StatsLookup",
@@ -79,15 +70,6 @@ class RunningStats:
         return sqrt(self._m2 / self.count) if self.count else 0.0
 
 
-@dataclass(frozen=True)
-class StatsLookup:
-    """The deployed model's score statistics, or why there are none (said in the alert)."""
-
-    stats: ScoreStats | None
-    uri: str | None
-    note: str
-
-
 def resolve_cutoff(
     *,
     threshold: float | None,
@@ -119,50 +101,3 @@ def resolve_cutoff(
         )
     notes.append(f"only {file.count} scores in the file, {min_records} needed for its own cutoff")
     return Cutoff(value=None, source="none", detail="no cutoff: " + "; ".join(notes))
-
-
-class ModelStatsSource:
-    """Finds the deployed model's ``score_stats.json``; caches it per model URL (warm container).
-
-    DescribeEndpoint → DescribeEndpointConfig (first production variant's model) →
-    DescribeModel (PrimaryContainer.ModelDataUrl) → GetObject. Any failure on the way is a
-    note, not an error: the caller falls through to the next cutoff source.
-    """
-
-    def __init__(self, sagemaker: Any, s3: Any) -> None:
-        self.sagemaker = sagemaker
-        self.s3 = s3
-        self._cache: dict[str, ScoreStats] = {}
-
-    def lookup(self, endpoint_name: str) -> StatsLookup:
-        try:
-            model_url = self.model_data_url(endpoint_name)
-        except (ClientError, BotoCoreError, KeyError, IndexError) as exc:
-            return StatsLookup(None, None, f"model of endpoint '{endpoint_name}' not found ({_why(exc)})")
-        if model_url is None:
-            return StatsLookup(None, None, f"model of endpoint '{endpoint_name}' has no ModelDataUrl")
-        uri = stats_uri(model_url)
-        if model_url in self._cache:
-            return StatsLookup(self._cache[model_url], uri, "cached")
-        bucket, key = parse_s3_uri(uri)
-        try:
-            stats = read_score_stats(
-                read_at_most(self.s3.get_object(Bucket=bucket, Key=key)["Body"], SCORE_STATS_MAX_BYTES)
-            )
-        except (ClientError, BotoCoreError, ValueError, ValidationError) as exc:
-            return StatsLookup(None, uri, f"{uri} unreadable ({_why(exc)})")
-        if not isfinite(stats.mean + stats.std):
-            return StatsLookup(None, uri, f"{uri} has non-finite statistics")
-        self._cache[model_url] = stats
-        return StatsLookup(stats, uri, "read")
-
-    def model_data_url(self, endpoint_name: str) -> str | None:
-        return served_model(self.sagemaker, endpoint_name).model_data_url
-
-
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
-    if isinstance(exc, DocumentError):
-        return str(exc)
-    return type(exc).__name__

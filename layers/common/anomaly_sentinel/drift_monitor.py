@@ -4,9 +4,8 @@ Each run handles the window that ended last before the scheduled time (windows a
 midnight, ``WINDOW_HOURS`` long), so a repeated or late delivery of the same schedule tick handles
 the same window and writes the same keys. It
 
-1. finds the model in service (endpoint → endpoint config → model → ``ModelDataUrl``) and its
-   baseline next to the artefact (``…/baseline/statistics.json`` + ``constraints.json``, where the
-   pipeline's Baseline step writes them), plus its ``score_stats.json``;
+1. finds the model in service, its baseline and its ``score_stats.json`` once
+   (``anomaly_sentinel.contracts.served``; ``contracts.layout`` says where each key is);
 2. merges the per-file statistics the scoring function stored under
    ``{statistics prefix}{endpoint}/yyyy/mm/dd/hh/`` for each hour of the window (an unreadable one
    is named in the result, never fatal);
@@ -20,153 +19,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Final, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, computed_field
 
 from anomaly_sentinel import drift
-from anomaly_sentinel.aws import access_denied
+from anomaly_sentinel.aws import error_code
 from anomaly_sentinel.contracts import (
     DRIFT_EVENT_DETAIL_TYPE,
     DRIFT_EVENT_SOURCE,
-    parse_s3_uri,
     read_at_most,
     read_document,
 )
-from anomaly_sentinel.cutoff import ModelStatsSource
-from anomaly_sentinel.exceptions import BaselineAccessError, BaselineError, DocumentError, DriftReportError
-from anomaly_sentinel.messages import DriftWindowEvent
+from anomaly_sentinel.contracts.layout import STATISTICS_SUFFIX, Window, window_before
+from anomaly_sentinel.contracts.messages import DriftWindowEvent
+from anomaly_sentinel.contracts.served import ServedModels
+from anomaly_sentinel.exceptions import BaselineAccessError, DocumentError, DriftReportError
 from anomaly_sentinel.settings import DriftMonitorSettings
 
-BASELINE_FOLDER: Final = "baseline"
-STATISTICS_SUFFIX: Final = ".json"
 #: Unreadable files named one by one in a window's result (and its event); the rest are counted.
 #: EventBridge takes 256 KB per entry and a DynamoDB item (the idempotency record) 400 KB.
 UNREADABLE_LISTED: Final = 20
 UNREADABLE_ENTRY_CHARS: Final = 600
-
-
-# ---------------------------------------------------------------------------- pure logic
-
-
-class Window(BaseModel):
-    """One monitoring window of one endpoint: [start, end)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    endpoint: str
-    start: datetime
-    end: datetime
-
-    @computed_field  # type: ignore[prop-decorator]
-    @property
-    def identity(self) -> str:
-        """The window's execution identity (what idempotency and the alert dedupe on)."""
-        return f"drift-monitor/{self.endpoint}/{self.start:%Y-%m-%dT%H:%M:%SZ}"
-
-    def hours(self) -> Iterator[datetime]:
-        moment = self.start
-        while moment < self.end:
-            yield moment
-            moment += timedelta(hours=1)
-
-    def statistics_prefixes(self, statistics_prefix: str) -> list[str]:
-        return [f"{statistics_prefix}{self.endpoint}/{hour:%Y/%m/%d/%H}/" for hour in self.hours()]
-
-    def report_prefix(self, reports_prefix: str) -> str:
-        return f"{reports_prefix}{self.endpoint}/{self.start:%Y/%m/%d/%H}/"
-
-
-def window_before(moment: datetime, endpoint: str, hours: int) -> Window:
-    """The last complete window of ``hours`` (aligned to UTC midnight) that ended at or before ``moment``."""
-    moment = moment.astimezone(UTC)
-    midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    end = midnight + timedelta(hours=(moment.hour // hours) * hours)
-    return Window(endpoint=endpoint, start=end - timedelta(hours=hours), end=end)
-
-
-def statistics_key(scores_key: str, scores_prefix: str, statistics_prefix: str) -> str:
-    """``scores/{endpoint}/yyyy/mm/dd/hh/<stem>.jsonl`` → ``statistics/{endpoint}/…/<stem>.json``."""
-    tail = scores_key.removeprefix(scores_prefix)
-    return statistics_prefix + tail.removesuffix(".jsonl") + STATISTICS_SUFFIX
-
-
-def baseline_uris(model_data_url: str) -> tuple[str, str]:
-    """Where the pipeline puts a model's baseline: ``baseline/`` beside ``model.tar.gz``."""
-    folder = model_data_url.rsplit("/", 1)[0] + "/" + BASELINE_FOLDER
-    return f"{folder}/{drift.STATISTICS_FILE}", f"{folder}/{drift.CONSTRAINTS_FILE}"
-
-
-# ---------------------------------------------------------------------------- baseline lookup
-
-
-@dataclass(frozen=True)
-class BaselineLookup:
-    baseline: drift.Baseline | None
-    uri: str | None
-    note: str
-    score_stats: dict[str, Any] | None = None
-    #: The lookup failed because IAM refused a call: a fault of the deployment, not "no model yet".
-    denied: bool = False
-
-
-class BaselineSource:
-    """The baseline of the model in service; cached per model artefact (warm container).
-
-    Shared by the scoring function (the edges of its per-file counts) and the monitor, so both
-    use the same baseline for the same model. A missing or malformed baseline is a note.
-    """
-
-    def __init__(self, sagemaker: Any, s3: Any) -> None:
-        self.s3 = s3
-        self.models = ModelStatsSource(sagemaker, s3)
-        self._cache: dict[str, drift.Baseline] = {}
-
-    def lookup(self, endpoint_name: str, *, score_stats: bool = True) -> BaselineLookup:
-        try:
-            model_url = self.models.model_data_url(endpoint_name)
-        except (ClientError, BotoCoreError, KeyError, IndexError) as exc:
-            return _failed(f"model of endpoint '{endpoint_name}'", None, "not found", exc)
-        if model_url is None:
-            return BaselineLookup(None, None, f"model of endpoint '{endpoint_name}' has no ModelDataUrl")
-        statistics_uri, constraints_uri = baseline_uris(model_url)
-        folder = statistics_uri.rsplit("/", 1)[0] + "/"
-        baseline = self._cache.get(model_url)
-        if baseline is None:
-            try:
-                baseline = drift.Baseline.from_bytes(self._read(statistics_uri), self._read(constraints_uri))
-            except (ClientError, BotoCoreError) as exc:
-                return _failed(f"baseline {folder}", folder, "unreadable", exc)
-            except BaselineError as exc:
-                return BaselineLookup(None, folder, f"baseline {folder}: {exc}")
-            self._cache[model_url] = baseline
-        if not score_stats:
-            return BaselineLookup(baseline, folder, "read")
-        stats = self.models.lookup(endpoint_name).stats
-        return BaselineLookup(baseline, folder, "read", stats.model_dump() if stats is not None else None)
-
-    def _read(self, uri: str) -> bytes:
-        """At most one byte over the limit: the guard refuses what is larger, unread."""
-        bucket, key = parse_s3_uri(uri)
-        return read_at_most(self.s3.get_object(Bucket=bucket, Key=key)["Body"], drift.BASELINE_MAX_BYTES)
-
-
-def _failed(what: str, uri: str | None, problem: str, exc: BaseException) -> BaselineLookup:
-    """No baseline; a refusal by IAM is marked ``denied`` (a fault of the deployment, said loudly)."""
-    if access_denied(exc):
-        note = f"access denied reading the {what}: {exc} (the function's role must allow it)"
-        return BaselineLookup(None, uri, note, denied=True)
-    return BaselineLookup(None, uri, f"{what} {problem} ({_why(exc)})")
-
-
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "ClientError"))
-    return type(exc).__name__
 
 
 # ---------------------------------------------------------------------------- the run
@@ -200,13 +76,14 @@ class DriftMonitor:
         self.s3 = s3
         self.events = events
         self.metrics = metrics
-        self.baselines = BaselineSource(sagemaker, s3)
+        self.served = ServedModels(sagemaker, s3)
 
     def window(self, moment: datetime) -> Window:
         return window_before(moment, self.settings.endpoint_name, self.settings.window_hours)
 
     def run(self, window: Window) -> DriftReport:
-        found = self.baselines.lookup(window.endpoint)
+        found = self.served.resolve(window.endpoint).baseline
+        assert found is not None  # asked for
         if found.denied:
             raise BaselineAccessError(f"{window.identity}: {found.note}")
         merged = drift.WindowStatistics.for_baseline(found.baseline)
@@ -284,7 +161,7 @@ class DriftMonitor:
             body = self.s3.get_object(Bucket=self.settings.data_bucket, Key=key)["Body"]
             return read_at_most(body, self.settings.max_statistics_bytes)
         except (ClientError, BotoCoreError) as exc:
-            raise DriftReportError(f"unreadable ({_why(exc)})") from exc
+            raise DriftReportError(f"unreadable ({error_code(exc)})") from exc
 
     def _read_statistics(self, key: str) -> drift.FileStatistics:
         return drift.FileStatistics.from_bytes(self._read_bounded(key), self.settings.max_statistics_bytes)

@@ -19,7 +19,7 @@ class EventParseError(SentinelError):
 
 class MessageError(EventParseError):
     """A message from another of our functions (drift event, violations report, retraining input)
-    does not validate against :mod:`anomaly_sentinel.messages`; names the message and the field."""
+    does not validate against :mod:`anomaly_sentinel.contracts.messages`; names the message and the field."""
 
 
 class PipelineStartError(SentinelError):

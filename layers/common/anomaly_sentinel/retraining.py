@@ -25,7 +25,6 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, Field, ValidationError
 
 from anomaly_sentinel.contracts import (
-    LOCK_PREFIX,
     METADATA_EVALUATION,
     METADATA_METRIC,
     METADATA_SCORE_STATS,
@@ -39,10 +38,10 @@ from anomaly_sentinel.contracts import (
     served_model,
 )
 from anomaly_sentinel.contracts import read_score_stats as parse_score_stats
+from anomaly_sentinel.contracts.messages import RetrainLock, RetrainRequest, validate
 from anomaly_sentinel.evaluation import EvaluationFileError, Judgement, judge_in_service, meets, read_report
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
 from anomaly_sentinel.log_retraining import evaluate_log_candidate, log_settings
-from anomaly_sentinel.messages import RetrainRequest, validate
 from anomaly_sentinel.pipeline_runs import cost_line
 from anomaly_sentinel.settings import RetrainStepsSettings
 
@@ -116,12 +115,7 @@ def prepare(event: dict[str, Any], settings: RetrainStepsSettings, now: int) -> 
             "description": f"Retraining ({request.trigger}): {request.reason}"[:3072],
         },
         # DynamoDB N values travel as strings in the service integration.
-        "lock": {
-            "id": f"{LOCK_PREFIX}{endpoint}",
-            "holder": execution_name,
-            "now": str(now),
-            "expiration": str(now + settings.lock_ttl_seconds),
-        },
+        "lock": RetrainLock.taken(endpoint, execution_name, now, settings.lock_ttl_seconds).state_input(),
         "deployment": {
             "endpointName": endpoint,
             "modelName": model_name,

@@ -28,10 +28,11 @@ from pydantic import BaseModel
 
 from anomaly_sentinel import alerts, aws, drift
 from anomaly_sentinel.capture import FEATURE_COUNT, CaptureDecoder, Reject, dominant_width, read_lines
-from anomaly_sentinel.cutoff import Cutoff, ModelStatsSource, RunningStats, StatsLookup, resolve_cutoff
+from anomaly_sentinel.contracts.layout import statistics_key, window_before
+from anomaly_sentinel.contracts.served import ServedModels
+from anomaly_sentinel.cutoff import Cutoff, RunningStats, StatsLookup, resolve_cutoff
 from anomaly_sentinel.dataset import CONTENT_TYPE as DATASET_CONTENT_TYPE
 from anomaly_sentinel.dataset import DatasetWriter
-from anomaly_sentinel.drift_monitor import BaselineSource, statistics_key, window_before
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import CaptureReadError, ScoringInvariantError
 from anomaly_sentinel.scoring import Batch, EndpointClient, FailureTracker, RequestPacker, score_batches
@@ -174,24 +175,25 @@ class CaptureScorer:
         self.metrics = metrics
         self.tmp_dir = tmp_dir
         self.client = EndpointClient.for_settings(runtime, settings, sleep=sleep)
-        self.model_stats = ModelStatsSource(sagemaker, s3)
-        self.baselines = BaselineSource(sagemaker, s3)
+        self.served = ServedModels(sagemaker, s3)
 
     # ------------------------------------------------------------------ the flow
     def process(self, obj: S3Object) -> CaptureReport:
         response = self._open(obj)
         modified = response.get("LastModified") or _now()
         scores_key, rejects_key = output_keys(obj, modified, self.settings)
-        model = None
-        if self.settings.anomaly_threshold is None or self.settings.feature_dim is None:
-            model = self.model_stats.lookup(self.settings.endpoint_name)
+        # The model in service, resolved once for the whole file: its statistics only when the
+        # cutoff or the width needs them.
+        needs_stats = self.settings.anomaly_threshold is None or self.settings.feature_dim is None
+        served = self.served.resolve(self.settings.endpoint_name, stats=needs_stats)
+        model = served.stats
         width, width_source = self._expected_width(obj, response, model)
         decoder = CaptureDecoder(feature_dim=width)
         client = self.client.for_file()
         tracker = client.tracker
         # Statistics of the accepted rows for the drift monitor, on the edges of the baseline of
         # the model in service (none yet: counts and moments only).
-        baseline = self.baselines.lookup(self.settings.endpoint_name, score_stats=False).baseline
+        baseline = served.baseline.baseline if served.baseline is not None else None
         statistics = drift.FileStatisticsBuilder(baseline, seed=obj.identity)
         fallback = _capture_hour(obj.key) or modified
         with (

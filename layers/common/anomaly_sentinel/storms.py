@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from botocore.exceptions import ClientError
 
-from anomaly_sentinel.contracts import LOCK_PREFIX
+from anomaly_sentinel.contracts.messages import RetrainLock
 
 DIGEST_PREFIX: Final = "alert-digest#"
 EPISODE_PREFIX: Final = "retrain-episode#"
@@ -36,11 +36,9 @@ EPISODE_RETENTION_SECONDS: Final = 7 * 86_400
 def retraining_holder(dynamodb: Any, table: str, endpoint: str, now: int) -> str | None:
     """The execution holding the endpoint's retraining lock, or None when it is free or expired."""
     item = dynamodb.get_item(
-        TableName=table, Key={"id": {"S": f"{LOCK_PREFIX}{endpoint}"}}, ConsistentRead=True
+        TableName=table, Key={"id": {"S": RetrainLock.item_id(endpoint)}}, ConsistentRead=True
     ).get("Item")
-    if not item or int(item.get("expiration", {}).get("N", "0")) < now:
-        return None
-    return str(item.get("holder", {}).get("S", "unknown"))
+    return RetrainLock.current_holder(item, now)
 
 
 def window_key(moment: datetime, hours: int = 1) -> str:

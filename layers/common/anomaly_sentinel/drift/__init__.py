@@ -45,6 +45,7 @@ The package, one concern per module (pure: no boto3; the monitor's AWS calls are
 
 from __future__ import annotations
 
+from anomaly_sentinel.contracts.layout import CONSTRAINTS_FILE, STATISTICS_FILE, VIOLATIONS_FILE
 from anomaly_sentinel.drift.baseline import (
     Baseline,
     BaselineFeature,
@@ -74,7 +75,6 @@ from anomaly_sentinel.drift.formats import (
     COMPARISON_METHODS,
     COMPARISON_THRESHOLD,
     COMPLETENESS_CHECK,
-    CONSTRAINTS_FILE,
     DATA_TYPE_CHECK,
     DATATYPE_CHECK_THRESHOLD,
     DOMAIN_CONTENT_THRESHOLD,
@@ -96,9 +96,7 @@ from anomaly_sentinel.drift.formats import (
     SCORE_DRIFT_CHECK,
     SCORE_FEATURE,
     SPREAD_RATIO_THRESHOLD,
-    STATISTICS_FILE,
     SUMMARY_MAX_MAGNITUDE,
-    VIOLATIONS_FILE,
     drift_metric_name,
     dumps,
     feature_name,

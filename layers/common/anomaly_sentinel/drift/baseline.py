@@ -15,12 +15,12 @@ from functools import cached_property
 from typing import Any
 
 from anomaly_sentinel.contracts import read_document
+from anomaly_sentinel.contracts.layout import CONSTRAINTS_FILE, STATISTICS_FILE
 from anomaly_sentinel.drift.formats import (
     BASELINE_MAX_BYTES,
     COMPARISON_METHOD,
     COMPARISON_METHODS,
     COMPARISON_THRESHOLD,
-    CONSTRAINTS_FILE,
     DATATYPE_CHECK_THRESHOLD,
     DOMAIN_CONTENT_THRESHOLD,
     EDGE_QUANTILES,
@@ -28,7 +28,6 @@ from anomaly_sentinel.drift.formats import (
     INTEGRAL,
     KLL_MAX_LEVELS,
     MAX_CODES,
-    STATISTICS_FILE,
     _is_number,
 )
 from anomaly_sentinel.exceptions import BaselineError, DocumentError

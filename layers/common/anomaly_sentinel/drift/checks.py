@@ -1,6 +1,6 @@
 """Model Monitor's data-quality checks of a window against its baseline, and the score-drift check.
 
-Each check yields :class:`~anomaly_sentinel.messages.Violation` entries with their figures typed
+Each check yields :class:`~anomaly_sentinel.contracts.messages.Violation` entries with their figures typed
 (value / distance / threshold) beside Model Monitor's prose.
 """
 
@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from anomaly_sentinel.contracts.messages import Violation
 from anomaly_sentinel.drift.baseline import Baseline, BaselineFeature
 from anomaly_sentinel.drift.formats import (
     BASELINE_DRIFT_CHECK,
@@ -31,7 +32,6 @@ from anomaly_sentinel.drift.formats import (
 )
 from anomaly_sentinel.drift.stats import binomial_upper_tail, predicted_rate, robust_distance, window_cdf
 from anomaly_sentinel.drift.window import WindowFeature, WindowStatistics
-from anomaly_sentinel.messages import Violation
 
 
 @dataclass(frozen=True)

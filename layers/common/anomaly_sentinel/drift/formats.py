@@ -15,9 +15,6 @@ from anomaly_sentinel.capture import NON_FINITE, NON_NUMERIC
 
 #: Model Monitor names the columns of a headerless CSV ``_c0``, ``_c1``, …
 FEATURE_PREFIX: Final = "_c"
-STATISTICS_FILE: Final = "statistics.json"
-CONSTRAINTS_FILE: Final = "constraints.json"
-VIOLATIONS_FILE: Final = "constraint_violations.json"
 #: Deequ / Model Monitor defaults.
 COMPARISON_THRESHOLD: Final = 0.1
 COMPARISON_METHOD: Final = "Robust"

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from anomaly_sentinel.messages import Violation
+from anomaly_sentinel.contracts.messages import Violation
 
 LOG_STATISTICS_VERSION: Final = 1
 LOG_BASELINE_FILE: Final = "log_baseline.json"

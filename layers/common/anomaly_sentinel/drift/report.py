@@ -9,10 +9,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from anomaly_sentinel.contracts.messages import Violation
 from anomaly_sentinel.drift.baseline import Baseline
 from anomaly_sentinel.drift.formats import FRACTIONAL, INTEGRAL, SCORE_DRIFT_CHECK, feature_name
 from anomaly_sentinel.drift.window import WindowFeature, WindowStatistics
-from anomaly_sentinel.messages import Violation
 
 
 def persisting_windows(document: Any) -> int:

@@ -17,8 +17,8 @@ where the signal came from. The use case answers :class:`Ignored` or :class:`Don
 
 from __future__ import annotations
 
+from anomaly_sentinel.contracts.messages import Violation
 from anomaly_sentinel.exceptions import ViolationsFileError
-from anomaly_sentinel.messages import Violation
 from anomaly_sentinel.monitoring.adapters import (
     VIOLATIONS_FILES,
     MonitoringJob,

@@ -9,8 +9,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict
 
 from anomaly_sentinel.contracts import S3UriError, parse_s3_uri, read_at_most, s3_uri
+from anomaly_sentinel.contracts.layout import VIOLATIONS_FILE
+from anomaly_sentinel.contracts.messages import RetrainRequest, Violation
 from anomaly_sentinel.exceptions import RetrainStartError, ViolationsFileError
-from anomaly_sentinel.messages import RetrainRequest, Violation
 from anomaly_sentinel.monitoring.decision import (
     DRIFT_MONITOR_SCHEDULE,
     VIOLATIONS_MAX_BYTES,
@@ -23,7 +24,7 @@ from anomaly_sentinel.monitoring.decision import (
 from anomaly_sentinel.monitoring.signals import DriftWindowSignal, ProcessingJobSignal
 
 #: Model Monitor writes this name; one documentation page spells it the other way: read both.
-VIOLATIONS_FILES = ("constraint_violations.json", "constraints_violations.json")
+VIOLATIONS_FILES = (VIOLATIONS_FILE, "constraints_violations.json")
 #: S3 errors that make a report unreadable for good (an alert, not a retry): transient ones raise.
 _UNREADABLE_CODES = ("NoSuchBucket", "AccessDenied", "InvalidObjectState", "403")
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from anomaly_sentinel import alerts, storms
 from anomaly_sentinel.alerts import Alert
-from anomaly_sentinel.messages import Violation
+from anomaly_sentinel.contracts.messages import Violation
 from anomaly_sentinel.monitoring.decision import Decision, MonitoringOutcome, StartedExecution
 
 ALERT_VIOLATION_LINES = 25

@@ -12,11 +12,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from anomaly_sentinel import messages
-from anomaly_sentinel.contracts import read_document
+from anomaly_sentinel.contracts import messages, read_document
+from anomaly_sentinel.contracts.messages import RetrainRequest, Violation, violation_from_model_monitor
 from anomaly_sentinel.drift import SCORE_DRIFT_CHECK
 from anomaly_sentinel.exceptions import DocumentError, MessageError, ViolationsFileError
-from anomaly_sentinel.messages import RetrainRequest, Violation, violation_from_model_monitor
 from anomaly_sentinel.monitoring.signals import AlarmSignal, MonitoringSignal, Source
 from anomaly_sentinel.settings import MonitoringAlertSettings
 

@@ -14,9 +14,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, computed_field
 
-from anomaly_sentinel import messages
+from anomaly_sentinel.contracts import messages
+from anomaly_sentinel.contracts.messages import DriftWindowEvent
 from anomaly_sentinel.exceptions import EventParseError
-from anomaly_sentinel.messages import DriftWindowEvent
 from anomaly_sentinel.settings import MonitoringAlertSettings
 
 Source = Literal["processing-job", "alarm", "drift-monitor"]
@@ -187,7 +187,7 @@ class ProcessingJobEvent(_Event):
 
 class DriftWindowStatusEvent(_Event):
     detail_type: Literal["Drift Monitoring Execution Status Change"] = Field(alias="detail-type")
-    #: Validated as :class:`~anomaly_sentinel.messages.DriftWindowEvent` (its errors name the field).
+    #: Validated as :class:`~anomaly_sentinel.contracts.messages.DriftWindowEvent` (errors name the field).
     detail: dict[str, Any]
 
     def signal(self) -> DriftWindowSignal:

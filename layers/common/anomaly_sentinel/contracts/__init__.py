@@ -1,5 +1,9 @@
 """The shapes several parts of the stack agree on, each defined once.
 
+A package both ends import: :mod:`.layout` (every key of the data bucket), :mod:`.served` (the
+model in service, resolved once per invocation), :mod:`.messages` (what one function sends
+another). This module holds the small shared pieces below.
+
 The pipeline writes, the retraining steps, the scoring function and the local twin read: file
 names, model-package metadata keys, score statistics, the retraining lock key, S3 URIs, and how an
 endpoint leads to the model artefact it serves. The standard-library-only job scripts under
@@ -15,15 +19,15 @@ from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from anomaly_sentinel.contracts.layout import EVALUATION_FILE as EVALUATION_FILE
+from anomaly_sentinel.contracts.layout import MODEL_ARTEFACT_FILE as MODEL_ARTEFACT_FILE
+from anomaly_sentinel.contracts.layout import SCORE_STATS_FILE as SCORE_STATS_FILE
+from anomaly_sentinel.contracts.layout import score_stats_uri as score_stats_uri
+from anomaly_sentinel.contracts.messages import LOCK_PREFIX as LOCK_PREFIX
 from anomaly_sentinel.exceptions import DocumentError, SentinelError
 
-#: Written by the pipeline's ScoreStats step next to ``model.tar.gz``.
-SCORE_STATS_FILE = "score_stats.json"
 #: Largest score_stats.json read (a few hundred bytes when the pipeline writes it).
 SCORE_STATS_MAX_BYTES = 1024 * 1024
-#: Written by the pipeline's Evaluate step next to ``model.tar.gz``.
-EVALUATION_FILE = "evaluation.json"
-MODEL_ARTEFACT_FILE = "model.tar.gz"
 
 #: CustomerMetadataProperties keys of a registered model package.
 METADATA_EXECUTION = "pipeline_execution_arn"
@@ -36,8 +40,6 @@ METADATA_TRAINING_DATA = "training_data"
 #: A log model package's directory (templates.json, vector_spec.json, detector.json, ...): s3://…/.
 METADATA_LOG_MODEL = "log_model_uri"
 
-#: Id of the retraining lock item in the idempotency table (one lock per endpoint).
-LOCK_PREFIX = "retrain-lock#"
 
 #: The EventBridge event the drift monitor puts after each window; the monitoring responder reads it.
 DRIFT_EVENT_SOURCE = "anomaly-sentinel.drift-monitor"
@@ -208,11 +210,6 @@ def _check_depth(document: Any, max_depth: int) -> None:
 def read_score_stats(raw: bytes) -> ScoreStats:
     """score_stats.json through the guard; any problem is a ValueError (DocumentError, ValidationError)."""
     return ScoreStats.model_validate(read_document(raw, max_bytes=SCORE_STATS_MAX_BYTES))
-
-
-def score_stats_uri(model_data_url: str) -> str:
-    """``s3://b/p/model.tar.gz`` → ``s3://b/p/score_stats.json``."""
-    return model_data_url.rsplit("/", 1)[0] + "/" + SCORE_STATS_FILE
 
 
 class ServedModel(BaseModel):

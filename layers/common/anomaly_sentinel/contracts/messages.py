@@ -6,6 +6,9 @@
   Put by DriftMonitorFunction (also its result); read by MonitoringAlertFunction.
 * :class:`RetrainRequest` — the retraining state machine's execution input (camelCase). Started by
   MonitoringAlertFunction or by hand; read by RetrainStepsFunction's Prepare step.
+* :class:`RetrainLock` — the retraining lock: decided by the Prepare step (``$.request.lock``),
+  written and deleted by the state machine (AcquireLock, ReleaseLock), read by the monitoring
+  responder's storm control (:func:`anomaly_sentinel.storms.retraining_holder`).
 
 Numbers travel as typed fields; the human sentence (``description``, ``reason``) rides beside them
 for people and is never parsed back. The one exception is Model Monitor's own
@@ -195,3 +198,50 @@ class RetrainRequest(BaseModel):
     def execution_input(self) -> str:
         """The StartExecution input: the fields that are set, by their wire names (``kind`` only for logs)."""
         return self.model_dump_json(exclude_none=True, exclude={"kind"} if self.kind == "numeric" else None)
+
+
+# ---------------------------------------------------------------------------- retraining lock
+
+#: Id prefix of the retraining lock item in the idempotency table (one lock per endpoint).
+LOCK_PREFIX = "retrain-lock#"
+
+
+class RetrainLock(BaseModel):
+    """One retraining per endpoint at a time; a lock left by a dead run expires.
+
+    The item in the idempotency table is ``id`` (S), ``holder`` (S, the execution's name),
+    ``expiration`` (N, epoch seconds) and the request's ``trigger`` (S, for people). ``now`` is
+    not stored: AcquireLock compares it with a held lock's ``expiration`` (JSONPath has no clock).
+    The ASL reads these names from ``$.request.lock``; DynamoDB N values travel as strings there.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: str = Field(min_length=1)
+    holder: str = Field(min_length=1)
+    expiration: int
+    now: int
+
+    @staticmethod
+    def item_id(endpoint: str) -> str:
+        return f"{LOCK_PREFIX}{endpoint}"
+
+    @classmethod
+    def taken(cls, endpoint: str, holder: str, now: int, ttl_seconds: int) -> RetrainLock:
+        return cls(id=cls.item_id(endpoint), holder=holder, now=now, expiration=now + ttl_seconds)
+
+    def state_input(self) -> dict[str, str]:
+        """``$.request.lock`` for the state machine (N values as strings, as the integration wants)."""
+        return {
+            "id": self.id,
+            "holder": self.holder,
+            "now": str(self.now),
+            "expiration": str(self.expiration),
+        }
+
+    @staticmethod
+    def current_holder(item: dict[str, Any] | None, now: int) -> str | None:
+        """The execution holding a stored lock item, or None when there is none or it expired."""
+        if not item or int(item.get("expiration", {}).get("N", "0")) < now:
+            return None
+        return str(item.get("holder", {}).get("S", "unknown"))
