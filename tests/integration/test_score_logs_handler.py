@@ -20,7 +20,8 @@ from sentinel.endpoint import EndpointServer, Faults, FaultyScorer, MeanScorer, 
 from sentinel.log_route import deploy_log_endpoint
 from sentinel.template import Template
 from tests.integration.test_score_capture_handler import emf_documents, messages, read_jsonl, subscribe
-from tests.logs_support import (
+from tests.support import s3_object_created
+from tests.support.logs import (
     EXCEPTION,
     gzipped_with_bom,
     hdfs_log,
@@ -29,7 +30,6 @@ from tests.logs_support import (
     register_log_model,
     text,
 )
-from tests.support import s3_object_created
 
 FUNCTION = "ScoreLogsFunction"
 KEY = "logs/incoming/datanode-7/hdfs.log"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 #: One RetrainSteps environment for the unit and integration tests of the evaluation step.
 RETRAIN_STEPS_ENV = {
