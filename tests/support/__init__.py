@@ -56,6 +56,23 @@ def s3_object_created(
     return event
 
 
+def drift_window_delivery(detail: dict[str, Any], event_id: str) -> dict[str, Any]:
+    """A drift window event as EventBridge delivers it: the envelope around what DriftMonitorFunction puts."""
+    from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
+
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": DRIFT_EVENT_DETAIL_TYPE,
+        "source": DRIFT_EVENT_SOURCE,
+        "account": "123456789012",
+        "time": "2026-11-30T02:15:07Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
+
+
 def ensure_pipeline(stack: Any) -> str:
     """The pipeline the template names exists on the emulator (created if the stack has none)."""
     import boto3

@@ -9,10 +9,10 @@ import random
 import boto3
 
 from anomaly_sentinel import drift
-from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
 from anomaly_sentinel.contracts.messages import DriftWindowEvent, Violation
 from pipeline.scripts import baseline as baseline_script
 from tests.integration.retrain_support import serve
+from tests.support import drift_window_delivery
 
 HOUR = "2026/11/30/01"
 SCHEDULED = "2026-11-30T02:15:00Z"  # the template's cron: 15 minutes after the 01:00-02:00 window
@@ -100,17 +100,7 @@ def drift_event(stack, hour: str = "2026/11/30/01", report_uri: str | None = Non
         baseline_uri=None,
     ).detail()
     body.update(detail)
-    return {
-        "version": "0",
-        "id": f"drift-{start}",
-        "detail-type": DRIFT_EVENT_DETAIL_TYPE,
-        "source": DRIFT_EVENT_SOURCE,
-        "account": "123456789012",
-        "time": "2026-11-30T02:15:07Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": body,
-    }
+    return drift_window_delivery(body, f"drift-{start}")
 
 
 #: A window where the data moved and the model is wrong: its anomaly rate beyond its budget for the
