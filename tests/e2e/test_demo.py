@@ -153,8 +153,7 @@ def test_the_dashboard_picture_is_drawn_from_the_metrics_the_run_emitted(demo, s
     from matplotlib import pyplot
 
     from sentinel.dashboard_picture import figure
-    from tests.unit.test_dashboard_metrics import resolved_template
-    from tests.unit.test_dashboard_picture import overlaps
+    from tests.support.dashboard import overlaps, resolved_template
 
     drawn = figure(resolved_template(), points)
     assert overlaps(drawn) == []

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from sentinel.cli import main
+from tests.support.drift_cli import gaussian
+
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[object]:
@@ -45,3 +48,13 @@ def no_aws_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.Monk
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     return monkeypatch
+
+
+@pytest.fixture
+def baseline_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A baseline of 5,000 Gaussian rows of 4 features, written by ``sentinel baseline``."""
+    features = tmp_path / "train.csv"
+    features.write_text("\n".join(gaussian(5_000, 1)) + "\n")
+    assert main(["baseline", str(features), "--out", str(tmp_path / "baseline")]) == 0
+    capsys.readouterr()
+    return tmp_path / "baseline"

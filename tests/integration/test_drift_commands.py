@@ -3,52 +3,13 @@
 from __future__ import annotations
 
 import json
-import random
 
 import pytest
 
 from anomaly_sentinel import drift
 from sentinel.cli import main
-from sentinel.traffic import capture_line
 from tests.support import fixture_path
-
-
-def last_json_line(text: str) -> dict:
-    return json.loads(text.strip().splitlines()[-1])
-
-
-def real_feature_rows() -> list[str]:
-    """The 44 rows of 7 integer features in the SageMaker SDK's real capture file."""
-    lines = fixture_path("capture/capture.jsonl").read_text().splitlines()
-    return [json.loads(line)["captureData"]["endpointInput"]["data"] for line in lines]
-
-
-def write_capture(path, rows) -> None:
-    path.write_text(
-        "".join(
-            capture_line(
-                row, '{"scores":[{"score":1.0}]}', event_id=f"e-{i}", inference_time="2026-11-30T01:00:00Z"
-            )
-            + "\n"
-            for i, row in enumerate(rows)
-        )
-    )
-
-
-def gaussian(count: int, seed: int, shift_c1: float = 0.0) -> list[str]:
-    rng = random.Random(seed)
-    return [
-        ",".join(f"{rng.gauss(shift_c1 if c == 1 else 0.0, 1):.5f}" for c in range(4)) for _ in range(count)
-    ]
-
-
-@pytest.fixture
-def baseline_dir(tmp_path, capsys):
-    features = tmp_path / "train.csv"
-    features.write_text("\n".join(gaussian(5_000, 1)) + "\n")
-    assert main(["baseline", str(features), "--out", str(tmp_path / "baseline")]) == 0
-    capsys.readouterr()
-    return tmp_path / "baseline"
+from tests.support.drift_cli import gaussian, last_json_line, real_feature_rows, write_capture
 
 
 def test_baseline_writes_both_files_and_counts_records_and_features(tmp_path, capsys):

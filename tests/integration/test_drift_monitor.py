@@ -3,71 +3,15 @@
 from __future__ import annotations
 
 import json
-import random
 
 import boto3
 import pytest
 
 from anomaly_sentinel import drift
 from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
-from pipeline.scripts import baseline as baseline_script
-from tests.integration.retrain_support import serve
+from tests.support.monitoring import FEATURES, HOUR, Deployment, rows, scheduled_event
 
 FUNCTION = "DriftMonitorFunction"
-HOUR = "2026/11/30/01"
-SCHEDULED = "2026-11-30T02:15:00Z"  # the template's cron: 15 minutes after the 01:00-02:00 window
-FEATURES = 4
-
-
-def rows(count: int, seed: int, shift_c2: float = 0.0) -> list[str]:
-    rng = random.Random(seed)
-    return [
-        ",".join(f"{rng.gauss(shift_c2 if c == 2 else 0.0, 1):.5f}" for c in range(FEATURES))
-        for _ in range(count)
-    ]
-
-
-def scheduled_event(time: str = SCHEDULED) -> dict:
-    return {
-        "version": "0",
-        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "account": "123456789012",
-        "time": time,
-        "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/sentinel-DriftMonitorFunctionWindow"],
-        "detail": {},
-    }
-
-
-class Deployment:
-    """A model in service on the template's endpoint, with its baseline beside the artefact."""
-
-    def __init__(self, stack) -> None:
-        self.stack = stack
-        self.bucket = stack.ref("DataBucket")
-        self.endpoint = stack.parameters["EndpointName"]
-        self.s3 = boto3.client("s3")
-        statistics, constraints = baseline_script.baseline(rows(5_000, 1))
-        for name, document in (("statistics.json", statistics), ("constraints.json", constraints)):
-            self.s3.put_object(
-                Bucket=self.bucket, Key=f"models/run-1/baseline/{name}", Body=json.dumps(document)
-            )
-        self.baseline = drift.Baseline.from_documents(statistics, constraints)
-        serve(stack, {"model_data_url": f"s3://{self.bucket}/models/run-1/model.tar.gz"})
-
-    def capture_statistics(self, name: str, file_rows: list[str], hour: str = HOUR) -> str:
-        builder = drift.FileStatisticsBuilder(self.baseline, seed=name)
-        for row in file_rows:
-            builder.offer([row])
-        key = f"statistics/{self.endpoint}/{hour}/{name}.json"
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=builder.finish().to_bytes())
-        return key
-
-    def report(self, name: str) -> dict:
-        key = f"drift-reports/{self.endpoint}/{HOUR}/{name}"
-        return json.loads(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
 
 @pytest.fixture

@@ -8,8 +8,7 @@ import json
 import pytest
 
 from sentinel.cli import main
-from tests.integration.test_drift_commands import baseline_dir as baseline_dir  # noqa: PLC0414 - fixture
-from tests.integration.test_drift_commands import gaussian, last_json_line, write_capture
+from tests.support.drift_cli import gaussian, last_json_line, write_capture
 
 NESTED = "[" * 100_000 + "]" * 100_000
 

@@ -26,11 +26,10 @@ from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS
 from sentinel.endpoint import EndpointServer, MeanScorer, static_resolver
 from sentinel.invoke import LocalContext
 from tests.integration.retrain_support import create_pipeline, wait_for_all_executions
-from tests.integration.test_drift_monitor import Deployment, rows, scheduled_event
-from tests.integration.test_monitoring_drift_signals import DRIFTED, drift_event, window_report
-from tests.integration.test_pipeline_runs import failed_run, status_event
 from tests.integration.test_score_capture_handler import put_capture
 from tests.support import s3_object_created
+from tests.support.monitoring import DRIFTED, Deployment, drift_event, rows, scheduled_event, window_report
+from tests.support.pipeline_runs import failed_run, status_event
 from tests.unit.capture_samples import jsonl, record
 
 WAIT_S = 20

@@ -17,10 +17,10 @@ import pytest
 from anomaly_sentinel import drift, retraining
 from sentinel.endpoint import EndpointServer, MeanScorer, static_resolver
 from tests.integration.retrain_support import AlertsInbox, wait_for_all_executions
-from tests.integration.test_drift_monitor import HOUR, Deployment, rows, scheduled_event
 from tests.integration.test_retrain_evaluate_step import BUCKET, SETTINGS, model_url
 from tests.integration.test_retrain_evaluate_step import clients as clients  # noqa: PLC0414 - fixture
 from tests.integration.test_score_capture_handler import put_capture
+from tests.support.monitoring import HOUR, Deployment, rows, scheduled_event
 from tests.unit.capture_samples import jsonl, record
 
 NESTED = b"[" * 100_000 + b"]" * 100_000
@@ -213,7 +213,8 @@ def test_a_deeply_nested_evaluation_is_a_reasoned_rejection(clients):
 
 def test_a_long_feature_name_in_a_violations_report_is_shortened_in_the_alert(stack, world, lambda_function):
     # GIVEN a Model Monitor run whose report names 25 features of 150,000 characters
-    from tests.integration.test_monitoring_alert import SCHEDULE, monitoring_event, monitoring_run, put_report
+    from tests.integration.retrain_support import monitoring_event
+    from tests.support.monitoring import SCHEDULE, monitoring_run, put_report
 
     long_name = "f" * 150_000
     violations = [

@@ -17,9 +17,20 @@ import boto3
 import pytest
 
 from anomaly_sentinel import drift, monitoring, storms
-from tests.integration.retrain_support import AlertsInbox, drift_alarm_event, wait_for_all_executions
-from tests.integration.test_monitoring_alert import monitoring_event, monitoring_run, put_report
-from tests.integration.test_monitoring_drift_signals import DRIFTED, drift_event, executions, window_report
+from tests.integration.retrain_support import (
+    AlertsInbox,
+    drift_alarm_event,
+    monitoring_event,
+    wait_for_all_executions,
+)
+from tests.support.monitoring import (
+    DRIFTED,
+    drift_event,
+    executions,
+    monitoring_run,
+    put_report,
+    window_report,
+)
 
 
 @pytest.fixture

@@ -19,18 +19,7 @@ import pytest
 from sentinel.cli import main
 from sentinel.template import PROJECT_ROOT, Template
 from sentinel.world import capture_sample
-
-EVENTS = PROJECT_ROOT / "events"
-SAMPLE = EVENTS / "objects" / "capture-sample.jsonl"
-
-
-def invoke(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> tuple[int, dict[str, Any], str]:
-    """Run ``sentinel invoke ARGV``; returns (exit code, the one stdout line as JSON, stderr)."""
-    code = main(["invoke", *map(str, argv)])
-    out, err = capsys.readouterr()
-    lines = out.strip().splitlines()
-    assert len(lines) == 1, f"stdout must hold only the result, got {lines!r}"
-    return code, json.loads(lines[0]), err
+from tests.support.invoke import EVENTS, SAMPLE, invoke
 
 
 def usage_error(capsys: pytest.CaptureFixture[str], *argv: str | Path) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from sentinel.log_route import log_sample
 from sentinel.template import PROJECT_ROOT, Template
-from tests.integration.test_invoke_cli import EVENTS, invoke
+from tests.support.invoke import EVENTS, invoke
 
 LOG_SAMPLE = EVENTS / "objects" / "hdfs-sample.log"
 

@@ -11,10 +11,9 @@ from datetime import UTC, timedelta
 
 import boto3
 
-from tests.integration.test_drift_monitor import scheduled_event
 from tests.integration.test_score_capture_handler import emf_documents
-from tests.integration.test_score_logs_handler import put_log
-from tests.logs_support import EXCEPTION, hdfs_log, register_log_model, text
+from tests.support.logs import EXCEPTION, hdfs_log, put_log, register_log_model, text
+from tests.support.monitoring import scheduled_event
 
 
 def test_unseen_lines_and_new_templates_of_scored_logs_are_reported_by_the_drift_monitor(

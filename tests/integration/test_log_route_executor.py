@@ -19,8 +19,8 @@ from anomaly_sentinel.contracts import METADATA_LOG_MODEL
 from sentinel.loggen import HdfsLog
 from sentinel.moto_patches import start_as_executing
 from sentinel.template import Template
-from tests.logs_support import read_csv_rows
 from tests.support import s3_object_created
+from tests.support.logs import read_csv_rows
 
 pytestmark = pytest.mark.slow
 

@@ -25,10 +25,9 @@ from tests.integration.retrain_support import (
     wait_for_all_executions,
 )
 from tests.support import fixture_path
+from tests.support.monitoring import JOB, SCHEDULE, executions, monitoring_run, put_report, report_uri
 
 FUNCTION = "MonitoringAlertFunction"
-SCHEDULE = "anomaly-sentinel-data-quality"
-JOB = "model-monitoring-202611220100-3b7f0e8c4d5a6b7c8d9e0f1a"
 
 
 @pytest.fixture
@@ -60,33 +59,8 @@ def default_handler(lambda_function):
     return lambda_function(FUNCTION)
 
 
-def report_uri(stack, run="2026/11/22/01"):
-    return f"s3://{stack.ref('DataBucket')}/monitoring/{SCHEDULE}/{run}"
-
-
-def put_report(stack, body, name="constraint_violations.json", run="2026/11/22/01"):
-    key = f"monitoring/{SCHEDULE}/{run}/{name}"
-    boto3.client("s3").put_object(Bucket=stack.ref("DataBucket"), Key=key, Body=body)
-
-
 def real_violations():
     return fixture_path("capture/constraint_violations.json").read_bytes()
-
-
-def monitoring_run(stack, extras, status="CompletedWithViolations", job=JOB, **kwargs):
-    return extras.monitoring_execution(
-        job_name=job,
-        schedule_name=SCHEDULE,
-        endpoint_name=stack.parameters["EndpointName"],
-        report_uri=report_uri(stack),
-        status=status,
-        **kwargs,
-    )
-
-
-def executions(stack):
-    sfn = boto3.client("stepfunctions")
-    return sfn.list_executions(stateMachineArn=stack.ref("RetrainStateMachine"))["executions"]
 
 
 def execution_input(stack, name):

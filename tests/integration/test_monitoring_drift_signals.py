@@ -13,8 +13,7 @@ import boto3
 import pytest
 
 from anomaly_sentinel import drift
-from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
-from anomaly_sentinel.contracts.messages import DriftWindowEvent, Violation
+from anomaly_sentinel.contracts.messages import Violation
 from sentinel.router import Router
 from tests.integration.retrain_support import (
     AlertsInbox,
@@ -22,6 +21,7 @@ from tests.integration.retrain_support import (
     hold_lock,
     wait_for_all_executions,
 )
+from tests.support.monitoring import DRIFTED, drift_event, executions, window_report
 
 FUNCTION = "MonitoringAlertFunction"
 
@@ -43,70 +43,6 @@ def handler(lambda_function):
     return lambda_function(FUNCTION)
 
 
-def window_report(stack, hour: str, violations: list[Violation]) -> str:
-    """A drift monitor report as DriftMonitorFunction writes it; returns its folder URI."""
-    bucket, endpoint = stack.ref("DataBucket"), stack.parameters["EndpointName"]
-    prefix = f"drift-reports/{endpoint}/{hour}/"
-    boto3.client("s3").put_object(
-        Bucket=bucket,
-        Key=prefix + drift.VIOLATIONS_FILE,
-        Body=drift.dumps(drift.violations_document(violations)),
-    )
-    return f"s3://{bucket}/{prefix}"
-
-
-def drift_event(stack, hour: str = "2026/11/30/01", report_uri: str | None = None, **detail) -> dict:
-    endpoint = stack.parameters["EndpointName"]
-    start = hour.replace("/", "-", 2).replace("/", "T") + ":00:00Z"
-    body = DriftWindowEvent(
-        execution=f"drift-monitor/{endpoint}/{start}",
-        endpoint=endpoint,
-        window_start=start,
-        window_end=start.replace(":00:00Z", ":59:59Z"),
-        status="CompletedWithViolations",
-        files=1,
-        records=1000,
-        effective_records=1000.0,
-        violations=2,
-        check_types={},
-        report_uri=report_uri,
-        baseline_uri=None,
-    ).detail()
-    body.update(detail)
-    return {
-        "version": "0",
-        "id": f"drift-{start}",
-        "detail-type": DRIFT_EVENT_DETAIL_TYPE,
-        "source": DRIFT_EVENT_SOURCE,
-        "account": "123456789012",
-        "time": "2026-11-30T02:15:07Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": body,
-    }
-
-
-#: A window where the data moved and the model is wrong: its anomaly rate beyond its budget for the
-#: third window running (the template's RetrainMinWindows).
-DRIFTED = [
-    Violation(
-        feature_name="_c0",
-        check_type="baseline_drift_check",
-        description="Numerical distance: 0.31 exceeds numerical threshold: 0.1",
-        distance=0.31,
-        threshold=0.1,
-    ),
-    Violation(
-        feature_name="anomaly_rate",
-        check_type="score_drift_check",
-        description="Anomaly rate: 0.4 exceeds the rate the model's score statistics predict: 0.001 "
-        "(one-sided binomial p-value 2.5e-12 < 0.001), for 3 consecutive window(s)",
-        value=0.4,
-        threshold=0.001,
-        p_value=2.5e-12,
-        consecutive_windows=3,
-    ),
-]
 #: The data moved; the model's anomaly rate stays within its budget.
 MOVED = DRIFTED[:1]
 
@@ -132,11 +68,6 @@ def test_a_malformed_drift_event_fails_and_is_dead_lettered_naming_the_field(sta
     # AND nothing was alerted or started on its account
     assert inbox.messages() == []
     assert executions(stack) == []
-
-
-def executions(stack):
-    sfn = boto3.client("stepfunctions")
-    return sfn.list_executions(stateMachineArn=stack.ref("RetrainStateMachine"))["executions"]
 
 
 def test_a_drift_window_with_violations_alerts_and_retrains_like_a_model_monitor_run(

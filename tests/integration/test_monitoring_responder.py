@@ -14,7 +14,7 @@ import pytest
 from anomaly_sentinel import monitoring, storms
 from anomaly_sentinel.contracts.messages import Violation
 from tests.integration.retrain_support import AlertsInbox, hold_lock, wait_for_all_executions
-from tests.integration.test_monitoring_drift_signals import DRIFTED, drift_event, window_report
+from tests.support.monitoring import DRIFTED, drift_event, window_report
 
 FUNCTION = "MonitoringAlertFunction"
 FOLDED_NOTE = "Further signals this hour are counted, not alerted, until the retraining ends."

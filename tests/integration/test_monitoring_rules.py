@@ -18,7 +18,7 @@ from sentinel.stepfunctions import apply_input_transformer
 from sentinel.template import Template, load_template
 from tests.integration.retrain_support import drift_alarm_event, monitoring_event
 from tests.integration.retrain_support import pipeline_event as adapted_pipeline_event
-from tests.support import load_event
+from tests.support import drift_window_delivery, load_event
 
 DOCUMENT = load_template()
 #: Names as the emulator gives them, without deploying: every rule's pattern resolves.
@@ -176,17 +176,9 @@ def drift_event(status="CompletedWithViolations", endpoint=None):
         report_uri="s3://bucket/drift-reports/x/2026/11/30/01/",
         baseline_uri=None,
     )
-    return {
-        "version": "0",
-        "id": "4f6d1c8e-2b1a-4c3d-9e8f-0a1b2c3d4e5f",
-        "detail-type": DRIFT_EVENT_DETAIL_TYPE,
-        "source": DRIFT_EVENT_SOURCE,
-        "account": "123456789012",
-        "time": "2026-11-30T02:15:07Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": json.loads(json.dumps(window.detail())),
-    }
+    return drift_window_delivery(
+        json.loads(json.dumps(window.detail())), "4f6d1c8e-2b1a-4c3d-9e8f-0a1b2c3d4e5f"
+    )
 
 
 def test_drift_monitor_runs_with_violations_reach_the_alert_function():

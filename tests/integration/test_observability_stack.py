@@ -265,7 +265,7 @@ def test_the_central_rule_alerts_on_what_needs_a_human(monitoring):
 
 
 def test_the_cross_account_dashboard_searches_metrics_the_stack_emits(monitoring):
-    from tests.unit.test_dashboard_metrics import code_sources, emitted_metrics
+    from tests.support.dashboard import code_sources, emitted_metrics
 
     emitted, _ = emitted_metrics(code_sources())
     body = monitoring.document["Resources"]["CrossAccountDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
 
 import boto3
 import pytest
@@ -20,19 +19,19 @@ from sentinel.endpoint import EndpointServer, Faults, FaultyScorer, MeanScorer, 
 from sentinel.log_route import deploy_log_endpoint
 from sentinel.template import Template
 from tests.integration.test_score_capture_handler import emf_documents, messages, read_jsonl, subscribe
-from tests.logs_support import (
+from tests.support import s3_object_created
+from tests.support.logs import (
     EXCEPTION,
     gzipped_with_bom,
     hdfs_log,
+    put_log,
     read_csv_rows,
     read_json,
     register_log_model,
     text,
 )
-from tests.support import s3_object_created
 
 FUNCTION = "ScoreLogsFunction"
-KEY = "logs/incoming/datanode-7/hdfs.log"
 FAULTY = (3, 17)
 #: Lines no model can use, each with the reason it is rejected.
 BAD_LINES = {
@@ -53,13 +52,6 @@ def function(lambda_function):
         return lambda_function(FUNCTION, **env)
 
     return make
-
-
-def put_log(bucket: str, body: bytes, key: str = KEY) -> dict[str, Any]:
-    put = boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
-    return s3_object_created(
-        bucket, key, size=len(body), version_id=put["VersionId"], etag=put["ETag"].strip('"')
-    )
 
 
 def log_with_bad_lines() -> bytes:

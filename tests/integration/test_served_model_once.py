@@ -2,9 +2,10 @@
 
 The scorer needs the served model's ``score_stats.json`` (cutoff, width) and its baseline (the
 drift statistics' edges); the drift monitor needs the baseline and the statistics. Each reads both
-from one resolution (``anomaly_sentinel.contracts.served``): three Describe calls per capture file
-or per window (it was six: two lookups of the same endpoint). Calls are counted through botocore's
-``before-call`` events on the handler's own client, on the offline world.
+from one resolution (``anomaly_sentinel.contracts.served``): at most three Describe calls per capture
+file or per window (it was six: two lookups of the same endpoint). Every SageMaker Describe call any
+client makes while the handler runs is counted (botocore's one entry point for API calls), on the offline
+world; the bound holds whichever client or module makes them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.client import BaseClient
 
 from pipeline.scripts import baseline as baseline_script
 from sentinel.endpoint import EndpointServer, MeanScorer, static_resolver
@@ -25,18 +27,22 @@ from tests.integration.retrain_support import serve
 from tests.support import s3_object_created
 from tests.unit.capture_samples import jsonl, real_csv_records
 
-#: DescribeEndpoint → DescribeEndpointConfig → DescribeModel, once.
-DESCRIBES_PER_INVOCATION = 3
+#: One resolution of the model in service: DescribeEndpoint → DescribeEndpointConfig → DescribeModel.
+MAX_DESCRIBES_PER_INVOCATION = 3
 STATS = {"count": 1000, "mean": 1.0, "std": 0.2, "min": 0.5, "max": 2.5, "feature_dim": 7}
 
 
-def count_sagemaker_calls(client: Any) -> Counter[str]:
+def count_describes(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """From now on, every SageMaker Describe call any client makes, by operation name."""
     calls: Counter[str] = Counter()
+    make_api_call = BaseClient._make_api_call
 
-    def record(model: Any, **_: Any) -> None:
-        calls[model.name] += 1
+    def counted(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        if client.meta.service_model.service_name == "sagemaker" and operation.startswith("Describe"):
+            calls[operation] += 1
+        return make_api_call(client, operation, params)
 
-    client.meta.events.register("before-call.sagemaker", record)
+    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
     return calls
 
 
@@ -62,11 +68,11 @@ def endpoint(stack: Template) -> Iterator[EndpointServer]:
 
 
 def test_each_capture_file_resolves_the_model_in_service_once(
-    stack, lambda_function, endpoint, model_in_service
+    stack, lambda_function, endpoint, model_in_service, monkeypatch
 ):
     # GIVEN the scoring function and a model in service with its statistics and baseline
     function = lambda_function("ScoreCaptureFunction", **endpoint.environ())
-    calls = count_sagemaker_calls(function.module.scorer.served.sagemaker)
+    calls = count_describes(monkeypatch)
     s3 = boto3.client("s3")
     body = jsonl(real_csv_records())
     # WHEN two capture files are scored, one invocation each
@@ -77,18 +83,22 @@ def test_each_capture_file_resolves_the_model_in_service_once(
             model_in_service, key, size=len(body), version_id=put["VersionId"], etag=put["ETag"].strip('"')
         )
         assert function(event)["status"] != "failed"
-    # THEN each invocation made one resolution: three Describe calls per file, no more
-    assert sum(calls.values()) == 2 * DESCRIBES_PER_INVOCATION
-    assert calls == Counter({"DescribeEndpoint": 2, "DescribeEndpointConfig": 2, "DescribeModel": 2})
+    # THEN each file cost at most one resolution: no more than three Describe calls per file, and
+    # no Describe of the same kind twice for one file
+    assert sum(calls.values()) <= 2 * MAX_DESCRIBES_PER_INVOCATION, calls
+    assert max(calls.values(), default=0) <= 2, calls
 
 
-def test_a_drift_window_resolves_the_model_in_service_once(stack, lambda_function, model_in_service):
+def test_a_drift_window_resolves_the_model_in_service_once(
+    stack, lambda_function, model_in_service, monkeypatch
+):
     # GIVEN the drift monitor and a model in service with its statistics and baseline
     function = lambda_function("DriftMonitorFunction")
-    calls = count_sagemaker_calls(function.module.monitor.served.sagemaker)
+    calls = count_describes(monkeypatch)
     # WHEN one window runs
     moment = datetime(2026, 11, 21, 12, 5, tzinfo=UTC)
     report = function({"id": "tick-1", "time": f"{moment:%Y-%m-%dT%H:%M:%SZ}", "detail": {}})
-    # THEN it found the baseline through one resolution: three Describe calls
+    # THEN it found the baseline through at most one resolution: no more than three Describe calls
     assert report["baseline_uri"] == f"s3://{model_in_service}/models/run-1/baseline/"
-    assert sum(calls.values()) == DESCRIBES_PER_INVOCATION
+    assert sum(calls.values()) <= MAX_DESCRIBES_PER_INVOCATION, calls
+    assert max(calls.values(), default=0) <= 1, calls

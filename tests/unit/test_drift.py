@@ -6,7 +6,6 @@ import dataclasses
 import json
 import random
 import statistics as pystats
-from collections.abc import Sequence
 
 import pytest
 
@@ -16,41 +15,7 @@ from anomaly_sentinel.contracts.messages import Violation
 from anomaly_sentinel.exceptions import BaselineError
 from pipeline.scripts import baseline as baseline_script
 from tests.support import fixture_path
-
-REAL = "capture/data-quality"
-
-
-def real_documents(case: str = "good_cases") -> tuple[dict, dict]:
-    statistics = json.loads(fixture_path(f"{REAL}/statistics.json").read_text())
-    constraints = json.loads(fixture_path(f"{REAL}/{case}/constraints.json").read_text())
-    return statistics, constraints
-
-
-def gaussian_rows(
-    count: int, features: int, rng: random.Random, shift: Sequence[float] = (), scale: float = 1.0
-) -> list[str]:
-    shifts = list(shift) + [0.0] * (features - len(shift))
-    return [",".join(f"{rng.gauss(shifts[i], scale):.6f}" for i in range(features)) for _ in range(count)]
-
-
-def make_baseline(rows: Sequence[str]) -> drift.Baseline:
-    statistics, constraints = baseline_script.baseline(rows)
-    return drift.Baseline.from_documents(statistics, constraints)
-
-
-def file_stats(
-    baseline: drift.Baseline | None, rows: Sequence[str], seed: int | str = 0, **kw
-) -> drift.FileStatistics:
-    builder = drift.FileStatisticsBuilder(baseline, seed=seed, **kw)
-    for row in rows:
-        builder.offer([row])
-    return builder.finish()
-
-
-def window_of(baseline: drift.Baseline, *files: Sequence[str]) -> drift.WindowStatistics:
-    return drift.merge_window(
-        (file_stats(baseline, rows, seed=i) for i, rows in enumerate(files)), baseline.identity
-    )
+from tests.support.drift import file_stats, gaussian_rows, make_baseline, real_documents, window_of
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from anomaly_sentinel import drift, monitoring
 from anomaly_sentinel.capture import CaptureDecoder
 from pipeline.scripts import baseline as baseline_script
-from tests.unit.test_drift import gaussian_rows, make_baseline, real_documents, window_of
+from tests.support.drift import gaussian_rows, make_baseline, real_documents, window_of
 
 
 def capture_lines(rows: list[str]) -> list[bytes]:

@@ -71,10 +71,25 @@ def test_an_rcf_winner_waits_for_its_endpoint_before_it_is_approved():
     assert judge.registration("rcf", worse)["verdict"] == judge.PENDING
 
 
-def test_the_rcf_cutoff_is_the_candidate_with_the_best_validation_f1_and_quantiles_are_numpys():
+@pytest.mark.parametrize("q", judge.RCF_QUANTILES)
+def test_each_quantile_candidate_is_numpys_linear_quantile_of_the_training_scores(q):
+    # GIVEN training scores, normal validation scores below every candidate and anomalies a hair
+    # above numpy's q-quantile of the training scores
     rng = np.random.default_rng(0)
     train = list(rng.normal(1.0, 0.1, 500))
-    assert judge._quantile(sorted(train), 0.99) == pytest.approx(float(np.quantile(train, 0.99)))
+    expected = float(np.quantile(train, q))
+    labels = [0] * 95 + [1] * 5
+    validation = [0.0] * 95 + [expected + 1e-9] * 5
+    # WHEN the cutoff is chosen
+    chosen = judge.rcf_cutoff(train, labels, validation)
+    # THEN the highest candidate that still flags every anomaly is that quantile, as numpy computes it
+    assert chosen["cutoff"] == pytest.approx(expected, rel=0, abs=1e-12)
+    assert (chosen["f1"], chosen["fp"]) == (1.0, 0)
+
+
+def test_the_rcf_cutoff_is_the_candidate_with_the_best_validation_f1():
+    rng = np.random.default_rng(0)
+    train = list(rng.normal(1.0, 0.1, 500))
     labels = [0] * 95 + [1] * 5
     validation = list(rng.normal(1.0, 0.1, 95)) + [3.0] * 5
     chosen = judge.rcf_cutoff(train, labels, validation)

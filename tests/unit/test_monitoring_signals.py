@@ -9,12 +9,12 @@ import re
 import pytest
 
 from anomaly_sentinel import monitoring
-from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
+from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE
 from anomaly_sentinel.contracts.messages import DriftWindowEvent
 from anomaly_sentinel.exceptions import EventParseError, MessageError
 from anomaly_sentinel.monitoring import Decision, MonitoringOutcome
 from anomaly_sentinel.settings import MonitoringAlertSettings
-from tests.support import load_event
+from tests.support import drift_window_delivery, load_event
 
 OURS = "anomaly-sentinel-rcf"
 ENV = {
@@ -61,17 +61,7 @@ def drift_window_event(endpoint: str = OURS, status: str = "CompletedWithViolati
         report_uri=f"s3://data-bucket/drift-reports/{endpoint}/2026/11/30/01/",
         baseline_uri="s3://data-bucket/statistics/baseline.json",
     )
-    return {
-        "version": "0",
-        "id": "drift-window-1",
-        "detail-type": DRIFT_EVENT_DETAIL_TYPE,
-        "source": DRIFT_EVENT_SOURCE,
-        "account": "123456789012",
-        "time": "2026-11-30T02:15:07Z",
-        "region": "us-east-1",
-        "resources": [],
-        "detail": {**report.detail(), **changes},
-    }
+    return drift_window_delivery({**report.detail(), **changes}, "drift-window-1")
 
 
 def alarm_event(name: str = "anomaly-sentinel-drift-value", state: str = "ALARM", **dimensions: str) -> dict:

@@ -10,8 +10,6 @@ import io
 import json
 import re
 from contextlib import redirect_stdout
-from itertools import combinations
-from typing import Any
 
 import matplotlib
 import pytest
@@ -27,7 +25,7 @@ from sentinel.dashboard import (
     widget_lines,
 )
 from sentinel.dashboard_picture import TOP_K, figure, number, render, with_unit
-from tests.unit.test_dashboard_metrics import resolved_template
+from tests.support.dashboard import drawn_texts, overlaps, resolved_template
 
 
 @pytest.fixture(scope="module")
@@ -194,51 +192,6 @@ def our_metrics_only(template, monkeypatch) -> list[MetricPoint]:
             MetricPoint("AnomalySentinel", f"feature_baseline_drift__c{feature}", ours, feature / 100)
         )
     return points
-
-
-def drawn_texts(fig) -> list[tuple[Any, str, Any]]:
-    """Every non-empty text the renderer drew: (its subfigure or the figure, text, box in pixels).
-
-    Tick labels count only where their tick is inside the axis' view (matplotlib does not draw
-    the others).
-    """
-    renderer = fig.canvas.get_renderer()
-    skipped = set()
-    for ax in fig.findobj(matplotlib.axes.Axes):
-        for axis in (ax.xaxis, ax.yaxis):
-            low, high = sorted(axis.get_view_interval())
-            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
-                if not low - 1e-9 <= tick.get_loc() <= high + 1e-9:
-                    skipped |= {id(tick.label1), id(tick.label2)}
-    found = []
-    for owner in [fig, *fig.subfigs]:
-        for text in owner.findobj(matplotlib.text.Text, include_self=False):
-            if id(text) in skipped or not text.get_visible() or not text.get_text().strip():
-                continue
-            if owner is fig and any(text in sub.findobj(matplotlib.text.Text) for sub in fig.subfigs):
-                continue
-            found.append((owner, text.get_text(), text.get_window_extent(renderer)))
-    return found
-
-
-def overlaps(fig) -> list[str]:
-    texts = drawn_texts(fig)
-    clashes = [
-        f"{a!r} overlaps {b!r}"
-        for (_, a, box_a), (_, b, box_b) in combinations(texts, 2)
-        if box_a.overlaps(box_b) and box_a.width and box_b.width
-    ]
-    for owner, text, box in texts:
-        frame = owner.bbox
-        inside = (
-            frame.x0 - 1 <= box.x0
-            and box.x1 <= frame.x1 + 1
-            and frame.y0 - 1 <= box.y0
-            and box.y1 <= frame.y1 + 1
-        )
-        if not inside:
-            clashes.append(f"{text!r} leaves its panel")
-    return clashes
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 #: One RetrainSteps environment for the unit and integration tests of the evaluation step.
 RETRAIN_STEPS_ENV = {
@@ -54,6 +54,23 @@ def s3_object_created(
     if version_id is not None:
         obj["version-id"] = version_id
     return event
+
+
+def drift_window_delivery(detail: dict[str, Any], event_id: str) -> dict[str, Any]:
+    """A drift window event as EventBridge delivers it: the envelope around what DriftMonitorFunction puts."""
+    from anomaly_sentinel.contracts import DRIFT_EVENT_DETAIL_TYPE, DRIFT_EVENT_SOURCE
+
+    return {
+        "version": "0",
+        "id": event_id,
+        "detail-type": DRIFT_EVENT_DETAIL_TYPE,
+        "source": DRIFT_EVENT_SOURCE,
+        "account": "123456789012",
+        "time": "2026-11-30T02:15:07Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
 
 
 def ensure_pipeline(stack: Any) -> str:

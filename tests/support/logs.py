@@ -28,6 +28,7 @@ from anomaly_sentinel.logs.formats import resolve_format
 from anomaly_sentinel.logs.pca import PcaScorer
 from anomaly_sentinel.logs.table import Template, TemplateTable
 from anomaly_sentinel.logs.vectors import GroupingSpec, VectorSpec
+from tests.support import s3_object_created
 
 TEMPLATES = (
     Template(1, "BLOCK* NameSystem.allocateBlock: <*> <BLK>"),
@@ -150,3 +151,15 @@ def read_csv_rows(uri: str) -> list[list[str]]:
 def read_json(uri: str) -> Any:
     bucket, _, key = uri.removeprefix("s3://").partition("/")
     return json.loads(boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+#: Where the log tests upload a log: under the template's logs/incoming/ prefix.
+KEY = "logs/incoming/datanode-7/hdfs.log"
+
+
+def put_log(bucket: str, body: bytes, key: str = KEY) -> dict[str, Any]:
+    """``body`` uploaded to ``key`` and the S3 EventBridge event that announces it."""
+    put = boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+    return s3_object_created(
+        bucket, key, size=len(body), version_id=put["VersionId"], etag=put["ETag"].strip('"')
+    )
