@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-# Reason codes (stable: they are written to rejects/ and counted by subscribers).
 EMPTY_LINE: Final = "empty-line"
 LINE_TOO_LONG: Final = "line-too-long"
 NOT_UTF8: Final = "not-utf8"
