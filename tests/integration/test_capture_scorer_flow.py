@@ -603,7 +603,7 @@ def test_a_read_failure_without_an_error_code_is_named_by_its_kind(endpoint, top
     # GIVEN S3 failing with a network error or an error without code
     arn, _ = topic
     flow, _ = scorer(endpoint, arn)
-    flow.s3 = Failing(error)
+    flow.store.s3 = Failing(error)
     # WHEN / THEN processing fails naming the object and the kind of failure
     with pytest.raises(CaptureReadError, match=rf"cannot read s3://{BUCKET}/{KEY}: {named}$"):
         flow.process(S3Object(bucket=BUCKET, key=KEY, size=10, version_id="v1"))
@@ -629,7 +629,7 @@ def test_without_a_modification_time_a_flat_key_is_filed_under_the_current_hour(
     # GIVEN a flat capture key whose GetObject answer carries no LastModified
     arn, _ = topic
     flow, _ = scorer(endpoint, arn)
-    flow.s3 = WithoutLastModified(flow.s3)
+    flow.store.s3 = WithoutLastModified(flow.store.s3)
     obj = upload(jsonl([record("1,2,3")]), key="capture/flat.jsonl")
     # WHEN processed
     before = datetime.now(UTC)
@@ -735,7 +735,7 @@ def test_both_reads_of_a_file_read_the_same_version(endpoint, topic, versioned):
     # GIVEN FEATURE_DIM unset (the file's dominant width is read in a first pass)
     arn, _ = topic
     flow, _ = scorer(endpoint, arn, FEATURE_DIM="")
-    recording = flow.s3 = Recording(flow.s3)
+    recording = flow.store.s3 = Recording(flow.store.s3)
     put = upload(jsonl([record("1,2,3")]))
     obj = put if versioned else put.model_copy(update={"version_id": None})
     # WHEN processed THEN the width pass reads the version the event names, or, without a
@@ -752,7 +752,7 @@ def test_a_flat_key_is_filed_under_the_utc_hour_s3_gives_and_undated_rows_at_tha
     arn, _ = topic
     flow, _ = scorer(endpoint, arn)
     modified = datetime.fromisoformat("2020-01-01T05:17:09+02:00")
-    flow.s3 = Recording(flow.s3, last_modified=modified)
+    flow.store.s3 = Recording(flow.store.s3, last_modified=modified)
     obj = upload(jsonl([record("1,2,3", inference_time="")]), key="capture/flat.jsonl")
     # WHEN processed
     report = flow.process(obj)

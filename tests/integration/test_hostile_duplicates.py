@@ -189,7 +189,7 @@ def test_a_capture_file_cut_off_by_the_timeout_is_scored_by_the_retry(stack, lam
     scorer = MeanScorer(feature_dim=7)
     with EndpointServer(static_resolver({stack.parameters["EndpointName"]: scorer})) as server:
         handler = lambda_function("ScoreCaptureFunction", **server.environ())
-        handler.module.scorer.s3 = CutOff(handler.module.scorer.s3, "put_object")
+        handler.module.scorer.store.s3 = CutOff(handler.module.scorer.store.s3, "put_object")
         event = put_capture(stack.ref("DataBucket"), body=jsonl([record("1,2,3,4,5,6,7")] * 20))
         result = cut_off_then_retried(handler, event)
     assert (result["status"], result["scored"]) == ("scored", 20)

@@ -213,7 +213,7 @@ def test_the_runtime_package_and_a_source_bundle_go_with_the_scripts(s3):
     )
     stored = keys(s3)
     # THEN the log route's jobs find anomaly_sentinel.logs in their lib input (the code prefix)
-    for name in ("__init__.py", "capture.py", "exceptions.py", "logs/__init__.py", "logs/table.py"):
+    for name in ("__init__.py", "capture/lines.py", "exceptions.py", "logs/__init__.py", "logs/table.py"):
         assert f"{published.code_prefix}anomaly_sentinel/{name}" in stored
     # ... and the PCA training job's bundle holds its script, its sibling and the package
     bundle = s3.get_object(Bucket=BUCKET, Key=published.code_prefix + "sourcedir.tar.gz")["Body"].read()

@@ -434,7 +434,7 @@ def test_packages_are_scanned_newest_first_across_pages():
         )
         stub.add_response("describe_model_package", described("arn:p2"), {"ModelPackageName": "arn:p2"})
         # WHEN two packages are scanned THEN the newest two are described, the third never
-        found = [p["ModelPackageArn"] for p in retraining._packages(sagemaker, "g", 2)]
+        found = [p["ModelPackageArn"] for p in retraining.newest_packages(sagemaker, "g", 2)]
         assert found == ["arn:p3", "arn:p2"]
         stub.assert_no_pending_responses()
 

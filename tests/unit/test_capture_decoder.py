@@ -17,6 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import anomaly_sentinel.capture.decoder as decoder_module
+import anomaly_sentinel.capture.lines as lines_module
 from anomaly_sentinel import capture, drift
 from anomaly_sentinel.capture import (
     CaptureDecoder,
@@ -43,7 +45,7 @@ def _no_cached_content_types(monkeypatch: pytest.MonkeyPatch) -> None:
     """The decoder remembers what each content type means for the life of the process. Every test
     starts without that memory, so what a content type means is decided by the code under test, not
     by an earlier test (or by the process a mutation-testing worker was forked from)."""
-    monkeypatch.setattr(capture, "_KINDS", {})
+    monkeypatch.setattr(decoder_module, "_KINDS", {})
 
 
 def decode_bytes(
@@ -874,7 +876,7 @@ def test_the_reader_asks_the_stream_for_one_chunk_at_a_time(compress):
 
 def test_a_gzip_stream_is_decompressed_a_chunk_at_a_time():
     # GIVEN 1 MB that compresses to almost nothing WHEN read in 64-byte steps
-    chunks = list(capture._chunks(io.BytesIO(gzip.compress(b"0" * 1_000_000)), 64))
+    chunks = list(lines_module._chunks(io.BytesIO(gzip.compress(b"0" * 1_000_000)), 64))
     # THEN no step holds more than 64 decompressed bytes
     assert b"".join(chunks) == b"0" * 1_000_000
     assert max(map(len, chunks)) == 64

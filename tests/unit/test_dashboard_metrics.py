@@ -123,7 +123,7 @@ def test_alarms_on_our_namespace_watch_metrics_the_code_emits(template: Template
 def test_a_renamed_metric_or_a_dropped_dimension_is_caught() -> None:
     # GIVEN code that renamed RecordsScored and no longer adds EndpointName
     sources = code_sources()
-    path = "layers/common/anomaly_sentinel/score_capture.py"
+    path = "layers/common/anomaly_sentinel/score_capture/adapters.py"
     changed = sources[path].replace('name="RecordsScored"', 'name="RecordsScoredTotal"')
     changed = changed.replace('metrics.add_dimension(name="EndpointName", value=report.endpoint)', "pass")
     assert changed != sources[path]
@@ -151,9 +151,9 @@ def test_every_alarm_description_says_where_to_look(template: Template) -> None:
 
 
 def test_endpoint_alarms_watch_the_variant_retraining_deploys(template: Template) -> None:
-    from anomaly_sentinel import retraining
+    from anomaly_sentinel.retraining import request
 
-    source = Path(retraining.__file__).read_text(encoding="utf-8")
+    source = Path(request.__file__).read_text(encoding="utf-8")
     (variant,) = set(re.findall(r'"variantName": "([^"]+)"', source))
     for logical_id in ("EndpointErrorsAlarm", "EndpointLatencyAlarm", "EndpointThrottlingAlarm"):
         dims = {d["Name"]: d["Value"] for d in template.resource(logical_id)["Properties"]["Dimensions"]}

@@ -18,9 +18,9 @@ from anomaly_sentinel.exceptions import SettingsError
 from anomaly_sentinel.score_capture import (
     CaptureReport,
     TopAnomaly,
-    _failure,
     build_alert,
     build_failure_alert,
+    failure_reason,
     ignore_reason,
     output_keys,
 )
@@ -249,7 +249,7 @@ def test_a_file_the_model_cannot_take_names_its_most_common_width(widths, found)
     # GIVEN a model taking 48 features and a file whose rows all have other widths
     decoder = decoded(rows_of(*widths), feature_dim=48)
     # WHEN the file's failure is stated THEN it names the width most rows have (the wider on a tie)
-    assert _failure(decoder, 48, "model", None) == (
+    assert failure_reason(decoder, 48, "model", None) == (
         f"model expects 48 features, {found}: send rows of the model's width or retrain"
     )
 
@@ -260,23 +260,23 @@ def test_a_file_the_feature_dim_setting_refuses_whole_fails_and_a_partly_refused
     some = decoded(rows_of(5, 48), feature_dim=48)
     # WHEN / THEN the first failed, naming the setting and the file's width (not "scored" with no
     # row); the second is rejections only
-    assert _failure(every, 48, "setting", None) == (
+    assert failure_reason(every, 48, "setting", None) == (
         "FeatureDim expects 48 features, file has 7: send rows of that width or change FeatureDim"
     )
-    assert _failure(some, 48, "model", None) is None
+    assert failure_reason(some, 48, "model", None) is None
 
 
 def test_a_systematic_endpoint_failure_states_the_rows_width_when_known():
     # GIVEN an endpoint that failed every request WHEN the failure is stated THEN it gives the
     # endpoint's reason and, when known, the width of the file's rows (the likely mismatch)
     decoder = decoded(rows_of(3), feature_dim=None)
-    with_width = _failure(decoder, 3, "file", "ModelError (status 400)")
+    with_width = failure_reason(decoder, 3, "file", "ModelError (status 400)")
     assert with_width is not None
     assert with_width.startswith(
         "the endpoint failed every request the same way: ModelError (status 400); "
         "the file's rows have 3 features. Check that"
     )
-    without = _failure(decoder, None, "none", "ModelError (status 400)")
+    without = failure_reason(decoder, None, "none", "ModelError (status 400)")
     assert without is not None
     assert without.startswith(
         "the endpoint failed every request the same way: ModelError (status 400). Check"

@@ -1,17 +1,14 @@
-"""Streaming decoder of SageMaker data-capture JSONL: feature rows out, rejects with reasons.
-
-A capture file is read in fixed-size chunks and split on ``\\n`` only (never the whole file in
-memory, and a line longer than ``max_line_bytes`` is skipped, not buffered). JSON escapes raw
-newlines inside strings, so a capture record is always exactly one line even when its output
-``data`` holds newlines. botocore's ``StreamingBody.iter_lines`` is not used because it also
-splits on ``\\r`` and buffers an unterminated line without bound.
+"""The decoder: capture lines → records of validated CSV rows, or rejects with their reason.
 
 Every physical line is one *record*: it is either decoded (all of its rows are valid) or
-rejected with its line number, its eventId when known and a reason code from :data:`REASONS`, so
-``decoded + rejected == records`` always holds. Reject details never quote payload contents.
+rejected with its line number, its eventId when known and a reason code from
+:data:`~anomaly_sentinel.capture.records.REASONS`, so ``decoded + rejected == records`` always
+holds. Reject details never quote payload contents.
 
-Rows are kept as validated CSV text (``"1.0,2,3.5"``): that is what the endpoint request needs,
-and it costs far less memory than lists of floats.
+A CSV payload follows RFC 4180 (a quoted field may hold commas, line breaks and doubled quotes);
+a JSON payload may take any of the shapes in :mod:`~anomaly_sentinel.capture.shapes`. Rows are
+kept as validated CSV text (``"1.0,2,3.5"``): that is what the endpoint request needs, and it
+costs far less memory than lists of floats. This is the hot path of the capture benchmark.
 """
 
 from __future__ import annotations
@@ -19,214 +16,36 @@ from __future__ import annotations
 import binascii
 import csv
 import json
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from math import isfinite
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
-DEFAULT_MAX_LINE_BYTES: Final = 16 * 1024 * 1024
-DEFAULT_CHUNK_BYTES: Final = 1024 * 1024
-
-# Reason codes (stable: they are written to rejects/ and counted by subscribers).
-EMPTY_LINE: Final = "empty-line"
-LINE_TOO_LONG: Final = "line-too-long"
-NOT_UTF8: Final = "not-utf8"
-NOT_JSON: Final = "not-json"
-NO_CAPTURE_DATA: Final = "no-capture-data"
-BAD_BASE64: Final = "bad-base64"
-UNSUPPORTED_CONTENT: Final = "unsupported-content-type"
-EMPTY_PAYLOAD: Final = "empty-payload"
-NON_NUMERIC: Final = "non-numeric"
-NON_FINITE: Final = "non-finite"
-FEATURE_COUNT: Final = "feature-count"
-BAD_CSV: Final = "bad-csv"
-GZIP_COMPRESSED: Final = "gzip-compressed"
-REASONS: Final = (
-    EMPTY_LINE,
-    LINE_TOO_LONG,
-    NOT_UTF8,
-    NOT_JSON,
-    NO_CAPTURE_DATA,
-    BAD_BASE64,
-    UNSUPPORTED_CONTENT,
-    EMPTY_PAYLOAD,
-    NON_NUMERIC,
-    NON_FINITE,
-    FEATURE_COUNT,
-    BAD_CSV,
-    GZIP_COMPRESSED,
+from anomaly_sentinel.capture.lines import (
+    DEFAULT_MAX_LINE_BYTES,
+    OverlongLine,
+    Readable,
+    Unreadable,
+    read_lines,
 )
-
-
-class Readable(Protocol):
-    """botocore's StreamingBody, an open binary file, io.BytesIO..."""
-
-    def read(self, amt: int, /) -> bytes: ...
-
-
-@dataclass(frozen=True, slots=True)
-class OverlongLine:
-    """Stands in for a line that exceeded the limit; its bytes were skipped, only its size is known."""
-
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class Unreadable:
-    """Stands in for the rest of a stream that cannot be read as lines (a corrupt gzip file)."""
-
-    reason: str
-    detail: str
-
-
-@dataclass(slots=True)
-class CaptureRecord:
-    """One decoded capture record: its identity and one or more rows of validated CSV text."""
-
-    line: int
-    event_id: str | None
-    inference_id: str | None
-    inference_time: str | None
-    rows: list[str]
-
-
-@dataclass(slots=True)
-class Reject:
-    """A record that could not be used, and why (never its payload)."""
-
-    line: int
-    event_id: str | None
-    reason: str
-    detail: str = ""
-    #: The 1-based column of the value that was missing or not a number, when one was (the drift
-    #: statistics count it missing there); the detail says it in words.
-    column: int | None = None
-
-    def to_json(self, stage: str = "decode") -> dict[str, Any]:
-        found: dict[str, Any] = {
-            "line": self.line,
-            "eventId": self.event_id,
-            "stage": stage,
-            "reason": self.reason,
-            "detail": self.detail,
-        }
-        if self.column is not None:
-            found["column"] = self.column
-        return found
-
-
-class _Rejected(Exception):
-    """Internal control flow of the decoder; never escapes this module."""
-
-    def __init__(self, reason: str, detail: str = "", column: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.detail = detail
-        self.column = column
-
-
-# ---------------------------------------------------------------------------- line reader
-
-
-def read_lines(
-    stream: Readable,
-    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
-    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-) -> Iterator[bytes | OverlongLine | Unreadable]:
-    """Yield the lines of a binary stream, in order, without their line break.
-
-    A line ends with ``\\n``, ``\\r\\n`` or a lone ``\\r`` (JSON escapes both inside strings, so
-    a raw one is always a break). A gzip stream (known by its magic bytes) is decompressed as it
-    is read, and a UTF-8 byte order mark before the first line is dropped. Memory stays under
-    ``chunk_bytes + max_line_bytes`` whatever the file size: an over-long line is replaced by
-    :class:`OverlongLine` and its bytes are discarded as they arrive. A final line without a line
-    break counts; an empty stream has no lines. A gzip stream that cannot be decompressed ends
-    with one :class:`Unreadable`.
-    """
-    pending = b""
-    skipping = 0  # > 0 while discarding the rest of an over-long line (bytes seen so far)
-    carry = b""  # a chunk's last "\r": it may be the first half of a "\r\n"
-    try:
-        for raw in _chunks(stream, chunk_bytes):
-            chunk = carry + raw if carry else raw
-            carry = b""
-            if b"\r" in chunk:
-                if chunk.endswith(b"\r"):
-                    chunk, carry = chunk[:-1], b"\r"
-                chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            if skipping:
-                cut = chunk.find(b"\n")
-                if cut < 0:
-                    skipping += len(chunk)
-                    continue
-                yield OverlongLine(skipping + cut)
-                skipping = 0
-                chunk = chunk[cut + 1 :]
-            pieces = (pending + chunk).split(b"\n") if pending else chunk.split(b"\n")
-            pending = pieces.pop()
-            for piece in pieces:
-                yield OverlongLine(len(piece)) if len(piece) > max_line_bytes else piece
-            if len(pending) > max_line_bytes:
-                skipping, pending = len(pending), b""
-    except _GzipError as exc:
-        yield Unreadable(GZIP_COMPRESSED, f"{exc}: decompress it (gunzip) and upload it again")
-        return
-    if skipping:
-        yield OverlongLine(skipping)
-    elif pending or carry:
-        yield OverlongLine(len(pending)) if len(pending) > max_line_bytes else pending
-
-
-_BOM: Final = b"\xef\xbb\xbf"
-_GZIP_MAGIC: Final = b"\x1f\x8b\x08"  # gzip header + deflate, the only method
-
-
-class _GzipError(Exception):
-    """A gzip stream is corrupt or truncated."""
-
-
-def _chunks(stream: Readable, size: int) -> Iterator[bytes]:
-    """The stream's bytes in chunks of at most ``size``: BOM dropped, gzip decompressed."""
-    first = stream.read(size)
-    if first.startswith(_GZIP_MAGIC):
-        yield from _gunzip(first, stream, size)
-        return
-    chunk = first.removeprefix(_BOM)
-    while chunk:
-        yield chunk
-        chunk = stream.read(size)
-
-
-def _gunzip(first: bytes, stream: Readable, size: int) -> Iterator[bytes]:
-    """Decompress (every member of) a gzip stream, at most ``size`` bytes out per step."""
-    inflate = zlib.decompressobj(wbits=31)
-    in_member = False
-    leading = True
-    data = first
-    while data:
-        while data:
-            in_member = True
-            try:
-                out = inflate.decompress(data, size)
-            except zlib.error as exc:
-                raise _GzipError(f"gzip-compressed file is corrupt ({exc})") from None
-            data = inflate.unconsumed_tail
-            if inflate.eof:
-                in_member = False
-                data = inflate.unused_data + data
-                inflate = zlib.decompressobj(wbits=31)
-            if leading and out:
-                leading = False
-                out = out.removeprefix(_BOM)
-            if out:
-                yield out
-        data = stream.read(size)
-    if in_member:
-        raise _GzipError("gzip-compressed file is truncated")
-
-
-# ---------------------------------------------------------------------------- decoder
+from anomaly_sentinel.capture.records import (
+    BAD_BASE64,
+    BAD_CSV,
+    EMPTY_LINE,
+    EMPTY_PAYLOAD,
+    FEATURE_COUNT,
+    LINE_TOO_LONG,
+    NO_CAPTURE_DATA,
+    NON_FINITE,
+    NON_NUMERIC,
+    NOT_JSON,
+    NOT_UTF8,
+    UNSUPPORTED_CONTENT,
+    CaptureRecord,
+    Reject,
+    Rejected,
+)
+from anomaly_sentinel.capture.shapes import feature_lists, finite_floats
 
 
 def media_type(content_type: object) -> str:
@@ -324,7 +143,7 @@ class CaptureDecoder:
             if doc is _UNPARSED:
                 doc = self._parse(raw)
             if doc.__class__ is not dict:
-                raise _Rejected(NO_CAPTURE_DATA, "line is not a JSON object")
+                raise Rejected(NO_CAPTURE_DATA, "line is not a JSON object")
             meta = doc.get("eventMetadata")
             if meta.__class__ is not dict:
                 meta = _NO_META
@@ -333,7 +152,7 @@ class CaptureDecoder:
                 event_id = None
             self._record_dim = self.feature_dim
             rows = self._rows(doc)
-        except _Rejected as rejected:
+        except Rejected as rejected:
             self.rejected += 1
             self.reasons[rejected.reason] = self.reasons.get(rejected.reason, 0) + 1
             return Reject(number, event_id, rejected.reason, rejected.detail, rejected.column)
@@ -353,23 +172,23 @@ class CaptureDecoder:
     def _parse(raw: bytes | OverlongLine | Unreadable) -> Any:
         """The line's JSON value by the standard library, which names what is wrong with it."""
         if isinstance(raw, Unreadable):
-            raise _Rejected(raw.reason, raw.detail)
+            raise Rejected(raw.reason, raw.detail)
         if isinstance(raw, OverlongLine):
-            raise _Rejected(LINE_TOO_LONG, f"line of {raw.size} bytes is over the limit")
+            raise Rejected(LINE_TOO_LONG, f"line of {raw.size} bytes is over the limit")
         try:
             return _loads(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
-            raise _Rejected(NOT_UTF8, f"invalid UTF-8 at byte {exc.start}") from None
+            raise Rejected(NOT_UTF8, f"invalid UTF-8 at byte {exc.start}") from None
         except (ValueError, RecursionError):
             if not raw.strip():
-                raise _Rejected(EMPTY_LINE) from None
-            raise _Rejected(NOT_JSON, "line is not valid JSON") from None
+                raise Rejected(EMPTY_LINE) from None
+            raise Rejected(NOT_JSON, "line is not valid JSON") from None
 
     def _rows(self, doc: dict[str, Any]) -> list[str]:
         capture = doc.get("captureData")
         endpoint_input = capture.get("endpointInput") if capture.__class__ is dict else None
         if endpoint_input.__class__ is not dict:
-            raise _Rejected(NO_CAPTURE_DATA, "no captureData.endpointInput")
+            raise Rejected(NO_CAPTURE_DATA, "no captureData.endpointInput")
         data = endpoint_input.get("data")
         if endpoint_input.get("encoding") == "BASE64" and data.__class__ is str:
             # the common case, first: base64 CSV (everything else, and any error, in _payload)
@@ -389,7 +208,7 @@ class CaptureDecoder:
                 row = text.strip()
                 if row:
                     return [self._csv_row(row, 0)]
-                raise _Rejected(EMPTY_PAYLOAD, "payload is empty")
+                raise Rejected(EMPTY_PAYLOAD, "payload is empty")
             rows = [
                 self._csv_row(row, index)
                 for index, line in enumerate(text.split("\n"))
@@ -397,28 +216,28 @@ class CaptureDecoder:
             ]
         else:
             if not text.strip():
-                raise _Rejected(EMPTY_PAYLOAD, "payload is empty")
+                raise Rejected(EMPTY_PAYLOAD, "payload is empty")
             rows = self._json_rows(text)
         if not rows:
-            raise _Rejected(EMPTY_PAYLOAD, "payload holds no rows")
+            raise Rejected(EMPTY_PAYLOAD, "payload holds no rows")
         return rows
 
     # ------------------------------------------------------------------ CSV
     def _csv_row(self, row: str, index: int) -> str:
         """Validate one stripped CSV row without quotes; returns it (without spaces around values)."""
         if not row.isascii() or "_" in row:  # float() accepts "1_0" and non-ASCII digits
-            raise _Rejected(NON_NUMERIC, f"row {index} has a non-numeric value")
+            raise Rejected(NON_NUMERIC, f"row {index} has a non-numeric value")
         tokens = row.split(",")
         try:
             total = sum(map(float, tokens))
         except ValueError:
             column = next(i for i, token in enumerate(tokens, 1) if not _is_float(token))
-            raise _Rejected(NON_NUMERIC, f"row {index} column {column} is not a number", column) from None
+            raise Rejected(NON_NUMERIC, f"row {index} column {column} is not a number", column) from None
         # One sum is cheaper than a finiteness test per value: a NaN or an infinity makes the sum
         # non-finite (so does a float overflow, which the exact test then clears).
         if not isfinite(total) and not all(map(isfinite, map(float, tokens))):
             column = next(i for i, token in enumerate(tokens, 1) if not isfinite(float(token)))
-            raise _Rejected(NON_FINITE, f"row {index} column {column} is NaN or infinite", column)
+            raise Rejected(NON_FINITE, f"row {index} column {column} is NaN or infinite", column)
         if len(tokens) != self._record_dim:
             self._check_dim(len(tokens), index)
         if " " in row or "\t" in row:
@@ -430,7 +249,7 @@ class CaptureDecoder:
         try:
             records = list(csv.reader(text.splitlines(), strict=True))
         except csv.Error:
-            raise _Rejected(BAD_CSV, "payload is not valid CSV (unbalanced or misplaced quote)") from None
+            raise Rejected(BAD_CSV, "payload is not valid CSV (unbalanced or misplaced quote)") from None
         rows: list[str] = []
         for fields in records:
             if not any(value.strip() for value in fields):
@@ -439,15 +258,15 @@ class CaptureDecoder:
             for column, value in enumerate(fields, 1):
                 token = value.strip()
                 if not token.isascii() or "_" in token or not _is_float(token):
-                    raise _Rejected(
+                    raise Rejected(
                         NON_NUMERIC, f"row {index} column {column} is not a number (quoted field)", column
                     )
                 if not isfinite(float(token)):
-                    raise _Rejected(NON_FINITE, f"row {index} column {column} is NaN or infinite", column)
+                    raise Rejected(NON_FINITE, f"row {index} column {column} is NaN or infinite", column)
             self._check_dim(len(fields), index)
             rows.append(",".join(value.strip() for value in fields))
         if not rows:
-            raise _Rejected(EMPTY_PAYLOAD, "payload holds no rows")
+            raise Rejected(EMPTY_PAYLOAD, "payload holds no rows")
         return rows
 
     # ------------------------------------------------------------------ JSON
@@ -455,13 +274,13 @@ class CaptureDecoder:
         try:
             docs = [json.loads(text)]
         except RecursionError:
-            raise _Rejected(NOT_JSON, "payload nests too deeply") from None
+            raise Rejected(NOT_JSON, "payload nests too deeply") from None
         except ValueError:
             docs = self._json_lines(text)
         rows: list[str] = []
         for doc in docs:
-            for values in _feature_lists(doc):
-                floats = _finite_floats(values, len(rows))
+            for values in feature_lists(doc):
+                floats = finite_floats(values, len(rows))
                 self._check_dim(len(floats), len(rows))
                 rows.append(",".join(map(repr, floats)))
         return rows
@@ -474,7 +293,7 @@ class CaptureDecoder:
                 try:
                     docs.append(json.loads(line))
                 except (ValueError, RecursionError):
-                    raise _Rejected(NOT_JSON, f"payload line {number} is not JSON") from None
+                    raise Rejected(NOT_JSON, f"payload line {number} is not JSON") from None
         return docs
 
     def _check_dim(self, count: int, index: int) -> None:
@@ -483,7 +302,7 @@ class CaptureDecoder:
         if count != self._record_dim:
             self.widths[count] = self.widths.get(count, 0) + 1
             if self._record_dim is not None:
-                raise _Rejected(
+                raise Rejected(
                     FEATURE_COUNT, f"row {index} has {count} features, expected {self._record_dim}"
                 )
             self._record_dim = count
@@ -497,7 +316,7 @@ def _payload(endpoint_input: dict[str, Any]) -> tuple[str, str]:
     """The payload text and its kind (csv or json), base64 decoded when captured as BASE64."""
     data = endpoint_input.get("data")
     if data.__class__ is not str:
-        raise _Rejected(NO_CAPTURE_DATA, "endpointInput has no data")
+        raise Rejected(NO_CAPTURE_DATA, "endpointInput has no data")
     encoding = endpoint_input.get("encoding")
     if encoding.__class__ is str and encoding not in _ENCODINGS:
         encoding = encoding.upper()
@@ -506,11 +325,11 @@ def _payload(endpoint_input: dict[str, Any]) -> tuple[str, str]:
         try:
             payload = binascii.a2b_base64(data, strict_mode=True)
         except (binascii.Error, ValueError):
-            raise _Rejected(BAD_BASE64, "data is not valid base64") from None
+            raise Rejected(BAD_BASE64, "data is not valid base64") from None
         try:
             text = payload.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise _Rejected(NOT_UTF8, f"decoded payload: invalid UTF-8 at byte {exc.start}") from None
+            raise Rejected(NOT_UTF8, f"decoded payload: invalid UTF-8 at byte {exc.start}") from None
         kind = _kind_of(content_type)
     elif encoding == "CSV":
         text, kind = data, "csv"
@@ -519,7 +338,7 @@ def _payload(endpoint_input: dict[str, Any]) -> tuple[str, str]:
     else:  # no or unknown encoding: the data is text in the observed content type
         text, kind = data, _kind_of(content_type)
     if kind is None:
-        raise _Rejected(UNSUPPORTED_CONTENT, f"content type {media_type(content_type)!r}"[:120])
+        raise Rejected(UNSUPPORTED_CONTENT, f"content type {media_type(content_type)!r}"[:120])
     return text, kind
 
 
@@ -529,66 +348,6 @@ def _is_float(token: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _feature_lists(doc: Any) -> list[Any]:
-    """The rows of one JSON document, in the shapes RCF and common serving stacks accept.
-
-    ``{"instances": [{"features": [...]}, ...]}``; ``{"instances": [[...], ...]}``;
-    ``{"instances": [1.0, 2.0]}`` (one single-feature row per number, as TF Serving reads it);
-    ``{"features": [...]}``; RCF's ``{"data": {"features": {"values": [...]}}}``; a bare array of
-    numbers (one row) or of rows.
-    """
-    if isinstance(doc, dict):
-        if "instances" in doc:
-            instances = doc["instances"]
-            if not isinstance(instances, list):
-                raise _Rejected(NO_CAPTURE_DATA, "instances is not an array")
-            return [_one_row(item) for item in instances]
-        return [_one_row(doc)]
-    if isinstance(doc, list):
-        if doc and all(_is_number(v) for v in doc):
-            return [doc]
-        return [_one_row(item) for item in doc]
-    if _is_number(doc):
-        return [[doc]]
-    raise _Rejected(NO_CAPTURE_DATA, "JSON payload holds no features")
-
-
-def _one_row(item: Any) -> Any:
-    if isinstance(item, dict):
-        if "features" in item:
-            return item["features"]
-        data = item.get("data")
-        if isinstance(data, dict) and isinstance(data.get("features"), dict):
-            return data["features"].get("values")
-        raise _Rejected(NO_CAPTURE_DATA, "JSON object has no features")
-    if isinstance(item, list):
-        return item
-    if _is_number(item):
-        return [item]
-    raise _Rejected(NON_NUMERIC, "JSON row is not an array of numbers")
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _finite_floats(values: Any, index: int) -> list[float]:
-    if not isinstance(values, list) or not values:
-        raise _Rejected(NON_NUMERIC, f"row {index} is not a non-empty array of numbers")
-    floats = []
-    for column, value in enumerate(values, 1):
-        if not _is_number(value):
-            raise _Rejected(NON_NUMERIC, f"row {index} column {column} is not a number", column)
-        try:
-            number = float(value)
-        except OverflowError:
-            raise _Rejected(NON_FINITE, f"row {index} column {column} overflows a float", column) from None
-        if not isfinite(number):
-            raise _Rejected(NON_FINITE, f"row {index} column {column} is NaN or infinite", column)
-        floats.append(number)
-    return floats
 
 
 def dominant_width(stream: Readable, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> int | None:
