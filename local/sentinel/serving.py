@@ -19,7 +19,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from anomaly_sentinel.contracts import S3UriError, ServedModel, parse_s3_uri, served_model
+from anomaly_sentinel.contracts import S3UriError, parse_s3_uri
+from anomaly_sentinel.contracts.served import ServedModel, served_model
 from sentinel.emulator import ACCOUNT, local_client
 from sentinel.endpoint import Scorer
 from sentinel.errors import LocalError
@@ -64,7 +65,7 @@ class ModelResolver:
         return self.model(url)
 
     def served(self, endpoint_name: str) -> ServedModel:
-        """What the endpoint serves now (contracts.served_model), errors as the runtime names them."""
+        """What the endpoint serves now (contracts.served.served_model), errors as the runtime names them."""
         try:
             served = served_model(self._client("sagemaker"), endpoint_name)
         except ClientError as error:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from anomaly_sentinel import contracts
 from anomaly_sentinel.contracts import S3UriError, ScoreStats, parse_s3_uri, score_stats_uri
+from anomaly_sentinel.contracts.served import ServedModel, served_model
 from pipeline.scripts import score_stats as score_stats_script
 from sentinel.template import PROJECT_ROOT
 
@@ -150,7 +151,7 @@ def test_an_endpoint_leads_to_its_config_its_first_variants_model_and_that_model
         },
     )
     # WHEN its served model is looked up THEN it is the first variant's, with that model's artefact
-    assert contracts.served_model(sagemaker, "rcf") == contracts.ServedModel(
+    assert served_model(sagemaker, "rcf") == ServedModel(
         endpoint_name="rcf",
         endpoint_config_name="rcf-config-2",
         model_name="rcf-model-2",
@@ -161,8 +162,8 @@ def test_an_endpoint_leads_to_its_config_its_first_variants_model_and_that_model
 @pytest.mark.parametrize("config", [{}, {"ProductionVariants": []}, {"ProductionVariants": None}])
 def test_a_config_without_variants_serves_no_model(config):
     sagemaker = SageMakerDescribes({"rcf": "c"}, {"c": config}, {})
-    served = contracts.served_model(sagemaker, "rcf")
-    assert served == contracts.ServedModel(endpoint_name="rcf", endpoint_config_name="c")
+    served = served_model(sagemaker, "rcf")
+    assert served == ServedModel(endpoint_name="rcf", endpoint_config_name="c")
 
 
 @pytest.mark.parametrize(
@@ -186,11 +187,11 @@ def test_a_config_without_variants_serves_no_model(config):
 )
 def test_a_models_artefact_is_its_primary_or_first_containers_or_none(model, url):
     sagemaker = SageMakerDescribes({"rcf": "c"}, {"c": variants("m")}, {"m": model})
-    served = contracts.served_model(sagemaker, "rcf")
+    served = served_model(sagemaker, "rcf")
     assert (served.model_name, served.model_data_url) == ("m", url)
 
 
 def test_an_unknown_endpoint_is_the_callers_error_to_judge():
     sagemaker = SageMakerDescribes({}, {}, {})
     with pytest.raises(ClientError, match="ValidationException"):
-        contracts.served_model(sagemaker, "rcf")
+        served_model(sagemaker, "rcf")

@@ -24,8 +24,8 @@ from anomaly_sentinel.contracts import (
     S3UriError,
     parse_s3_uri,
     read_at_most,
-    served_model,
 )
+from anomaly_sentinel.contracts.served import served_model
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
 from anomaly_sentinel.settings import RetrainStepsSettings
 

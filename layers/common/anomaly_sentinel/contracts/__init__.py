@@ -210,38 +210,3 @@ def _check_depth(document: Any, max_depth: int) -> None:
 def read_score_stats(raw: bytes) -> ScoreStats:
     """score_stats.json through the guard; any problem is a ValueError (DocumentError, ValidationError)."""
     return ScoreStats.model_validate(read_document(raw, max_bytes=SCORE_STATS_MAX_BYTES))
-
-
-class ServedModel(BaseModel):
-    """What an endpoint serves now: its config, the first variant's model and that model's artefact."""
-
-    model_config = ConfigDict(frozen=True)
-
-    endpoint_name: str
-    endpoint_config_name: str
-    model_name: str | None = None
-    model_data_url: str | None = None
-
-
-def served_model(sagemaker: Any, endpoint_name: str) -> ServedModel:
-    """DescribeEndpoint → its current config → first variant's model → ModelDataUrl.
-
-    Client errors propagate (callers decide whether a missing endpoint is an answer or a fault);
-    a config without variants or a model without ModelDataUrl gives None fields.
-    """
-    endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
-    config_name = str(endpoint["EndpointConfigName"])
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
-    variants = config.get("ProductionVariants") or []
-    if not variants:
-        return ServedModel(endpoint_name=endpoint_name, endpoint_config_name=config_name)
-    model_name = str(variants[0]["ModelName"])
-    model = sagemaker.describe_model(ModelName=model_name)
-    container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
-    url = container.get("ModelDataUrl")
-    return ServedModel(
-        endpoint_name=endpoint_name,
-        endpoint_config_name=config_name,
-        model_name=model_name,
-        model_data_url=str(url) if url else None,
-    )

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import isfinite
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from anomaly_sentinel import drift
 from anomaly_sentinel.aws import access_denied, error_code
 from anomaly_sentinel.contracts import (
     SCORE_STATS_MAX_BYTES,
@@ -29,10 +28,47 @@ from anomaly_sentinel.contracts import (
     parse_s3_uri,
     read_at_most,
     read_score_stats,
-    served_model,
 )
 from anomaly_sentinel.contracts.layout import baseline_uris, score_stats_uri
 from anomaly_sentinel.exceptions import BaselineError, DocumentError
+
+if TYPE_CHECKING:  # the drift package is imported where a baseline is read, not at cold start
+    from anomaly_sentinel import drift
+
+
+class ServedModel(BaseModel):
+    """What an endpoint serves now: its config, the first variant's model and that model's artefact."""
+
+    model_config = ConfigDict(frozen=True)
+
+    endpoint_name: str
+    endpoint_config_name: str
+    model_name: str | None = None
+    model_data_url: str | None = None
+
+
+def served_model(sagemaker: Any, endpoint_name: str) -> ServedModel:
+    """DescribeEndpoint → its current config → first variant's model → ModelDataUrl.
+
+    Client errors propagate (callers decide whether a missing endpoint is an answer or a fault);
+    a config without variants or a model without ModelDataUrl gives None fields.
+    """
+    endpoint = sagemaker.describe_endpoint(EndpointName=endpoint_name)
+    config_name = str(endpoint["EndpointConfigName"])
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
+    variants = config.get("ProductionVariants") or []
+    if not variants:
+        return ServedModel(endpoint_name=endpoint_name, endpoint_config_name=config_name)
+    model_name = str(variants[0]["ModelName"])
+    model = sagemaker.describe_model(ModelName=model_name)
+    container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+    url = container.get("ModelDataUrl")
+    return ServedModel(
+        endpoint_name=endpoint_name,
+        endpoint_config_name=config_name,
+        model_name=model_name,
+        model_data_url=str(url) if url else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -118,6 +154,8 @@ class ServedModels:
         folder = statistics_uri.rsplit("/", 1)[0] + "/"
         baseline = self._baselines.get(model_url)
         if baseline is None:
+            from anomaly_sentinel import drift
+
             try:
                 baseline = drift.Baseline.from_bytes(
                     self._read(statistics_uri, drift.BASELINE_MAX_BYTES),

@@ -23,7 +23,8 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
 from anomaly_sentinel import alerts, aws, drift
-from anomaly_sentinel.contracts import METADATA_LOG_MODEL, parse_s3_uri, read_at_most, served_model
+from anomaly_sentinel.contracts import METADATA_LOG_MODEL, parse_s3_uri, read_at_most
+from anomaly_sentinel.contracts.served import served_model
 from anomaly_sentinel.drift import logs as log_drift
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import LogModelNotFoundError, LogReadError, ScoringInvariantError

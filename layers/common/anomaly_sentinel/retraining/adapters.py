@@ -16,9 +16,9 @@ from anomaly_sentinel.contracts import (
     ScoreStats,
     parse_s3_uri,
     read_at_most,
-    served_model,
 )
 from anomaly_sentinel.contracts import read_score_stats as parse_score_stats
+from anomaly_sentinel.contracts.served import served_model
 from anomaly_sentinel.evaluation import EvaluationFileError, Judgement, judge_in_service, read_report
 from anomaly_sentinel.exceptions import CandidateNotFoundError
 from anomaly_sentinel.retraining.verdict import APPROVAL_DESCRIPTION_MAX, InService, PackageInfo, package_info
