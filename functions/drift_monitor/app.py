@@ -16,14 +16,10 @@ from anomaly_sentinel.settings import DriftMonitorSettings
 
 settings = DriftMonitorSettings.from_env()
 kit = HandlerKit(settings)
-monitor = DriftMonitor(
-    settings,
-    s3=aws.client("s3"),
-    sagemaker=aws.client("sagemaker"),
-    events=aws.client("events"),
-    metrics=kit.metrics,
-)
-logs = log_drift_window(settings, s3=aws.client("s3"), sagemaker=aws.client("sagemaker"), metrics=kit.metrics)
+s3 = aws.client("s3")
+sagemaker = aws.client("sagemaker")  # one client per service: each costs cold-start time
+monitor = DriftMonitor(settings, s3=s3, sagemaker=sagemaker, events=aws.client("events"), metrics=kit.metrics)
+logs = log_drift_window(settings, s3=s3, sagemaker=sagemaker, metrics=kit.metrics)
 
 
 @kit.once("window")

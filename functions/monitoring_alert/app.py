@@ -12,9 +12,8 @@ from anomaly_sentinel.settings import MonitoringAlertSettings
 
 settings = MonitoringAlertSettings.from_env()
 kit = HandlerKit(settings)
-sagemaker, s3, sns, sfn, dynamodb = (
-    aws.client(name) for name in ("sagemaker", "s3", "sns", "stepfunctions", "dynamodb")
-)
+sagemaker, s3, sns, sfn = (aws.client(name) for name in ("sagemaker", "s3", "sns", "stepfunctions"))
+dynamodb = kit.once.dynamodb  # the lock table shares the idempotency store's client
 responder = monitoring.MonitoringResponder(
     settings, sagemaker=sagemaker, s3=s3, sns=sns, sfn=sfn, dynamodb=dynamodb
 )

@@ -42,9 +42,9 @@ class Once:
             expires_after_seconds=ttl_seconds,
             raise_on_no_idempotency_key=True,
         )
-        self.persistence = DynamoDBPersistenceLayer(
-            table_name=table_name, boto3_client=aws.client("dynamodb")
-        )
+        #: Shared with the function's own DynamoDB calls: one client per service at cold start.
+        self.dynamodb = aws.client("dynamodb")
+        self.persistence = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=self.dynamodb)
 
     def __call__(self, data_keyword_argument: str) -> Callable[[F], F]:
         def decorate(function: F) -> F:
