@@ -1,8 +1,8 @@
 """Deploy-time custom resource (Custom::PipelineArtifacts): put the pipeline's scripts and definition in S3.
 
-CloudFormation runs it when the stack is created, and again whenever the artifacts layer (the
-``pipeline/`` directory: definition.json, images.json, scripts/) gets a new version, because the
-resource's ``DefinitionKey`` property names that version. It
+CloudFormation runs it when the stack is created, and again whenever one of its properties changes:
+the artifacts layer (the ``pipeline/`` directory: definition.json, images.json, scripts/) gets a new
+version (``ArtifactsVersion``), or a substitution changes (an endpoint or group renamed). It
 
 1. uploads ``scripts/*.py`` under ``s3://{bucket}/pipeline/code/{digest}/`` (digest of the scripts:
    an update writes new objects, so running executions keep their code), with the runtime package
@@ -12,7 +12,9 @@ resource's ``DefinitionKey`` property names that version. It
    route's ``--py-files``: one path, as a container entrypoint member is at most 256 characters),
 2. fills the definition's ``${Name}`` placeholders: the ``Substitutions`` property (bucket, role,
    model package group), the region's built-in images from images.json, and the code digest,
-3. writes it at ``DefinitionKey``, where the AWS::SageMaker::Pipeline resource reads it.
+3. writes it at ``pipeline/definitions/{digest of the rendered definition}.json`` and returns that
+   key (``Fn::GetAtt …DefinitionKey``), which the AWS::SageMaker::Pipeline resource reads: whatever
+   changed the definition changes the key, so the pipeline is updated with it.
 
 Delete leaves the objects (past executions and registered models point at them; the bucket's
 lifecycle expires old versions). Standard library, boto3 and Powertools only; the emulator calls
@@ -179,12 +181,8 @@ def publish(
     bucket: str,
     region: str,
     substitutions: Mapping[str, str],
-    definition_key: str | None = None,
 ) -> Published:
-    """Upload the scripts and the rendered definition; return where they are.
-
-    Without ``definition_key`` the definition is content-addressed under ``pipeline/definitions/``.
-    """
+    """Upload the scripts and the rendered definition (content-addressed); return where they are."""
     missing = [name for name in REQUIRED_SUBSTITUTIONS if not substitutions.get(name)]
     if missing:
         raise PublishError(f"Substitutions lacks {missing}")
@@ -201,9 +199,7 @@ def publish(
     s3.put_object(
         Bucket=bucket, Key=code_prefix + PY_FILES, Body=py_files_bundle(code), ContentType="application/zip"
     )
-    key = (
-        definition_key or f"{PREFIX}/definitions/{hashlib.sha256(definition.encode()).hexdigest()[:16]}.json"
-    )
+    key = f"{PREFIX}/definitions/{hashlib.sha256(definition.encode()).hexdigest()[:16]}.json"
     s3.put_object(Bucket=bucket, Key=key, Body=definition.encode(), ContentType="application/json")
     return Published(bucket=bucket, definition_key=key, code_prefix=code_prefix, code_digest=digest)
 
@@ -257,7 +253,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, str]:
                 bucket=props["Bucket"],
                 region=os.environ["AWS_REGION"],
                 substitutions=props.get("Substitutions", {}),
-                definition_key=props.get("DefinitionKey"),
             )
             physical_id, data = published.physical_id, published.attributes
             logger.info("published", extra={"definition": physical_id, "code_prefix": published.code_prefix})

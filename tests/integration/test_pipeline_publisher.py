@@ -102,6 +102,28 @@ def test_a_changed_script_is_published_under_a_new_prefix_and_a_new_definition_k
     assert {before.code_prefix + "score_stats.py", after.code_prefix + "score_stats.py"} <= keys(s3)
 
 
+@pytest.mark.parametrize("renamed", publisher.REQUIRED_SUBSTITUTIONS)
+def test_a_renamed_substitution_is_published_under_a_new_definition_key(s3, renamed):
+    # GIVEN the definition published with the stack's names
+    before = publisher.publish(
+        s3, root=PIPELINE, bucket=BUCKET, region="us-east-1", substitutions=SUBSTITUTIONS
+    )
+    # WHEN a stack update renames one of them (say LogsModelPackageGroupName) and it is published again
+    renamed_value = SUBSTITUTIONS[renamed] + "2"
+    after = publisher.publish(
+        s3,
+        root=PIPELINE,
+        bucket=BUCKET,
+        region="us-east-1",
+        substitutions={**SUBSTITUTIONS, renamed: renamed_value},
+    )
+    # THEN the definition has a new key (the pipeline reads the key, so CloudFormation updates it),
+    # it names the new value, and the old definition is left for executions already running
+    assert after.definition_key != before.definition_key
+    assert renamed_value in s3.get_object(Bucket=BUCKET, Key=after.definition_key)["Body"].read().decode()
+    assert before.definition_key in keys(s3)
+
+
 def test_unknown_region_and_missing_substitution_are_refused(s3):
     with pytest.raises(publisher.PublishError, match="region 'mars-north-1'"):
         publisher.publish(

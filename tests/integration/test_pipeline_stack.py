@@ -12,6 +12,7 @@ import boto3
 import pytest
 from cfnlint.api import ManualArgs, lint
 
+from pipeline.publisher import app as publisher
 from sentinel.template import TEMPLATE_PATH, Template, load_template
 from tests.support import s3_object_created
 
@@ -42,23 +43,29 @@ def test_pipeline_section_passes_cfn_lint():
     assert ours == []
 
 
-def test_new_artifacts_content_triggers_a_republish_then_a_pipeline_update(template):
-    # The layer is pipeline/; its version ARN is part of the definition key, so new content (a new
-    # version) changes a property of both the publisher's custom resource and the pipeline, in that
-    # order (DependsOn): the publisher writes the new key, then the pipeline reads it.
+def test_new_artifacts_content_or_a_renamed_substitution_triggers_a_republish_then_a_pipeline_update(
+    template,
+):
+    # CloudFormation updates a resource when a resolved property changes. The publisher's properties
+    # hold the layer's version ARN (new pipeline/ content is a new version) and every value it fills
+    # into the definition; the pipeline reads the key the publisher returns, which is the digest of
+    # the rendered definition (tests/integration/test_pipeline_publisher.py: every substitution
+    # changes it). So new content or a renamed endpoint or group re-publishes, then updates the pipeline.
     layer = resource(template, "PipelineArtifactsLayer")["Properties"]
     artifacts = resource(template, "PipelineArtifacts")["Properties"]
     pipeline = resource(template, "ModelBuildingPipeline")
-    key = {"Fn::Sub": "pipeline/definitions/${ModelPackageGroupName}/${PipelineArtifactsLayer}.json"}
     assert layer["ContentUri"] == "pipeline/"
-    assert artifacts["DefinitionKey"] == key
+    assert artifacts["ArtifactsVersion"] == {"Ref": "PipelineArtifactsLayer"}
+    assert set(artifacts["Substitutions"]) == set(publisher.REQUIRED_SUBSTITUTIONS)
     assert artifacts["ServiceToken"] == {"Fn::GetAtt": ["PipelineArtifactsFunction", "Arn"]}
     assert {"Ref": "PipelineArtifactsLayer"} in resource(template, "PipelineArtifactsFunction")["Properties"][
         "Layers"
     ]
-    assert "PipelineArtifacts" in pipeline["DependsOn"]
     assert pipeline["Properties"]["PipelineDefinition"] == {
-        "PipelineDefinitionS3Location": {"Bucket": {"Ref": "DataBucket"}, "Key": key}
+        "PipelineDefinitionS3Location": {
+            "Bucket": {"Ref": "DataBucket"},
+            "Key": {"Fn::GetAtt": ["PipelineArtifacts", "DefinitionKey"]},
+        }
     }
     assert pipeline["Properties"]["RoleArn"] == {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}
 

@@ -41,7 +41,6 @@ def _pipeline_artifacts(stack: LocalStack, logical_id: str, props: dict[str, Any
         bucket=props["Bucket"],
         region=REGION,
         substitutions=props.get("Substitutions", {}),
-        definition_key=props.get("DefinitionKey"),
     )
     return PhysicalResource(published.physical_id, published.attributes)
 
