@@ -125,6 +125,12 @@ def baseline_uris(model_data_url: str) -> tuple[str, str]:
     return f"{folder}/{STATISTICS_FILE}", f"{folder}/{CONSTRAINTS_FILE}"
 
 
+def _versioned_tail(endpoint: str, hour: str, relative: str, version_id: str | None) -> str:
+    """``{endpoint}/{hour}/{key below the source prefix}[~version]``: one output per object version."""
+    version = f"~{version_id}" if version_id else ""
+    return f"{endpoint}/{hour}/{relative}{version}"
+
+
 # ---------------------------------------------------------------------------- capture outputs
 
 
@@ -144,8 +150,7 @@ def capture_output_keys(
     versioned), so two capture objects never share an output key.
     """
     relative = capture_key.removeprefix(capture_prefix).removesuffix(CAPTURE_SUFFIX)
-    version = f"~{version_id}" if version_id else ""
-    tail = f"{endpoint}/{hour}/{relative}{version}{CAPTURE_SUFFIX}"
+    tail = _versioned_tail(endpoint, hour, relative, version_id) + CAPTURE_SUFFIX
     return scores_prefix + tail, rejects_prefix + tail
 
 
@@ -196,9 +201,7 @@ def log_output_keys(
 ) -> tuple[str, str, str]:
     """``logs/scores/{endpoint}/{hour}/<key below LogsPrefix>[~version].csv``; rejects (``.jsonl``)
     and statistics (``.json``) alike. The hour is when the object landed (the drift monitor's window)."""
-    relative = log_key.removeprefix(logs_prefix)
-    version = f"~{version_id}" if version_id else ""
-    tail = f"{endpoint}/{hour_path(landed)}/{relative}{version}"
+    tail = _versioned_tail(endpoint, hour_path(landed), log_key.removeprefix(logs_prefix), version_id)
     return (
         scores_prefix + tail + LOG_SCORES_SUFFIX,
         rejects_prefix + tail + LOG_REJECTS_SUFFIX,
