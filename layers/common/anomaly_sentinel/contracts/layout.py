@@ -36,13 +36,14 @@ One function per family, in the table's order: :func:`capture_output_keys`, :fun
 :func:`dataset_file_name`), :meth:`Window.statistics_prefixes` and :meth:`Window.report_prefix`
 (both :func:`hour_prefix`, which the log drift window uses too), :func:`log_output_keys`,
 :func:`pipeline_code_uri`, :func:`pipeline_run_parts`, :func:`training_output_parts`,
-:func:`score_stats_uri`, :func:`baseline_uris`. The writers and readers call these; none composes
-a key itself.
+:func:`score_stats_uri`, :func:`baseline_uris`. The writers and readers in the layer call these;
+none composes a key itself.
 
 ``<model folder>`` is the folder of the model in service's ``ModelDataUrl``
 (``pipeline/runs/{execution}/{route}/model/<job>/output``; offline ``models/<execution-id>/``).
-The job scripts under ``pipeline/scripts/`` run without this layer and carry copies of the
-file names and the dataset's partition name; tests/unit/test_layout.py keeps them equal.
+What runs without this layer carries copies, and tests/unit/test_layout.py keeps them equal:
+the job scripts under ``pipeline/scripts/`` (the file names, the dataset's partition name), the
+pipeline publisher (``pipeline/code/``) and the offline twin's log route (``pipeline/runs/``).
 ``pipeline/build.py`` (build time) imports this module; its SageMaker ``Join`` values are the
 lists :func:`pipeline_run_parts` and :func:`training_output_parts` return.
 
