@@ -38,6 +38,13 @@ os.environ.setdefault("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 PIPELINE_DIR = Path(__file__).resolve().parent
+#: Every key the definition names is composed by the layer's contracts.layout (pure: pydantic and
+#: the standard library), imported from the source tree at build time.
+LAYER_DIR = PIPELINE_DIR.parent / "layers" / "common"
+if str(LAYER_DIR) not in sys.path:
+    sys.path.append(str(LAYER_DIR))
+from anomaly_sentinel.contracts import layout  # noqa: E402
+
 DEFINITION_PATH = PIPELINE_DIR / "definition.json"
 IMAGES_FILE = "images.json"
 
@@ -48,10 +55,6 @@ SPARK_VERSION = "3.5"
 SPARK_PY_VERSION = "py312"
 #: The value of an optional URI parameter that is not given (LabelsUri, BlendDataUri).
 NONE = "none"
-#: Where the production dataset of the stack's endpoint lives (anomaly_sentinel.dataset's layout):
-#: the default InputDataUri, so a run started with no parameters retrains on recent traffic.
-DATASET_URI = "s3://${DataBucket}/dataset/endpoint=${EndpointName}/"
-
 #: Placeholders the publisher substitutes at deploy time (docs/PIPELINE.md lists their sources).
 PLACEHOLDERS = (
     "DataBucket",
@@ -65,7 +68,6 @@ PLACEHOLDERS = (
     "LogsModelPackageGroupName",
     "LogsEndpointName",
 )
-ARTIFACT_PREFIX = "pipeline"
 
 # Local paths inside the processing containers.
 LABELS_DIR = "/opt/ml/processing/input/labels"
@@ -94,11 +96,18 @@ def placeholder(name: str) -> str:
     return "${" + name + "}"
 
 
+#: Where the production dataset of the stack's endpoint lives (anomaly_sentinel.dataset's layout):
+#: the default InputDataUri, so a run started with no parameters retrains on recent traffic.
+DATASET_URI = f"s3://{placeholder('DataBucket')}/" + layout.dataset_endpoint_prefix(
+    placeholder("EndpointName")
+)
+
+
 def code_uri(script: str = "") -> str:
     """Where the publisher puts each job script: a content-addressed prefix, so a new deployment never
     changes the code of a running execution. The file name stays last (the SDK derives the path in
     the container from it). No script: the prefix itself (the ``lib`` input: every script)."""
-    return f"s3://{placeholder('DataBucket')}/{ARTIFACT_PREFIX}/code/{placeholder('CodeDigest')}/{script}"
+    return layout.pipeline_code_uri(placeholder("DataBucket"), placeholder("CodeDigest"), script)
 
 
 @dataclass(frozen=True)
@@ -188,14 +197,9 @@ class Builder:
         from sagemaker.workflow.execution_variables import ExecutionVariables
         from sagemaker.workflow.functions import Join
 
+        execution = ExecutionVariables.PIPELINE_EXECUTION_ID
         return Join(
-            on="/",
-            values=[
-                f"s3://{placeholder('DataBucket')}/{ARTIFACT_PREFIX}/runs",
-                ExecutionVariables.PIPELINE_EXECUTION_ID,
-                route.slug,
-                what,
-            ],
+            on="/", values=layout.pipeline_run_parts(placeholder("DataBucket"), execution, route.slug, what)
         )
 
     def script_processor(self, base_job_name: str) -> Any:
@@ -418,7 +422,9 @@ class Builder:
         )
         best = tune.properties.BestTrainingJob
         job_name = best.TrainingJobName
-        model_data = Join(on="/", values=[self.run_uri(route, "model"), job_name, "output", "model.tar.gz"])
+        # score_stats.json and evaluation.json go next to model.tar.gz: {model prefix}/{job}/output/.
+        model_dir_parts = layout.training_output_parts(self.run_uri(route, "model"), job_name)
+        model_data = Join(on="/", values=[*model_dir_parts, layout.MODEL_ARTEFACT_FILE])
         model = Model(
             image_uri=placeholder("RcfImage"),
             model_data=model_data,
@@ -432,10 +438,9 @@ class Builder:
         )
         model_name = create.properties.ModelName
         scores = self.transform(route, model_name, output("train"), "scores", "Scores")
-        # score_stats.json and evaluation.json go next to model.tar.gz: {model prefix}/{job}/output/.
-        model_dir = Join(on="/", values=[self.run_uri(route, "model"), job_name, "output"])
+        model_dir = Join(on="/", values=model_dir_parts)
         stats_file = PropertyFile(
-            name=f"ScoreStats-{route.slug}", output_name="stats", path="score_stats.json"
+            name=f"ScoreStats-{route.slug}", output_name="stats", path=layout.SCORE_STATS_FILE
         )
         stats = ProcessingStep(
             name=route.step("ScoreStats"),
@@ -461,7 +466,7 @@ class Builder:
             on="/",
             values=[
                 stats.properties.ProcessingOutputConfig.Outputs["stats"].S3Output.S3Uri,
-                "score_stats.json",
+                layout.SCORE_STATS_FILE,
             ],
         )
         # The data-quality baseline of the train channel (Model Monitor's format) goes beside the
@@ -476,7 +481,7 @@ class Builder:
                     ProcessingOutput(
                         output_name="baseline",
                         source=f"{OUTPUT_DIR}/baseline",
-                        destination=Join(on="/", values=[model_dir, "baseline"]),
+                        destination=Join(on="/", values=[model_dir, layout.BASELINE_FOLDER]),
                     )
                 ],
             ),
@@ -492,7 +497,7 @@ class Builder:
             "EvalScores",
         )
         evaluation_file = PropertyFile(
-            name=f"Evaluation-{route.slug}", output_name="evaluation", path="evaluation.json"
+            name=f"Evaluation-{route.slug}", output_name="evaluation", path=layout.EVALUATION_FILE
         )
         evaluate = ProcessingStep(
             name=route.step("Evaluate"),
@@ -530,7 +535,7 @@ class Builder:
             on="/",
             values=[
                 evaluate.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri,
-                "evaluation.json",
+                layout.EVALUATION_FILE,
             ],
         )
         metadata: dict[str, Any] = {
@@ -566,11 +571,11 @@ class Builder:
                 drift_check_baselines=DriftCheckBaselines(
                     model_data_statistics=MetricsSource(
                         content_type="application/json",
-                        s3_uri=Join(on="/", values=[baseline_uri, "statistics.json"]),
+                        s3_uri=Join(on="/", values=[baseline_uri, layout.STATISTICS_FILE]),
                     ),
                     model_data_constraints=MetricsSource(
                         content_type="application/json",
-                        s3_uri=Join(on="/", values=[baseline_uri, "constraints.json"]),
+                        s3_uri=Join(on="/", values=[baseline_uri, layout.CONSTRAINTS_FILE]),
                     ),
                 ),
                 customer_metadata_properties=metadata,

@@ -116,6 +116,8 @@ def log_chain(builder: Any, route: Route = ROUTES[0]) -> list[Any]:
 
     from pipeline import build
 
+    layout = build.layout  # the layer's key layout (build puts the layer on the path)
+
     p = builder.p
     lib = ProcessingInput(input_name="lib", source=build.code_uri(), destination=build.LIB_DIR)
     logs = ProcessingInput(input_name="logs", source=p.input_data_uri, destination=f"{INPUT_DIR}/logs")
@@ -206,11 +208,11 @@ def log_chain(builder: Any, route: Route = ROUTES[0]) -> list[Any]:
         retry_policies=builder.retry(),
     )
     best_rcf = tune_rcf.properties.BestTrainingJob
-    rcf_model_data = Join(
-        on="/", values=[builder.run_uri(route, "model"), best_rcf.TrainingJobName, "output", "model.tar.gz"]
-    )
+    rcf_model_dir = layout.training_output_parts(builder.run_uri(route, "model"), best_rcf.TrainingJobName)
+    rcf_model_data = Join(on="/", values=[*rcf_model_dir, layout.MODEL_ARTEFACT_FILE])
     pca_model_dir = Join(
-        on="/", values=[pca_output, tune_pca.properties.BestTrainingJob.TrainingJobName, "output"]
+        on="/",
+        values=layout.training_output_parts(pca_output, tune_pca.properties.BestTrainingJob.TrainingJobName),
     )
     rcf_model = Model(
         image_uri=build.placeholder("RcfImage"),
@@ -235,7 +237,7 @@ def log_chain(builder: Any, route: Route = ROUTES[0]) -> list[Any]:
         for name in ("train", "validation", "evaluation")
     }
     evaluation_file = PropertyFile(
-        name=f"Evaluation-{route.slug}", output_name="model", path="evaluation.json"
+        name=f"Evaluation-{route.slug}", output_name="model", path=layout.EVALUATION_FILE
     )
     model_uri = builder.run_uri(route, "directory")
     scores_inputs = [
@@ -284,7 +286,7 @@ def log_chain(builder: Any, route: Route = ROUTES[0]) -> list[Any]:
     def verdict(path: str) -> Any:
         return JsonGet(step_name=evaluate.name, property_file=evaluation_file, json_path=path)
 
-    evaluation_uri = Join(on="/", values=[model_uri, "evaluation.json"])
+    evaluation_uri = Join(on="/", values=[model_uri, layout.EVALUATION_FILE])
     winner = Model(
         image_uri=verdict("image"),
         model_data=verdict("model_data_url"),

@@ -1,6 +1,7 @@
 """The production dataset: every record ScoreCaptureFunction accepted and scored, kept for retraining.
 
-Layout (the pipeline's ``channels.py`` reads exactly this; docs/PIPELINE.md describes it)::
+Layout (composed in ``contracts.layout``; the pipeline's ``channels.py`` reads exactly this;
+docs/PIPELINE.md describes it)::
 
     s3://{DataBucket}/dataset/endpoint={endpoint}/date=YYYY-MM-DD/{capture stem}-{digest}.csv
 
@@ -15,18 +16,36 @@ from the capture object's identity, so scoring a file again overwrites, never ad
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import IO, Final
 
-DATASET_PREFIX = "dataset/"
+from anomaly_sentinel.contracts.layout import DATASET_PREFIX, dataset_file_name, dataset_key
+from anomaly_sentinel.contracts.layout import dataset_endpoint_prefix as endpoint_prefix
+
+__all__ = [
+    "CLOCK_SKEW",
+    "CONTENT_TYPE",
+    "DATASET_PREFIX",
+    "HEADER_SCORE",
+    "HEADER_TIME",
+    "TIME_FUTURE",
+    "TIME_MISSING",
+    "TIME_UNREADABLE",
+    "DatasetError",
+    "DatasetWriter",
+    "DayFile",
+    "endpoint_prefix",
+    "format_time",
+    "header",
+    "parse_time",
+]
+
 HEADER_TIME = "timestamp"
 HEADER_SCORE = "score"
 CONTENT_TYPE = "text/csv"
-_DIGEST_CHARS = 12
 #: Clock skew allowed between an inference and the capture file that records it.
 CLOCK_SKEW: Final = timedelta(minutes=15)
 #: Why a row's inference time was replaced by the capture file's hour (counted per reason).
@@ -37,16 +56,6 @@ TIME_FUTURE: Final = "after-the-file-was-written"
 
 class DatasetError(ValueError):
     """A row does not fit the dataset file it is written to (a bug upstream: never swallowed)."""
-
-
-def endpoint_prefix(endpoint: str, prefix: str = DATASET_PREFIX) -> str:
-    """``dataset/endpoint={endpoint}/``: everything recorded for one endpoint."""
-    return f"{prefix}endpoint={endpoint}/"
-
-
-def partition_prefix(endpoint: str, day: date, prefix: str = DATASET_PREFIX) -> str:
-    """``dataset/endpoint={endpoint}/date=YYYY-MM-DD/``: one UTC day."""
-    return f"{endpoint_prefix(endpoint, prefix)}date={day.isoformat()}/"
 
 
 def header(width: int) -> str:
@@ -70,13 +79,6 @@ def parse_time(text: str | None) -> datetime | None:
 def format_time(moment: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS[.ffffff]Z`` (the year always four digits, which strftime does not promise)."""
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
-
-
-def file_name(source_key: str, source_identity: str) -> str:
-    """``{stem}-{digest}.csv``: readable, and unique per capture object version."""
-    stem = source_key.rsplit("/", 1)[-1].removesuffix(".jsonl") or "capture"
-    digest = hashlib.sha256(source_identity.encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
-    return f"{stem}-{digest}.csv"
 
 
 @dataclass
@@ -109,7 +111,7 @@ class DatasetWriter:
     ) -> None:
         self.endpoint = endpoint
         self.prefix = prefix
-        self.name = file_name(source_key, source_identity)
+        self.name = dataset_file_name(source_key, source_identity)
         self.fallback_time = fallback_time.astimezone(UTC)
         #: No inference happens after its capture file was written (give or take the clock skew):
         #: a later time would move the retraining window (channels.py ends it at the newest row).
@@ -137,7 +139,7 @@ class DatasetWriter:
         if day is None:
             handle = tempfile.TemporaryFile("w+b", dir=self.tmp_dir)  # noqa: SIM115 - closed in close()
             handle.write((header(width) + "\n").encode("utf-8"))
-            key = partition_prefix(self.endpoint, moment.date(), self.prefix) + self.name
+            key = dataset_key(self.endpoint, moment.date(), self.name, self.prefix)
             day = self._days[moment.date()] = DayFile(key=key, handle=handle, width=width)
         if width != day.width:
             raise DatasetError(f"{day.key}: a row of {width} features among rows of {day.width}")

@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from anomaly_sentinel import alerts, aws, drift
 from anomaly_sentinel.contracts import METADATA_LOG_MODEL, parse_s3_uri, read_at_most
+from anomaly_sentinel.contracts.layout import LOG_STATISTICS_FILE, hour_prefix
 from anomaly_sentinel.contracts.served import served_model
 from anomaly_sentinel.drift import logs as log_drift
 from anomaly_sentinel.events import S3Object
@@ -315,7 +316,7 @@ class LogDriftWindow:
         window = log_drift.LogWindow()
         unreadable: list[str] = []
         for hour in hours:
-            prefix = f"{self.statistics_prefix}{self.detector}/{hour:%Y/%m/%d/%H}/"
+            prefix = hour_prefix(self.statistics_prefix, self.detector, hour)
             for key in self._keys(prefix):
                 try:
                     window.add(self._read(key))
@@ -323,9 +324,9 @@ class LogDriftWindow:
                     unreadable.append(f"{key}: {type(exc).__name__}")
         baseline, note = self._baseline()
         violations, skipped = log_drift.compare_logs(window, baseline, min_lines=self.min_lines)
-        prefix = f"{self.reports_prefix}{self.detector}/{start:%Y/%m/%d/%H}/"
+        prefix = hour_prefix(self.reports_prefix, self.detector, start)
         documents = (
-            ("log_statistics.json", {**window.to_json(), "baseline": note}),
+            (LOG_STATISTICS_FILE, {**window.to_json(), "baseline": note}),
             (drift.VIOLATIONS_FILE, drift.violations_document(violations)),
         )
         for name, document in documents:

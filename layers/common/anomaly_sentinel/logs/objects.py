@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
+from anomaly_sentinel.contracts.layout import LOG_REJECTS_SUFFIX as REJECTS_SUFFIX
+from anomaly_sentinel.contracts.layout import LOG_SCORES_SUFFIX as SCORES_SUFFIX
+from anomaly_sentinel.contracts.layout import STATISTICS_SUFFIX, log_output_keys
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.settings import ScoreLogsSettings
 
-SCORES_SUFFIX = ".csv"
-REJECTS_SUFFIX = ".jsonl"
-STATISTICS_SUFFIX = ".json"
+__all__ = ["REJECTS_SUFFIX", "SCORES_SUFFIX", "STATISTICS_SUFFIX", "ignore_reason", "output_keys"]
 
 
 def ignore_reason(obj: S3Object, settings: ScoreLogsSettings) -> str | None:
@@ -30,14 +31,15 @@ def ignore_reason(obj: S3Object, settings: ScoreLogsSettings) -> str | None:
 
 
 def output_keys(obj: S3Object, landed: datetime, settings: ScoreLogsSettings) -> tuple[str, str, str]:
-    """``logs/scores/{endpoint}/yyyy/mm/dd/hh/<key below LogsPrefix>~<version>.csv``; rejects and
-    statistics alike. The hour is when the object landed (the drift monitor's window)."""
-    hour = landed.astimezone(UTC).strftime("%Y/%m/%d/%H")
-    relative = obj.key.removeprefix(settings.logs_prefix)
-    version = f"~{obj.version_id}" if obj.version_id else ""
-    tail = f"{settings.endpoint_name}/{hour}/{relative}{version}"
-    return (
-        settings.scores_prefix + tail + SCORES_SUFFIX,
-        settings.rejects_prefix + tail + REJECTS_SUFFIX,
-        settings.statistics_prefix + tail + STATISTICS_SUFFIX,
+    """The object's scores, rejects and statistics keys
+    (:func:`~anomaly_sentinel.contracts.layout.log_output_keys`)."""
+    return log_output_keys(
+        obj.key,
+        obj.version_id,
+        landed,
+        endpoint=settings.endpoint_name,
+        logs_prefix=settings.logs_prefix,
+        scores_prefix=settings.scores_prefix,
+        rejects_prefix=settings.rejects_prefix,
+        statistics_prefix=settings.statistics_prefix,
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from anomaly_sentinel.contracts.layout import CAPTURE_SUFFIX, capture_output_keys, hour_path
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.settings import ScoreCaptureSettings
 
-CAPTURE_SUFFIX = ".jsonl"
+__all__ = ["CAPTURE_SUFFIX", "capture_hour", "ignore_reason", "output_hour", "output_keys"]
 _DATED_KEY = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
 
 
@@ -28,25 +29,26 @@ def ignore_reason(obj: S3Object, settings: ScoreCaptureSettings) -> str | None:
 
 
 def output_keys(obj: S3Object, last_modified: datetime, settings: ScoreCaptureSettings) -> tuple[str, str]:
-    """``scores/{endpoint}/yyyy/mm/dd/hh/<key below the capture prefix>.jsonl``, same under ``rejects/``.
+    """The object's scores and rejects keys (:func:`~anomaly_sentinel.contracts.layout.capture_output_keys`).
 
     The hour comes from the capture key (``.../yyyy/mm/dd/hh/file.jsonl``, as data capture
-    writes it), else from the object's LastModified. The whole key below the capture prefix is
-    kept (and ``~<version>`` when the bucket is versioned), so two capture objects never share
-    an output key.
+    writes it), else from the object's LastModified.
     """
-    key = obj.key
-    dated = output_hour(obj, last_modified)
-    relative = key.removeprefix(settings.capture_prefix).removesuffix(CAPTURE_SUFFIX)
-    version = f"~{obj.version_id}" if obj.version_id else ""
-    tail = f"{settings.endpoint_name}/{dated}/{relative}{version}{CAPTURE_SUFFIX}"
-    return settings.scores_prefix + tail, settings.rejects_prefix + tail
+    return capture_output_keys(
+        obj.key,
+        obj.version_id,
+        output_hour(obj, last_modified),
+        endpoint=settings.endpoint_name,
+        capture_prefix=settings.capture_prefix,
+        scores_prefix=settings.scores_prefix,
+        rejects_prefix=settings.rejects_prefix,
+    )
 
 
 def output_hour(obj: S3Object, last_modified: datetime) -> str:
     """``yyyy/mm/dd/hh``: the hour of the capture key (as data capture files it), else LastModified's."""
     found = _DATED_KEY.search(obj.key)
-    return "/".join(found.groups()) if found else last_modified.astimezone(UTC).strftime("%Y/%m/%d/%H")
+    return "/".join(found.groups()) if found else hour_path(last_modified)
 
 
 def capture_hour(key: str) -> datetime | None:
