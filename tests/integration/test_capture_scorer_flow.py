@@ -26,9 +26,8 @@ from anomaly_sentinel.exceptions import CaptureReadError
 from anomaly_sentinel.score_capture import CaptureScorer
 from anomaly_sentinel.settings import ScoreCaptureSettings
 from sentinel.endpoint import EndpointServer, Faults, FaultyScorer, MeanScorer, static_resolver
-from tests.support import Failing, fixture_path
-from tests.unit.capture_samples import jsonl, record
-from tests.unit.test_score_capture_logic import local_zone
+from tests.support import Failing, fixture_path, local_zone
+from tests.support.capture import jsonl, record
 
 NAME = "anomaly-sentinel-rcf"
 BUCKET = "sentinel-data"

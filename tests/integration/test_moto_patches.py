@@ -29,7 +29,7 @@ from sentinel.moto_patches import (
     sagemaker_extras,
     start_as_executing,
 )
-from tests.integration.retrain_support import (
+from tests.support.retrain import (
     ROLE,
     create_pipeline,
     register_package,

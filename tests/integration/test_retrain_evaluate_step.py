@@ -13,25 +13,15 @@ from botocore.stub import Stubber
 
 from anomaly_sentinel import retraining
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
-from anomaly_sentinel.settings import RetrainStepsSettings
 from sentinel.moto_patches import record_pipeline_steps, registered_step
 from tests.support import RETRAIN_STEPS_ENV, Failing
+from tests.support.retrain_step import BUCKET, SETTINGS, model_url
+from tests.support.retrain_step import clients as clients  # noqa: PLC0414 - fixture
 
 ENV = RETRAIN_STEPS_ENV
-SETTINGS = RetrainStepsSettings.from_env(ENV)
-BUCKET = "retrain-models"
 IMAGE = "382416733822.dkr.ecr.us-east-1.amazonaws.com/randomcutforest:1"
 ROLE = "arn:aws:iam::123456789012:role/sentinel-sagemaker"
 RUN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/anomaly-sentinel-rcf/execution/"
-
-
-@pytest.fixture
-def clients(aws):
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
-    sagemaker = boto3.client("sagemaker")
-    sagemaker.create_model_package_group(ModelPackageGroupName=SETTINGS.model_package_group_name)
-    return sagemaker, s3
 
 
 def put_stats(s3, key: str, mean: float, std: float) -> str:
@@ -92,10 +82,6 @@ def started_run(sagemaker) -> str:
     return str(
         sagemaker.start_pipeline_execution(PipelineName=SETTINGS.pipeline_name)["PipelineExecutionArn"]
     )
-
-
-def model_url(name: str) -> str:
-    return f"s3://{BUCKET}/models/{name}/model.tar.gz"
 
 
 # ---------------------------------------------------------------------------- the decision
