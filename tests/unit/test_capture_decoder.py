@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import re
+import tracemalloc
 import zlib
 
 import pytest
@@ -18,7 +19,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import anomaly_sentinel.capture.decoder as decoder_module
-import anomaly_sentinel.capture.lines as lines_module
 from anomaly_sentinel import capture, drift
 from anomaly_sentinel.capture import (
     CaptureDecoder,
@@ -847,12 +847,20 @@ def test_the_reader_asks_the_stream_for_one_chunk_at_a_time(compress):
     assert set(stream.asked) == {64}
 
 
-def test_a_gzip_stream_is_decompressed_a_chunk_at_a_time():
-    # GIVEN 1 MB that compresses to almost nothing WHEN read in 64-byte steps
-    chunks = list(lines_module._chunks(io.BytesIO(gzip.compress(b"0" * 1_000_000)), 64))
-    # THEN no step holds more than 64 decompressed bytes
-    assert b"".join(chunks) == b"0" * 1_000_000
-    assert max(map(len, chunks)) == 64
+def test_a_gzip_bomb_is_read_in_memory_bounded_by_chunk_and_line_limits():
+    # GIVEN 8 MB of one line that gzip compresses to a few kilobytes, then a short line
+    bomb = io.BytesIO(gzip.compress(b"0" * 8_000_000 + b"\nnext\n"))
+    # WHEN its lines are read with 4 KB chunks and a 1 KB line limit, memory traced
+    tracemalloc.start()
+    try:
+        lines = list(read_lines(bomb, max_line_bytes=1024, chunk_bytes=4096))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # THEN the long line is measured, the next kept, and memory stayed near chunk + line limit (plus
+    # zlib's 32 KB window, traced too: about 60 KB in all), far below the 8 MB the file inflates to
+    assert lines == [OverlongLine(8_000_000), b"next"]
+    assert peak < 512 * 1024
 
 
 @pytest.mark.parametrize("chunk_bytes", [64, 1 << 20])
