@@ -386,43 +386,48 @@ def test_a_serving_model_without_model_data_is_an_endpoint_without_a_model(clien
     )
 
 
-def test_packages_are_scanned_newest_first_across_pages():
-    # GIVEN ListModelPackages answering in two pages (stubbed: the emulator answers in one)
-    sagemaker = boto3.client("sagemaker", region_name="us-east-1")
-    listed = {
-        "ModelPackageGroupName": "g",
-        "SortBy": "CreationTime",
-        "SortOrder": "Descending",
-        "MaxResults": 100,
-    }
+class OnePackagePerPage:
+    """The emulated client, except that ListModelPackages answers one package per page (AWS may
+    return fewer than MaxResults; the emulator fills its pages) and DescribeModelPackage is recorded."""
 
-    def summary(arn: str) -> dict:
-        return {"ModelPackageArn": arn, "CreationTime": 0, "ModelPackageStatus": "Completed"}
+    def __init__(self, client) -> None:
+        self.client = client
+        self.described: list[str] = []
 
-    def described(arn: str) -> dict:
-        return {
-            "ModelPackageArn": arn,
-            "ModelPackageName": arn,
-            "CreationTime": 0,
-            "ModelPackageStatus": "Completed",
-            "ModelPackageStatusDetails": {"ValidationStatuses": []},
-        }
+    def list_model_packages(self, **kwargs):
+        return self.client.list_model_packages(**{**kwargs, "MaxResults": 1})
 
-    with Stubber(sagemaker) as stub:
-        stub.add_response(
-            "list_model_packages", {"ModelPackageSummaryList": [summary("arn:p3")], "NextToken": "t"}, listed
-        )
-        stub.add_response("describe_model_package", described("arn:p3"), {"ModelPackageName": "arn:p3"})
-        stub.add_response(
-            "list_model_packages",
-            {"ModelPackageSummaryList": [summary("arn:p2"), summary("arn:p1")]},
-            {**listed, "NextToken": "t"},
-        )
-        stub.add_response("describe_model_package", described("arn:p2"), {"ModelPackageName": "arn:p2"})
-        # WHEN two packages are scanned THEN the newest two are described, the third never
-        found = [p["ModelPackageArn"] for p in retraining.newest_packages(sagemaker, "g", 2)]
-        assert found == ["arn:p3", "arn:p2"]
-        stub.assert_no_pending_responses()
+    def describe_model_package(self, **kwargs):
+        self.described.append(kwargs["ModelPackageName"])
+        return self.client.describe_model_package(**kwargs)
+
+    def __getattr__(self, operation: str):
+        return getattr(self.client, operation)
+
+
+@pytest.mark.parametrize(("limit", "found"), [(3, True), (2, False)])
+def test_the_package_in_service_is_found_across_pages_within_the_scan_limit(clients, limit, found):
+    # GIVEN packages a (oldest), b (serving) and c, then a run that registers a candidate (newest),
+    # and package listings that come one package per page
+    sagemaker, s3 = clients
+    a = register(sagemaker, url=model_url("a"))
+    serving = register(sagemaker, url=model_url("b"))
+    register(sagemaker, url=model_url("c"))
+    serve(sagemaker, serving["url"])
+    run = new_run()
+    candidate = register(sagemaker, url=model_url("new"), run=run)
+    paged = OnePackagePerPage(sagemaker)
+    settings = SETTINGS.model_copy(update={"package_scan_limit": limit})
+    # WHEN the evaluate step judges the candidate
+    result = retraining.evaluate({"pipelineExecutionArn": run}, settings, paged, s3)
+    # THEN the candidate is the run's package; the package in service is named as what it replaces
+    # when it is among the newest ``limit`` packages (newest first, the third page), and none when not
+    assert result["modelPackageArn"] == candidate["arn"]
+    assert result["previousModelDataUrl"] == serving["url"]
+    assert result["previousModelPackageArn"] == (serving["arn"] if found else retraining.NONE)
+    # AND no package older than the scan limit is ever described
+    assert a["arn"] not in paged.described
+    assert len(set(paged.described) - {candidate["arn"]}) <= limit
 
 
 def test_an_endpoint_that_cannot_be_read_is_a_fault_not_an_empty_endpoint(clients):
