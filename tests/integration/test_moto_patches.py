@@ -11,6 +11,7 @@ import uuid
 from unittest import mock
 
 import boto3
+import botocore.session
 import moto
 import pytest
 from botocore.exceptions import ClientError
@@ -261,11 +262,11 @@ def test_instant_waits_replace_wait_states_and_retry_sleeps(aws):
 
 
 def test_every_session_in_a_world_shares_one_data_loader(aws):
-    # GIVEN two sessions made in a world (mock_aws makes a new default session per world)
-    first, second = boto3.session.Session(), boto3.session.Session()
+    # GIVEN two sessions made in a world (mock_aws makes a new default session per world; a boto3
+    # session is made on a botocore one)
+    first, second = botocore.session.Session(), botocore.session.Session()
     # THEN they read service models through one loader: each JSON file is parsed once per process
-    loader = first._session.get_component("data_loader")
-    assert loader is second._session.get_component("data_loader")
+    assert first.get_component("data_loader") is second.get_component("data_loader")
     # AND it is a real loader: the clients it serves work
     assert "Buckets" in boto3.client("s3").list_buckets()
 
