@@ -15,6 +15,7 @@ from anomaly_sentinel import retraining
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
 from sentinel.moto_patches import record_pipeline_steps, registered_step
 from tests.support import RETRAIN_STEPS_ENV, Failing
+from tests.support.retrain import serve_as
 from tests.support.retrain_step import BUCKET, SETTINGS, model_url
 from tests.support.retrain_step import clients as clients  # noqa: PLC0414 - fixture
 
@@ -50,22 +51,10 @@ def register(
     return {"arn": arn, "url": url}
 
 
-def serve(sagemaker, url: str | None, tag: str = "seed") -> str:
-    model, config = f"{SETTINGS.endpoint_name}-m-{tag}", f"{SETTINGS.endpoint_name}-c-{tag}"
-    container = {"Image": IMAGE, **({"ModelDataUrl": url} if url else {})}
-    sagemaker.create_model(ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer=container)
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=config,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": model,
-                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName=SETTINGS.endpoint_name, EndpointConfigName=config)
-    return config
+def serve(url: str | None, tag: str = "seed") -> str:
+    """``url`` in service on the settings' endpoint."""
+    name = SETTINGS.endpoint_name
+    return serve_as(name, f"{name}-m-{tag}", f"{name}-c-{tag}", url)
 
 
 def new_run() -> str:
@@ -91,7 +80,7 @@ def test_a_better_candidate_is_approved_with_what_it_replaces(clients):
     # GIVEN a model in service with test:f1 0.5 and a run that registered a candidate with 0.7
     sagemaker, s3 = clients
     old = register(sagemaker, url=model_url("old"), metadata={"objective_value": "0.5"})
-    config = serve(sagemaker, old["url"])
+    config = serve(old["url"])
     run = started_run(sagemaker)
     new = register(
         sagemaker,
@@ -147,7 +136,7 @@ def test_a_first_candidate_is_approved_on_an_empty_endpoint(clients):
 
 def test_a_rejected_candidate_records_no_approval(clients):
     sagemaker, s3 = clients
-    serve(sagemaker, register(sagemaker, url=model_url("old"), metadata={"objective_value": "0.9"})["url"])
+    serve(register(sagemaker, url=model_url("old"), metadata={"objective_value": "0.9"})["url"])
     run = new_run()
     register(sagemaker, url=model_url("new"), run=run, metadata={"objective_value": "0.1"})
     result = retraining.evaluate({"pipelineExecutionArn": run, "executionName": "x"}, SETTINGS, sagemaker, s3)
@@ -170,9 +159,7 @@ def test_without_objectives_the_score_statistics_in_s3_decide(clients):
     sagemaker, s3 = clients
     old_stats = put_stats(s3, "models/old/score_stats.json", 1.0, 0.3)
     new_stats = put_stats(s3, "models/new/score_stats.json", 1.0, 0.1)
-    serve(
-        sagemaker, register(sagemaker, url=model_url("old"), metadata={"score_stats_uri": old_stats})["url"]
-    )
+    serve(register(sagemaker, url=model_url("old"), metadata={"score_stats_uri": old_stats})["url"])
     run = new_run()
     register(sagemaker, url=model_url("new"), run=run, metadata={"score_stats_uri": new_stats})
     # WHEN evaluated THEN the spreads read from S3 decide
@@ -215,7 +202,7 @@ def test_a_candidate_already_serving_is_a_duplicate_even_with_an_evaluation(clie
     candidate = register(
         sagemaker, url=model_url("same"), run=run, metadata={"evaluation_uri": f"s3://{BUCKET}/missing.json"}
     )
-    serve(sagemaker, candidate["url"])
+    serve(candidate["url"])
     # WHEN evaluated THEN it is rejected as the same model, not judged on the evaluation
     result = retraining.evaluate({"pipelineExecutionArn": run}, SETTINGS, sagemaker, s3)
     assert (result["approve"], result["rule"]) == (False, "same-model")
@@ -337,7 +324,7 @@ def test_the_model_in_service_is_matched_to_its_package_by_model_data(clients):
     register(sagemaker, url=model_url("a"))
     serving = register(sagemaker, url=model_url("b"))
     register(sagemaker, url=model_url("c"))
-    config = serve(sagemaker, serving["url"])
+    config = serve(serving["url"])
     current = retraining.in_service(sagemaker, SETTINGS)
     assert (current.endpoint_exists, current.endpoint_config_name, current.model_data_url) == (
         True,
@@ -355,7 +342,7 @@ def test_a_model_registered_twice_is_matched_to_its_newest_package(clients):
     register(sagemaker, url=model_url("same"))
     register(sagemaker, url=model_url("other"))
     newest = register(sagemaker, url=model_url("same"))
-    serve(sagemaker, newest["url"])
+    serve(newest["url"])
     # WHEN the model in service is looked up THEN it is the newest of its packages
     found = retraining.in_service(sagemaker, SETTINGS).package
     assert found is not None
@@ -368,7 +355,7 @@ def test_a_serving_model_older_than_the_scanned_packages_has_no_package(clients)
     serving = register(sagemaker, url=model_url("old"))
     register(sagemaker, url=model_url("b"))
     register(sagemaker, url=model_url("c"))
-    serve(sagemaker, serving["url"])
+    serve(serving["url"])
     two = SETTINGS.model_copy(update={"package_scan_limit": 2})
     three = SETTINGS.model_copy(update={"package_scan_limit": 3})
     # THEN it is found when three are scanned, not when two are
@@ -380,7 +367,7 @@ def test_a_serving_model_older_than_the_scanned_packages_has_no_package(clients)
 
 def test_a_serving_model_without_model_data_is_an_endpoint_without_a_model(clients):
     sagemaker, _ = clients
-    config = serve(sagemaker, None)
+    config = serve(None)
     assert retraining.in_service(sagemaker, SETTINGS) == retraining.InService(
         endpoint_exists=True, endpoint_config_name=config
     )
@@ -413,7 +400,7 @@ def test_the_package_in_service_is_found_across_pages_within_the_scan_limit(clie
     a = register(sagemaker, url=model_url("a"))
     serving = register(sagemaker, url=model_url("b"))
     register(sagemaker, url=model_url("c"))
-    serve(sagemaker, serving["url"])
+    serve(serving["url"])
     run = new_run()
     candidate = register(sagemaker, url=model_url("new"), run=run)
     paged = OnePackagePerPage(sagemaker)
@@ -507,7 +494,7 @@ def test_a_score_statistics_bucket_that_cannot_be_read_is_a_fault(clients):
 def test_a_reason_longer_than_an_approval_description_is_cut_to_its_limit(clients):
     # GIVEN an objective metric so long that the "unmeasured" reason naming it exceeds 1,024 characters
     sagemaker, s3 = clients
-    serve(sagemaker, register(sagemaker, url=model_url("old"))["url"])
+    serve(register(sagemaker, url=model_url("old"))["url"])
     run = new_run()
     register(sagemaker, url=model_url("new"), run=run)
     settings = SETTINGS.model_copy(update={"objective_metric": "m" * 2_000})
