@@ -1,5 +1,5 @@
 """Test modules share builders only through tests/support: importing a test module runs its module
-code and can register its fixtures twice, and ties one test's file to another's internals."""
+code a second time (pytest imports it under its own name too) and ties one test file to another."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def imported_test_code(source: str) -> list[str]:
         ("from tests import support", []),
     ],
 )
-def test_the_scan_finds_every_form_of_importing_test_code(source, expected):
+def test_the_scan_finds_every_form_of_importing_test_code(source: str, expected: list[str]) -> None:
     # GIVEN an import of test code (absolute, relative, from a package, inside a function) or of support
     # WHEN the source is scanned
     # THEN test code is found, support is not
@@ -59,7 +59,7 @@ def test_the_scan_finds_every_form_of_importing_test_code(source, expected):
 
 
 @pytest.mark.source_scan
-def test_no_module_under_tests_imports_a_test_module():
+def test_no_module_under_tests_imports_a_test_module() -> None:
     # GIVEN every Python file under tests/ (test modules, conftests and tests/support itself)
     modules = sorted(TESTS.rglob("*.py"))
     assert len(modules) > 100
