@@ -8,7 +8,7 @@ import json
 import pytest
 
 from sentinel.cli import main
-from tests.unit.capture_samples import as_base64, jsonl, real_csv_records, record
+from tests.support.capture import as_base64, jsonl, real_csv_records, record
 
 
 def last_json_line(text: str) -> dict:

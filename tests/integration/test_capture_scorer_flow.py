@@ -8,9 +8,10 @@ The handler's own end-to-end tests are in test_score_capture_handler.py.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
-import tempfile
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -26,9 +27,8 @@ from anomaly_sentinel.exceptions import CaptureReadError
 from anomaly_sentinel.score_capture import CaptureScorer
 from anomaly_sentinel.settings import ScoreCaptureSettings
 from sentinel.endpoint import EndpointServer, Faults, FaultyScorer, MeanScorer, static_resolver
-from tests.support import Failing, fixture_path
-from tests.unit.capture_samples import jsonl, record
-from tests.unit.test_score_capture_logic import local_zone
+from tests.support import Failing, fixture_path, local_zone
+from tests.support.capture import jsonl, record
 
 NAME = "anomaly-sentinel-rcf"
 BUCKET = "sentinel-data"
@@ -97,13 +97,14 @@ def scorer(
     topic_arn: str,
     metrics: Recorder | None = None,
     tmp_dir: str | None = None,
+    s3: Any = None,
     **env: str,
 ) -> tuple[CaptureScorer, list[float]]:
     sleeps: list[float] = []
     runtime = boto3.client("sagemaker-runtime", endpoint_url=endpoint.url, config=scoring.runtime_config(2))
     built = CaptureScorer(
         settings(topic_arn, **env),
-        s3=boto3.client("s3"),
+        s3=s3 or boto3.client("s3"),
         sagemaker=boto3.client("sagemaker"),
         runtime=runtime,
         sns=boto3.client("sns"),
@@ -557,23 +558,64 @@ def test_a_files_row_sample_is_drawn_by_its_identity(endpoint, topic):
     assert sample_mean(first) != sample_mean(other)
 
 
-def test_every_spool_file_of_a_pass_is_made_in_the_given_directory(endpoint, topic, tmp_path, monkeypatch):
-    # GIVEN a scorer told to spool under a directory of its own (Lambda: /tmp is the writable place)
+def open_files() -> list[str]:
+    """What ``lsof`` shows of this process: the paths of its open file descriptors (an unnamed
+    temporary file shows as ``<directory>/#<inode> (deleted)``)."""
+    paths = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the descriptor listdir itself used is gone
+            paths.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return paths
+
+
+class WatchedUploads:
+    """The emulated S3 client; at each PutObject the process's open files are noted, and the
+    upload of ``refuse`` (a key prefix) is refused."""
+
+    def __init__(self, refuse: str | None = None) -> None:
+        self.client = boto3.client("s3")
+        self.refuse = refuse
+        self.open_at_upload: list[list[str]] = []
+
+    def put_object(self, **kwargs: Any) -> Any:
+        self.open_at_upload.append(open_files())
+        if self.refuse and kwargs["Key"].startswith(self.refuse):
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "refused"}}, "PutObject")
+        return self.client.put_object(**kwargs)
+
+    def __getattr__(self, operation: str) -> Any:
+        return getattr(self.client, operation)
+
+
+@pytest.mark.parametrize("refuse", [None, "scores/"], ids=["scored", "failed"])
+def test_a_pass_spools_only_under_the_given_directory_and_leaves_nothing_there(
+    endpoint, topic, tmp_path, refuse
+):
+    # GIVEN a scorer told to spool under a directory of its own (Lambda: /tmp is the writable place,
+    # shared by every invocation of a warm container), uploads watched, the scores upload refused
+    # in the failing case
     arn, _ = topic
-    flow, _ = scorer(endpoint, arn, tmp_dir=str(tmp_path))
-    made: list[str | None] = []
-    original = tempfile.TemporaryFile
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        made.append(kwargs.get("dir"))
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(tempfile, "TemporaryFile", recording)
-    # WHEN a file with a rejected record and scored rows is processed
-    report = flow.process(upload(jsonl([record("1,1,1")]) + b"{\n"))
-    # THEN its pending rows, rejects, scores and dataset day were all spooled there
-    assert (report.scored, report.rejected, report.dataset_files) == (1, 1, 1)
-    assert made == [str(tmp_path)] * 4
+    s3 = WatchedUploads(refuse)
+    flow, _ = scorer(endpoint, arn, tmp_dir=str(tmp_path), s3=s3)
+    spool = str(tmp_path)
+    elsewhere = [p for p in open_files() if p.endswith("(deleted)")]
+    # WHEN a file with a rejected record and scored rows is processed (or fails on the way)
+    if refuse:
+        with pytest.raises(ClientError, match="refused"):
+            flow.process(upload(jsonl([record("1,1,1")]) + b"{\n"))
+    else:
+        report = flow.process(upload(jsonl([record("1,1,1")]) + b"{\n"))
+        assert (report.scored, report.rejected, report.dataset_files) == (1, 1, 1)
+    # THEN while the outputs were uploaded, the pass's spool files were open under that directory,
+    # and no spool file of its own was open anywhere else
+    assert s3.open_at_upload
+    for seen in s3.open_at_upload:
+        assert any(p.startswith(spool) for p in seen)
+        assert [p for p in seen if p.endswith("(deleted)") and not p.startswith(spool)] == elsewhere
+    # AND afterwards nothing is left in the directory and nothing there is held open (disk space a
+    # warm container would lose for good)
+    assert list(tmp_path.iterdir()) == []
+    assert [p for p in open_files() if p.startswith(spool)] == []
 
 
 def test_undated_records_of_a_dated_key_are_filed_under_its_utc_hour(endpoint, topic):

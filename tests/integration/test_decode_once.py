@@ -11,7 +11,7 @@ import pytest
 
 from anomaly_sentinel.capture import CaptureDecoder
 from sentinel.cli import main
-from tests.unit.capture_samples import as_base64, jsonl, record
+from tests.support.capture import as_base64, jsonl, record
 
 
 def last_json_line(text: str) -> dict:

@@ -10,8 +10,8 @@ import boto3
 import pytest
 
 from pipeline.scripts import evaluate
-from tests.integration.retrain_support import serve_as
 from tests.support import Denying
+from tests.support.retrain import serve_as
 
 ENDPOINT = "anomaly-sentinel-rcf"
 MODEL_DATA = "s3://evaluation-data/models/hand-made/model.tar.gz"

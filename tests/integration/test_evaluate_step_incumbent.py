@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.scripts import evaluate as ev
 from pipeline.scripts import score_stats as ss
-from tests.integration.retrain_support import serve
+from tests.support.retrain import serve
 
 BUCKET = "evaluate-step"
 SERVED = f"s3://{BUCKET}/models/served/model.tar.gz"

@@ -25,12 +25,11 @@ import pytest
 from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS
 from sentinel.endpoint import EndpointServer, MeanScorer, static_resolver
 from sentinel.invoke import LocalContext
-from tests.integration.retrain_support import create_pipeline, wait_for_all_executions
-from tests.integration.test_score_capture_handler import put_capture
 from tests.support import s3_object_created
+from tests.support.capture import jsonl, put_capture, record
 from tests.support.monitoring import DRIFTED, Deployment, drift_event, rows, scheduled_event, window_report
 from tests.support.pipeline_runs import failed_run, status_event
-from tests.unit.capture_samples import jsonl, record
+from tests.support.retrain import create_pipeline, wait_for_all_executions
 
 WAIT_S = 20
 

@@ -15,9 +15,8 @@ import boto3
 import pytest
 
 from sentinel.endpoint import EndpointServer, MeanScorer, static_resolver
-from tests.integration.test_score_capture_handler import put_capture
+from tests.support.capture import jsonl, put_capture, record
 from tests.support.monitoring import HOUR, Deployment, scheduled_event
-from tests.unit.capture_samples import jsonl, record
 
 #: A capture key in the hour the drift monitor's scheduled event (02:15) looks at.
 KEY = f"capture/prod-endpoint/AllTraffic/{HOUR}/05-00-123-abc.jsonl"

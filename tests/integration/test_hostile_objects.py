@@ -16,12 +16,11 @@ import pytest
 
 from anomaly_sentinel import drift, retraining
 from sentinel.endpoint import EndpointServer, MeanScorer, static_resolver
-from tests.integration.retrain_support import AlertsInbox, wait_for_all_executions
-from tests.integration.test_retrain_evaluate_step import BUCKET, SETTINGS, model_url
-from tests.integration.test_retrain_evaluate_step import clients as clients  # noqa: PLC0414 - fixture
-from tests.integration.test_score_capture_handler import put_capture
+from tests.support.capture import jsonl, put_capture, record
 from tests.support.monitoring import HOUR, Deployment, rows, scheduled_event
-from tests.unit.capture_samples import jsonl, record
+from tests.support.retrain import AlertsInbox, wait_for_all_executions
+from tests.support.retrain_step import BUCKET, SETTINGS, model_url
+from tests.support.retrain_step import clients as clients  # noqa: PLC0414 - fixture
 
 NESTED = b"[" * 100_000 + b"]" * 100_000
 
@@ -213,8 +212,8 @@ def test_a_deeply_nested_evaluation_is_a_reasoned_rejection(clients):
 
 def test_a_long_feature_name_in_a_violations_report_is_shortened_in_the_alert(stack, world, lambda_function):
     # GIVEN a Model Monitor run whose report names 25 features of 150,000 characters
-    from tests.integration.retrain_support import monitoring_event
     from tests.support.monitoring import SCHEDULE, monitoring_run, put_report
+    from tests.support.retrain import monitoring_event
 
     long_name = "f" * 150_000
     violations = [

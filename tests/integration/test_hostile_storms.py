@@ -17,12 +17,6 @@ import boto3
 import pytest
 
 from anomaly_sentinel import drift, monitoring, storms
-from tests.integration.retrain_support import (
-    AlertsInbox,
-    drift_alarm_event,
-    monitoring_event,
-    wait_for_all_executions,
-)
 from tests.support.monitoring import (
     DRIFTED,
     drift_event,
@@ -30,6 +24,12 @@ from tests.support.monitoring import (
     monitoring_run,
     put_report,
     window_report,
+)
+from tests.support.retrain import (
+    AlertsInbox,
+    drift_alarm_event,
+    monitoring_event,
+    wait_for_all_executions,
 )
 
 

@@ -11,9 +11,9 @@ from datetime import UTC, timedelta
 
 import boto3
 
-from tests.integration.test_score_capture_handler import emf_documents
 from tests.support.logs import EXCEPTION, hdfs_log, put_log, register_log_model, text
 from tests.support.monitoring import scheduled_event
+from tests.support.outputs import emf_documents
 
 
 def test_unseen_lines_and_new_templates_of_scored_logs_are_reported_by_the_drift_monitor(

@@ -18,14 +18,14 @@ from botocore.stub import Stubber
 
 from anomaly_sentinel import monitoring
 from anomaly_sentinel.exceptions import EventParseError, RetrainStartError
-from tests.integration.retrain_support import (
+from tests.support import fixture_path
+from tests.support.monitoring import JOB, SCHEDULE, executions, monitoring_run, put_report, report_uri
+from tests.support.retrain import (
     AlertsInbox,
     drift_alarm_event,
     monitoring_event,
     wait_for_all_executions,
 )
-from tests.support import fixture_path
-from tests.support.monitoring import JOB, SCHEDULE, executions, monitoring_run, put_report, report_uri
 
 FUNCTION = "MonitoringAlertFunction"
 

@@ -15,13 +15,13 @@ import pytest
 from anomaly_sentinel import drift
 from anomaly_sentinel.contracts.messages import Violation
 from sentinel.router import Router
-from tests.integration.retrain_support import (
+from tests.support.monitoring import DRIFTED, drift_event, executions, window_report
+from tests.support.retrain import (
     AlertsInbox,
     drift_alarm_event,
     hold_lock,
     wait_for_all_executions,
 )
-from tests.support.monitoring import DRIFTED, drift_event, executions, window_report
 
 FUNCTION = "MonitoringAlertFunction"
 
@@ -172,7 +172,7 @@ def test_runs_of_the_optional_model_monitor_schedule_are_handled_for_its_endpoin
     stack, world, lambda_function
 ):
     # GIVEN the stack deployed with ModelMonitorEndpointName (the template passes it to the function)
-    from tests.integration.retrain_support import monitoring_event
+    from tests.support.retrain import monitoring_event
 
     spec = stack.resolve(stack.resource(FUNCTION)["Properties"]["Environment"]["Variables"])
     assert spec["MODEL_MONITOR_ENDPOINT_NAME"] == stack.parameters["ModelMonitorEndpointName"]

@@ -13,8 +13,8 @@ import pytest
 
 from anomaly_sentinel import monitoring, storms
 from anomaly_sentinel.contracts.messages import Violation
-from tests.integration.retrain_support import AlertsInbox, hold_lock, wait_for_all_executions
 from tests.support.monitoring import DRIFTED, drift_event, window_report
+from tests.support.retrain import AlertsInbox, hold_lock, wait_for_all_executions
 
 FUNCTION = "MonitoringAlertFunction"
 FOLDED_NOTE = "Further signals this hour are counted, not alerted, until the retraining ends."

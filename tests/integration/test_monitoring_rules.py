@@ -16,9 +16,9 @@ from anomaly_sentinel.contracts.messages import DriftWindowEvent, RetrainRequest
 from sentinel.emulator import nominal
 from sentinel.stepfunctions import apply_input_transformer
 from sentinel.template import Template, load_template
-from tests.integration.retrain_support import drift_alarm_event, monitoring_event
-from tests.integration.retrain_support import pipeline_event as adapted_pipeline_event
 from tests.support import drift_window_delivery, load_event
+from tests.support.retrain import drift_alarm_event, monitoring_event
+from tests.support.retrain import pipeline_event as adapted_pipeline_event
 
 DOCUMENT = load_template()
 #: Names as the emulator gives them, without deploying: every rule's pattern resolves.

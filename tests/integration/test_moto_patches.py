@@ -11,25 +11,27 @@ import uuid
 from unittest import mock
 
 import boto3
+import botocore.session
 import moto
 import pytest
 from botocore.exceptions import ClientError
 from moto.kms.models import kms_backends
+from moto.sagemaker.models import SageMakerModelBackend
+from moto.sagemaker.responses import SageMakerResponse
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-from sentinel import moto_patches
 from sentinel.emulator import ACCOUNT, REGION
 from sentinel.moto_patches import (
     MotoPatchError,
-    Patch,
     instant_waits,
     lambda_invoke,
     record_pipeline_steps,
     registered_step,
     sagemaker_extras,
+    shared_parsing,
     start_as_executing,
 )
-from tests.integration.retrain_support import (
+from tests.support.retrain import (
     ROLE,
     create_pipeline,
     register_package,
@@ -45,28 +47,48 @@ def sagemaker():
 # ---------------------------------------------------------------------------- the guard
 
 
-def test_guard_refuses_a_replacement_whose_target_changed_signature_naming_motos_version():
-    # GIVEN a patch expecting parameters moto's method does not have
-    class Target:
-        def method(self, a: int) -> int:
-            return a
+def test_a_patch_whose_moto_target_changed_signature_refuses_to_start_naming_motos_version(monkeypatch):
+    # GIVEN a moto whose lambda invoke takes other parameters than the patch replaces
+    from moto.awslambda_simple.models import LambdaSimpleBackend
 
-    patch = Patch(Target, "method", lambda self, b: b, parameters=("self", "b"))
-    # WHEN / THEN applying it fails loudly, naming the moto version
+    monkeypatch.setattr(LambdaSimpleBackend, "invoke", lambda self, function_name, payload: b"")
+    # WHEN the patch is entered THEN it refuses, naming moto's version, what changed and what it expects
     with (
-        pytest.raises(MotoPatchError, match=f"moto {moto.__version__} changed"),
-        moto_patches._guarded([patch]),
+        pytest.raises(MotoPatchError, match=rf"moto {moto.__version__} changed LambdaSimpleBackend\.invoke"),
+        lambda_invoke(lambda name, body, headers: b"{}"),
     ):
         pass
 
 
-def test_guard_refuses_to_add_what_moto_now_implements():
-    class Target:
-        def update_endpoint(self) -> None: ...
+def test_a_patch_whose_moto_target_is_gone_refuses_to_start(monkeypatch):
+    # GIVEN a moto without the KMS key generator the speed patches replace
+    monkeypatch.delattr(moto.kms.models, "generate_private_key")
+    # WHEN the patches are entered THEN they refuse, naming what is gone
+    with pytest.raises(MotoPatchError, match=r"has no .*generate_private_key any more"), shared_parsing():
+        pass
 
+
+def test_one_changed_target_applies_none_of_the_sagemaker_patches(monkeypatch):
+    # GIVEN a moto whose UpdateModelPackage (the last SageMaker patch) takes other parameters
+    monkeypatch.setattr(SageMakerModelBackend, "update_model_package", lambda self, arn: None)
+    # WHEN the SageMaker patches are entered THEN they refuse
     with (
-        pytest.raises(MotoPatchError, match="now implements"),
-        moto_patches._guarded([Patch(Target, "update_endpoint", None, adds=True)]),
+        pytest.raises(MotoPatchError, match=r"changed SageMakerModelBackend\.update_model_package"),
+        sagemaker_extras(),
+    ):
+        pass
+    # AND moto was left as it was: none of the APIs the other patches add is there
+    assert not hasattr(SageMakerResponse, "update_endpoint")
+    assert not hasattr(SageMakerModelBackend, "update_endpoint")
+
+
+def test_an_api_moto_now_implements_refuses_the_patch_that_adds_it(monkeypatch):
+    # GIVEN a moto that answers UpdateEndpoint itself
+    monkeypatch.setattr(SageMakerResponse, "update_endpoint", lambda self: None, raising=False)
+    # WHEN the SageMaker patches are entered THEN they refuse, saying the patch can go
+    with (
+        pytest.raises(MotoPatchError, match=r"now implements SageMakerResponse\.update_endpoint: drop"),
+        sagemaker_extras(),
     ):
         pass
 
@@ -74,14 +96,6 @@ def test_guard_refuses_to_add_what_moto_now_implements():
 def test_the_sagemaker_patches_cannot_be_applied_twice(world):
     # GIVEN the world's patches active WHEN applied again THEN the guard refuses (moto "has" them)
     with pytest.raises(MotoPatchError, match="now implements"), sagemaker_extras():
-        pass
-
-
-def test_guard_refuses_a_replacement_whose_target_is_gone():
-    with (
-        pytest.raises(MotoPatchError, match="has no"),
-        moto_patches._guarded([Patch(object, "no_such_method", None)]),
-    ):
         pass
 
 
@@ -248,11 +262,11 @@ def test_instant_waits_replace_wait_states_and_retry_sleeps(aws):
 
 
 def test_every_session_in_a_world_shares_one_data_loader(aws):
-    # GIVEN two sessions made in a world (mock_aws makes a new default session per world)
-    first, second = boto3.session.Session(), boto3.session.Session()
+    # GIVEN two sessions made in a world (mock_aws makes a new default session per world; a boto3
+    # session is made on a botocore one)
+    first, second = botocore.session.Session(), botocore.session.Session()
     # THEN they read service models through one loader: each JSON file is parsed once per process
-    loader = first._session.get_component("data_loader")
-    assert loader is second._session.get_component("data_loader")
+    assert first.get_component("data_loader") is second.get_component("data_loader")
     # AND it is a real loader: the clients it serves work
     assert "Buckets" in boto3.client("s3").list_buckets()
 

@@ -20,7 +20,6 @@ from moto.events.models import EventPattern
 
 from anomaly_sentinel.pipeline_runs import END_BEFORE_START, INSTANCE_PRICES_USD_PER_HOUR, cost_line
 from sentinel.moto_patches import record_pipeline_steps
-from tests.integration.retrain_support import AlertsInbox
 from tests.support.pipeline_runs import (
     backend_execution,
     failed_run,
@@ -30,6 +29,7 @@ from tests.support.pipeline_runs import (
     step,
     training_job,
 )
+from tests.support.retrain import AlertsInbox
 
 FUNCTION = "PipelineRunsFunction"
 

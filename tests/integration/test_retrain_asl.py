@@ -19,7 +19,7 @@ import pytest
 from anomaly_sentinel import storms
 from sentinel.moto_patches import set_pipeline_execution_status
 from sentinel.stepfunctions import fast_waits
-from tests.integration.retrain_support import (
+from tests.support.retrain import (
     create_pipeline,
     endpoint_config,
     hold_lock,

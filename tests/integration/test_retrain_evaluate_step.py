@@ -13,25 +13,16 @@ from botocore.stub import Stubber
 
 from anomaly_sentinel import retraining
 from anomaly_sentinel.exceptions import CandidateNotFoundError, EventParseError
-from anomaly_sentinel.settings import RetrainStepsSettings
 from sentinel.moto_patches import record_pipeline_steps, registered_step
 from tests.support import RETRAIN_STEPS_ENV, Failing
+from tests.support.retrain import serve_as
+from tests.support.retrain_step import BUCKET, SETTINGS, model_url
+from tests.support.retrain_step import clients as clients  # noqa: PLC0414 - fixture
 
 ENV = RETRAIN_STEPS_ENV
-SETTINGS = RetrainStepsSettings.from_env(ENV)
-BUCKET = "retrain-models"
 IMAGE = "382416733822.dkr.ecr.us-east-1.amazonaws.com/randomcutforest:1"
 ROLE = "arn:aws:iam::123456789012:role/sentinel-sagemaker"
 RUN = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/anomaly-sentinel-rcf/execution/"
-
-
-@pytest.fixture
-def clients(aws):
-    s3 = boto3.client("s3")
-    s3.create_bucket(Bucket=BUCKET)
-    sagemaker = boto3.client("sagemaker")
-    sagemaker.create_model_package_group(ModelPackageGroupName=SETTINGS.model_package_group_name)
-    return sagemaker, s3
 
 
 def put_stats(s3, key: str, mean: float, std: float) -> str:
@@ -60,22 +51,10 @@ def register(
     return {"arn": arn, "url": url}
 
 
-def serve(sagemaker, url: str | None, tag: str = "seed") -> str:
-    model, config = f"{SETTINGS.endpoint_name}-m-{tag}", f"{SETTINGS.endpoint_name}-c-{tag}"
-    container = {"Image": IMAGE, **({"ModelDataUrl": url} if url else {})}
-    sagemaker.create_model(ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer=container)
-    sagemaker.create_endpoint_config(
-        EndpointConfigName=config,
-        ProductionVariants=[
-            {
-                "VariantName": "AllTraffic",
-                "ModelName": model,
-                "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5},
-            }
-        ],
-    )
-    sagemaker.create_endpoint(EndpointName=SETTINGS.endpoint_name, EndpointConfigName=config)
-    return config
+def serve(url: str | None, tag: str = "seed") -> str:
+    """``url`` in service on the settings' endpoint."""
+    name = SETTINGS.endpoint_name
+    return serve_as(name, f"{name}-m-{tag}", f"{name}-c-{tag}", url)
 
 
 def new_run() -> str:
@@ -94,10 +73,6 @@ def started_run(sagemaker) -> str:
     )
 
 
-def model_url(name: str) -> str:
-    return f"s3://{BUCKET}/models/{name}/model.tar.gz"
-
-
 # ---------------------------------------------------------------------------- the decision
 
 
@@ -105,7 +80,7 @@ def test_a_better_candidate_is_approved_with_what_it_replaces(clients):
     # GIVEN a model in service with test:f1 0.5 and a run that registered a candidate with 0.7
     sagemaker, s3 = clients
     old = register(sagemaker, url=model_url("old"), metadata={"objective_value": "0.5"})
-    config = serve(sagemaker, old["url"])
+    config = serve(old["url"])
     run = started_run(sagemaker)
     new = register(
         sagemaker,
@@ -161,7 +136,7 @@ def test_a_first_candidate_is_approved_on_an_empty_endpoint(clients):
 
 def test_a_rejected_candidate_records_no_approval(clients):
     sagemaker, s3 = clients
-    serve(sagemaker, register(sagemaker, url=model_url("old"), metadata={"objective_value": "0.9"})["url"])
+    serve(register(sagemaker, url=model_url("old"), metadata={"objective_value": "0.9"})["url"])
     run = new_run()
     register(sagemaker, url=model_url("new"), run=run, metadata={"objective_value": "0.1"})
     result = retraining.evaluate({"pipelineExecutionArn": run, "executionName": "x"}, SETTINGS, sagemaker, s3)
@@ -184,9 +159,7 @@ def test_without_objectives_the_score_statistics_in_s3_decide(clients):
     sagemaker, s3 = clients
     old_stats = put_stats(s3, "models/old/score_stats.json", 1.0, 0.3)
     new_stats = put_stats(s3, "models/new/score_stats.json", 1.0, 0.1)
-    serve(
-        sagemaker, register(sagemaker, url=model_url("old"), metadata={"score_stats_uri": old_stats})["url"]
-    )
+    serve(register(sagemaker, url=model_url("old"), metadata={"score_stats_uri": old_stats})["url"])
     run = new_run()
     register(sagemaker, url=model_url("new"), run=run, metadata={"score_stats_uri": new_stats})
     # WHEN evaluated THEN the spreads read from S3 decide
@@ -229,7 +202,7 @@ def test_a_candidate_already_serving_is_a_duplicate_even_with_an_evaluation(clie
     candidate = register(
         sagemaker, url=model_url("same"), run=run, metadata={"evaluation_uri": f"s3://{BUCKET}/missing.json"}
     )
-    serve(sagemaker, candidate["url"])
+    serve(candidate["url"])
     # WHEN evaluated THEN it is rejected as the same model, not judged on the evaluation
     result = retraining.evaluate({"pipelineExecutionArn": run}, SETTINGS, sagemaker, s3)
     assert (result["approve"], result["rule"]) == (False, "same-model")
@@ -351,7 +324,7 @@ def test_the_model_in_service_is_matched_to_its_package_by_model_data(clients):
     register(sagemaker, url=model_url("a"))
     serving = register(sagemaker, url=model_url("b"))
     register(sagemaker, url=model_url("c"))
-    config = serve(sagemaker, serving["url"])
+    config = serve(serving["url"])
     current = retraining.in_service(sagemaker, SETTINGS)
     assert (current.endpoint_exists, current.endpoint_config_name, current.model_data_url) == (
         True,
@@ -369,7 +342,7 @@ def test_a_model_registered_twice_is_matched_to_its_newest_package(clients):
     register(sagemaker, url=model_url("same"))
     register(sagemaker, url=model_url("other"))
     newest = register(sagemaker, url=model_url("same"))
-    serve(sagemaker, newest["url"])
+    serve(newest["url"])
     # WHEN the model in service is looked up THEN it is the newest of its packages
     found = retraining.in_service(sagemaker, SETTINGS).package
     assert found is not None
@@ -382,7 +355,7 @@ def test_a_serving_model_older_than_the_scanned_packages_has_no_package(clients)
     serving = register(sagemaker, url=model_url("old"))
     register(sagemaker, url=model_url("b"))
     register(sagemaker, url=model_url("c"))
-    serve(sagemaker, serving["url"])
+    serve(serving["url"])
     two = SETTINGS.model_copy(update={"package_scan_limit": 2})
     three = SETTINGS.model_copy(update={"package_scan_limit": 3})
     # THEN it is found when three are scanned, not when two are
@@ -394,49 +367,54 @@ def test_a_serving_model_older_than_the_scanned_packages_has_no_package(clients)
 
 def test_a_serving_model_without_model_data_is_an_endpoint_without_a_model(clients):
     sagemaker, _ = clients
-    config = serve(sagemaker, None)
+    config = serve(None)
     assert retraining.in_service(sagemaker, SETTINGS) == retraining.InService(
         endpoint_exists=True, endpoint_config_name=config
     )
 
 
-def test_packages_are_scanned_newest_first_across_pages():
-    # GIVEN ListModelPackages answering in two pages (stubbed: the emulator answers in one)
-    sagemaker = boto3.client("sagemaker", region_name="us-east-1")
-    listed = {
-        "ModelPackageGroupName": "g",
-        "SortBy": "CreationTime",
-        "SortOrder": "Descending",
-        "MaxResults": 100,
-    }
+class OnePackagePerPage:
+    """The emulated client, except that ListModelPackages answers one package per page (AWS may
+    return fewer than MaxResults; the emulator fills its pages) and DescribeModelPackage is recorded."""
 
-    def summary(arn: str) -> dict:
-        return {"ModelPackageArn": arn, "CreationTime": 0, "ModelPackageStatus": "Completed"}
+    def __init__(self, client) -> None:
+        self.client = client
+        self.described: list[str] = []
 
-    def described(arn: str) -> dict:
-        return {
-            "ModelPackageArn": arn,
-            "ModelPackageName": arn,
-            "CreationTime": 0,
-            "ModelPackageStatus": "Completed",
-            "ModelPackageStatusDetails": {"ValidationStatuses": []},
-        }
+    def list_model_packages(self, **kwargs):
+        return self.client.list_model_packages(**{**kwargs, "MaxResults": 1})
 
-    with Stubber(sagemaker) as stub:
-        stub.add_response(
-            "list_model_packages", {"ModelPackageSummaryList": [summary("arn:p3")], "NextToken": "t"}, listed
-        )
-        stub.add_response("describe_model_package", described("arn:p3"), {"ModelPackageName": "arn:p3"})
-        stub.add_response(
-            "list_model_packages",
-            {"ModelPackageSummaryList": [summary("arn:p2"), summary("arn:p1")]},
-            {**listed, "NextToken": "t"},
-        )
-        stub.add_response("describe_model_package", described("arn:p2"), {"ModelPackageName": "arn:p2"})
-        # WHEN two packages are scanned THEN the newest two are described, the third never
-        found = [p["ModelPackageArn"] for p in retraining.newest_packages(sagemaker, "g", 2)]
-        assert found == ["arn:p3", "arn:p2"]
-        stub.assert_no_pending_responses()
+    def describe_model_package(self, **kwargs):
+        self.described.append(kwargs["ModelPackageName"])
+        return self.client.describe_model_package(**kwargs)
+
+    def __getattr__(self, operation: str):
+        return getattr(self.client, operation)
+
+
+@pytest.mark.parametrize(("limit", "found"), [(3, True), (2, False)])
+def test_the_package_in_service_is_found_across_pages_within_the_scan_limit(clients, limit, found):
+    # GIVEN packages a (oldest), b (serving) and c, then a run that registers a candidate (newest),
+    # and package listings that come one package per page
+    sagemaker, s3 = clients
+    a = register(sagemaker, url=model_url("a"))
+    serving = register(sagemaker, url=model_url("b"))
+    register(sagemaker, url=model_url("c"))
+    serve(serving["url"])
+    run = new_run()
+    candidate = register(sagemaker, url=model_url("new"), run=run)
+    paged = OnePackagePerPage(sagemaker)
+    settings = SETTINGS.model_copy(update={"package_scan_limit": limit})
+    # WHEN the evaluate step judges the candidate
+    result = retraining.evaluate({"pipelineExecutionArn": run}, settings, paged, s3)
+    # THEN the candidate is the run's package; the package in service is named as what it replaces
+    # when it is among the newest ``limit`` packages (newest first, the third page), and none when not
+    assert result["modelPackageArn"] == candidate["arn"]
+    assert result["previousModelDataUrl"] == serving["url"]
+    assert result["previousModelPackageArn"] == (serving["arn"] if found else retraining.NONE)
+    # AND no package older than the scan limit is ever described
+    assert a["arn"] not in paged.described
+    assert len(set(paged.described) - {candidate["arn"]}) <= limit
 
 
 def test_an_endpoint_that_cannot_be_read_is_a_fault_not_an_empty_endpoint(clients):
@@ -516,7 +494,7 @@ def test_a_score_statistics_bucket_that_cannot_be_read_is_a_fault(clients):
 def test_a_reason_longer_than_an_approval_description_is_cut_to_its_limit(clients):
     # GIVEN an objective metric so long that the "unmeasured" reason naming it exceeds 1,024 characters
     sagemaker, s3 = clients
-    serve(sagemaker, register(sagemaker, url=model_url("old"))["url"])
+    serve(register(sagemaker, url=model_url("old"))["url"])
     run = new_run()
     register(sagemaker, url=model_url("new"), run=run)
     settings = SETTINGS.model_copy(update={"objective_metric": "m" * 2_000})

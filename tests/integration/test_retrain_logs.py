@@ -23,7 +23,7 @@ from sentinel.emulator import nominal
 from sentinel.moto_patches import record_pipeline_steps, registered_step
 from sentinel.stepfunctions import apply_input_transformer
 from sentinel.template import Template, load_template
-from tests.integration.retrain_support import (
+from tests.support.retrain import (
     RCF_IMAGE,
     create_pipeline,
     pipeline_event,

@@ -16,7 +16,8 @@ import pytest
 from sentinel.moto_patches import processing_job_event
 from sentinel.router import Router
 from sentinel.stepfunctions import wait_for_execution
-from tests.integration.retrain_support import (
+from tests.support import fixture_path
+from tests.support.retrain import (
     create_pipeline,
     endpoint_config,
     pipeline_event,
@@ -25,7 +26,6 @@ from tests.integration.retrain_support import (
     serve,
     start_pipeline_execution,
 )
-from tests.support import fixture_path
 
 
 @pytest.fixture

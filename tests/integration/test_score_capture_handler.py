@@ -23,14 +23,11 @@ from anomaly_sentinel.exceptions import CaptureReadError, EndpointError
 from sentinel.endpoint import EndpointServer, Faults, FaultyScorer, MeanScorer, static_resolver
 from sentinel.template import Template
 from tests.support import s3_object_created
-from tests.unit.capture_samples import as_base64, jsonl, real_csv_records, record
+from tests.support.capture import ANOMALOUS, POISON, jsonl, put_capture, record
+from tests.support.capture import CAPTURE_KEY as KEY
+from tests.support.outputs import emf_documents, messages, read_jsonl, subscribe
 
 FUNCTION = "ScoreCaptureFunction"
-KEY = "capture/prod-endpoint/AllTraffic/2026/11/21/10/05-00-123-abc.jsonl"
-ANOMALOUS = ("anomaly-1", "anomaly-2")
-#: The value that makes the endpoint refuse a row. Its decimal point keeps it out of every random id
-#: a run writes (request and message ids are hex and dashes): a "-999" appeared in about 0.4 % of runs.
-POISON = "-424242.125"
 
 
 @pytest.fixture
@@ -51,54 +48,6 @@ def function(lambda_function, endpoint):
 @pytest.fixture
 def bucket(stack: Template) -> str:
     return stack.ref("DataBucket")
-
-
-def capture_file() -> bytes:
-    real = real_csv_records()
-    records = [as_base64(r, "text/csv; charset=utf-8") if i % 2 else r for i, r in enumerate(real)]
-    records += [record(",".join(["500"] * 7), event_id=eid) for eid in ANOMALOUS]
-    records.append(record(f"{POISON},1,2,3,4,5,6", event_id="poison-1"))
-    return jsonl(records) + b"this line is not JSON\n"
-
-
-def put_capture(bucket: str, key: str = KEY, body: bytes | None = None) -> dict[str, Any]:
-    data = capture_file() if body is None else body
-    put = boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
-    return s3_object_created(
-        bucket, key, size=len(data), version_id=put["VersionId"], etag=put["ETag"].strip('"')
-    )
-
-
-def subscribe(stack: Template, name: str, policy: dict[str, Any]) -> str:
-    sqs, sns = boto3.client("sqs"), boto3.client("sns")
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(
-        TopicArn=stack.ref("AlertsTopic"),
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"FilterPolicy": json.dumps(policy)},
-    )
-    return url
-
-
-def messages(url: str) -> list[dict[str, Any]]:
-    found = boto3.client("sqs").receive_message(QueueUrl=url, MaxNumberOfMessages=10)
-    return [json.loads(m["Body"]) for m in found.get("Messages", [])]
-
-
-def read_jsonl(uri: str) -> list[dict[str, Any]]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    return [json.loads(line) for line in body.splitlines()]
-
-
-def emf_documents(output: str) -> list[dict[str, Any]]:
-    docs = []
-    for line in output.splitlines():
-        if line.startswith("{") and '"_aws"' in line:
-            docs.append(json.loads(line))
-    return docs
 
 
 def test_capture_file_is_scored_stored_metered_and_alerted(function, stack, bucket, endpoint, capsys, caplog):

@@ -18,7 +18,6 @@ from anomaly_sentinel.exceptions import LogModelNotFoundError
 from sentinel.endpoint import EndpointServer, Faults, FaultyScorer, MeanScorer, static_resolver
 from sentinel.log_route import deploy_log_endpoint
 from sentinel.template import Template
-from tests.integration.test_score_capture_handler import emf_documents, messages, read_jsonl, subscribe
 from tests.support import s3_object_created
 from tests.support.logs import (
     EXCEPTION,
@@ -30,6 +29,7 @@ from tests.support.logs import (
     register_log_model,
     text,
 )
+from tests.support.outputs import emf_documents, messages, read_jsonl, subscribe
 
 FUNCTION = "ScoreLogsFunction"
 FAULTY = (3, 17)

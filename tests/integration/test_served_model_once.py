@@ -23,9 +23,9 @@ from botocore.client import BaseClient
 from pipeline.scripts import baseline as baseline_script
 from sentinel.endpoint import EndpointServer, MeanScorer, static_resolver
 from sentinel.template import Template
-from tests.integration.retrain_support import serve
 from tests.support import s3_object_created
-from tests.unit.capture_samples import jsonl, real_csv_records
+from tests.support.capture import jsonl, real_csv_records
+from tests.support.retrain import serve
 
 #: One resolution of the model in service: DescribeEndpoint → DescribeEndpointConfig → DescribeModel.
 MAX_DESCRIBES_PER_INVOCATION = 3

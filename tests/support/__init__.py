@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -123,3 +127,19 @@ class Denying:
             raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, action)
 
         return deny
+
+
+@contextmanager
+def local_zone(name: str) -> Iterator[None]:
+    """The process's local time zone set to ``name`` for the duration."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    time.tzset()
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()

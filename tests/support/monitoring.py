@@ -11,8 +11,8 @@ import boto3
 from anomaly_sentinel import drift
 from anomaly_sentinel.contracts.messages import DriftWindowEvent, Violation
 from pipeline.scripts import baseline as baseline_script
-from tests.integration.retrain_support import serve
 from tests.support import drift_window_delivery
+from tests.support.retrain import serve
 
 HOUR = "2026/11/30/01"
 SCHEDULED = "2026-11-30T02:15:00Z"  # the template's cron: 15 minutes after the 01:00-02:00 window

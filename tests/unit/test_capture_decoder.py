@@ -1,6 +1,6 @@
 """The capture decoder on the real fixtures (CSV, JSON and base64 forms) and on broken lines.
 
-The base64 records are built in tests/unit/capture_samples.py by base64-encoding the real CSV and
+The base64 records are built in tests/support/capture.py by base64-encoding the real CSV and
 JSON samples: no public capture file with ``"encoding": "BASE64"`` exists.
 """
 
@@ -11,14 +11,14 @@ import gzip
 import io
 import json
 import re
+import tracemalloc
 import zlib
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import anomaly_sentinel.capture.decoder as decoder_module
-import anomaly_sentinel.capture.lines as lines_module
 from anomaly_sentinel import capture, drift
 from anomaly_sentinel.capture import (
     CaptureDecoder,
@@ -30,7 +30,7 @@ from anomaly_sentinel.capture import (
     read_lines,
 )
 from tests.support import fixture_path
-from tests.unit.capture_samples import (
+from tests.support.capture import (
     as_base64,
     input_rows,
     jsonl,
@@ -38,6 +38,7 @@ from tests.unit.capture_samples import (
     real_json_records,
     record,
 )
+from tests.support.decoding import PROPERTY_SETTINGS, corrupted_line, decode_bytes
 
 
 @pytest.fixture(autouse=True)
@@ -46,12 +47,6 @@ def _no_cached_content_types(monkeypatch: pytest.MonkeyPatch) -> None:
     starts without that memory, so what a content type means is decided by the code under test, not
     by an earlier test (or by the process a mutation-testing worker was forked from)."""
     monkeypatch.setattr(decoder_module, "_KINDS", {})
-
-
-def decode_bytes(
-    data: bytes, decoder: CaptureDecoder | None = None, **kwargs
-) -> list[CaptureRecord | Reject]:
-    return list(decode_stream(io.BytesIO(data), decoder or CaptureDecoder(), **kwargs))
 
 
 def only(items: list[CaptureRecord | Reject]) -> CaptureRecord | Reject:
@@ -324,11 +319,6 @@ def test_empty_stream_has_no_records():
 
 # ---------------------------------------------------------------------------- properties
 
-PROPERTY_SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-GOOD_LINES = [json.dumps(r).encode() for r in real_csv_records()[:5]] + [
-    json.dumps(as_base64(r, "text/csv; charset=utf-8")).encode() for r in real_csv_records()[5:10]
-]
-
 
 @PROPERTY_SETTINGS
 @given(st.lists(st.binary(max_size=300), max_size=30))
@@ -339,23 +329,6 @@ def test_random_lines_never_raise_and_every_record_is_accounted_for(lines):
     assert decoder.decoded + decoder.rejected == decoder.records == len(items)
     if not data.startswith(b"\x1f\x8b\x08"):  # else a gzip stream: one "gzip-compressed" record
         assert decoder.records == len(data.removeprefix(b"\xef\xbb\xbf").splitlines())
-
-
-@st.composite
-def corrupted_line(draw: st.DrawFn) -> bytes:
-    line = bytearray(draw(st.sampled_from(GOOD_LINES)))
-    for _ in range(draw(st.integers(0, 4))):
-        action = draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
-        at = draw(st.integers(0, max(0, len(line) - 1)))
-        if action == "flip" and line:
-            line[at] = draw(st.integers(0, 255))
-        elif action == "cut":
-            del line[at:]
-        elif action == "insert":
-            line[at:at] = draw(st.binary(min_size=1, max_size=8))
-        elif line:
-            del line[at]
-    return bytes(line).replace(b"\n", b"").replace(b"\r", b"")
 
 
 @PROPERTY_SETTINGS
@@ -874,12 +847,20 @@ def test_the_reader_asks_the_stream_for_one_chunk_at_a_time(compress):
     assert set(stream.asked) == {64}
 
 
-def test_a_gzip_stream_is_decompressed_a_chunk_at_a_time():
-    # GIVEN 1 MB that compresses to almost nothing WHEN read in 64-byte steps
-    chunks = list(lines_module._chunks(io.BytesIO(gzip.compress(b"0" * 1_000_000)), 64))
-    # THEN no step holds more than 64 decompressed bytes
-    assert b"".join(chunks) == b"0" * 1_000_000
-    assert max(map(len, chunks)) == 64
+def test_a_gzip_bomb_is_read_in_memory_bounded_by_chunk_and_line_limits():
+    # GIVEN 8 MB of one line that gzip compresses to a few kilobytes, then a short line
+    bomb = io.BytesIO(gzip.compress(b"0" * 8_000_000 + b"\nnext\n"))
+    # WHEN its lines are read with 4 KB chunks and a 1 KB line limit, memory traced
+    tracemalloc.start()
+    try:
+        lines = list(read_lines(bomb, max_line_bytes=1024, chunk_bytes=4096))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # THEN the long line is measured, the next kept, and memory stayed near chunk + line limit (plus
+    # zlib's 32 KB window, traced too: about 60 KB in all), far below the 8 MB the file inflates to
+    assert lines == [OverlongLine(8_000_000), b"next"]
+    assert peak < 512 * 1024
 
 
 @pytest.mark.parametrize("chunk_bytes", [64, 1 << 20])

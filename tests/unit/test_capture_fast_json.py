@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from anomaly_sentinel.capture import CaptureDecoder
-from tests.unit.capture_samples import as_base64, record
-from tests.unit.test_capture_decoder import PROPERTY_SETTINGS, corrupted_line, decode_bytes
+from tests.support.capture import as_base64, record
+from tests.support.decoding import PROPERTY_SETTINGS, corrupted_line, decode_bytes
 
 HOSTILE = [
     b"",

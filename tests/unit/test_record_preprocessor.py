@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.unit.capture_samples import as_base64, real_csv_records, real_json_records, record
+from tests.support.capture import as_base64, real_csv_records, real_json_records, record
 
 SCRIPT = Path(__file__).resolve().parents[2] / "pipeline" / "scripts" / "record_preprocessor.py"
 

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -25,7 +21,8 @@ from anomaly_sentinel.score_capture import (
     output_keys,
 )
 from anomaly_sentinel.settings import ScoreCaptureSettings
-from tests.unit.capture_samples import record
+from tests.support import local_zone
+from tests.support.capture import record
 
 BASE = {
     "ENDPOINT_NAME": "anomaly-sentinel-rcf",
@@ -35,22 +32,6 @@ BASE = {
     "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:alerts",
     "IDEMPOTENCY_TABLE": "idempotency",
 }
-
-
-@contextmanager
-def local_zone(name: str) -> Iterator[None]:
-    """The process's local time zone set to ``name`` for the duration."""
-    saved = os.environ.get("TZ")
-    os.environ["TZ"] = name
-    time.tzset()
-    try:
-        yield
-    finally:
-        if saved is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = saved
-        time.tzset()
 
 
 def make(**env: str) -> ScoreCaptureSettings:

@@ -14,10 +14,19 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
+
 from sentinel.traffic import capture_record
-from tests.support import fixture_path
+from tests.support import fixture_path, s3_object_created
 
 START = datetime(2026, 11, 21, 10, 0, 0, tzinfo=UTC)
+#: A capture key as data capture writes it: capture/{endpoint}/{variant}/yyyy/mm/dd/hh/<file>.jsonl
+CAPTURE_KEY = "capture/prod-endpoint/AllTraffic/2026/11/21/10/05-00-123-abc.jsonl"
+#: The event ids of the two anomalous records in :func:`capture_file`.
+ANOMALOUS = ("anomaly-1", "anomaly-2")
+#: The value that makes the endpoint refuse a row. Its decimal point keeps it out of every random id
+#: a run writes (request and message ids are hex and dashes): a "-999" appeared in about 0.4 % of runs.
+POISON = "-424242.125"
 
 
 def real_csv_records() -> list[dict[str, Any]]:
@@ -74,3 +83,21 @@ def jsonl(records: list[dict[str, Any]]) -> bytes:
 
 def input_rows(records: list[dict[str, Any]]) -> list[str]:
     return [r["captureData"]["endpointInput"]["data"] for r in records]
+
+
+def capture_file() -> bytes:
+    """The real CSV records (every other one base64), two anomalies, a poison row, a non-JSON line."""
+    real = real_csv_records()
+    records = [as_base64(r, "text/csv; charset=utf-8") if i % 2 else r for i, r in enumerate(real)]
+    records += [record(",".join(["500"] * 7), event_id=eid) for eid in ANOMALOUS]
+    records.append(record(f"{POISON},1,2,3,4,5,6", event_id="poison-1"))
+    return jsonl(records) + b"this line is not JSON\n"
+
+
+def put_capture(bucket: str, key: str = CAPTURE_KEY, body: bytes | None = None) -> dict[str, Any]:
+    """The file uploaded to S3 and the EventBridge event S3 sends for it (its real version and ETag)."""
+    data = capture_file() if body is None else body
+    put = boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=data)
+    return s3_object_created(
+        bucket, key, size=len(data), version_id=put["VersionId"], etag=put["ETag"].strip('"')
+    )

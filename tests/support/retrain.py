@@ -121,15 +121,12 @@ def serve(stack: Template, package: Mapping[str, str], tag: str = "seed") -> str
     return serve_as(endpoint, f"{endpoint}-m-{tag}", f"{endpoint}-c-{tag}", package["model_data_url"])
 
 
-def serve_as(endpoint: str, model: str, config: str, model_data_url: str) -> str:
+def serve_as(endpoint: str, model: str, config: str, model_data_url: str | None) -> str:
     """An endpoint serving ``model_data_url`` through a model and a config of the given names
-    (another deployment's, or ones made by hand)."""
+    (another deployment's, or ones made by hand); ``None``: a model without model data."""
     client = sagemaker()
-    client.create_model(
-        ModelName=model,
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": RCF_IMAGE, "ModelDataUrl": model_data_url},
-    )
+    container = {"Image": RCF_IMAGE, **({"ModelDataUrl": model_data_url} if model_data_url else {})}
+    client.create_model(ModelName=model, ExecutionRoleArn=ROLE, PrimaryContainer=container)
     client.create_endpoint_config(
         EndpointConfigName=config,
         ProductionVariants=[
