@@ -31,6 +31,10 @@ Step Functions and Lambda:
   a given function instead — the template's real handlers (``sentinel.stepfunctions``).
 - :func:`instant_waits`: Wait states and Retry back-off return at once instead of sleeping.
 
+DynamoDB (:func:`atomic_dynamodb_writes`): a write and its condition are one atomic step, as
+DynamoDB guarantees (moto checks the condition, then writes, with nothing between two threads: two
+conditional puts racing for one item could both succeed, which DynamoDB never allows).
+
 Speed (:func:`shared_parsing`; the same answers, less work per emulated world — a test's world
 cost ≈ 1 s before, most of it parsing the same files again):
 
@@ -44,7 +48,9 @@ cost ≈ 1 s before, most of it parsing the same files again):
 
 from __future__ import annotations
 
+import functools
 import inspect
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -59,6 +65,7 @@ import moto
 import moto.kms.models
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
+from moto.dynamodb.models import DynamoDBBackend
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
@@ -478,6 +485,39 @@ def start_as_executing() -> Iterator[None]:
         raise MotoPatchError(f"moto {moto.__version__} changed start_pipeline_execution{expected}")
     with _guarded([Patch(SageMakerModelBackend, "start_pipeline_execution", start)]):
         yield
+
+
+#: DynamoDB's writes, each checked against its condition and applied as one step.
+DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item")
+_DYNAMODB_WRITE_LOCK = threading.RLock()
+
+
+def _one_at_a_time(write: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(write)
+    def atomic(*args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_WRITE_LOCK:
+            return write(*args, **kwargs)
+
+    return atomic
+
+
+@contextmanager
+def atomic_dynamodb_writes() -> Iterator[None]:
+    """Conditional writes as DynamoDB makes them: check and write together, one writer at a time.
+
+    Every table of every backend shares one lock: writes are short, and an emulated stack has a
+    handful of tables.
+    """
+    patches = [
+        Patch(DynamoDBBackend, name, _one_at_a_time(getattr(DynamoDBBackend, name, None) or _missing))
+        for name in DYNAMODB_WRITES
+    ]
+    with _guarded(patches):  # a write moto renamed fails here, naming moto's version
+        yield
+
+
+def _missing(*args: Any, **kwargs: Any) -> Any:
+    raise NotImplementedError  # never called: the guard refuses a patch whose target is gone
 
 
 #: Runs a Lambda invocation: (function name or ARN, request body, response headers) → response body.

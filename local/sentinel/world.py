@@ -34,6 +34,7 @@ from sentinel.errors import LocalError
 from sentinel.moto_patches import (
     MonitoringStatus,
     SageMakerExtras,
+    atomic_dynamodb_writes,
     sagemaker_extras,
     shared_parsing,
     start_as_executing,
@@ -168,6 +169,7 @@ def local_world(*, deploy: bool = True, **options: Any) -> Iterator[World]:
             }
             stack.enter_context(mock_aws(config=config))
         extras = stack.enter_context(sagemaker_extras())
+        stack.enter_context(atomic_dynamodb_writes())
         if twin.run_pipelines:
             stack.enter_context(start_as_executing())
         world = World(twin, extras, stack, url=url)

@@ -7,7 +7,10 @@ handlers and the state machine do, so an upgrade of moto that breaks a patch fai
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
 import boto3
@@ -15,6 +18,7 @@ import botocore.session
 import moto
 import pytest
 from botocore.exceptions import ClientError
+from moto.dynamodb.models import table as moto_table
 from moto.kms.models import kms_backends
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
@@ -307,3 +311,46 @@ def test_symmetric_keys_share_one_key_pair_and_asymmetric_keys_get_their_own(aws
     signed = kms.sign(KeyId=rsa, Message=b"m", SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
     verified = kms.verify(KeyId=rsa, Message=b"m", Signature=signed, SigningAlgorithm="RSASSA_PSS_SHA_256")
     assert verified["SignatureValid"]
+
+
+# ---------------------------------------------------------------------------- DynamoDB
+
+
+def test_two_conditional_puts_racing_for_one_item_let_exactly_one_win(aws, monkeypatch):
+    # GIVEN a table, and moto's condition check slowed so that two writers would both pass it
+    # before either writes (what a thread switch at the wrong moment does)
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
+        TableName="locks",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    check = moto_table.get_filter_expression
+
+    def slow_check(*args, **kwargs):
+        time.sleep(0.2)
+        return check(*args, **kwargs)
+
+    monkeypatch.setattr(moto_table, "get_filter_expression", slow_check)
+    start = threading.Barrier(2, timeout=10)
+
+    def claim(owner: str) -> str:
+        start.wait()
+        try:
+            dynamodb.put_item(
+                TableName="locks",
+                Item={"id": {"S": "episode"}, "owner": {"S": owner}},
+                ConditionExpression="attribute_not_exists(id)",
+            )
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+        return "won"
+
+    # WHEN two writers claim the item at the same moment
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        won = list(pool.map(claim, ["a", "b"]))
+    # THEN exactly one wins, the other is refused as DynamoDB refuses it, and the item is the winner's
+    assert sorted(won) == ["ConditionalCheckFailedException", "won"]
+    owner = dynamodb.get_item(TableName="locks", Key={"id": {"S": "episode"}})["Item"]["owner"]["S"]
+    assert owner == ["a", "b"][won.index("won")]
