@@ -122,7 +122,7 @@ def test_values_near_the_float_maximum_are_scored_or_rejected_never_a_failed_fil
 # ---------------------------------------------------------------------------- the drift window
 
 
-def test_scoring_a_file_again_replaces_its_rows_in_the_drift_window(stack, score, monitor):
+def test_scoring_a_file_again_replaces_its_rows_in_the_drift_window_and_the_dataset(stack, score, monitor):
     # GIVEN a capture file scored once
     bucket = stack.ref("DataBucket")
     handler = score()
@@ -139,6 +139,10 @@ def test_scoring_a_file_again_replaces_its_rows_in_the_drift_window(stack, score
     assert first["statistics_uri"] == second["statistics_uri"]
     window = monitor(scheduled_event())
     assert (window["files"], window["records"]) == (1, 30)
+    # AND the dataset retraining reads holds the file's 30 rows once, not once per version
+    (kept,) = dataset_keys(bucket)
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=kept)["Body"].read().decode()
+    assert len(body.splitlines()) == 1 + 30  # the header and each row
 
 
 def test_a_file_scored_after_its_window_ran_is_reported_unmonitored(stack, score, monitor):

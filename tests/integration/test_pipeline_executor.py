@@ -440,7 +440,7 @@ def test_a_run_started_with_no_parameters_trains_on_the_recent_window_not_the_up
     for day in range(20):
         start_of_day = first + timedelta(days=day)
         with DatasetWriter(
-            endpoint, source_key=f"capture/{day}.jsonl", source_identity=str(day), fallback_time=start_of_day
+            endpoint, source_uri=f"s3://bucket/capture/{day}.jsonl", fallback_time=start_of_day
         ) as writer:
             for hour in range(24):
                 moment = start_of_day + timedelta(hours=hour)

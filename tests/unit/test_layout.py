@@ -156,8 +156,7 @@ def test_a_dataset_file_lands_in_the_layouts_day_partition():
     )
     with DatasetWriter(
         "rcf",
-        source_key=obj.key,
-        source_identity=obj.identity,
+        source_uri=obj.uri,
         fallback_time=datetime(2026, 11, 21, 23, tzinfo=UTC),
     ) as writer:
         # WHEN rows of two UTC days are added
@@ -165,8 +164,8 @@ def test_a_dataset_file_lands_in_the_layouts_day_partition():
         writer.add("2026-11-22T00:00:01Z", 0.7, "3,4")
         written = [day.key for day in writer.files()]
     # THEN each day's file has the layout's key, byte for byte
-    name = "f-1-7f742d85dc4c.csv"
-    assert layout.dataset_file_name(obj.key, obj.identity) == name
+    name = "f-1-3bce89b464fa.csv"
+    assert layout.dataset_file_name(obj.uri) == name
     assert written == [
         "dataset/endpoint=rcf/date=2026-11-21/" + name,
         "dataset/endpoint=rcf/date=2026-11-22/" + name,

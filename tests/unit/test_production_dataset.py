@@ -26,8 +26,8 @@ def write_dataset(root: Path, writer: DatasetWriter) -> list[str]:
     return keys
 
 
-def writer(identity: str = "bucket/key#v1") -> DatasetWriter:
-    return DatasetWriter(ENDPOINT, source_key=CAPTURE_KEY, source_identity=identity, fallback_time=FALLBACK)
+def writer(source: str = f"s3://bucket/{CAPTURE_KEY}") -> DatasetWriter:
+    return DatasetWriter(ENDPOINT, source_uri=source, fallback_time=FALLBACK)
 
 
 def test_records_land_in_one_file_per_utc_day_with_time_score_and_features():
@@ -89,7 +89,7 @@ def days_of_traffic(root: Path, first: date, days: int, *, width: int = 3, per_d
     for offset in range(days):
         day = first + timedelta(days=offset)
         with DatasetWriter(
-            ENDPOINT, source_key=f"capture/{day}.jsonl", source_identity=str(day), fallback_time=FALLBACK
+            ENDPOINT, source_uri=f"s3://bucket/capture/{day}.jsonl", fallback_time=FALLBACK
         ) as w:
             for hour in range(per_day):
                 stamp = datetime(day.year, day.month, day.day, hour * 6, tzinfo=UTC).isoformat()
@@ -141,7 +141,7 @@ def test_one_future_dated_record_does_not_move_the_retraining_window(tmp_path):
     # GIVEN 30 days of traffic up to 30 October, and one record stored under 2099 (an old writer's,
     # or a client's clock) plus one later than the run's clock on its last day
     days_of_traffic(tmp_path, date(2026, 10, 1), 30)
-    with writer("b/k#future") as w:
+    with writer("s3://b/capture/future.jsonl") as w:
         w.add("2099-01-01T00:00:00Z", 1.0, "99,0.5,0.5")
         w.add("2026-10-31T06:00:00Z", 1.0, "98,0.5,0.5")
         write_dataset(tmp_path, w)
@@ -170,8 +170,7 @@ def test_a_writer_told_when_the_file_was_written_replaces_later_times_and_counts
     # GIVEN a capture file written at 23:40 on the 29th
     with DatasetWriter(
         ENDPOINT,
-        source_key=CAPTURE_KEY,
-        source_identity="b/k#v1",
+        source_uri=f"s3://b/{CAPTURE_KEY}",
         fallback_time=FALLBACK,
         latest_time=datetime(2026, 11, 29, 23, 40, tzinfo=UTC),
     ) as w:

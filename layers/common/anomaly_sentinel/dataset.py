@@ -11,7 +11,8 @@ One file per capture object and UTC day of its records. Each file has the header
 score the endpoint returned, and the features exactly as they were sent. Day partitions let a
 retraining run list a window of days with one ``ListObjectsV2`` per day (``Delimiter="/"`` lists
 the days themselves), Athena reads the same layout as Hive partitions, and the file name derives
-from the capture object's identity, so scoring a file again overwrites, never adds.
+from the capture object (bucket and key, not its version), so scoring a file again, redelivered or
+copied onto itself, overwrites, never adds.
 """
 
 from __future__ import annotations
@@ -102,8 +103,7 @@ class DatasetWriter:
         self,
         endpoint: str,
         *,
-        source_key: str,
-        source_identity: str,
+        source_uri: str,
         fallback_time: datetime,
         latest_time: datetime | None = None,
         prefix: str = DATASET_PREFIX,
@@ -111,7 +111,7 @@ class DatasetWriter:
     ) -> None:
         self.endpoint = endpoint
         self.prefix = prefix
-        self.name = dataset_file_name(source_key, source_identity)
+        self.name = dataset_file_name(source_uri)
         self.fallback_time = fallback_time.astimezone(UTC)
         #: No inference happens after its capture file was written (give or take the clock skew):
         #: a later time would move the retraining window (channels.py ends it at the newest row).

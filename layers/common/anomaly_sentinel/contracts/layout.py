@@ -174,10 +174,14 @@ def dataset_partition_prefix(endpoint: str, day: date, prefix: str = DATASET_PRE
     return f"{dataset_endpoint_prefix(endpoint, prefix)}date={day.isoformat()}/"
 
 
-def dataset_file_name(capture_key: str, capture_identity: str) -> str:
-    """``{capture stem}-{digest}.csv``: readable, and unique per capture object version."""
-    stem = capture_key.rsplit("/", 1)[-1].removesuffix(CAPTURE_SUFFIX) or "capture"
-    digest = hashlib.sha256(capture_identity.encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
+def dataset_file_name(capture_uri: str) -> str:
+    """``{capture stem}-{digest}.csv``: readable, and one per capture object (``s3://bucket/key``).
+
+    Not per version: a capture file scored again (copied onto itself, a new version) replaces its
+    rows instead of adding them a second time, as its statistics replace theirs in the drift window.
+    """
+    stem = capture_uri.rsplit("/", 1)[-1].removesuffix(CAPTURE_SUFFIX) or "capture"
+    digest = hashlib.sha256(capture_uri.encode("utf-8")).hexdigest()[:_DIGEST_CHARS]
     return f"{stem}-{digest}.csv"
 
 

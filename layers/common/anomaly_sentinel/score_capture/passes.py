@@ -58,8 +58,7 @@ def open_spools(
         tempfile.TemporaryFile("w+b", dir=tmp_dir) as scores,
         DatasetWriter(
             settings.endpoint_name,
-            source_key=obj.key,
-            source_identity=obj.identity,
+            source_uri=obj.uri,
             fallback_time=fallback,
             latest_time=latest,
             prefix=settings.dataset_prefix,
