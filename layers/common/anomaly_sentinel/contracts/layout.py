@@ -23,6 +23,7 @@ Key (template default prefixes)                        Written by              R
 ``drift-reports/{detector}/{window start}/``           log drift monitor       people, LogDriftAlarm
 ``log_statistics.json``, ``constraint_violations.json``
 ``pipeline/code/{digest}/<script>``                    pipeline publisher      pipeline steps
+``pipeline/definitions/{digest}.json``                 pipeline publisher      the stack's pipeline
 ``pipeline/runs/{execution}/{route}/{what}/…``         pipeline steps          pipeline steps
 ``<model folder>/model.tar.gz``                        pipeline training       endpoint
 ``<model folder>/score_stats.json``                    pipeline ScoreStats     scorer, monitor, retraining
@@ -43,7 +44,9 @@ none composes a key itself.
 (``pipeline/runs/{execution}/{route}/model/<job>/output``; offline ``models/<execution-id>/``).
 What runs without this layer carries copies, and tests/unit/test_layout.py keeps them equal:
 the job scripts under ``pipeline/scripts/`` (the file names, the dataset's partition name), the
-pipeline publisher (``pipeline/code/``) and the offline twin's log route (``pipeline/runs/``).
+pipeline publisher (``pipeline/code/``; ``pipeline/definitions/`` is its own: the digest of the
+definition it renders, the key the stack's pipeline reads) and the offline twin's log route
+(``pipeline/runs/``).
 ``pipeline/build.py`` (build time) imports this module; its SageMaker ``Join`` values are the
 lists :func:`pipeline_run_parts` and :func:`training_output_parts` return.
 
