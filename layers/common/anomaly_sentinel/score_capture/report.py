@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from anomaly_sentinel import alerts
 from anomaly_sentinel.capture import FEATURE_COUNT, CaptureDecoder
+from anomaly_sentinel.scoring.files import failure_alert
 
 # Reason codes of records refused after decoding (the decoder's are in anomaly_sentinel.capture).
 ROW_TOO_LARGE = "row-too-large"
@@ -153,13 +154,10 @@ def failure_reason(
 
 def build_failure_alert(report: CaptureReport) -> alerts.Alert:
     """One critical SNS message for a file that failed as a whole: the reason, counts, URIs."""
-    return alerts.file_failed(
+    return failure_alert(
+        report,
         what="Capture file",
-        uri=report.object,
-        endpoint=report.endpoint,
-        failure=report.failure or "",
         counts=f"Records: {report.records}  scored: {report.scored}  rejected: {report.rejected}  "
         f"endpoint calls: {report.calls}",
-        rejects_uri=report.rejects_uri,
         subject="Scoring failed",
     )
