@@ -149,11 +149,14 @@ _DOCUMENT_MAX_INT = 2**63
 
 def read_document(raw: bytes | str, *, max_bytes: int, max_depth: int = DOCUMENT_MAX_DEPTH) -> Any:
     """JSON that another run, job or person wrote (baselines, statistics, score statistics,
-    evaluation reports, violations): bounded size, bounded depth, finite numbers, or a
-    :class:`DocumentError` saying which bound it broke.
+    evaluation reports, violations, the log model's artefacts): bounded size, bounded depth,
+    finite numbers, or a :class:`DocumentError` saying which bound it broke.
 
     The one guard every such reader goes through, so that no RecursionError, OverflowError or
     infinity reaches code that trusts the numbers. Shapes are still the caller's to check.
+    ``max_bytes`` is each caller's: documents differ by orders of magnitude (a score statistics
+    file is a few hundred bytes, a log model's template table tens of MB); ``max_depth`` is one
+    bound for all (the deepest we read, Model Monitor's statistics.json, nests 8 levels).
     """
     if len(raw) > max_bytes:
         raise DocumentError(f"larger than {max_bytes} bytes")
