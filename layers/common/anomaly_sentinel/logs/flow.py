@@ -19,12 +19,11 @@ from anomaly_sentinel.exceptions import ScoringInvariantError
 from anomaly_sentinel.logs.grouping import Group
 from anomaly_sentinel.logs.model import LogModel
 from anomaly_sentinel.scoring import EndpointClient, RequestPacker, score_batches
-from anomaly_sentinel.scoring.files import Calls
+from anomaly_sentinel.scoring.files import Calls, endpoint_reason
 
-#: Reasons of sessions that were grouped but not scored (lines carry the stream's own reasons).
+#: Reason of a session that was grouped but not scored for a row over the request limit (the
+#: endpoint's are :mod:`anomaly_sentinel.scoring.files`'; lines carry the stream's own reasons).
 SESSION_TOO_LARGE: Final = "session-too-large"
-ENDPOINT_REJECTED: Final = "endpoint-rejected"
-ENDPOINT_FAILED: Final = "endpoint-failed"
 
 
 Scored = tuple[Group, float | None, str | None]  # the group, its score (None: rejected), why not
@@ -80,7 +79,7 @@ def score_on_endpoint(
                 yield waiting.popleft()[0], None, SESSION_TOO_LARGE
             group, _ = waiting.popleft()
             if score is None:
-                code = ENDPOINT_FAILED if client.tracker.systematic else ENDPOINT_REJECTED
+                code = endpoint_reason(client.tracker.systematic)
                 yield group, None, f"{code}: {outcome.reasons.get(offset, 'not scored')}"
             else:
                 yield group, score, None

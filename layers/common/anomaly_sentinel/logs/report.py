@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from anomaly_sentinel import alerts
 from anomaly_sentinel.drift import logs as log_drift
-from anomaly_sentinel.scoring.files import MetricsSink, failure_alert
+from anomaly_sentinel.scoring.files import MetricsSink, anomaly_alert, failure_alert
 
 if TYPE_CHECKING:
     from anomaly_sentinel.logs.ledger import Ledger
@@ -93,7 +93,6 @@ def oov_share(unseen: int, matched: int) -> float | None:
 
 def build_alert(report: LogReport) -> alerts.Alert:
     """One message per file with anomalies: counts, top sessions, templates, new templates, URIs."""
-    stem = report.object.rsplit("/", 1)[-1]
     plural = "" if report.anomalies == 1 else "s"
     share = f"{report.oov_share:.2%}" if report.oov_share is not None else "-"
     lines = [
@@ -117,17 +116,8 @@ def build_alert(report: LogReport) -> alerts.Alert:
         "New templates (sessions, sample line):",
         *(f"  {n.sessions}  {n.sample}" for n in report.new_templates),
         *([] if report.new_templates else ["  none"]),
-        "",
-        f"Scores:  {report.scores_uri}",
-        f"Rejects: {report.rejects_uri or 'none'}",
     ]
-    return alerts.Alert(
-        kind="anomaly",
-        severity="warning",
-        endpoint=report.endpoint,
-        subject=f"{report.anomalies} anomalous log session{plural} on {report.endpoint} in {stem}",
-        body="\n".join(lines),
-    )
+    return anomaly_alert(report, counted=f"{report.anomalies} anomalous log session{plural}", lines=lines)
 
 
 def build_failure_alert(report: LogReport) -> alerts.Alert:

@@ -21,8 +21,6 @@ from anomaly_sentinel.score_capture.adapters import CaptureStore, MetricsSink
 from anomaly_sentinel.score_capture.flow import CaptureScorer
 from anomaly_sentinel.score_capture.keys import CAPTURE_SUFFIX, ignore_reason, output_hour, output_keys
 from anomaly_sentinel.score_capture.report import (
-    ENDPOINT_FAILED,
-    ENDPOINT_REJECTED,
     ROW_TOO_LARGE,
     CaptureReport,
     TopAnomaly,
@@ -30,6 +28,7 @@ from anomaly_sentinel.score_capture.report import (
     build_failure_alert,
     failure_reason,
 )
+from anomaly_sentinel.scoring.files import ENDPOINT_FAILED, ENDPOINT_REJECTED
 
 __all__ = [
     "CAPTURE_SUFFIX",

@@ -21,10 +21,9 @@ from anomaly_sentinel.score_capture.report import (
     Rejections,
     build_alert,
     build_failure_alert,
-    endpoint_reason,
     failure_reason,
 )
-from anomaly_sentinel.scoring.files import FileScorer, publish_alert
+from anomaly_sentinel.scoring.files import FileScorer, endpoint_reason, publish_alert
 from anomaly_sentinel.settings import ScoreCaptureSettings
 
 

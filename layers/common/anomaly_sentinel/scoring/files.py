@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from anomaly_sentinel import alerts
 from anomaly_sentinel.scoring.client import BatchOutcome, EndpointClient
@@ -46,10 +46,25 @@ class FileReport(Protocol):
     def anomalies(self) -> int: ...
 
     @property
+    def scores_uri(self) -> str: ...
+
+    @property
     def rejects_uri(self) -> str | None: ...
 
 
 R = TypeVar("R", bound=FileReport)
+
+#: Reason codes of what the endpoint did not score: refused alone (bisected down to it), or every
+#: request failed the same way (:attr:`~anomaly_sentinel.scoring.FailureTracker.systematic`).
+ENDPOINT_REJECTED: Final = "endpoint-rejected"
+ENDPOINT_FAILED: Final = "endpoint-failed"
+
+
+def endpoint_reason(systematic: str | None) -> str:
+    """The reason code of a record the endpoint did not score: failed for all, or rejected alone."""
+    return ENDPOINT_REJECTED if systematic is None else ENDPOINT_FAILED
+
+
 S = TypeVar("S", bound="EndpointScoringSettings")
 
 
@@ -103,6 +118,20 @@ class Calls:
     def mean_latency_ms(self) -> float | None:
         """Over the calls the endpoint answered."""
         return 1000 * self.latency_s / self.answered if self.answered else None
+
+
+def anomaly_alert(report: FileReport, *, counted: str, lines: list[str]) -> alerts.Alert:
+    """The warning of a file with anomalies: ``lines`` (its flow's figures), then where its scores
+    and rejects are; ``counted`` ("3 anomalies") is followed by the endpoint and the file's name."""
+    stem = report.object.rsplit("/", 1)[-1]
+    body = [*lines, "", f"Scores:  {report.scores_uri}", f"Rejects: {report.rejects_uri or 'none'}"]
+    return alerts.Alert(
+        kind="anomaly",
+        severity="warning",
+        endpoint=report.endpoint,
+        subject=f"{counted} on {report.endpoint} in {stem}",
+        body="\n".join(body),
+    )
 
 
 def failure_alert(report: FileReport, *, what: str, counts: str, subject: str) -> alerts.Alert:
