@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -22,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
 from anomaly_sentinel import aws, drift
-from anomaly_sentinel.contracts import METADATA_LOG_MODEL, parse_s3_uri, read_at_most
+from anomaly_sentinel.contracts import METADATA_LOG_MODEL, parse_s3_uri, read_at_most, read_document
 from anomaly_sentinel.contracts.served import served_model
 from anomaly_sentinel.drift import logs as log_drift
 from anomaly_sentinel.events import S3Object
@@ -377,7 +376,7 @@ class LogDriftWindow:
         return keys
 
     def _read(self, key: str) -> log_drift.LogFileStatistics:
+        """A file's statistics through the guard of documents another run wrote (a DocumentError
+        is a ValueError: the file is named unreadable, the window goes on)."""
         raw = read_at_most(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"], self.max_bytes)
-        if len(raw) > self.max_bytes:
-            raise ValueError(f"larger than {self.max_bytes} bytes")
-        return log_drift.LogFileStatistics.from_json(json.loads(raw))
+        return log_drift.LogFileStatistics.from_json(read_document(raw, max_bytes=self.max_bytes))
