@@ -11,10 +11,11 @@ retry starts clean; output keys derive from the object, so a repeated run overwr
 Modules: :mod:`~anomaly_sentinel.score_capture.keys` (which objects are scored, where their
 outputs go), :mod:`~anomaly_sentinel.score_capture.passes` (the two passes and their spool),
 :mod:`~anomaly_sentinel.score_capture.report` (the report, rejects by reason, the alerts' text),
-:mod:`~anomaly_sentinel.score_capture.adapters` (the S3 calls, metrics, the SNS alert),
+:mod:`~anomaly_sentinel.score_capture.adapters` (the S3 calls, metrics),
 :mod:`~anomaly_sentinel.score_capture.flow` (the use case, :class:`CaptureScorer`). The decoder
-is :mod:`anomaly_sentinel.capture`, the endpoint client :mod:`anomaly_sentinel.scoring`. Import
-from the package: its names are the API the function, the tests and the benchmarks use.
+is :mod:`anomaly_sentinel.capture`; the endpoint client, and what the log flow shares (the
+scorer's collaborators, the SNS alert), :mod:`anomaly_sentinel.scoring`. Import from the package:
+its names are the API the function, the tests and the benchmarks use.
 """
 
 from anomaly_sentinel.score_capture.adapters import CaptureStore, MetricsSink
