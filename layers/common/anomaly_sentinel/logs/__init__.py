@@ -35,7 +35,7 @@ Modules (every AWS call is in ``adapters``; the others are pure and run in the j
   report, statistics, metrics and alerts (their frame, the scorer's collaborators and the calls'
   counts are :mod:`anomaly_sentinel.scoring.files`', shared with the capture flow);
 - ``jsonio``, ``exceptions`` — the artefacts' JSON through the one guard
-  (:func:`anomaly_sentinel.contracts.read_document`), field readers, the errors.
+  (:func:`anomaly_sentinel.documents.read_document`), field readers, the errors.
 
 docs/LOGS.md explains the route; the contract between its parts is in the module docstrings.
 """

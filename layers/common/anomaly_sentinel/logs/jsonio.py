@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any
 
-from anomaly_sentinel.contracts import read_document
+from anomaly_sentinel.documents import read_document
 from anomaly_sentinel.exceptions import DocumentError
 from anomaly_sentinel.logs.exceptions import LogArtefactError
 
@@ -26,7 +26,7 @@ def load_json(
     *,
     max_bytes: int = MAX_ARTEFACT_BYTES,
 ) -> Any:
-    """Parse ``raw`` through :func:`~anomaly_sentinel.contracts.read_document` (the one guard of
+    """Parse ``raw`` through :func:`~anomaly_sentinel.documents.read_document` (the one guard of
     JSON we did not write: size, depth, finite numbers), or raise ``error`` naming ``what``."""
     if not isinstance(raw, bytes | bytearray):
         raise error(f"{what}: expected bytes, got {type(raw).__name__}")
