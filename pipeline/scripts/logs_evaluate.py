@@ -57,9 +57,10 @@ from anomaly_sentinel.logs.artefacts import (  # noqa: E402
 )
 
 try:  # a package (tests)
-    from . import evaluate
-except ImportError:  # a file: the processing container, the local executor's import by path
+    from . import evaluate, score_stats
+except ImportError:  # a file: the container (its "lib" input: every script), the local import by path
     import evaluate  # type: ignore[no-redef]
+    import score_stats  # type: ignore[no-redef]
 
 INJECTED = "#injected-"
 APPROVED = "Approved"
@@ -229,17 +230,10 @@ def rcf_cutoff(train: Sequence[float], labels: Sequence[int], validation: Sequen
     (``measured``). The one rule: the Evaluate step and ``sentinel.logfit`` both call it."""
     ordered = sorted(train)
     mean, std = statistics.fmean(ordered), statistics.pstdev(ordered)
-    candidates = [_quantile(ordered, q) for q in RCF_QUANTILES] + [mean + k * std for k in RCF_STD_MULTIPLES]
+    quantiles = [score_stats.quantile(ordered, q) for q in RCF_QUANTILES]
+    candidates = quantiles + [mean + k * std for k in RCF_STD_MULTIPLES]
     trials = [measured(labels, validation, c) for c in candidates if math.isfinite(c)]
     return max(trials, key=lambda m: (m["f1"], -m["fp"], m["cutoff"]))
-
-
-def _quantile(ordered: Sequence[float], q: float) -> float:
-    """numpy's default (linear) quantile of sorted values."""
-    position = q * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def oov_baseline(report: dict[str, Any]) -> dict[str, Any]:

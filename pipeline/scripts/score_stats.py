@@ -68,12 +68,12 @@ def score_stats(
         "std": math.sqrt(variance),
         "min": values[0],
         "max": values[-1],
-        "quantiles": {q: _quantile(values, float(q)) for q in QUANTILES},
+        "quantiles": {q: quantile(values, float(q)) for q in QUANTILES},
         "cutoff": {
             "rule": "quantile",
             "quantile": 1.0 - alert_budget,
             "alert_budget": alert_budget,
-            "value": _quantile(values, 1.0 - alert_budget),
+            "value": quantile(values, 1.0 - alert_budget),
         },
         **({"feature_dim": feature_dim} if feature_dim else {}),
     }
@@ -104,7 +104,8 @@ def model_cutoff(
     return (value, f"mean + {k:g} std of the training scores") if math.isfinite(value) else None
 
 
-def _quantile(ordered: Sequence[float], q: float) -> float:
+def quantile(ordered: Sequence[float], q: float) -> float:
+    """numpy's default (linear) quantile of sorted values; logs_evaluate.py imports it from here."""
     position = (len(ordered) - 1) * q
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)

@@ -68,3 +68,26 @@ def test_without_log_files_the_log_window_reports_an_empty_window(stack, lambda_
     logs = result["logs"]
     assert (logs["files"], logs["violations"], logs["oov_share"]) == (0, 0, None)
     assert logs["skipped"] == "0 matched lines in the window, 1000 needed"
+
+
+def test_a_hostile_log_statistics_file_is_named_unreadable_and_the_window_goes_on(stack, lambda_function):
+    # GIVEN a log file scored this hour, and beside its statistics a file nested far deeper than
+    # any JSON parser recurses (what a bad writer or a hostile one could leave there)
+    register_log_model(stack, "pca")
+    bucket = stack.ref("DataBucket")
+    put = put_log(bucket, text(hdfs_log(20)), key="logs/incoming/a.log")
+    scored = lambda_function("ScoreLogsFunction")(put)
+    statistics_key = scored["statistics_uri"].removeprefix(f"s3://{bucket}/")
+    hostile_key = statistics_key.removesuffix(".json") + "-hostile.json"
+    s3 = boto3.client("s3")
+    s3.put_object(
+        Bucket=bucket, Key=hostile_key, Body=b'{"new_templates": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    )
+    # WHEN the drift monitor handles the window of that hour
+    landed = s3.head_object(Bucket=bucket, Key="logs/incoming/a.log")["LastModified"]
+    hour = landed.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    tick = scheduled_event(f"{hour + timedelta(hours=1, minutes=15):%Y-%m-%dT%H:%M:%SZ}")
+    logs = lambda_function("DriftMonitorFunction", LOGS_MIN_LINES="100")(tick)["logs"]
+    # THEN the hostile file is named unreadable and the scored one is merged as usual
+    assert logs["unreadable_files"] == [f"{hostile_key}: DocumentError"]
+    assert (logs["files"], logs["lines"]) == (1, scored["lines"])

@@ -123,8 +123,8 @@ def _pca_json(**changes) -> bytes:
         (_pca_json(components=[[1.0, 0.0, 0.0]]), "every component"),
         (_pca_json(mean=[]), "mean has 0"),
         (_pca_json(threshold="high"), "threshold"),
-        (_pca_json(mean=[0.0, 1e400]), "not valid JSON"),
-        (_pca_json(mean=[0.0, 10**400]), "finite numbers"),
+        (_pca_json(mean=[0.0, 1e400]), "Infinity, which is not a finite number"),
+        (_pca_json(mean=[0.0, 10**400]), "beyond a 64-bit count"),
         (_pca_json(format_version="pickle"), "format_version"),
     ],
 )

@@ -28,6 +28,26 @@ def test_statistics_agree_with_numpy(scores):
         assert value == pytest.approx(np.quantile(array, float(q)), rel=1e-9, abs=1e-6)
 
 
+@pytest.mark.parametrize(
+    ("scores", "q"),
+    [
+        ([5.0], 0.0),  # one score: every quantile is it
+        ([5.0], 0.999),
+        ([5.0], 1.0),
+        ([1.0, 2.0, 3.0], 0.0),  # the ends are the min and the max
+        ([1.0, 2.0, 3.0], 1.0),
+        ([1.0, 1.0, 1.0, 2.0], 0.5),  # ties
+        ([1.0, 1.0, 1.0, 2.0], 0.9),
+        ([0.0, 10.0], 0.25),  # interpolated between neighbours, not the nearest or the lower
+        ([0.0, 1.0, 2.0, 3.0, 100.0], 0.999),
+    ],
+)
+def test_the_quantile_of_both_job_scripts_is_numpys_linear_rule_on_edge_cases(scores, q):
+    # GIVEN sorted scores (score_stats.json and the log route's RCF cutoff candidates both use it)
+    # THEN the quantile is numpy's default one
+    assert ss.quantile(scores, q) == pytest.approx(float(np.quantile(scores, q)), rel=1e-12, abs=0)
+
+
 def test_shape_is_the_contract_the_scorer_and_the_evaluation_read():
     stats = ss.score_stats([1.0, 2.0, 3.0, 4.0])
     assert set(stats) == {"count", "mean", "std", "min", "max", "quantiles", "cutoff"}

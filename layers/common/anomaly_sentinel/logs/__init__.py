@@ -32,8 +32,10 @@ Modules (every AWS call is in ``adapters``; the others are pure and run in the j
   ``detector.json``; ``model`` — the artefacts loaded and cross-checked;
 - ``flow`` — groups → scores (PCA here, RCF through the injected endpoint client);
   ``ledger`` — scores and rejects written, bounded lists for the alert; ``report`` — the file's
-  report, statistics, metrics and alerts;
-- ``jsonio``, ``exceptions`` — bounded JSON reading, the errors.
+  report, statistics, metrics and alerts (their frame, the scorer's collaborators and the calls'
+  counts are :mod:`anomaly_sentinel.scoring.files`', shared with the capture flow);
+- ``jsonio``, ``exceptions`` — the artefacts' JSON through the one guard
+  (:func:`anomaly_sentinel.documents.read_document`), field readers, the errors.
 
 docs/LOGS.md explains the route; the contract between its parts is in the module docstrings.
 """

@@ -13,30 +13,27 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
-import time
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
-from anomaly_sentinel import alerts, aws, drift
-from anomaly_sentinel.contracts import METADATA_LOG_MODEL, parse_s3_uri, read_at_most
+from anomaly_sentinel import aws, drift
+from anomaly_sentinel.contracts import METADATA_LOG_MODEL, parse_s3_uri, read_at_most, read_document
 from anomaly_sentinel.contracts.layout import LOG_STATISTICS_FILE, hour_prefix
 from anomaly_sentinel.contracts.served import served_model
 from anomaly_sentinel.drift import logs as log_drift
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import LogModelNotFoundError, LogReadError, ScoringInvariantError
 from anomaly_sentinel.logs.exceptions import LogArtefactError
-from anomaly_sentinel.logs.flow import Calls, score_in_function, score_on_endpoint
+from anomaly_sentinel.logs.flow import score_in_function, score_on_endpoint
 from anomaly_sentinel.logs.ledger import Ledger, LineRejects
 from anomaly_sentinel.logs.model import LogModel
 from anomaly_sentinel.logs.objects import STATISTICS_SUFFIX, ignore_reason, output_keys
 from anomaly_sentinel.logs.report import (
     LogReport,
-    MetricsSink,
     build_alert,
     build_failure_alert,
     emit_metrics,
@@ -45,6 +42,7 @@ from anomaly_sentinel.logs.report import (
 )
 from anomaly_sentinel.logs.stream import Tally, group_events, read_events
 from anomaly_sentinel.scoring import EndpointClient
+from anomaly_sentinel.scoring.files import Calls, FileScorer, publish_alert
 from anomaly_sentinel.settings import DriftMonitorSettings, ScoreLogsSettings
 
 # ``ignore_reason`` is the handler's (functions/score_logs): imported from here, beside the scorer.
@@ -126,29 +124,14 @@ class LogModelSource:
 # ---------------------------------------------------------------------------- one log file
 
 
-class LogFileScorer:
+class LogFileScorer(FileScorer[ScoreLogsSettings]):
     """Scores log files with the log model in service; built once per warm container."""
 
-    def __init__(
-        self,
-        settings: ScoreLogsSettings,
-        *,
-        s3: Any,
-        sagemaker: Any,
-        runtime: Any,
-        sns: Any,
-        metrics: MetricsSink | None = None,
-        sleep: Any = time.sleep,
-        tmp_dir: str | None = None,
-    ) -> None:
-        self.settings = settings
-        self.s3 = s3
-        self.sagemaker = sagemaker
-        self.sns = sns
-        self.metrics = metrics
-        self.tmp_dir = tmp_dir
-        self.models = LogModelSource(sagemaker, s3, settings.model_package_group, settings.max_artefact_bytes)
-        self.client = EndpointClient.for_settings(runtime, settings, sleep=sleep)
+    def _build(self) -> None:
+        settings = self.settings
+        self.models = LogModelSource(
+            self.sagemaker, self.s3, settings.model_package_group, settings.max_artefact_bytes
+        )
 
     def process(self, obj: S3Object) -> LogReport:
         model = self.models.lookup()
@@ -189,13 +172,13 @@ class LogFileScorer:
             systematic=systematic,
         )
         emit_metrics(self.metrics, report)
-        if report.failure:
-            alert = build_failure_alert(report)
-        elif report.anomalies:
-            alert = build_alert(report)
-        else:
-            return report
-        report.alert_message_id = alerts.publish(alert, self.sns, self.settings.alerts_topic_arn)
+        report.alert_message_id = publish_alert(
+            report,
+            self.sns,
+            self.settings.alerts_topic_arn,
+            failed=build_failure_alert,
+            anomalous=build_alert,
+        )
         return report
 
     def _score(
@@ -394,7 +377,7 @@ class LogDriftWindow:
         return keys
 
     def _read(self, key: str) -> log_drift.LogFileStatistics:
+        """A file's statistics through the guard of documents another run wrote (a DocumentError
+        is a ValueError: the file is named unreadable, the window goes on)."""
         raw = read_at_most(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"], self.max_bytes)
-        if len(raw) > self.max_bytes:
-            raise ValueError(f"larger than {self.max_bytes} bytes")
-        return log_drift.LogFileStatistics.from_json(json.loads(raw))
+        return log_drift.LogFileStatistics.from_json(read_document(raw, max_bytes=self.max_bytes))

@@ -13,43 +13,20 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Final
 
 from anomaly_sentinel.exceptions import ScoringInvariantError
 from anomaly_sentinel.logs.grouping import Group
 from anomaly_sentinel.logs.model import LogModel
-from anomaly_sentinel.scoring import Batch, BatchOutcome, EndpointClient, RequestPacker, score_batches
+from anomaly_sentinel.scoring import EndpointClient, RequestPacker, score_batches
+from anomaly_sentinel.scoring.files import Calls, endpoint_reason
 
-#: Reasons of sessions that were grouped but not scored (lines carry the stream's own reasons).
+#: Reason of a session that was grouped but not scored for a row over the request limit (the
+#: endpoint's are :mod:`anomaly_sentinel.scoring.files`'; lines carry the stream's own reasons).
 SESSION_TOO_LARGE: Final = "session-too-large"
-ENDPOINT_REJECTED: Final = "endpoint-rejected"
-ENDPOINT_FAILED: Final = "endpoint-failed"
 
 
 Scored = tuple[Group, float | None, str | None]  # the group, its score (None: rejected), why not
-
-
-@dataclass
-class Calls:
-    """What the endpoint calls of one file took (zero for an in-function detector)."""
-
-    calls: int = 0
-    retries: int = 0
-    bisections: int = 0
-    answered: int = 0
-    latency_s: float = 0.0
-
-    def add(self, outcome: BatchOutcome) -> None:
-        self.calls += outcome.calls
-        self.retries += outcome.retries
-        self.bisections += outcome.bisections
-        self.answered += outcome.answered
-        self.latency_s += outcome.latency_s
-
-    @property
-    def mean_latency_ms(self) -> float | None:
-        return 1000 * self.latency_s / self.answered if self.answered else None
 
 
 def score_in_function(groups: Iterable[Group], model: LogModel) -> Iterator[Scored]:
@@ -81,23 +58,18 @@ def score_on_endpoint(
     waiting: deque[tuple[Group, bool]] = deque()  # (group, packed); unpacked ones are too large
     vector = model.spec.vector
 
-    def batches() -> Iterator[Batch]:
+    def rows() -> Iterator[str]:
         for group in groups:
             row = ",".join(f"{x:.9g}" for x in vector(group))
             if not packer.fits_alone(row):
                 waiting.append((group, False))
                 continue
             waiting.append((group, True))
-            sealed = packer.add(row)
-            if sealed is not None:
-                yield sealed
-        last = packer.flush()
-        if last is not None:
-            yield last
+            yield row
 
     done = 0
     for outcome in score_batches(
-        batches(), client, concurrency=concurrency, max_inflight_bytes=max_inflight_bytes
+        packer.pack(rows()), client, concurrency=concurrency, max_inflight_bytes=max_inflight_bytes
     ):
         if outcome.first_seq != done:
             raise ScoringInvariantError("batch outcomes arrived out of order")
@@ -107,7 +79,7 @@ def score_on_endpoint(
                 yield waiting.popleft()[0], None, SESSION_TOO_LARGE
             group, _ = waiting.popleft()
             if score is None:
-                code = ENDPOINT_FAILED if client.tracker.systematic else ENDPOINT_REJECTED
+                code = endpoint_reason(client.tracker.systematic)
                 yield group, None, f"{code}: {outcome.reasons.get(offset, 'not scored')}"
             else:
                 yield group, score, None

@@ -11,22 +11,12 @@ import json
 import math
 from typing import Any
 
+from anomaly_sentinel.documents import read_document
+from anomaly_sentinel.exceptions import DocumentError
 from anomaly_sentinel.logs.exceptions import LogArtefactError
 
 #: Largest artefact read (a table of 100k templates is ~20 MB).
 MAX_ARTEFACT_BYTES = 64 * 1024 * 1024
-MAX_DEPTH = 16
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text} is not finite")
-    return value
-
-
-def _no_constant(text: str) -> float:
-    raise ValueError(f"{text} is not a finite number")
 
 
 def load_json(
@@ -35,32 +25,15 @@ def load_json(
     error: type[LogArtefactError] = LogArtefactError,
     *,
     max_bytes: int = MAX_ARTEFACT_BYTES,
-    max_depth: int = MAX_DEPTH,
 ) -> Any:
-    """Parse ``raw`` as JSON within the limits, or raise ``error`` naming ``what``."""
+    """Parse ``raw`` through :func:`~anomaly_sentinel.documents.read_document` (the one guard of
+    JSON we did not write: size, depth, finite numbers), or raise ``error`` naming ``what``."""
     if not isinstance(raw, bytes | bytearray):
         raise error(f"{what}: expected bytes, got {type(raw).__name__}")
-    if len(raw) > max_bytes:
-        raise error(f"{what}: {len(raw)} bytes is more than the {max_bytes} allowed")
     try:
-        text = bytes(raw).decode("utf-8")
-        document = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise error(f"{what}: not valid JSON ({exc})") from None
-    _check_depth(document, what, error, max_depth)
-    return document
-
-
-def _check_depth(document: Any, what: str, error: type[LogArtefactError], max_depth: int) -> None:
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > max_depth:
-            raise error(f"{what}: nested deeper than {max_depth} levels")
-        if isinstance(node, dict):
-            stack.extend((value, depth + 1) for value in node.values())
-        elif isinstance(node, list):
-            stack.extend((value, depth + 1) for value in node if isinstance(value, dict | list))
+        return read_document(bytes(raw), max_bytes=max_bytes)
+    except DocumentError as exc:
+        raise error(f"{what}: {exc}") from None
 
 
 def dump_json(document: Any) -> bytes:

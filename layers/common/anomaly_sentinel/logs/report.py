@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel
 
 from anomaly_sentinel import alerts
 from anomaly_sentinel.drift import logs as log_drift
+from anomaly_sentinel.scoring.files import MetricsSink, anomaly_alert, failure_alert
 
 if TYPE_CHECKING:
-    from anomaly_sentinel.logs.flow import Calls
     from anomaly_sentinel.logs.ledger import Ledger
     from anomaly_sentinel.logs.model import LogModel
     from anomaly_sentinel.logs.stream import Tally
+    from anomaly_sentinel.scoring.files import Calls
 
 #: Characters of a sample line an alert shows.
 SAMPLE_CHARS: Final = 160
@@ -92,7 +93,6 @@ def oov_share(unseen: int, matched: int) -> float | None:
 
 def build_alert(report: LogReport) -> alerts.Alert:
     """One message per file with anomalies: counts, top sessions, templates, new templates, URIs."""
-    stem = report.object.rsplit("/", 1)[-1]
     plural = "" if report.anomalies == 1 else "s"
     share = f"{report.oov_share:.2%}" if report.oov_share is not None else "-"
     lines = [
@@ -116,29 +116,17 @@ def build_alert(report: LogReport) -> alerts.Alert:
         "New templates (sessions, sample line):",
         *(f"  {n.sessions}  {n.sample}" for n in report.new_templates),
         *([] if report.new_templates else ["  none"]),
-        "",
-        f"Scores:  {report.scores_uri}",
-        f"Rejects: {report.rejects_uri or 'none'}",
     ]
-    return alerts.Alert(
-        kind="anomaly",
-        severity="warning",
-        endpoint=report.endpoint,
-        subject=f"{report.anomalies} anomalous log session{plural} on {report.endpoint} in {stem}",
-        body="\n".join(lines),
-    )
+    return anomaly_alert(report, counted=f"{report.anomalies} anomalous log session{plural}", lines=lines)
 
 
 def build_failure_alert(report: LogReport) -> alerts.Alert:
     """One critical message for a file whose sessions the endpoint could not score at all."""
-    return alerts.file_failed(
+    return failure_alert(
+        report,
         what="Log file",
-        uri=report.object,
-        endpoint=report.endpoint,
-        failure=report.failure or "",
         counts=f"Lines: {report.lines}  sessions: {report.sessions}  scored: {report.scored}  "
         f"rejected: {report.rejected_sessions}  endpoint calls: {report.calls}",
-        rejects_uri=report.rejects_uri,
         subject="Log scoring failed",
     )
 
@@ -209,14 +197,6 @@ def file_report(
             else None
         ),
     )
-
-
-class MetricsSink(Protocol):
-    """What the flow needs from Powertools ``Metrics`` (a test can pass a recorder)."""
-
-    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None: ...
-
-    def add_dimension(self, name: str, value: str) -> None: ...
 
 
 def emit_metrics(metrics: MetricsSink | None, report: LogReport) -> None:

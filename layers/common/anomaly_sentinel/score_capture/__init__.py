@@ -11,18 +11,17 @@ retry starts clean; output keys derive from the object, so a repeated run overwr
 Modules: :mod:`~anomaly_sentinel.score_capture.keys` (which objects are scored, where their
 outputs go), :mod:`~anomaly_sentinel.score_capture.passes` (the two passes and their spool),
 :mod:`~anomaly_sentinel.score_capture.report` (the report, rejects by reason, the alerts' text),
-:mod:`~anomaly_sentinel.score_capture.adapters` (the S3 calls, metrics, the SNS alert),
+:mod:`~anomaly_sentinel.score_capture.adapters` (the S3 calls, metrics),
 :mod:`~anomaly_sentinel.score_capture.flow` (the use case, :class:`CaptureScorer`). The decoder
-is :mod:`anomaly_sentinel.capture`, the endpoint client :mod:`anomaly_sentinel.scoring`. Import
-from the package: its names are the API the function, the tests and the benchmarks use.
+is :mod:`anomaly_sentinel.capture`; the endpoint client, and what the log flow shares (the
+scorer's collaborators, the SNS alert), :mod:`anomaly_sentinel.scoring`. Import from the package:
+its names are the API the function, the tests and the benchmarks use.
 """
 
 from anomaly_sentinel.score_capture.adapters import CaptureStore, MetricsSink
 from anomaly_sentinel.score_capture.flow import CaptureScorer
 from anomaly_sentinel.score_capture.keys import CAPTURE_SUFFIX, ignore_reason, output_hour, output_keys
 from anomaly_sentinel.score_capture.report import (
-    ENDPOINT_FAILED,
-    ENDPOINT_REJECTED,
     ROW_TOO_LARGE,
     CaptureReport,
     TopAnomaly,
@@ -30,6 +29,7 @@ from anomaly_sentinel.score_capture.report import (
     build_failure_alert,
     failure_reason,
 )
+from anomaly_sentinel.scoring.files import ENDPOINT_FAILED, ENDPOINT_REJECTED
 
 __all__ = [
     "CAPTURE_SUFFIX",

@@ -1,7 +1,7 @@
 """The capture scoring flow's AWS calls: the capture object read from S3 (once, or twice when the
-file's own width decides), its outputs written, the drift reports listed, metrics and the alert.
+file's own width decides), its outputs written, the drift reports listed, the metrics.
 
-The endpoint calls are :mod:`anomaly_sentinel.scoring`'s; the model in service is
+The endpoint calls and the alert are :mod:`anomaly_sentinel.scoring`'s; the model in service is
 :class:`~anomaly_sentinel.contracts.served.ServedModels`'.
 """
 
@@ -10,27 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from anomaly_sentinel import alerts, aws, drift
+from anomaly_sentinel import aws, drift
 from anomaly_sentinel.capture import dominant_width
 from anomaly_sentinel.contracts.layout import statistics_key, window_before
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import CaptureReadError
 from anomaly_sentinel.score_capture.keys import output_keys
-from anomaly_sentinel.score_capture.report import CaptureReport, build_alert, build_failure_alert
+from anomaly_sentinel.score_capture.report import CaptureReport
+from anomaly_sentinel.scoring.files import MetricsSink
 from anomaly_sentinel.settings import ScoreCaptureSettings
-
-
-class MetricsSink(Protocol):
-    """What the flow needs from Powertools ``Metrics`` (a test can pass a recorder)."""
-
-    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None: ...
-
-    def add_dimension(self, name: str, value: str) -> None: ...
 
 
 def read_error(obj: S3Object, exc: ClientError | BotoCoreError) -> CaptureReadError:
@@ -129,12 +122,3 @@ def emit_metrics(metrics: MetricsSink | None, report: CaptureReport) -> None:
         metrics.add_metric(name="MaxScore", unit=MetricUnit.NoUnit, value=report.max_score)
     if report.mean_latency_ms is not None:
         metrics.add_metric(name="EndpointLatency", unit=MetricUnit.Milliseconds, value=report.mean_latency_ms)
-
-
-def publish_alert(report: CaptureReport, sns: Any, topic_arn: str) -> str | None:
-    """A failed file's critical alert, else an anomalies alert when it has any; the message id."""
-    if report.failure:
-        return alerts.publish(build_failure_alert(report), sns, topic_arn)
-    if report.anomalies:
-        return alerts.publish(build_alert(report), sns, topic_arn)
-    return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -14,42 +13,26 @@ from anomaly_sentinel.cutoff import Cutoff, RunningStats, StatsLookup, resolve_c
 from anomaly_sentinel.dataset import CONTENT_TYPE as DATASET_CONTENT_TYPE
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import ScoringInvariantError
-from anomaly_sentinel.score_capture.adapters import (
-    CaptureStore,
-    MetricsSink,
-    emit_metrics,
-    publish_alert,
-    reading,
-)
+from anomaly_sentinel.score_capture.adapters import CaptureStore, emit_metrics, reading
 from anomaly_sentinel.score_capture.keys import capture_hour, output_hour, output_keys
 from anomaly_sentinel.score_capture.passes import Spools, join_scores, open_spools, stream_and_score
-from anomaly_sentinel.score_capture.report import CaptureReport, Rejections, endpoint_reason, failure_reason
-from anomaly_sentinel.scoring import EndpointClient
+from anomaly_sentinel.score_capture.report import (
+    CaptureReport,
+    Rejections,
+    build_alert,
+    build_failure_alert,
+    failure_reason,
+)
+from anomaly_sentinel.scoring.files import FileScorer, endpoint_reason, publish_alert
 from anomaly_sentinel.settings import ScoreCaptureSettings
 
 
-class CaptureScorer:
+class CaptureScorer(FileScorer[ScoreCaptureSettings]):
     """Scores capture files on one endpoint; built once per warm container (caches model stats)."""
 
-    def __init__(
-        self,
-        settings: ScoreCaptureSettings,
-        *,
-        s3: Any,
-        sagemaker: Any,
-        runtime: Any,
-        sns: Any,
-        metrics: MetricsSink | None = None,
-        sleep: Any = time.sleep,
-        tmp_dir: str | None = None,
-    ) -> None:
-        self.settings = settings
-        self.store = CaptureStore(s3, settings)
-        self.sns = sns
-        self.metrics = metrics
-        self.tmp_dir = tmp_dir
-        self.client = EndpointClient.for_settings(runtime, settings, sleep=sleep)
-        self.served = ServedModels(sagemaker, s3)
+    def _build(self) -> None:
+        self.store = CaptureStore(self.s3, self.settings)
+        self.served = ServedModels(self.sagemaker, self.s3)
 
     def process(self, obj: S3Object) -> CaptureReport:
         settings = self.settings
@@ -113,7 +96,9 @@ class CaptureScorer:
             failure=failure_reason(decoder, width.features, width.source, client.tracker.systematic),
         )
         emit_metrics(self.metrics, report)
-        report.alert_message_id = publish_alert(report, self.sns, settings.alerts_topic_arn)
+        report.alert_message_id = publish_alert(
+            report, self.sns, settings.alerts_topic_arn, failed=build_failure_alert, anomalous=build_alert
+        )
         return report
 
     def _expected_width(self, obj: S3Object, response: dict[str, Any], model: StatsLookup | None) -> Width:

@@ -28,7 +28,8 @@ from anomaly_sentinel.dataset import DatasetWriter
 from anomaly_sentinel.events import S3Object
 from anomaly_sentinel.exceptions import ScoringInvariantError
 from anomaly_sentinel.score_capture.report import ROW_TOO_LARGE, TopAnomaly
-from anomaly_sentinel.scoring import Batch, BatchOutcome, EndpointClient, RequestPacker, score_batches
+from anomaly_sentinel.scoring import BatchOutcome, EndpointClient, RequestPacker, score_batches
+from anomaly_sentinel.scoring.files import Calls
 from anomaly_sentinel.settings import ScoreCaptureSettings
 
 #: One line of the pass-1 spool (a JSON array): a decoded record's line, eventId, inferenceId and
@@ -69,23 +70,13 @@ def open_spools(
 
 
 @dataclass(slots=True)
-class Streamed:
+class Streamed(Calls):
     """What pass 1 leaves for pass 2: a score per row (NaN when unscored) and the call counts."""
 
     scores: array[float] = field(default_factory=lambda: array("d"))
     endpoint_reasons: dict[int, str] = field(default_factory=dict)  # by row sequence number
     file_stats: RunningStats = field(default_factory=RunningStats)
     too_large: int = 0  # records refused for a row over the request limit
-    calls: int = 0
-    retries: int = 0
-    bisections: int = 0
-    answered: int = 0
-    latency_s: float = 0.0
-
-    @property
-    def mean_latency_ms(self) -> float | None:
-        """Over the calls the endpoint answered."""
-        return (1000 * self.latency_s / self.answered) if self.answered else None
 
     def add(self, outcome: BatchOutcome) -> None:
         if outcome.first_seq != len(self.scores):
@@ -98,11 +89,7 @@ class Streamed:
                 self.file_stats.add(score)
         for offset, reason in outcome.reasons.items():
             self.endpoint_reasons[outcome.first_seq + offset] = reason
-        self.calls += outcome.calls
-        self.retries += outcome.retries
-        self.bisections += outcome.bisections
-        self.answered += outcome.answered
-        self.latency_s += outcome.latency_s
+        Calls.add(self, outcome)
 
 
 def stream_and_score(
@@ -117,7 +104,7 @@ def stream_and_score(
     packer = RequestPacker(settings.max_request_bytes, settings.max_request_rows)
     rejects, pending = spools.rejects, spools.pending
 
-    def batches() -> Iterator[Batch]:
+    def rows() -> Iterator[str]:
         observe = statistics.observe
         for item in items:
             observe(item)
@@ -139,16 +126,10 @@ def stream_and_score(
                 item.rows,
             )
             pending.write(json.dumps(spooled) + "\n")
-            for row in item.rows:
-                sealed = packer.add(row)
-                if sealed is not None:
-                    yield sealed
-        last = packer.flush()
-        if last is not None:
-            yield last
+            yield from item.rows
 
     outcomes = score_batches(
-        batches(),
+        packer.pack(rows()),
         client,
         concurrency=settings.scoring_concurrency,
         max_inflight_bytes=settings.max_inflight_bytes,

@@ -10,16 +10,11 @@ from pydantic import BaseModel
 
 from anomaly_sentinel import alerts
 from anomaly_sentinel.capture import FEATURE_COUNT, CaptureDecoder
+from anomaly_sentinel.scoring.files import anomaly_alert, failure_alert
 
-# Reason codes of records refused after decoding (the decoder's are in anomaly_sentinel.capture).
+# Reason code of a record refused after decoding for a row over the request limit (the decoder's
+# are in anomaly_sentinel.capture, the endpoint's in anomaly_sentinel.scoring.files).
 ROW_TOO_LARGE = "row-too-large"
-ENDPOINT_REJECTED = "endpoint-rejected"
-ENDPOINT_FAILED = "endpoint-failed"
-
-
-def endpoint_reason(systematic: str | None) -> str:
-    """The reason code of a record the endpoint did not score: failed for all, or rejected alone."""
-    return ENDPOINT_REJECTED if systematic is None else ENDPOINT_FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +94,6 @@ class CaptureReport(BaseModel):
 
 def build_alert(report: CaptureReport) -> alerts.Alert:
     """One SNS message per file with anomalies: counts, top anomalies, cutoff and its source, URIs."""
-    stem = report.object.rsplit("/", 1)[-1]
     plural = "y" if report.anomalies == 1 else "ies"
     lines = [
         f"Capture file {report.object} was scored on endpoint {report.endpoint}.",
@@ -117,17 +111,8 @@ def build_alert(report: CaptureReport) -> alerts.Alert:
             f"{a.score:.6g}"
             for a in report.top_anomalies
         ),
-        "",
-        f"Scores:  {report.scores_uri}",
-        f"Rejects: {report.rejects_uri or 'none'}",
     ]
-    return alerts.Alert(
-        kind="anomaly",
-        severity="warning",
-        endpoint=report.endpoint,
-        subject=f"{report.anomalies} anomal{plural} on {report.endpoint} in {stem}",
-        body="\n".join(lines),
-    )
+    return anomaly_alert(report, counted=f"{report.anomalies} anomal{plural}", lines=lines)
 
 
 def failure_reason(
@@ -153,13 +138,10 @@ def failure_reason(
 
 def build_failure_alert(report: CaptureReport) -> alerts.Alert:
     """One critical SNS message for a file that failed as a whole: the reason, counts, URIs."""
-    return alerts.file_failed(
+    return failure_alert(
+        report,
         what="Capture file",
-        uri=report.object,
-        endpoint=report.endpoint,
-        failure=report.failure or "",
         counts=f"Records: {report.records}  scored: {report.scored}  rejected: {report.rejected}  "
         f"endpoint calls: {report.calls}",
-        rejects_uri=report.rejects_uri,
         subject="Scoring failed",
     )

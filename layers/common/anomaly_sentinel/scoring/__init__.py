@@ -30,7 +30,10 @@ these rules decide, and a call is never retried twice over.
 Modules: :mod:`~anomaly_sentinel.scoring.packing` (rows → request bodies),
 :mod:`~anomaly_sentinel.scoring.faults` (errors and answers sorted, the failure tracker; no AWS
 calls), :mod:`~anomaly_sentinel.scoring.client` (the calls: one batch, then many with bounded
-concurrency). Import from the package: its names are the API the scoring flows use.
+concurrency), :mod:`~anomaly_sentinel.scoring.files` (what the capture and log file flows share
+around these: the scorer's collaborators, the calls' counts, the reason codes, the file's alert;
+imported from its module, so that a flow's import of the package stays as light as it was).
+Import the rest from the package: its names are the API the scoring flows use.
 """
 
 from anomaly_sentinel.exceptions import EndpointError, EndpointUnavailableError

@@ -5,6 +5,7 @@ Serverless endpoints refuse payloads over 4 MB; each request holds as many whole
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 
@@ -44,6 +45,19 @@ class RequestPacker:
         self._size += cost
         self.next_seq += 1
         return sealed
+
+    def pack(self, rows: Iterable[str]) -> Iterator[Batch]:
+        """Every row of ``rows`` (in order, their sequence numbers counting on) in sealed batches,
+        the last partial one included. Lazy: a flow's generator of rows may read ``next_seq`` to
+        learn the number its next row gets, and skip what does not fit alone."""
+        add = self.add
+        for row in rows:
+            sealed = add(row)
+            if sealed is not None:
+                yield sealed
+        last = self.flush()
+        if last is not None:
+            yield last
 
     def flush(self) -> Batch | None:
         if not self._rows:
