@@ -89,5 +89,5 @@ def test_a_hostile_log_statistics_file_is_named_unreadable_and_the_window_goes_o
     tick = scheduled_event(f"{hour + timedelta(hours=1, minutes=15):%Y-%m-%dT%H:%M:%SZ}")
     logs = lambda_function("DriftMonitorFunction", LOGS_MIN_LINES="100")(tick)["logs"]
     # THEN the hostile file is named unreadable and the scored one is merged as usual
-    assert logs["unreadable_files"] == [f"{hostile_key}: DocumentError"]
+    assert logs["unreadable_files"] == [f"{hostile_key}: nested too deeply (more than 32 levels)"]
     assert (logs["files"], logs["lines"]) == (1, scored["lines"])

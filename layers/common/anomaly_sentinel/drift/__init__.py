@@ -11,7 +11,8 @@ Design (docs/DRIFT.md has the measurements behind it):
 
 * **A bounded uniform sample per file.** Parsing and folding every value costs about twice the
   decode itself in pure Python, so each file keeps a bottom-k uniform random sample of its rows
-  (:data:`SAMPLE_ROWS`, seeded by the object's identity so a retry gives the same summary). Files
+  (:data:`SAMPLE_ROWS`, seeded by the object's bucket and key so a retry, or the same file
+  scored again as a new version, gives the same summary). Files
   smaller than the sample are summarised exactly. Row counts are always exact; moments and the
   distribution are estimated from the sample and weighted by rows / sampled when files merge.
 * **Counts on the baseline's quantile edges** as the distribution summary: the edges are read from

@@ -26,7 +26,12 @@ from anomaly_sentinel.contracts.layout import LOG_STATISTICS_FILE, hour_prefix
 from anomaly_sentinel.contracts.served import served_model
 from anomaly_sentinel.drift import logs as log_drift
 from anomaly_sentinel.events import S3Object
-from anomaly_sentinel.exceptions import LogModelNotFoundError, LogReadError, ScoringInvariantError
+from anomaly_sentinel.exceptions import (
+    DocumentError,
+    LogModelNotFoundError,
+    LogReadError,
+    ScoringInvariantError,
+)
 from anomaly_sentinel.logs.exceptions import LogArtefactError
 from anomaly_sentinel.logs.flow import score_in_function, score_on_endpoint
 from anomaly_sentinel.logs.ledger import Ledger, LineRejects
@@ -304,7 +309,9 @@ class LogDriftWindow:
                 try:
                     window.add(self._read(key))
                 except (ValueError, KeyError, TypeError, ClientError, BotoCoreError) as exc:
-                    unreadable.append(f"{key}: {type(exc).__name__}")
+                    # a damaged document says what broke (never its contents), as the numeric window does
+                    why = str(exc) if isinstance(exc, DocumentError) else type(exc).__name__
+                    unreadable.append(f"{key}: {why}")
         baseline, note = self._baseline()
         violations, skipped = log_drift.compare_logs(window, baseline, min_lines=self.min_lines)
         prefix = hour_prefix(self.reports_prefix, self.detector, start)

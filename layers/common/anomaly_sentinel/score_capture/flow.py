@@ -48,7 +48,7 @@ class CaptureScorer(FileScorer[ScoreCaptureSettings]):
         # Statistics of the accepted rows for the drift monitor, on the edges of the baseline of
         # the model in service (none yet: counts and moments only).
         baseline = served.baseline.baseline if served.baseline is not None else None
-        statistics = drift.FileStatisticsBuilder(baseline, seed=obj.identity)
+        statistics = drift.FileStatisticsBuilder(baseline, seed=obj.uri)
         fallback = capture_hour(obj.key) or modified
         with open_spools(settings, obj, fallback, modified, self.tmp_dir) as spools:
             with reading(obj, response["Body"]) as body:
