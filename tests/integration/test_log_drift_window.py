@@ -91,3 +91,20 @@ def test_a_hostile_log_statistics_file_is_named_unreadable_and_the_window_goes_o
     # THEN the hostile file is named unreadable and the scored one is merged as usual
     assert logs["unreadable_files"] == [f"{hostile_key}: nested too deeply (more than 32 levels)"]
     assert (logs["files"], logs["lines"]) == (1, scored["lines"])
+
+
+def test_a_hostile_log_baseline_is_named_in_the_report_and_the_window_goes_on(stack, lambda_function):
+    # GIVEN the log model in service, whose log_baseline.json was replaced by a file nested far
+    # deeper than any JSON parser recurses
+    _, uri = register_log_model(stack, "pca")
+    bucket, prefix = uri.removeprefix("s3://").split("/", 1)
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket, Key=prefix + "log_baseline.json", Body=b"[" * 10_000 + b"]" * 10_000)
+    # WHEN the drift monitor runs its windows
+    result = lambda_function("DriftMonitorFunction")(scheduled_event())
+    # THEN the log window still reports, without a baseline, and its statistics say why
+    logs = result["logs"]
+    assert logs["baseline_oov_share"] is None
+    report = logs["report_uri"].removeprefix(f"s3://{bucket}/") + "log_statistics.json"
+    written = json.loads(s3.get_object(Bucket=bucket, Key=report)["Body"].read())
+    assert written["baseline"] == f"{uri}log_baseline.json: nested too deeply (more than 32 levels)"

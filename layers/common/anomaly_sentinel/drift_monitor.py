@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,6 +37,7 @@ from anomaly_sentinel.contracts.layout import STATISTICS_SUFFIX, Window, window_
 from anomaly_sentinel.contracts.messages import DriftWindowEvent
 from anomaly_sentinel.contracts.served import ServedModels
 from anomaly_sentinel.exceptions import BaselineAccessError, DocumentError, DriftReportError
+from anomaly_sentinel.observability import MetricsSink
 from anomaly_sentinel.settings import DriftMonitorSettings
 
 #: Unreadable files named one by one in a window's result (and its event); the rest are counted.
@@ -50,14 +51,6 @@ UNREADABLE_ENTRY_CHARS: Final = 600
 
 #: What one window came to: the handler's return value and the event's detail (one message).
 DriftReport = DriftWindowEvent
-
-
-class MetricsSink(Protocol):
-    """What the monitor needs from Powertools ``Metrics``."""
-
-    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None: ...
-
-    def add_dimension(self, name: str, value: str) -> None: ...
 
 
 class DriftMonitor:

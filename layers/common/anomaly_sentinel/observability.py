@@ -6,12 +6,20 @@ with the reason and a metric an operator can graph or alarm on.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from anomaly_sentinel.idempotency import DUPLICATE_IN_PROGRESS
+
+
+class MetricsSink(Protocol):
+    """What the flows need from Powertools ``Metrics`` (a test can pass a recorder)."""
+
+    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None: ...
+
+    def add_dimension(self, name: str, value: str) -> None: ...
 
 
 def ignored(

@@ -22,9 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from anomaly_sentinel.contracts.messages import Violation
+from anomaly_sentinel.documents import read_document
 
 LOG_STATISTICS_VERSION: Final = 1
 LOG_BASELINE_FILE: Final = "log_baseline.json"
+#: Two numbers: anything larger is not the file the log route wrote.
+LOG_BASELINE_MAX_BYTES: Final = 64 * 1024
 OOV_SHARE_CHECK: Final = "oov_share_check"
 NEW_TEMPLATE_CHECK: Final = "new_template_check"
 OOV_FEATURE: Final = "oov_share"
@@ -127,7 +130,8 @@ class LogBaseline:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> LogBaseline:
-        doc = json.loads(raw)
+        """Through the guard of documents other runs wrote: a DocumentError (a ValueError) says why."""
+        doc = read_document(raw, max_bytes=LOG_BASELINE_MAX_BYTES)
         share = doc["oov_share"]
         if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
             raise ValueError("oov_share must be a number in [0, 1]")

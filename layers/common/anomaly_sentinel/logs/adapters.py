@@ -310,8 +310,7 @@ class LogDriftWindow:
                     window.add(self._read(key))
                 except (ValueError, KeyError, TypeError, ClientError, BotoCoreError) as exc:
                     # a damaged document says what broke (never its contents), as the numeric window does
-                    why = str(exc) if isinstance(exc, DocumentError) else type(exc).__name__
-                    unreadable.append(f"{key}: {why}")
+                    unreadable.append(f"{key}: {_why(exc)}")
         baseline, note = self._baseline()
         violations, skipped = log_drift.compare_logs(window, baseline, min_lines=self.min_lines)
         prefix = hour_prefix(self.reports_prefix, self.detector, start)
@@ -375,7 +374,7 @@ class LogDriftWindow:
         try:
             return log_drift.LogBaseline.from_bytes(self.models.read(uri)), uri
         except (LogModelNotFoundError, ValueError, KeyError, TypeError) as exc:
-            return None, f"{uri}: {type(exc).__name__}"
+            return None, f"{uri}: {_why(exc)}"
 
     def _keys(self, prefix: str) -> list[str]:
         keys = []
@@ -388,3 +387,8 @@ class LogDriftWindow:
         is a ValueError: the file is named unreadable, the window goes on)."""
         raw = read_at_most(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"], self.max_bytes)
         return log_drift.LogFileStatistics.from_json(read_document(raw, max_bytes=self.max_bytes))
+
+
+def _why(exc: BaseException) -> str:
+    """What broke in a document (the guard's reason, never its contents), else the error's type."""
+    return str(exc) if isinstance(exc, DocumentError) else type(exc).__name__

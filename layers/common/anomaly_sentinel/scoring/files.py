@@ -14,20 +14,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 from anomaly_sentinel import alerts
+from anomaly_sentinel.observability import MetricsSink
 from anomaly_sentinel.scoring.client import BatchOutcome, EndpointClient
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.metrics import MetricUnit
-
     from anomaly_sentinel.settings import EndpointScoringSettings
-
-
-class MetricsSink(Protocol):
-    """What the flows need from Powertools ``Metrics`` (a test can pass a recorder)."""
-
-    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None: ...
-
-    def add_dimension(self, name: str, value: str) -> None: ...
 
 
 class FileReport(Protocol):
